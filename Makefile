@@ -1,0 +1,38 @@
+# One entry point for humans and CI. Every target sets up what it needs from nothing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)/lambda_src:$(CURDIR)
+
+.PHONY: test lint typecheck unit synth demo bench test-long clean
+
+$(STAMP): requirements/lambda.txt requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $(STAMP)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch node_modules/.installed
+
+## test: lint, type-check and run every test (what CI runs)
+test: $(STAMP) node_modules/.installed lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy lambda_src infra local_pipeline tests app.py
+
+unit: $(STAMP) node_modules/.installed
+	$(BIN)/pytest -n 2 -q
+
+## synth: write the CloudFormation templates to cdk.out/ (no AWS credentials needed)
+synth: $(STAMP) node_modules/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth --quiet
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache

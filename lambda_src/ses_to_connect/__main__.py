@@ -1,0 +1,125 @@
+"""Offline conversion: ``python -m ses_to_connect convert MESSAGE.eml --instance-id ID --connect-address A``.
+
+Prints one JSON object: ``{"outcome", "reason", "defects", "requests"}``, the requests exactly as
+they would be passed to boto3. Exit 0 for every message whatever its outcome; exit 2 with one
+line on stderr for unusable arguments or an unreadable file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import NoReturn
+
+from ses_to_connect.convert import convert
+from ses_to_connect.event_builder import build_ses_event, message_id_for
+from ses_to_connect.ses_event import VERDICT_NAMES, records
+from ses_to_connect.settings import (
+    BodyPreference,
+    ConnectAddress,
+    Settings,
+    SettingsError,
+    policy_with_overrides,
+)
+
+STATUSES = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        _fail(message)
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"ses_to_connect: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="python -m ses_to_connect")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    cmd = commands.add_parser("convert", help="convert one .eml file into StartEmailContact requests")
+    cmd.add_argument("message", help="path of a raw MIME message (.eml)")
+    cmd.add_argument("--instance-id", required=True, help="Connect instance id or ARN")
+    cmd.add_argument(
+        "--connect-address",
+        action="append",
+        required=True,
+        dest="connect_addresses",
+        metavar="ADDR[=FLOW_ID]",
+        help="a Connect email address (repeatable), optionally =flow id",
+    )
+    for name in VERDICT_NAMES:
+        cmd.add_argument(
+            f"--{name}",
+            type=str.upper,
+            choices=STATUSES,
+            default="PASS",
+            help=f"SES {name} verdict (default PASS)",
+        )
+    cmd.add_argument(
+        "--dmarc-policy",
+        choices=("none", "quarantine", "reject"),
+        default="none",
+        help="published DMARC policy, used when --dmarc FAIL (default none)",
+    )
+    cmd.add_argument("--bucket", default="ses-to-connect-mail", help="mail bucket named in references")
+    cmd.add_argument(
+        "--body",
+        choices=[p.value for p in BodyPreference],
+        default="html",
+        help="preferred body part (default html)",
+    )
+    cmd.add_argument("--prefer-reply-to", action="store_true", help="customer address from Reply-To")
+    cmd.add_argument(
+        "--policy", default="{}", help='JSON policy overrides, e.g. \'{"spf:FAIL": "quarantine"}\''
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        with open(args.message, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        _fail(f"cannot read {args.message}: {exc.strerror or exc}")
+    try:
+        overrides = json.loads(args.policy)
+        if not isinstance(overrides, dict):
+            _fail("--policy must be a JSON object")
+        problems: list[str] = []
+        policy = policy_with_overrides(overrides, problems)
+        if problems:
+            raise SettingsError(problems)
+        addresses = [
+            ConnectAddress(*(a.split("=", 1) if "=" in a else (a, None))) for a in args.connect_addresses
+        ]
+        settings = Settings(
+            instance_id=args.instance_id,
+            connect_addresses=tuple(addresses),
+            mail_bucket=args.bucket,
+            body_preference=BodyPreference(args.body),
+            prefer_reply_to=args.prefer_reply_to,
+            policy=policy,
+        )
+    except json.JSONDecodeError as exc:
+        _fail(f"--policy is not valid JSON: {exc.msg}")
+    except SettingsError as exc:
+        _fail("; ".join(exc.problems))
+    event = build_ses_event(
+        raw,
+        message_id=message_id_for(raw),
+        recipients=[a.address for a in addresses],
+        verdicts={name: getattr(args, name) for name in VERDICT_NAMES},
+        dmarc_policy=args.dmarc_policy,
+    )
+    conversion = convert(raw, records(event)[0], settings)
+    json.dump(conversion.as_json(), sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Thin I/O adapters around injected boto3 clients; botocore errors stop here."""

@@ -1,0 +1,241 @@
+"""The pure core: one stored message + its SES record + settings -> a :class:`Conversion`.
+
+No boto3, no environment, no clock: the same inputs always give byte-identical requests, so
+a retried invocation sends Connect exactly what the first one did (same ``ClientToken``,
+same parameters) and Connect's idempotency returns the same contact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from ses_to_connect.headers import clean_text, is_valid_address, message_ids
+from ses_to_connect.limits import (
+    MAX_ADDITIONAL_RECIPIENTS,
+    MAX_BODY,
+    MAX_DESCRIPTION,
+    MAX_HEADER_VALUE,
+    MAX_SUBJECT,
+    check_request,
+)
+from ses_to_connect.mime import Body, ParsedMessage, parse_message
+from ses_to_connect.model import Address, Conversion, Defects, Outcome
+from ses_to_connect.policy import Decision, decide
+from ses_to_connect.ses_event import VERDICT_NAMES, SesRecord
+from ses_to_connect.settings import BodyPreference, ConnectAddress, Settings
+
+MAX_ENVELOPE_SENDER_ATTRIBUTE = 1024
+MAX_DEFECTS_ATTRIBUTE = 2048
+NO_SUBJECT_NAME = "(no subject)"
+
+
+def convert(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) -> Conversion:
+    """Decide what becomes of one stored message and build its ``StartEmailContact`` requests."""
+    prefer = "text/html" if settings.body_preference is BodyPreference.HTML else "text/plain"
+    message = parse_message(raw, prefer=prefer)
+    defects = message.defects
+    decision = decide(message, record, settings)
+    destinations = _destinations(record, settings)
+    customer = _customer(message, record, settings, defects)
+
+    reason = decision.quarantine_reason
+    if reason is None and not destinations:
+        reason = "no_connect_recipient"
+    if reason is None and customer is None:
+        reason = "no_usable_sender"
+    if reason is not None or customer is None:
+        return Conversion(Outcome.QUARANTINE, reason, defects.as_list(), flags=list(decision.matched))
+
+    requests = [
+        build_request(
+            message,
+            record=record,
+            settings=settings,
+            destination=destination,
+            customer=customer,
+            decision=decision,
+            defects=defects,
+        )
+        for destination in destinations
+    ]
+    problems = [problem for request in requests for problem in check_request(request)]
+    if problems:
+        # A bug, never expected: keep the mail safe in quarantine with the evidence.
+        for problem in problems:
+            defects.add("request_limit_violation", problem[:200])
+        return Conversion(Outcome.QUARANTINE, "request_limit_violation", defects.as_list())
+    return Conversion(Outcome.CONTACT, None, defects.as_list(), requests, list(decision.matched))
+
+
+def raw_message_uri(record: SesRecord, settings: Settings) -> str:
+    return f"s3://{settings.mail_bucket}/{settings.inbound_prefix}{record.message_id}"
+
+
+def client_token(message_id: str, destination: str) -> str:
+    """Deterministic per (message, destination): a retry reuses it, so Connect deduplicates."""
+    return hashlib.sha256(f"{message_id}\n{destination.lower()}".encode()).hexdigest()
+
+
+def build_request(
+    message: ParsedMessage,
+    *,
+    record: SesRecord,
+    settings: Settings,
+    destination: ConnectAddress,
+    customer: Address,
+    decision: Decision,
+    defects: Defects,
+) -> dict[str, Any]:
+    """The exact ``StartEmailContact`` parameters for one destination."""
+    subject = message.subject
+    if len(subject) > MAX_SUBJECT:
+        defects.add("subject_truncated")
+        subject = subject[:MAX_SUBJECT]
+    body = _body(message.body, raw_message_uri(record, settings), defects)
+    raw_message: dict[str, Any] = {"Subject": subject, "Body": body.text, "ContentType": body.content_type}
+    headers = _headers(message, record, defects)
+    if headers:
+        raw_message["Headers"] = headers
+
+    request: dict[str, Any] = {
+        "InstanceId": settings.instance_id,
+        "FromEmailAddress": customer.as_request(),
+        "DestinationEmailAddress": destination.address,
+        "Name": subject or NO_SUBJECT_NAME,
+        "Description": f"Email received by Amazon SES as message {record.message_id}"[:MAX_DESCRIPTION],
+        "References": {
+            "rawMessage": {"Type": "STRING", "Value": raw_message_uri(record, settings)},
+            "sesMessageId": {"Type": "STRING", "Value": record.message_id},
+        },
+        "EmailMessage": {"MessageSourceType": "RAW", "RawMessage": raw_message},
+    }
+    recipients = _additional_recipients(message, destination, defects)
+    if recipients:
+        request["AdditionalRecipients"] = recipients
+    if destination.contact_flow_id:
+        request["ContactFlowId"] = destination.contact_flow_id
+    request["Attributes"] = _attributes(record, settings, decision, defects)
+    if settings.contact_expiry_minutes is not None:
+        request["SegmentAttributes"] = {
+            "connect:ContactExpiry": {
+                "ValueMap": {"ExpiryDuration": {"ValueInteger": settings.contact_expiry_minutes}}
+            }
+        }
+    request["ClientToken"] = client_token(record.message_id, destination.address)
+    return request
+
+
+def _destinations(record: SesRecord, settings: Settings) -> list[ConnectAddress]:
+    """Configured Connect addresses among the envelope recipients, each once, in order."""
+    found: dict[str, ConnectAddress] = {}
+    for recipient in record.recipients:
+        address = settings.address_for(recipient)
+        if address is not None:
+            found.setdefault(address.key, address)
+    return list(found.values())
+
+
+def _customer(
+    message: ParsedMessage, record: SesRecord, settings: Settings, defects: Defects
+) -> Address | None:
+    """Who the contact is with: Reply-To if preferred, else From, else the envelope sender."""
+    if settings.prefer_reply_to and message.reply_to:
+        return message.reply_to[0]
+    if message.from_:
+        return message.from_[0]
+    defects.add("no_usable_from")
+    envelope = clean_text(record.source).strip("<>")
+    return Address(envelope) if is_valid_address(envelope) else None
+
+
+def _body(body: Body | None, raw_uri: str, defects: Defects) -> Body:
+    """Never empty (Connect rejects it) and never over Connect's limit (cut with a marker)."""
+    if body is None or not body.text:
+        defects.add("no_text_body")
+        return Body(
+            f"[This email has no readable text body. The original message is stored at {raw_uri}]",
+            "text/plain",
+        )
+    if len(body.text) <= MAX_BODY:
+        return body
+    defects.add("body_truncated")
+    note = (
+        f"[Message truncated: {MAX_BODY:,} of {len(body.text):,} characters shown. "
+        f"The original message is stored at {raw_uri}]"
+    )
+    note = f"<hr><p>{note}</p>" if body.content_type == "text/html" else f"\n\n{note}"
+    return Body(body.text[: MAX_BODY - len(note)] + note, body.content_type)
+
+
+def _headers(message: ParsedMessage, record: SesRecord, defects: Defects) -> dict[str, str]:
+    headers = {
+        "MESSAGE_ID": _newest_ids(message_ids(message.message_id)[-1:], defects, "message_id"),
+        "IN_REPLY_TO": _newest_ids(message_ids(message.in_reply_to), defects, "in_reply_to"),
+        "REFERENCES": _newest_ids(message_ids(message.references), defects, "references"),
+        "X_SES_SPAM_VERDICT": _verdict_header(message, record, "spam", defects),
+        "X_SES_VIRUS_VERDICT": _verdict_header(message, record, "virus", defects),
+    }
+    return {key: value for key, value in headers.items() if value}
+
+
+def _newest_ids(ids: list[str], defects: Defects, field: str) -> str:
+    """The newest ids (the list is oldest first) that fit in one header value."""
+    kept: list[str] = []
+    size = -1
+    for item in reversed(ids):
+        if size + 1 + len(item) > MAX_HEADER_VALUE:
+            defects.add("header_truncated", field)
+            break
+        kept.append(item)
+        size += 1 + len(item)
+    return " ".join(reversed(kept))
+
+
+def _verdict_header(message: ParsedMessage, record: SesRecord, name: str, defects: Defects) -> str:
+    """SES's own header in the stored message; the event's verdict when absent or contradicted."""
+    stored = message.headers.get(f"x-ses-{name}-verdict", "")[:100]
+    event = record.verdicts.get(name, "")
+    if stored and event and stored.upper() != event:
+        defects.add("verdict_header_mismatch", name)
+        return event
+    return stored or event
+
+
+def _additional_recipients(
+    message: ParsedMessage, destination: ConnectAddress, defects: Defects
+) -> dict[str, list[dict[str, str]]]:
+    seen = {destination.key}
+    lists: dict[str, list[dict[str, str]]] = {"ToAddresses": [], "CcAddresses": []}
+    count = 0
+    for list_name, addresses in (("ToAddresses", message.to), ("CcAddresses", message.cc)):
+        for address in addresses:
+            if address.email.lower() in seen:
+                continue
+            if count == MAX_ADDITIONAL_RECIPIENTS:
+                defects.add("recipients_capped")
+                break
+            seen.add(address.email.lower())
+            lists[list_name].append(address.as_request())
+            count += 1
+    return {name: entries for name, entries in lists.items() if entries}
+
+
+def _attributes(
+    record: SesRecord, settings: Settings, decision: Decision, defects: Defects
+) -> dict[str, str]:
+    """Static attributes first; the bridge's own keys are added last so they cannot be overridden."""
+    attributes = dict(settings.static_attributes)
+    attributes["sesMessageId"] = record.message_id
+    attributes["sesEnvelopeSender"] = clean_text(record.source)[:MAX_ENVELOPE_SENDER_ATTRIBUTE]
+    attributes["sesRawMessage"] = raw_message_uri(record, settings)
+    for name in VERDICT_NAMES:
+        attributes[f"ses{name.capitalize()}Verdict"] = record.verdicts.get(name, "NONE")
+    if record.dmarc_policy:
+        attributes["sesDmarcPolicy"] = record.dmarc_policy
+    if decision.matched:
+        attributes["sesPolicyFlags"] = ",".join(decision.matched)
+    if defects.as_list():
+        attributes["sesDefects"] = ",".join(defects.as_list())[:MAX_DEFECTS_ATTRIBUTE]
+    return attributes

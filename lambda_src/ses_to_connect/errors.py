@@ -1,0 +1,36 @@
+"""The project's exception tree; botocore errors are translated into it inside the adapters.
+
+BridgeError
+├── DeliveryError               a message could not be turned into its contacts yet
+│   ├── RetryableDeliveryError  throttling, 5xx, timeouts: raise so Lambda retries
+│   └── PermanentDeliveryError  the request or configuration is wrong: retrying won't help
+└── StorageError                the stored message could not be read or quarantined
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class DeliveryError(BridgeError):
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RetryableDeliveryError(DeliveryError):
+    """Connect (or the network) failed in a way that may pass: throttling, 5xx, timeouts."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Connect rejected the request for good (bad flow id, access denied, invalid request)."""
+
+
+class StorageError(BridgeError):
+    """S3 failed; ``missing`` is true when the object does not exist at all."""
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing

@@ -1,0 +1,95 @@
+"""Turning raw header values into clean text, recording what was wrong on the way.
+
+Header values arrive as ``str`` from ``email`` (compat32 policy), with raw 8-bit bytes held as
+surrogate escapes and RFC 2047 encoded words still encoded. Everything that reaches a
+Connect request passes through :func:`clean_text`, so CR, LF and other control characters
+(header injection) never do.
+"""
+
+from __future__ import annotations
+
+import re
+from email.header import decode_header, make_header
+from email.utils import getaddresses
+
+from ses_to_connect.limits import EMAIL_PATTERN, MAX_DISPLAY_NAME, MAX_EMAIL_ADDRESS
+from ses_to_connect.model import Address, Defects
+
+_CONTROL_OR_SPACE_RUN = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff]+")
+_SURROGATES = re.compile(r"[\udc80-\udcff]+")
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+
+
+def decode_8bit(value: str, defects: Defects, field: str) -> str:
+    """Undo surrogate escapes: raw 8-bit header bytes are read as UTF-8, else as cp1252."""
+    if not _SURROGATES.search(value):
+        return value
+    defects.add("8bit_header", field)
+    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", "replace")
+
+
+def decode_words(value: str, defects: Defects, field: str) -> str:
+    """Decode RFC 2047 encoded words; a broken word is kept as written and recorded."""
+    value = decode_8bit(value, defects, field)
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        defects.add("undecodable_header", field)
+        return value
+
+
+def clean_text(value: str) -> str:
+    """One line of text: control characters and runs of white space become one space."""
+    return _CONTROL_OR_SPACE_RUN.sub(" ", value).strip()
+
+
+def header_text(value: str | None, defects: Defects, field: str) -> str:
+    """A header's value decoded, unfolded and stripped of control characters."""
+    if value is None:
+        return ""
+    return clean_text(decode_words(str(value), defects, field))
+
+
+def parse_addresses(values: list[str], defects: Defects, field: str) -> list[Address]:
+    """Valid addresses from address headers, display names decoded; invalid ones are recorded."""
+    addresses: list[Address] = []
+    pairs = split_addresses([decode_8bit(str(v), defects, field) for v in values])
+    if pairs is None:
+        defects.add("unparsable_address_header", field)
+        return addresses
+    for name, raw_email in pairs:
+        email = clean_text(raw_email)
+        if not email and not name:
+            continue
+        if not is_valid_address(email):
+            defects.add("invalid_address", field)
+            continue
+        display = clean_text(decode_words(name, defects, field))[:MAX_DISPLAY_NAME]
+        addresses.append(Address(email=email, display_name=display or None))
+    return addresses
+
+
+def split_addresses(values: list[str]) -> list[tuple[str, str]] | None:
+    """``getaddresses`` that reports failure instead of raising (it recurses on hostile input)."""
+    try:
+        return getaddresses(values)
+    except (ValueError, TypeError, IndexError, RecursionError):
+        return None
+
+
+def is_valid_address(email: str) -> bool:
+    return 0 < len(email) <= MAX_EMAIL_ADDRESS and EMAIL_PATTERN.fullmatch(email) is not None
+
+
+def message_ids(value: str | None) -> list[str]:
+    """The ``<id>`` tokens of Message-ID, In-Reply-To or References, oldest first."""
+    if not value:
+        return []
+    found = _MESSAGE_ID.findall(value)
+    return found or value.split()

@@ -1,0 +1,161 @@
+"""Raw MIME bytes in, a :class:`ParsedMessage` out: never raises on damaged mail.
+
+The stdlib feed parser (``compat32`` policy, which never raises on header access) records
+structural defects on each part; this module adds its own (unknown charsets, undecodable
+headers, a missing body) to the same list and always returns something usable.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from email.feedparser import BytesFeedParser
+from email.message import Message
+from email.policy import compat32
+
+from ses_to_connect.headers import decode_8bit, header_text, parse_addresses
+from ses_to_connect.model import Address, Defects
+
+BODY_TYPES = ("text/html", "text/plain")
+# Headers the loop guards and verdict fallback read; kept decoded, lower-cased names.
+GUARD_HEADERS = (
+    "auto-submitted",
+    "precedence",
+    "x-autoreply",
+    "x-autorespond",
+    "x-ses-spam-verdict",
+    "x-ses-virus-verdict",
+)
+
+
+@dataclass(frozen=True)
+class Body:
+    text: str
+    content_type: str  # "text/html" or "text/plain"
+
+
+@dataclass
+class ParsedMessage:
+    subject: str
+    from_: list[Address]
+    reply_to: list[Address]
+    to: list[Address]
+    cc: list[Address]
+    message_id: str
+    in_reply_to: str
+    references: str
+    content_type: str
+    headers: dict[str, str]  # the GUARD_HEADERS present, first occurrence, cleaned
+    body: Body | None
+    defects: Defects = field(default_factory=Defects)
+
+
+def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> ParsedMessage:
+    """Parse raw MIME (bytes, or chunks of it) and pick the body of type ``prefer`` if present."""
+    parser = BytesFeedParser(policy=compat32)
+    for chunk in [raw] if isinstance(raw, bytes) else raw:
+        parser.feed(chunk)
+    message = parser.close()
+    defects = Defects()
+    for part in message.walk():
+        for defect in part.defects:
+            defects.add(type(defect).__name__)
+
+    def text(name: str) -> str:
+        return header_text(message.get(name), defects, name.lower())
+
+    def addresses(name: str) -> list[Address]:
+        return parse_addresses(message.get_all(name, []), defects, name.lower())
+
+    return ParsedMessage(
+        subject=text("Subject"),
+        from_=addresses("From"),
+        reply_to=addresses("Reply-To"),
+        to=addresses("To"),
+        cc=addresses("Cc"),
+        message_id=text("Message-ID"),
+        in_reply_to=text("In-Reply-To"),
+        references=text("References"),
+        content_type=message.get_content_type(),
+        headers={name: text(name) for name in GUARD_HEADERS if message.get(name) is not None},
+        body=_find_body(message, prefer, defects),
+        defects=defects,
+    )
+
+
+def _find_body(message: Message, prefer: str, defects: Defects) -> Body | None:
+    """The preferred text part of the message itself, else of a forwarded message, else any text."""
+    order = (prefer, *(t for t in BODY_TYPES if t != prefer))
+    for parts in (
+        _body_candidates(message, into_attached=False),
+        _body_candidates(message, into_attached=True),
+    ):
+        candidates = list(parts)
+        for wanted in order:
+            for part in candidates:
+                if part.get_content_type() == wanted:
+                    body = _decode_text(part, defects)
+                    if body:
+                        return Body(body, wanted)
+    for part in message.walk():
+        if part.get_content_maintype() == "text" and not part.is_multipart():
+            body = _decode_text(part, defects)
+            if body:
+                return Body(body, "text/plain")
+    return None
+
+
+def _body_candidates(part: Message, *, into_attached: bool) -> Iterator[Message]:
+    """Leaf text parts that are not attachments, in document order."""
+    if part.is_multipart():
+        if part.get_content_type() == "message/rfc822" and not into_attached:
+            return
+        payload = part.get_payload()
+        for child in payload if isinstance(payload, list) else []:
+            if isinstance(child, Message):
+                yield from _body_candidates(child, into_attached=into_attached)
+    elif part.get_content_type() in BODY_TYPES and not _is_attachment(part):
+        yield part
+
+
+def _is_attachment(part: Message) -> bool:
+    disposition = part.get("Content-Disposition")
+    return disposition is not None and str(disposition).split(";")[0].strip().lower() == "attachment"
+
+
+def _decode_text(part: Message, defects: Defects) -> str:
+    """A text part's content in its declared charset; wrong or unknown charsets fall back."""
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        return ""
+    declared = _charset(part, defects)
+    if declared:
+        try:
+            return data.decode(declared)
+        except LookupError:
+            defects.add("unknown_charset", declared[:40])
+        except UnicodeDecodeError:
+            defects.add("charset_mismatch", declared[:40])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        if not declared:
+            defects.add("undeclared_8bit_body")
+        return data.decode("cp1252", "replace")
+
+
+def _charset(part: Message, defects: Defects) -> str | None:
+    raw = part.get_param("charset")
+    if raw is None:
+        return None
+    value = decode_8bit(str(raw if isinstance(raw, str) else raw[2]), defects, "content-type")
+    name = value.strip().strip("\"'").lower()
+    try:
+        # Only text codecs: "base64" or "rot13" are codecs too, but not charsets.
+        if not codecs.lookup(name)._is_text_encoding:
+            raise LookupError(name)
+    except LookupError:
+        defects.add("unknown_charset", name[:40])
+        return None
+    return name
