@@ -10,9 +10,9 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from email._policybase import Compat32
 from email.feedparser import BytesFeedParser
 from email.message import Message
-from email.policy import compat32
 
 from ses_to_connect.headers import decode_8bit, header_text, parse_addresses
 from ses_to_connect.model import Address, Defects
@@ -27,6 +27,20 @@ GUARD_HEADERS = (
     "x-ses-spam-verdict",
     "x-ses-virus-verdict",
 )
+
+
+class _RawHeaderPolicy(Compat32):
+    """compat32, except that header values come back as parsed, 8-bit bytes still escaped.
+
+    compat32 wraps 8-bit values in a ``Header`` whose ``str()`` turns every such byte into
+    U+FFFD; keeping the escapes lets :func:`decode_8bit` recover UTF-8 or cp1252 text.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        return value
+
+
+_POLICY = _RawHeaderPolicy()
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,7 @@ class ParsedMessage:
 
 def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> ParsedMessage:
     """Parse raw MIME (bytes, or chunks of it) and pick the body of type ``prefer`` if present."""
-    parser = BytesFeedParser(policy=compat32)
+    parser = BytesFeedParser(policy=_POLICY)
     for chunk in [raw] if isinstance(raw, bytes) else raw:
         parser.feed(chunk)
     message = parser.close()
@@ -98,8 +112,10 @@ def _find_body(message: Message, prefer: str, defects: Defects) -> Body | None:
                     body = _decode_text(part, defects)
                     if body:
                         return Body(body, wanted)
+    # Last resort: any text leaf, or a multipart whose boundary never appeared (its content
+    # is then left as one undivided string).
     for part in message.walk():
-        if part.get_content_maintype() == "text" and not part.is_multipart():
+        if part.get_content_maintype() in {"text", "multipart"} and not part.is_multipart():
             body = _decode_text(part, defects)
             if body:
                 return Body(body, "text/plain")

@@ -1,0 +1,100 @@
+"""Settings read once from the environment, every problem reported together."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ses_to_connect.settings import (
+    DEFAULT_POLICY,
+    Action,
+    BodyPreference,
+    ConnectAddress,
+    Settings,
+    SettingsError,
+)
+
+BASE = {
+    "CONNECT_INSTANCE_ID": "11111111-2222-3333-4444-555555555555",
+    "CONNECT_ADDRESSES": json.dumps(
+        [{"address": "support@example.com"}, {"address": "b@example.com", "contactFlowId": "f-1"}]
+    ),
+    "MAIL_BUCKET": "mail-bucket",
+}
+
+
+def test_defaults_and_values_from_env() -> None:
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "BODY_PREFERENCE": "TEXT",
+            "PREFER_REPLY_TO": "true",
+            "CONTACT_EXPIRY_MINUTES": "60",
+            "STATIC_ATTRIBUTES": '{"team": "x"}',
+            "VERDICT_POLICY": '{"spf:FAIL": "quarantine"}',
+        }
+    )
+    assert settings.connect_addresses == (
+        ConnectAddress("support@example.com"),
+        ConnectAddress("b@example.com", "f-1"),
+    )
+    assert settings.body_preference is BodyPreference.TEXT
+    assert settings.prefer_reply_to is True
+    assert settings.contact_expiry_minutes == 60
+    assert settings.static_attributes == {"team": "x"}
+    assert settings.action("spf:FAIL") is Action.QUARANTINE
+    assert settings.action("virus:FAIL") is Action.QUARANTINE
+    assert (settings.inbound_prefix, settings.quarantine_prefix) == ("inbound/", "quarantine/")
+    assert settings.address_for("B@EXAMPLE.COM") == ConnectAddress("b@example.com", "f-1")
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(
+            {
+                "CONNECT_ADDRESSES": "[{",
+                "PREFER_REPLY_TO": "maybe",
+                "VERDICT_POLICY": '{"spam:MAYBE": "deliver", "virus:FAIL": "drop"}',
+            }
+        )
+    assert caught.value.problems == [
+        "CONNECT_INSTANCE_ID is required",
+        "CONNECT_ADDRESSES is not valid JSON: Expecting property name enclosed in double quotes"
+        " at position 2",
+        "MAIL_BUCKET is required",
+        "PREFER_REPLY_TO must be true or false, not 'maybe'",
+        "VERDICT_POLICY: unknown rule 'spam:MAYBE'; known rules: " + ", ".join(DEFAULT_POLICY),
+        "VERDICT_POLICY: rule 'virus:FAIL' has action 'drop'; use 'deliver' or 'quarantine'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"CONNECT_ADDRESSES": '[{"address": "not-an-address"}]'},
+            "CONNECT_ADDRESSES: 'not-an-address' is not an",
+        ),
+        ({"CONNECT_ADDRESSES": '[{"address": "a@b.com"}, {"address": "A@b.com"}]'}, "is listed twice"),
+        ({"CONNECT_ADDRESSES": "[]"}, "must name at least one"),
+        ({"MAIL_BUCKET": "Bad_Bucket"}, "MAIL_BUCKET: 'Bad_Bucket' is not a valid S3 bucket name"),
+        (
+            {"INBOUND_PREFIX": "inbound"},
+            "INBOUND_PREFIX: 'inbound' must be a relative key prefix ending in '/'",
+        ),
+        ({"QUARANTINE_PREFIX": "inbound/"}, "must differ"),
+        ({"CONTACT_EXPIRY_MINUTES": "0"}, "CONTACT_EXPIRY_MINUTES must be between 1 and 20160, not 0"),
+        ({"CONTACT_EXPIRY_MINUTES": "soon"}, "CONTACT_EXPIRY_MINUTES must be a whole number, not 'soon'"),
+        ({"STATIC_ATTRIBUTES": '{"bad key": "v"}'}, "STATIC_ATTRIBUTES: key 'bad key' may hold only"),
+        ({"STATIC_ATTRIBUTES": '{"k": "' + "v" * 17000 + '"}'}, "STATIC_ATTRIBUTES: over 16384"),
+        ({"STATIC_ATTRIBUTES": "[1]"}, "STATIC_ATTRIBUTES must be a JSON object"),
+        ({"BODY_PREFERENCE": "rtf"}, "BODY_PREFERENCE must be one of html, text, not 'rtf'"),
+        ({"CONNECT_RETRY_MODE": "legacy"}, "CONNECT_RETRY_MODE must be standard or adaptive"),
+        ({"CONNECT_MAX_ATTEMPTS": "50"}, "CONNECT_MAX_ATTEMPTS must be between 1 and 10"),
+    ],
+)
+def test_each_bad_value_is_named(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**BASE, **overrides})
+    assert any(message in problem for problem in caught.value.problems), caught.value.problems
