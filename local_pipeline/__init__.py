@@ -1,0 +1,1 @@
+"""Local stand-ins for the AWS services the pipeline calls, so tests and demos run without AWS."""

@@ -1,0 +1,877 @@
+"""Local stand-in for Amazon Connect ``StartEmailContact`` (``PUT /contact/email``, rest-json).
+
+Design
+------
+* A stdlib ``ThreadingHTTPServer`` bound to 127.0.0.1 speaks the real wire protocol, so callers use an
+  unmodified ``boto3.client("connect", endpoint_url=emulator.url, ...)``: botocore's own serializer builds
+  the request and botocore's own ``RestJSONParser`` turns the error responses into the modeled exceptions.
+* Every request is checked against two sources, in this order (the first failure is answered):
+
+  1. ``server_side_limits()``, one table with every rule of ``shared/reference/aws-facts.md``. It comes
+     first because its rows carry the specific class and ``Reason`` AWS answers with
+     (``INVALID_FILE_TYPE``, ``TOTAL_FILE_COUNT_EXCEEDED``...), and it keeps holding when a botocore
+     upgrade relaxes the model (the newest model already allows 50 attachments where Connect takes 10).
+  2. The botocore service model itself, walked recursively (required members, types, lengths, patterns,
+     enums): what the service enforces and botocore checks only partly on the client.
+
+* Errors go out the rest-json way: the model's HTTP status, an ``x-amzn-ErrorType`` header (what
+  ``RestJSONParser`` reads for the code) and a JSON body with ``message`` (what botocore copies into
+  ``Error.Message``), ``Message`` (the modeled member) and, where modeled, the ``Reason`` union, which
+  botocore parses into ``response["Reason"]``.
+* Order of work per request: injected fault, access key, token bucket, validation, instance and address,
+  idempotency, attachment downloads (loopback hosts only), contact recorded, optional delay, response.
+  The delay comes after the contact is recorded on purpose: it reproduces what a read timeout means in
+  production (the contact exists but the caller never learns its id), which only a stable ClientToken
+  makes safe to retry.
+"""
+
+import argparse
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import http.client
+import json
+import logging
+import re
+import sys
+import threading
+import time
+import unicodedata
+import uuid
+from collections import deque
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Literal, Self, get_args
+from urllib.parse import urlsplit
+
+import botocore.session
+
+_LOG = logging.getLogger(__name__)
+
+ErrorCode = Literal[
+    "InvalidRequestException",
+    "ServiceQuotaExceededException",
+    "AccessDeniedException",
+    "ResourceNotFoundException",
+    "IdempotencyException",
+    "ThrottlingException",
+    "InternalServiceException",
+]
+ERROR_CODES: tuple[ErrorCode, ...] = get_args(ErrorCode)
+
+EMAIL_PATTERN = r"[^\s@]+@[^\s@]+\.[^\s@]+"
+HEADER_KEYS = ("REFERENCES", "MESSAGE_ID", "IN_REPLY_TO", "X_SES_SPAM_VERDICT", "X_SES_VIRUS_VERDICT")
+CONTENT_TYPES = ("text/plain", "text/html")
+CREATABLE_REFERENCE_TYPES = ("URL", "NUMBER", "STRING", "DATE")
+ATTACHMENT_EXTENSIONS = (
+    ".csv", ".doc", ".docx", ".heic", ".jfif", ".jpeg", ".jpg", ".mov", ".mp4",
+    ".pdf", ".png", ".ppt", ".pptx", ".rtf", ".txt", ".wav", ".xls", ".xlsx",
+)  # fmt: skip
+# "20 MB" on the Connect feature limits page; the decimal reading is the stricter one.
+MAX_ATTACHMENT_BYTES = 20_000_000
+# UNVERIFIED: no documented total. SES bounces inbound mail over 40 MB, so more can never arrive.
+MAX_TOTAL_ATTACHMENT_BYTES = 40_000_000
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
+_DOWNLOAD_TIMEOUT_SECONDS = 10.0
+_CONTACTS_PATH = "/_emulator/contacts"
+
+
+class ConnectError(Exception):
+    """A modeled StartEmailContact error, answered with the model's HTTP status."""
+
+    def __init__(self, code: ErrorCode, message: str, reason: str | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code: ErrorCode = code
+        self.message = message
+        self.reason = reason
+
+
+def _violation(
+    where: str, constraint: str, error: ErrorCode = "InvalidRequestException", reason: str | None = None
+) -> ConnectError:
+    return ConnectError(
+        error, f"Value at '{where}' failed to satisfy constraint: Member must {constraint}", reason
+    )
+
+
+# --- Java regular expressions from the model -------------------------------------------------------------
+
+_UNICODE_PROPERTY = re.compile(r"\\([pP])\{(\w+)\}")
+
+
+@functools.cache
+def _category_ranges(prefix: str) -> str:
+    """Character-class body for the Unicode general categories whose name starts with ``prefix``."""
+    ranges: list[str] = []
+    start: int | None = None
+    for code in range(sys.maxunicode + 2):
+        inside = code <= sys.maxunicode and unicodedata.category(chr(code)).startswith(prefix)
+        if inside and start is None:
+            start = code
+        elif not inside and start is not None:
+            ranges.append(f"\\U{start:08x}-\\U{code - 1:08x}")
+            start = None
+    return "".join(ranges)
+
+
+@functools.cache
+def _compile(pattern: str) -> re.Pattern[str]:
+    """Compile a model (Java) pattern; ``re`` has no ``\\p{..}``, used by e.g. FileName's ``^\\P{C}*$``."""
+
+    def expand(match: re.Match[str]) -> str:
+        body = _category_ranges(match[2])
+        return f"[^{body}]" if match[1] == "P" else f"[{body}]"
+
+    return re.compile(_UNICODE_PROPERTY.sub(expand, pattern))
+
+
+# --- The server-side limits table ------------------------------------------------------------------------
+
+
+def _utf8_size(value: object) -> int:
+    """UTF-8 bytes of every string in ``value``, not counting structure member names."""
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, dict):
+        return sum(_utf8_size(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(_utf8_size(item) for item in value)
+    return 0
+
+
+@dataclass(frozen=True)
+class Length:
+    """Each selected string has ``min``..``max`` characters."""
+
+    min: int
+    max: int
+
+    def violated_by(self, value: object) -> bool:
+        return isinstance(value, str) and not self.min <= len(value) <= self.max
+
+    def describe(self) -> str:
+        return f"have length between {self.min} and {self.max}"
+
+
+@dataclass(frozen=True)
+class FullMatch:
+    """Each selected string matches ``pattern`` as a whole."""
+
+    pattern: str
+
+    def violated_by(self, value: object) -> bool:
+        return isinstance(value, str) and _compile(self.pattern).fullmatch(value) is None
+
+    def describe(self) -> str:
+        return f"fully match the pattern {self.pattern}"
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Each selected string is one of ``values``."""
+
+    values: tuple[str, ...]
+
+    def violated_by(self, value: object) -> bool:
+        return isinstance(value, str) and value not in self.values
+
+    def describe(self) -> str:
+        return f"be one of {', '.join(self.values)}"
+
+
+@dataclass(frozen=True)
+class Requires:
+    """Each selected object has all of ``members``."""
+
+    members: tuple[str, ...]
+
+    def violated_by(self, value: object) -> bool:
+        return isinstance(value, dict) and any(value.get(name) is None for name in self.members)
+
+    def describe(self) -> str:
+        return f"have {', '.join(self.members)}"
+
+
+@dataclass(frozen=True)
+class MaxUtf8Bytes:
+    """Each selected map holds at most ``max`` UTF-8 bytes: its keys plus every string in its values."""
+
+    max: int
+
+    def violated_by(self, value: object) -> bool:
+        return (
+            isinstance(value, dict)
+            and sum(_utf8_size(key) + _utf8_size(item) for key, item in value.items()) > self.max
+        )
+
+    def describe(self) -> str:
+        return f"hold at most {self.max} UTF-8 bytes in all"
+
+
+@dataclass(frozen=True)
+class MaxItems:
+    """At most ``max`` values are selected, counted together."""
+
+    max: int
+
+    def describe(self) -> str:
+        return f"have at most {self.max} items"
+
+
+Check = Length | FullMatch | OneOf | Requires | MaxUtf8Bytes | MaxItems
+
+# Paths join member names with dots; ``*`` is any member, ``[]`` walks a list,
+# ``{k}``/``{v}`` walk a map's keys/values.
+_SEGMENT = re.compile(r"(?P<name>\*|[A-Za-z0-9]+)(?P<walk>\[\]|\{k\}|\{v\})?")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One server-side rule: the values at ``path`` must pass ``check``, or ``error``/``reason`` is raised."""
+
+    path: str
+    check: Check
+    error: ErrorCode = "InvalidRequestException"
+    reason: str | None = None
+    rule: str | None = None  # the message wording when the check's own would hide the fact behind it
+
+    def __post_init__(self) -> None:
+        _parse_path(self.path)
+
+    @property
+    def segments(self) -> tuple[tuple[str, str | None], ...]:
+        """``path`` as (member name, walk) pairs, e.g. ``("Attachments", "[]"), ("FileName", None)``."""
+        return _parse_path(self.path)
+
+    def enforce(self, params: Mapping[str, object]) -> None:
+        selected = _select(params, self.segments)
+        constraint = self.rule or self.check.describe()
+        if isinstance(self.check, MaxItems):
+            if len(selected) > self.check.max:
+                member = re.sub(r"\.\*|\[\]|\{[kv]\}", "", self.path)
+                raise _violation(member, constraint, self.error, self.reason)
+            return
+        for where, value in selected:
+            if self.check.violated_by(value):
+                raise _violation(where, constraint, self.error, self.reason)
+
+
+@functools.cache
+def _parse_path(path: str) -> tuple[tuple[str, str | None], ...]:
+    segments: list[tuple[str, str | None]] = []
+    for segment in path.split("."):
+        match = _SEGMENT.fullmatch(segment)
+        if match is None:
+            raise ValueError(f"bad limit path {path!r}")
+        segments.append((match["name"], match["walk"]))
+    return tuple(segments)
+
+
+def _select(
+    params: Mapping[str, object], segments: Sequence[tuple[str, str | None]]
+) -> list[tuple[str, object]]:
+    """(where, value) for each value ``segments`` reach in ``params``; absent members reach nothing."""
+    nodes: list[tuple[str, object]] = [("", params)]
+    for name, walk in segments:
+        found: list[tuple[str, object]] = []
+        for where, node in nodes:
+            if not isinstance(node, dict):
+                continue
+            children = node.items() if name == "*" else [(name, node[name])] if name in node else []
+            for key, child in children:
+                at = f"{where}.{key}" if where else str(key)
+                if walk is None:
+                    found.append((at, child))
+                elif walk == "[]" and isinstance(child, list):
+                    found.extend((f"{at}[{index}]", item) for index, item in enumerate(child))
+                elif walk == "{k}" and isinstance(child, dict):
+                    found.extend((f"{at} key {item_key!r}", item_key) for item_key in child)
+                elif walk == "{v}" and isinstance(child, dict):
+                    found.extend((f"{at}[{item_key!r}]", item) for item_key, item in child.items())
+        nodes = found
+    return nodes
+
+
+def server_side_limits(max_attachments: int = 10) -> tuple[Limit, ...]:
+    """Every StartEmailContact rule of aws-facts.md, in the order they are checked."""
+    extensions = "|".join(re.escape(extension[1:]) for extension in ATTACHMENT_EXTENSIONS)
+    return (
+        Limit("InstanceId", Length(1, 100)),
+        Limit("FromEmailAddress.EmailAddress", Length(1, 255)),
+        Limit("FromEmailAddress.EmailAddress", FullMatch(EMAIL_PATTERN)),
+        Limit("FromEmailAddress.DisplayName", Length(0, 256)),
+        Limit("DestinationEmailAddress", Length(1, 255)),
+        Limit("DestinationEmailAddress", FullMatch(EMAIL_PATTERN)),
+        Limit("EmailMessage", Requires(("MessageSourceType", "RawMessage"))),
+        Limit("EmailMessage.RawMessage.Subject", Length(0, 998)),
+        Limit("EmailMessage.RawMessage.Body", Length(1, 5_242_880)),
+        Limit("EmailMessage.RawMessage.ContentType", OneOf(CONTENT_TYPES)),
+        Limit("EmailMessage.RawMessage.Headers{k}", OneOf(HEADER_KEYS)),
+        Limit("EmailMessage.RawMessage.Headers{v}", Length(1, 20_000)),
+        Limit("Name", Length(0, 1024)),
+        Limit("Description", Length(0, 4096)),
+        Limit(
+            "References{v}.Type",
+            OneOf(CREATABLE_REFERENCE_TYPES),
+            rule=f"be one of {', '.join(CREATABLE_REFERENCE_TYPES)} when a contact is created",
+        ),
+        Limit("References", MaxUtf8Bytes(4096)),
+        Limit(
+            "AdditionalRecipients.*[]",
+            MaxItems(49),
+            rule="hold at most 50 addresses in all, DestinationEmailAddress included",
+        ),
+        Limit("AdditionalRecipients.*[].EmailAddress", Length(1, 255)),
+        Limit("AdditionalRecipients.*[].EmailAddress", FullMatch(EMAIL_PATTERN)),
+        Limit("AdditionalRecipients.*[].DisplayName", Length(0, 256)),
+        Limit(
+            "Attachments[]",
+            MaxItems(max_attachments),
+            "ServiceQuotaExceededException",
+            "TOTAL_FILE_COUNT_EXCEEDED",
+        ),
+        Limit("Attachments[].FileName", Length(1, 256), reason="INVALID_FILE_NAME"),
+        Limit(
+            "Attachments[].FileName",
+            FullMatch(r"\P{C}*"),
+            reason="INVALID_FILE_NAME",
+            rule="contain no control characters",
+        ),
+        Limit(
+            "Attachments[].FileName",
+            FullMatch(rf"(?is).*\.(?:{extensions})"),
+            reason="INVALID_FILE_TYPE",
+            rule=f"end with one of {' '.join(ATTACHMENT_EXTENSIONS)}",
+        ),
+        Limit("Attachments[].S3Url", Length(1, 2000)),
+        Limit("ContactFlowId", Length(0, 500)),
+        Limit("RelatedContactId", Length(1, 256)),
+        Limit("Attributes{k}", FullMatch(r"[A-Za-z0-9_-]+")),
+        Limit("Attributes", MaxUtf8Bytes(32_768)),
+        Limit("SegmentAttributes{k}", Length(1, 128)),
+        Limit("SegmentAttributes{v}.ValueString", Length(0, 1024)),
+        Limit("ClientToken", Length(0, 500)),
+    )
+
+
+# --- The botocore service model --------------------------------------------------------------------------
+
+
+@functools.cache
+def _operation_model() -> Any:
+    return botocore.session.get_session().get_service_model("connect").operation_model("StartEmailContact")
+
+
+def _check_size(metadata: Mapping[str, Any], size: int, where: str, what: str) -> None:
+    if "min" in metadata and size < metadata["min"]:
+        raise _violation(where, f"have {what} greater than or equal to {metadata['min']}")
+    if "max" in metadata and size > metadata["max"]:
+        raise _violation(where, f"have {what} less than or equal to {metadata['max']}")
+
+
+def _check_model(shape: Any, value: object, where: str) -> None:
+    """Raise InvalidRequestException for the first place where ``value`` breaks ``shape``."""
+    metadata: Mapping[str, Any] = shape.metadata
+    match shape.type_name:
+        case "structure":
+            if not isinstance(value, dict):
+                raise _violation(where, "be an object")
+            for name in metadata.get("required", ()):
+                if value.get(name) is None:
+                    raise _violation(f"{where}.{name}".lstrip("."), "not be null")
+            for name, member in shape.members.items():
+                if value.get(name) is not None:
+                    _check_model(member, value[name], f"{where}.{name}".lstrip("."))
+        case "list":
+            if not isinstance(value, list):
+                raise _violation(where, "be a list")
+            _check_size(metadata, len(value), where, "length")
+            for index, item in enumerate(value):
+                _check_model(shape.member, item, f"{where}[{index}]")
+        case "map":
+            if not isinstance(value, dict):
+                raise _violation(where, "be a map")
+            _check_size(metadata, len(value), where, "length")
+            for key, item in value.items():
+                _check_model(shape.key, key, f"{where} key {key!r}")
+                _check_model(shape.value, item, f"{where}[{key!r}]")
+        case "string":
+            if not isinstance(value, str):
+                raise _violation(where, "be a string")
+            _check_size(metadata, len(value), where, "length")
+            if "enum" in metadata and value not in metadata["enum"]:
+                raise _violation(where, f"satisfy enum value set: [{', '.join(metadata['enum'])}]")
+            if "pattern" in metadata and _compile(metadata["pattern"]).search(value) is None:
+                raise _violation(where, f"satisfy regular expression pattern: {metadata['pattern']}")
+        case "integer" | "long":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise _violation(where, "be an integer")
+            _check_size(metadata, value, where, "value")
+        case other:
+            raise NotImplementedError(f"shape type {other} at {where}")
+
+
+# --- Records ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttachmentDigest:
+    """What the emulator downloaded from one attachment's S3Url."""
+
+    file_name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class EmailContact:
+    """One contact the emulator created."""
+
+    contact_id: str
+    sequence: int  # 1-based creation order since the last reset
+    params: dict[str, Any]  # the request body as received, ClientToken included
+    attachments: tuple[AttachmentDigest, ...]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One StartEmailContact request and how it was answered (for retry assertions)."""
+
+    status: int
+    error: ErrorCode | None
+
+
+@dataclass(frozen=True)
+class _TokenUse:
+    params: dict[str, Any]
+    contact_id: str
+    at: float
+
+
+class TokenBucket:
+    """``rate`` requests a second on average, ``burst`` at once; thread-safe."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self._rate = rate
+        self._burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def try_take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+            self._last = now
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
+
+
+def _download(url: str, where: str, max_bytes: int) -> tuple[int, str]:
+    """Size and sha256 of the body at ``url``, which must be on a loopback host."""
+    parts = urlsplit(url)
+    # Only loopback hosts: a test must never make the emulator fetch from the internet or real S3.
+    if parts.scheme not in ("http", "https") or parts.hostname not in _LOOPBACK_HOSTS:
+        raise _violation(where, "be an http(s) URL on 127.0.0.1 or localhost (emulator restriction)")
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    # http.client rather than urllib: it follows no redirects and honours no proxy settings.
+    try:
+        connection = connection_class(parts.hostname, parts.port, timeout=_DOWNLOAD_TIMEOUT_SECONDS)
+    except ValueError as error:
+        raise _violation(where, f"have a valid port ({error})") from error
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+        response = connection.getresponse()
+        if response.status != 200:
+            raise _violation(where, f"be downloadable (it answered HTTP {response.status})")
+        while chunk := response.read(1 << 16):
+            size += len(chunk)
+            if size > max_bytes:
+                raise _violation(
+                    where, f"point at a file of at most {max_bytes} bytes", reason="INVALID_FILE_SIZE"
+                )
+            digest.update(chunk)
+    except (OSError, http.client.HTTPException) as error:
+        raise _violation(where, f"be downloadable ({error!r})") from error
+    finally:
+        connection.close()
+    return size, digest.hexdigest()
+
+
+# --- The emulator ----------------------------------------------------------------------------------------
+
+
+class ConnectEmulator:
+    """Amazon Connect ``StartEmailContact`` on 127.0.0.1; use as a context manager or start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        instances: Mapping[str, Collection[str]] | None = None,
+        rate: float | None = None,
+        burst: int = 5,
+        max_attachments: int = 10,
+        max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
+        max_total_attachment_bytes: int = MAX_TOTAL_ATTACHMENT_BYTES,
+        allowed_access_key_ids: Collection[str] | None = None,
+        idempotency_window: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Configure; nothing listens before start().
+
+        ``instances`` maps each known instance id to its email addresses (None: accept any).
+        ``rate``/``burst`` turn on throttling (None: never throttle). ``allowed_access_key_ids`` answers
+        AccessDeniedException to requests signed with another key (None: accept any signature).
+        ``idempotency_window`` is how long, in seconds, a ClientToken is remembered (None: until reset).
+        """
+        self._requested_port = port
+        self._instances = (
+            None
+            if instances is None
+            # A bare string is a Collection[str] too: take it as one address, not as its characters.
+            else {key: frozenset([v] if isinstance(v, str) else v) for key, v in instances.items()}
+        )
+        self._bucket = None if rate is None else TokenBucket(rate, burst, clock)
+        self._limits = server_side_limits(max_attachments)
+        self._max_attachment_bytes = max_attachment_bytes
+        self._max_total_attachment_bytes = max_total_attachment_bytes
+        self._allowed_keys = None if allowed_access_key_ids is None else frozenset(allowed_access_key_ids)
+        self._idempotency_window = idempotency_window
+        self._clock = clock
+        operation = _operation_model()
+        self._input_shape: Any = operation.input_shape
+        self._status = {
+            shape.name: shape.metadata["error"]["httpStatusCode"] for shape in operation.error_shapes
+        }
+        self._reason_members: dict[str, dict[str, str]] = {
+            shape.name: {
+                reason: member_name
+                for member_name, member in shape.members["Reason"].members.items()
+                for reason in member.metadata.get("enum", ())
+            }
+            for shape in operation.error_shapes
+            if "Reason" in shape.members
+        }
+        self._lock = threading.Lock()
+        self._contacts: list[EmailContact] = []
+        self._tokens: dict[str, _TokenUse] = {}
+        self._faults: deque[ConnectError] = deque()
+        self._attempts: list[Attempt] = []
+        self._delay = 0.0
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # Lifecycle
+
+    def start(self) -> Self:
+        if self._server is not None:
+            raise RuntimeError("emulator already started")
+        server = _Server(("127.0.0.1", self._requested_port), _handler_class(self))
+        self._stopping.clear()
+        # A short poll interval keeps stop() fast; the default half second adds up over a test suite.
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="connect-emulator", daemon=True
+        )
+        self._server = server
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("emulator not started")
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    # Inspection and control for tests
+
+    def contacts(self) -> list[EmailContact]:
+        with self._lock:
+            return list(self._contacts)
+
+    def attempts(self) -> list[Attempt]:
+        with self._lock:
+            return list(self._attempts)
+
+    def reset(self) -> None:
+        """Forget contacts, ClientTokens, attempts, queued faults and the delay."""
+        with self._lock:
+            self._contacts.clear()
+            self._tokens.clear()
+            self._attempts.clear()
+            self._faults.clear()
+            self._delay = 0.0
+
+    def inject_errors(
+        self, code: ErrorCode, count: int = 1, *, reason: str | None = None, message: str = "Injected fault"
+    ) -> None:
+        """Answer the next ``count`` StartEmailContact requests with ``code``, before any other check."""
+        if code not in self._status:
+            raise ValueError(f"{code} is not an error StartEmailContact can return")
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        if reason is not None and reason not in self._reason_members.get(code, {}):
+            raise ValueError(f"{code} has no reason {reason}")
+        with self._lock:
+            self._faults.extend(ConnectError(code, message, reason) for _ in range(count))
+
+    def set_delay(self, seconds: float) -> None:
+        """Hold every StartEmailContact response this long after the work is done (0 turns it off)."""
+        with self._lock:
+            self._delay = seconds
+
+    # Request handling
+
+    def _start_email_contact(self, body: bytes, authorization: str | None) -> str:
+        with self._lock:
+            fault = self._faults.popleft() if self._faults else None
+        if fault is not None:
+            raise fault
+        if self._allowed_keys is not None:
+            signed_by = re.search(r"Credential=([^/,\s]+)/", authorization or "")
+            if signed_by is None or signed_by[1] not in self._allowed_keys:
+                raise ConnectError(
+                    "AccessDeniedException", "The caller is not allowed to perform connect:StartEmailContact"
+                )
+        if self._bucket is not None and not self._bucket.try_take():
+            raise ConnectError("ThrottlingException", "Rate exceeded")
+        try:
+            params = json.loads(body)
+        except (ValueError, RecursionError) as error:
+            raise ConnectError(
+                "InvalidRequestException", f"The request body is not valid JSON: {error}"
+            ) from error
+        if not isinstance(params, dict):
+            raise ConnectError("InvalidRequestException", "The request body must be a JSON object")
+        try:
+            for limit in self._limits:
+                limit.enforce(params)
+            _check_model(self._input_shape, params, "")
+        except RecursionError as error:
+            raise ConnectError("InvalidRequestException", "The request is nested too deeply") from error
+        self._check_instance(params)
+        token = params.get("ClientToken")
+        with self._lock:
+            replayed = self._replay(token, params)
+        if replayed is not None:
+            return replayed
+        digests = self._download_attachments(params.get("Attachments", []))
+        with self._lock:
+            # Another request with this token may have finished while the attachments downloaded.
+            replayed = self._replay(token, params)
+            if replayed is not None:
+                return replayed
+            contact = EmailContact(str(uuid.uuid4()), len(self._contacts) + 1, params, digests)
+            self._contacts.append(contact)
+            if token is not None:
+                self._tokens[token] = _TokenUse(params, contact.contact_id, self._clock())
+            return contact.contact_id
+
+    def _check_instance(self, params: Mapping[str, Any]) -> None:
+        if self._instances is None:
+            return
+        instance_id = params["InstanceId"]
+        addresses = self._instances.get(instance_id)
+        if addresses is None:
+            raise ConnectError("ResourceNotFoundException", f"Instance {instance_id} not found")
+        if params["DestinationEmailAddress"] not in addresses:
+            # ResourceNotFoundException, not InvalidRequestException: an instance's email address is a
+            # resource of its own (CreateEmailAddress gives it an ARN under the instance), the API reference
+            # defines ResourceNotFoundException as "The specified resource was not found", and
+            # InvalidRequestException ("The request is not valid") is for requests malformed in themselves.
+            # Exact comparison on purpose (whether Connect folds case is UNVERIFIED): the caller should pass
+            # the configured address, not whatever casing a sender used.
+            raise ConnectError(
+                "ResourceNotFoundException",
+                f"DestinationEmailAddress is not an email address of instance {instance_id}",
+            )
+
+    def _replay(self, token: object, params: dict[str, Any]) -> str | None:
+        """The contact id an earlier request with this ClientToken created, if any (hold the lock)."""
+        if not isinstance(token, str):
+            return None
+        used = self._tokens.get(token)
+        if used is None:
+            return None
+        if self._idempotency_window is not None and self._clock() - used.at > self._idempotency_window:
+            del self._tokens[token]
+            return None
+        if used.params != params:
+            raise ConnectError(
+                "IdempotencyException", "The ClientToken was already used with different parameters"
+            )
+        return used.contact_id
+
+    def _download_attachments(self, attachments: Sequence[Mapping[str, str]]) -> tuple[AttachmentDigest, ...]:
+        digests: list[AttachmentDigest] = []
+        total = 0
+        for index, attachment in enumerate(attachments):
+            size, sha256 = _download(
+                attachment["S3Url"], f"Attachments[{index}].S3Url", self._max_attachment_bytes
+            )
+            total += size
+            if total > self._max_total_attachment_bytes:
+                raise _violation(
+                    "Attachments",
+                    f"total at most {self._max_total_attachment_bytes} bytes",
+                    "ServiceQuotaExceededException",
+                    "TOTAL_FILE_SIZE_EXCEEDED",
+                )
+            digests.append(AttachmentDigest(attachment["FileName"], size, sha256))
+        return tuple(digests)
+
+    def _answer_start_email_contact(
+        self, body: bytes, authorization: str | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
+        error: ConnectError | None = None
+        payload: dict[str, Any]
+        try:
+            status, payload = 200, {"ContactId": self._start_email_contact(body, authorization)}
+        except ConnectError as raised:
+            error = raised
+        except Exception as unexpected:  # noqa: BLE001 - an emulator bug must still reach the client as a 500
+            _LOG.exception("emulator failure")
+            error = ConnectError("InternalServiceException", f"Emulator failure: {unexpected!r}")
+        if error is not None:
+            status = self._status[error.code]
+            headers["x-amzn-ErrorType"] = error.code
+            payload = {"message": error.message, "Message": error.message}
+            if error.reason is not None:
+                payload["Reason"] = {self._reason_members[error.code][error.reason]: error.reason}
+        with self._lock:
+            self._attempts.append(Attempt(status, None if error is None else error.code))
+            delay = self._delay
+        if delay > 0:
+            self._stopping.wait(delay)
+        return status, headers, json.dumps(payload).encode()
+
+    def _contacts_json(self) -> bytes:
+        return json.dumps({"contacts": [dataclasses.asdict(contact) for contact in self.contacts()]}).encode()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Load tests open many connections at once; the stdlib's backlog of 5 would refuse some of them.
+    request_queue_size = 128
+
+
+def _handler_class(emulator: ConnectEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "ConnectEmulator"
+
+        def do_PUT(self) -> None:
+            # Read the body first, whatever the answer, so the connection stays in sync.
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if urlsplit(self.path).path == "/contact/email":
+                self._send(*emulator._answer_start_email_contact(body, self.headers.get("Authorization")))
+            else:
+                self._send_unknown()
+
+        def do_GET(self) -> None:
+            if urlsplit(self.path).path == _CONTACTS_PATH:
+                self._send(200, {"Content-Type": "application/json"}, emulator._contacts_json())
+            else:
+                self._send_unknown()
+
+        def _send_unknown(self) -> None:
+            body = json.dumps({"message": f"No operation at {self.command} {self.path}"}).encode()
+            self._send(
+                404,
+                {"Content-Type": "application/json", "x-amzn-ErrorType": "UnknownOperationException"},
+                body,
+            )
+
+        def _send(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client gave up waiting (a read timeout under set_delay): nothing left to tell it.
+                _LOG.debug("client closed the connection before the response")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            _LOG.debug(format, *args)
+
+    return Handler
+
+
+# --- Command line ----------------------------------------------------------------------------------------
+
+
+def _instance_arg(text: str) -> tuple[str, list[str]]:
+    instance_id, separator, addresses = text.partition("=")
+    if not separator or not instance_id or not addresses:
+        raise argparse.ArgumentTypeError("expected INSTANCE_ID=ADDRESS[,ADDRESS...]")
+    return instance_id, addresses.split(",")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_pipeline.connect_emulator",
+        description="Serve a local Amazon Connect StartEmailContact on 127.0.0.1 until interrupted.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    parser.add_argument(
+        "--rate", type=float, help="requests per second before ThrottlingException (default: off)"
+    )
+    parser.add_argument("--burst", type=int, default=5, help="requests allowed at once when --rate is set")
+    parser.add_argument(
+        "--instance",
+        type=_instance_arg,
+        action="append",
+        metavar="ID=ADDRESS[,ADDRESS...]",
+        help="a known instance and its email addresses; repeat for more (default: accept any)",
+    )
+    parser.add_argument("--max-attachments", type=int, default=10)
+    args = parser.parse_args(argv)
+    emulator = ConnectEmulator(
+        port=args.port,
+        instances=None if args.instance is None else dict(args.instance),
+        rate=args.rate,
+        burst=args.burst,
+        max_attachments=args.max_attachments,
+    )
+    with emulator:
+        print(emulator.url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
