@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from ses_to_connect.attachments import AttachmentSink, Candidate, Skipped, find_candidates, send
 from ses_to_connect.headers import clean_text, is_valid_address, message_ids
 from ses_to_connect.limits import (
     MAX_ADDITIONAL_RECIPIENTS,
@@ -28,45 +30,122 @@ from ses_to_connect.settings import BodyPreference, ConnectAddress, Settings
 
 MAX_ENVELOPE_SENDER_ATTRIBUTE = 1024
 MAX_DEFECTS_ATTRIBUTE = 2048
+MAX_SKIPPED_ATTRIBUTE = 4096
 NO_SUBJECT_NAME = "(no subject)"
 
 
-def convert(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) -> Conversion:
-    """Decide what becomes of one stored message and build its ``StartEmailContact`` requests."""
+@dataclass
+class Plan:
+    """Everything decided about a message before any I/O: the pipeline's first pure step."""
+
+    record: SesRecord
+    settings: Settings
+    message: ParsedMessage
+    decision: Decision
+    destinations: list[ConnectAddress]
+    customer: Address | None
+    candidates: list[Candidate]
+    skipped: list[Skipped]
+    quarantine_reason: str | None
+
+    @property
+    def defects(self) -> Defects:
+        return self.message.defects
+
+    @property
+    def attachment_prefix(self) -> str:
+        return f"{self.settings.attachments_prefix}{self.record.message_id}/"
+
+    @property
+    def thread_ids(self) -> list[str]:
+        """Message-IDs this message answers, most direct first: In-Reply-To, then References newest first."""
+        ids = message_ids(self.message.in_reply_to) + message_ids(self.message.references)[::-1]
+        return list(dict.fromkeys(ids))
+
+    def quarantine(self) -> Conversion:
+        return Conversion(
+            Outcome.QUARANTINE,
+            self.quarantine_reason,
+            self.defects.as_list(),
+            flags=list(self.decision.matched),
+        )
+
+
+def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) -> Plan:
+    """Parse the message and decide its fate: destinations, customer, policy, attachment candidates."""
     prefer = "text/html" if settings.body_preference is BodyPreference.HTML else "text/plain"
     message = parse_message(raw, prefer=prefer)
     defects = message.defects
     decision = decide(message, record, settings)
     destinations = _destinations(record, settings)
     customer = _customer(message, record, settings, defects)
-
     reason = decision.quarantine_reason
     if reason is None and not destinations:
         reason = "no_connect_recipient"
     if reason is None and customer is None:
         reason = "no_usable_sender"
-    if reason is not None or customer is None:
-        return Conversion(Outcome.QUARANTINE, reason, defects.as_list(), flags=list(decision.matched))
+    candidates: list[Candidate] = []
+    skipped: list[Skipped] = []
+    if reason is None:
+        html = message.body.text if message.body and message.body.content_type == "text/html" else None
+        candidates, skipped = find_candidates(message.root, message.body_part, html, defects)
+    return Plan(record, settings, message, decision, destinations, customer, candidates, skipped, reason)
 
+
+def build_requests(
+    plan: Plan,
+    attachments: list[dict[str, str]],
+    skipped: list[Skipped],
+    related_contact_id: str | None = None,
+) -> Conversion:
+    """The ``StartEmailContact`` requests of a delivered plan, given its stored attachments."""
+    assert plan.customer is not None and plan.quarantine_reason is None  # noqa: S101 (caller's contract)
     requests = [
         build_request(
-            message,
-            record=record,
-            settings=settings,
+            plan,
             destination=destination,
-            customer=customer,
-            decision=decision,
-            defects=defects,
+            customer=plan.customer,
+            attachments=attachments,
+            skipped=[*plan.skipped, *skipped],
+            related_contact_id=related_contact_id,
         )
-        for destination in destinations
+        for destination in plan.destinations
     ]
+    defects = plan.defects
     problems = [problem for request in requests for problem in check_request(request)]
     if problems:
         # A bug, never expected: keep the mail safe in quarantine with the evidence.
         for problem in problems:
             defects.add("request_limit_violation", problem[:200])
         return Conversion(Outcome.QUARANTINE, "request_limit_violation", defects.as_list())
-    return Conversion(Outcome.CONTACT, None, defects.as_list(), requests, list(decision.matched))
+    return Conversion(Outcome.CONTACT, None, defects.as_list(), requests, list(plan.decision.matched))
+
+
+class UnsignedUrlSink:
+    """For offline conversion: names where each attachment would be stored, stores nothing."""
+
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+
+    def store(self, key: str, candidate: Candidate, data: bytes) -> str:
+        return f"https://{self.bucket}.s3.amazonaws.com/{key}"
+
+
+def convert(
+    raw: bytes | Iterable[bytes],
+    record: SesRecord,
+    settings: Settings,
+    sink: AttachmentSink | None = None,
+    related_contact_id: str | None = None,
+) -> Conversion:
+    """Plan, store attachments in ``sink`` (default: nowhere, unsigned URLs) and build requests."""
+    planned = plan(raw, record, settings)
+    if planned.quarantine_reason is not None:
+        return planned.quarantine()
+    sent, skipped = send(
+        planned.candidates, sink or UnsignedUrlSink(settings.mail_bucket), planned.attachment_prefix
+    )
+    return build_requests(planned, sent, skipped, related_contact_id)
 
 
 def raw_message_uri(record: SesRecord, settings: Settings) -> str:
@@ -79,16 +158,16 @@ def client_token(message_id: str, destination: str) -> str:
 
 
 def build_request(
-    message: ParsedMessage,
+    plan: Plan,
     *,
-    record: SesRecord,
-    settings: Settings,
     destination: ConnectAddress,
     customer: Address,
-    decision: Decision,
-    defects: Defects,
+    attachments: list[dict[str, str]],
+    skipped: list[Skipped],
+    related_contact_id: str | None,
 ) -> dict[str, Any]:
     """The exact ``StartEmailContact`` parameters for one destination."""
+    message, record, settings, defects = plan.message, plan.record, plan.settings, plan.defects
     subject = message.subject
     if len(subject) > MAX_SUBJECT:
         defects.add("subject_truncated")
@@ -114,9 +193,13 @@ def build_request(
     recipients = _additional_recipients(message, destination, defects)
     if recipients:
         request["AdditionalRecipients"] = recipients
+    if attachments:
+        request["Attachments"] = attachments
     if destination.contact_flow_id:
         request["ContactFlowId"] = destination.contact_flow_id
-    request["Attributes"] = _attributes(record, settings, decision, defects)
+    if related_contact_id:
+        request["RelatedContactId"] = related_contact_id
+    request["Attributes"] = _attributes(plan, len(attachments), skipped)
     if settings.contact_expiry_minutes is not None:
         request["SegmentAttributes"] = {
             "connect:ContactExpiry": {
@@ -222,10 +305,9 @@ def _additional_recipients(
     return {name: entries for name, entries in lists.items() if entries}
 
 
-def _attributes(
-    record: SesRecord, settings: Settings, decision: Decision, defects: Defects
-) -> dict[str, str]:
+def _attributes(plan: Plan, sent: int, skipped: list[Skipped]) -> dict[str, str]:
     """Static attributes first; the bridge's own keys are added last so they cannot be overridden."""
+    record, settings, defects = plan.record, plan.settings, plan.defects
     attributes = dict(settings.static_attributes)
     attributes["sesMessageId"] = record.message_id
     attributes["sesEnvelopeSender"] = clean_text(record.source)[:MAX_ENVELOPE_SENDER_ATTRIBUTE]
@@ -234,8 +316,13 @@ def _attributes(
         attributes[f"ses{name.capitalize()}Verdict"] = record.verdicts.get(name, "NONE")
     if record.dmarc_policy:
         attributes["sesDmarcPolicy"] = record.dmarc_policy
-    if decision.matched:
-        attributes["sesPolicyFlags"] = ",".join(decision.matched)
+    if plan.decision.matched:
+        attributes["sesPolicyFlags"] = ",".join(plan.decision.matched)
+    if sent or skipped:
+        attributes["sesAttachmentsSent"] = str(sent)
+    if skipped:
+        listing = "; ".join(f"{item.file_name} ({item.reason})" for item in skipped)
+        attributes["sesAttachmentsSkipped"] = listing[:MAX_SKIPPED_ATTRIBUTE]
     if defects.as_list():
         attributes["sesDefects"] = ",".join(defects.as_list())[:MAX_DEFECTS_ATTRIBUTE]
     return attributes

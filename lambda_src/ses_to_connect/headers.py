@@ -21,15 +21,19 @@ _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 
 def decode_8bit(value: str, defects: Defects, field: str) -> str:
-    """Undo surrogate escapes: raw 8-bit header bytes are read as UTF-8, else as cp1252."""
+    """Undo surrogate escapes: raw 8-bit header bytes are read as UTF-8, else as cp1252.
+
+    Text that is UTF-8 but for a sequence or two (senders cut long names mid-character) stays
+    UTF-8, with U+FFFD where the damage is.
+    """
     if not _SURROGATES.search(value):
         return value
     defects.add("8bit_header", field)
     raw = value.encode("utf-8", "surrogateescape")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", "replace")
+    text = raw.decode("utf-8", "replace")
+    if text.count("\ufffd") <= 2:
+        return text
+    return raw.decode("cp1252", "replace")
 
 
 def decode_words(value: str, defects: Defects, field: str) -> str:

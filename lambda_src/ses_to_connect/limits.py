@@ -144,7 +144,11 @@ class _Checker:
                 self.problems.append(
                     f"References.{name}: type {reference.get('Type')!r} not allowed at creation"
                 )
-            total += len(name.encode()) + len(str(reference.get("Value", "")).encode())
+            # Counted strictly: names, values and types together.
+            total += sum(
+                len(str(text).encode())
+                for text in (name, reference.get("Value", ""), reference.get("Type", ""))
+            )
         if total > MAX_REFERENCES_BYTES:
             self.problems.append(f"References: {total} UTF-8 bytes in all, over {MAX_REFERENCES_BYTES}")
 

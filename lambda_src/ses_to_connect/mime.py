@@ -62,6 +62,8 @@ class ParsedMessage:
     content_type: str
     headers: dict[str, str]  # the GUARD_HEADERS present, first occurrence, cleaned
     body: Body | None
+    body_part: Message | None = field(repr=False)
+    root: Message = field(repr=False)
     defects: Defects = field(default_factory=Defects)
 
 
@@ -82,6 +84,7 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
     def addresses(name: str) -> list[Address]:
         return parse_addresses(message.get_all(name, []), defects, name.lower())
 
+    body, body_part = _find_body(message, prefer, defects)
     return ParsedMessage(
         subject=text("Subject"),
         from_=addresses("From"),
@@ -93,12 +96,25 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
         references=text("References"),
         content_type=message.get_content_type(),
         headers={name: text(name) for name in GUARD_HEADERS if message.get(name) is not None},
-        body=_find_body(message, prefer, defects),
+        body=body,
+        body_part=body_part,
+        root=message,
         defects=defects,
     )
 
 
-def _find_body(message: Message, prefer: str, defects: Defects) -> Body | None:
+def render_forwarded(message: Message, defects: Defects) -> str:
+    """A forwarded (message/rfc822) message as plain text: main headers, a blank line, its body."""
+    lines = [
+        f"{name}: {header_text(message.get(name), defects, name.lower())}"
+        for name in ("From", "Date", "Subject", "To", "Cc")
+        if message.get(name) is not None
+    ]
+    body, _ = _find_body(message, "text/plain", defects)
+    return "\n".join([*lines, "", body.text if body else ""])
+
+
+def _find_body(message: Message, prefer: str, defects: Defects) -> tuple[Body | None, Message | None]:
     """The preferred text part of the message itself, else of a forwarded message, else any text."""
     order = (prefer, *(t for t in BODY_TYPES if t != prefer))
     for parts in (
@@ -111,15 +127,15 @@ def _find_body(message: Message, prefer: str, defects: Defects) -> Body | None:
                 if part.get_content_type() == wanted:
                     body = _decode_text(part, defects)
                     if body:
-                        return Body(body, wanted)
+                        return Body(body, wanted), part
     # Last resort: any text leaf, or a multipart whose boundary never appeared (its content
     # is then left as one undivided string).
     for part in message.walk():
         if part.get_content_maintype() in {"text", "multipart"} and not part.is_multipart():
             body = _decode_text(part, defects)
             if body:
-                return Body(body, "text/plain")
-    return None
+                return Body(body, "text/plain"), part
+    return None, None
 
 
 def _body_candidates(part: Message, *, into_attached: bool) -> Iterator[Message]:

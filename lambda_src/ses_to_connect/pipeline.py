@@ -1,21 +1,31 @@
-"""One SES record through the adapters: read, convert, then quarantine or create contacts.
+"""One SES record through the adapters: read, plan, then quarantine or create contacts.
 
 Every record ends in exactly one of three places: contacts in Connect, a quarantined copy
 with its reason, or an exception that Lambda retries and finally hands to the on-failure
 destination (the event itself, replayable). Nothing is deleted here.
+
+Order matters for exactly-once delivery: attachments are stored before any contact is
+created, the ledger records each contact as it is created, and the thread index is written
+last; a crash between any two steps is repaired by the retry, which finds completed
+contacts in the ledger (or Connect answers the same ClientToken) instead of creating more.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from ses_to_connect.adapters.connect import ContactStarter
+from ses_to_connect.adapters.ledger import ContactLedger
 from ses_to_connect.adapters.s3 import MailStore
-from ses_to_connect.convert import convert
+from ses_to_connect.adapters.threads import ThreadIndex
+from ses_to_connect.attachments import AttachmentSink, send
+from ses_to_connect.convert import Plan, build_requests, client_token, plan
 from ses_to_connect.errors import DeliveryError, RetryableDeliveryError
+from ses_to_connect.headers import message_ids
 from ses_to_connect.model import Outcome
 from ses_to_connect.ses_event import SesRecord
 from ses_to_connect.settings import Settings
@@ -30,6 +40,9 @@ class RecordResult:
     reason: str | None = None
     contact_ids: list[str] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    attachments_sent: int = 0
+    attachments_skipped: Counter[str] = field(default_factory=Counter)
+    duplicate: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -40,53 +53,113 @@ class RecordResult:
         }
 
 
+@dataclass
+class Adapters:
+    """The I/O the pipeline needs; the ledger and thread index are optional features."""
+
+    store: MailStore
+    attachments: AttachmentSink
+    contacts: ContactStarter
+    ledger: ContactLedger | None = None
+    threads: ThreadIndex | None = None
+
+
 class Pipeline:
-    def __init__(self, settings: Settings, store: MailStore, contacts: ContactStarter) -> None:
+    def __init__(self, settings: Settings, adapters: Adapters) -> None:
         self.settings = settings
-        self.store = store
-        self.contacts = contacts
+        self.io = adapters
 
     def process(self, record: SesRecord) -> RecordResult:
         if record.is_setup_notification:
             logger.info("ignoring the SES setup notification object")
             return RecordResult(record.message_id, "skipped", "setup_notification")
         key = f"{self.settings.inbound_prefix}{record.message_id}"
-        raw = self.store.read(key)
-        conversion = convert(raw, record, self.settings)
+        planned = plan(self.io.store.read_chunks(key), record, self.settings)
+        if planned.quarantine_reason is not None:
+            return self._quarantine(key, record, planned.quarantine_reason, planned.defects.as_list())
+
+        known = self._known_contacts(planned)
+        if known is not None:
+            logger.info("duplicate invocation: every contact already exists", extra={"contact_ids": known})
+            self._remember_thread(planned, known, self._related(planned))
+            return RecordResult(
+                record.message_id, "contact", None, known, planned.defects.as_list(), duplicate=True
+            )
+
+        related = self._related(planned)
+        sent, skipped = send(planned.candidates, self.io.attachments, planned.attachment_prefix)
+        conversion = build_requests(planned, sent, skipped, related)
         if conversion.outcome is Outcome.QUARANTINE:
-            reason = conversion.reason or "unknown"
-            self.store.quarantine(
-                key, f"{self.settings.quarantine_prefix}{record.message_id}", reason, record.message_id
-            )
-            logger.info(
-                "message quarantined", extra={"reason": reason, "defects": _kinds(conversion.defects)}
-            )
-            return RecordResult(record.message_id, "quarantine", reason, defects=conversion.defects)
+            return self._quarantine(key, record, conversion.reason or "unknown", conversion.defects)
 
         contact_ids: list[str] = []
         failures: list[DeliveryError] = []
         for request in conversion.requests:
             try:
-                contact_ids.append(self.contacts.start(request))
+                contact_ids.append(self._start(request))
             except DeliveryError as exc:  # try every destination before giving up
-                logger.warning(
-                    "contact not created",
-                    extra={"code": exc.code, "retryable": isinstance(exc, RetryableDeliveryError)},
-                )
+                retryable = isinstance(exc, RetryableDeliveryError)
+                logger.warning("contact not created", extra={"code": exc.code, "retryable": retryable})
                 failures.append(exc)
         if failures:
-            # Retryable first: a retry re-sends identical requests, and the ClientToken makes
-            # Connect return the contacts that already exist instead of creating new ones.
+            # Retryable first: the retry re-sends the same ClientTokens, and Connect or the
+            # ledger returns the contacts that already exist instead of creating new ones.
             raise next((f for f in failures if isinstance(f, RetryableDeliveryError)), failures[0])
+        self._remember_thread(planned, contact_ids, related)
+        skipped_all = [*planned.skipped, *skipped]
         logger.info(
             "contacts created",
             extra={
                 "contact_ids": contact_ids,
+                "related_contact_id": related,
                 "flags": conversion.flags,
+                "attachments_sent": len(sent),
+                "attachments_skipped": dict(Counter(item.reason for item in skipped_all)),
                 "defects": _kinds(conversion.defects),
             },
         )
-        return RecordResult(record.message_id, "contact", None, contact_ids, conversion.defects)
+        return RecordResult(
+            record.message_id,
+            "contact",
+            None,
+            contact_ids,
+            conversion.defects,
+            attachments_sent=len(sent),
+            attachments_skipped=Counter(item.reason for item in skipped_all),
+        )
+
+    def _quarantine(self, key: str, record: SesRecord, reason: str, defects: list[str]) -> RecordResult:
+        self.io.store.quarantine(
+            key, f"{self.settings.quarantine_prefix}{record.message_id}", reason, record.message_id
+        )
+        logger.info("message quarantined", extra={"reason": reason, "defects": _kinds(defects)})
+        return RecordResult(record.message_id, "quarantine", reason, defects=defects)
+
+    def _known_contacts(self, planned: Plan) -> list[str] | None:
+        """The contact ids of a message whose every destination is already recorded, else None."""
+        if self.io.ledger is None:
+            return None
+        known = [
+            self.io.ledger.known_contact(client_token(planned.record.message_id, destination.address))
+            for destination in planned.destinations
+        ]
+        return [contact for contact in known if contact] if all(known) else None
+
+    def _start(self, request: dict[str, Any]) -> str:
+        if self.io.ledger is None:
+            return self.io.contacts.start(request)
+        return self.io.ledger.start_once(request, self.io.contacts.start)
+
+    def _related(self, planned: Plan) -> str | None:
+        if self.io.threads is None:
+            return None
+        return self.io.threads.find_root(planned.thread_ids)
+
+    def _remember_thread(self, planned: Plan, contact_ids: list[str], related: str | None) -> None:
+        own_id = next(iter(message_ids(planned.message.message_id)[-1:]), None)
+        if self.io.threads is None or own_id is None or not contact_ids:
+            return
+        self.io.threads.remember(own_id, contact_ids[0], related or contact_ids[0])
 
 
 def _kinds(defects: list[str]) -> list[str]:

@@ -23,6 +23,12 @@ VERDICT_POLICY                 JSON object of policy overrides, e.g. ``{"spf:FAI
 CONNECT_RETRY_MODE             botocore retry mode, ``standard`` or ``adaptive`` (default standard)
 CONNECT_MAX_ATTEMPTS           botocore total attempts per call, 1..10 (default 5)
 CONNECT_TIMEOUT_SECONDS        connect and read timeout per attempt, 1..60 (default 10)
+ATTACHMENT_URL_EXPIRY_SECONDS  lifetime of attachment pre-signed URLs, 60..604800 (default 3600)
+IDEMPOTENCY_TABLE              DynamoDB table of completed contacts (Powertools idempotency);
+                               empty: Connect's ClientToken is the only guard
+IDEMPOTENCY_TTL_SECONDS        how long a completed contact is remembered (default 604800, 7 days)
+THREADS_TABLE                  DynamoDB table Message-ID -> ContactId; empty: no reply threading
+THREAD_TTL_DAYS                how long a message can be replied to and still thread (default 365)
 =============================  ==========================================================
 """
 
@@ -120,6 +126,11 @@ class Settings:
     connect_retry_mode: str = "standard"
     connect_max_attempts: int = 5
     connect_timeout_seconds: int = 10
+    attachment_url_expiry_seconds: int = 3600
+    idempotency_table: str | None = None
+    idempotency_ttl_seconds: int = 604_800
+    threads_table: str | None = None
+    thread_ttl_days: int = 365
 
     def __post_init__(self) -> None:
         problems = _validate(self)
@@ -154,6 +165,11 @@ class Settings:
             "connect_retry_mode": env.get("CONNECT_RETRY_MODE", "standard"),
             "connect_max_attempts": reader.optional_int("CONNECT_MAX_ATTEMPTS") or 5,
             "connect_timeout_seconds": reader.optional_int("CONNECT_TIMEOUT_SECONDS") or 10,
+            "attachment_url_expiry_seconds": reader.optional_int("ATTACHMENT_URL_EXPIRY_SECONDS") or 3600,
+            "idempotency_table": env.get("IDEMPOTENCY_TABLE", "").strip() or None,
+            "idempotency_ttl_seconds": reader.optional_int("IDEMPOTENCY_TTL_SECONDS") or 604_800,
+            "threads_table": env.get("THREADS_TABLE", "").strip() or None,
+            "thread_ttl_days": reader.optional_int("THREAD_TTL_DAYS") or 365,
         }
         if problems:
             raise SettingsError(problems)
@@ -309,4 +325,10 @@ def _validate(settings: Settings) -> list[str]:
         problems.append("CONNECT_MAX_ATTEMPTS must be between 1 and 10")
     if not 1 <= settings.connect_timeout_seconds <= 60:
         problems.append("CONNECT_TIMEOUT_SECONDS must be between 1 and 60")
+    if not 60 <= settings.attachment_url_expiry_seconds <= 604_800:
+        problems.append("ATTACHMENT_URL_EXPIRY_SECONDS must be between 60 and 604800 (SigV4's limit)")
+    if not 3600 <= settings.idempotency_ttl_seconds <= 31_536_000:
+        problems.append("IDEMPOTENCY_TTL_SECONDS must be between 3600 and 31536000")
+    if not 1 <= settings.thread_ttl_days <= 3650:
+        problems.append("THREAD_TTL_DAYS must be between 1 and 3650")
     return problems

@@ -20,18 +20,27 @@ RETRYABLE_CODES = frozenset(
     }
 )
 
+EXISTING_CONTACT = "existing-contact-id-unknown"
+
 
 class ContactStarter:
     def __init__(self, client: Any) -> None:
         self._client = client
 
     def start(self, request: Mapping[str, Any]) -> str:
-        """Create the contact and return its id."""
+        """Create the contact and return its id.
+
+        ``IdempotencyException`` means this ClientToken already created a contact with other
+        parameters (a retry re-signs attachment URLs): the contact exists, exactly once, and
+        Connect does not say its id, so :data:`EXISTING_CONTACT` stands in for it.
+        """
         try:
             response = self._client.start_email_contact(**request)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code = str(error.get("Code", "Unknown"))
+            if code == "IdempotencyException":
+                return EXISTING_CONTACT
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
             message = f"StartEmailContact failed: {code}: {error.get('Message', '')}"
             if code in RETRYABLE_CODES or status >= 500:

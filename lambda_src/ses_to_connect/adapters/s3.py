@@ -1,14 +1,17 @@
-"""Reading stored mail from S3 and copying it to quarantine."""
+"""Stored mail in S3: read it in chunks, quarantine it, store and sign its attachments."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ses_to_connect.attachments import Candidate
 from ses_to_connect.errors import StorageError
 
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+CHUNK_BYTES = 1024 * 1024
 
 
 class MailStore:
@@ -16,10 +19,11 @@ class MailStore:
         self._client = client
         self._bucket = bucket
 
-    def read(self, key: str) -> bytes:
+    def read_chunks(self, key: str) -> Iterator[bytes]:
+        """The object in 1 MiB chunks, so the parser never needs the whole message as one bytes."""
         try:
-            response = self._client.get_object(Bucket=self._bucket, Key=key)
-            data: bytes = response["Body"].read()
+            body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
+            yield from body.iter_chunks(CHUNK_BYTES)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             raise StorageError(
@@ -27,7 +31,9 @@ class MailStore:
             ) from exc
         except BotoCoreError as exc:
             raise StorageError(f"cannot read s3://{self._bucket}/{key}: {type(exc).__name__}") from exc
-        return data
+
+    def read(self, key: str) -> bytes:
+        return b"".join(self.read_chunks(key))
 
     def quarantine(self, source_key: str, target_key: str, reason: str, message_id: str) -> None:
         """Copy (never move) the raw message, with the reason in the object's metadata."""
@@ -41,3 +47,25 @@ class MailStore:
             )
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"cannot quarantine s3://{self._bucket}/{source_key}: {exc}") from exc
+
+
+class AttachmentStore:
+    """The :class:`~ses_to_connect.attachments.AttachmentSink` of the Lambda: S3 plus a pre-signed GET."""
+
+    def __init__(self, client: Any, bucket: str, url_expiry_seconds: int) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._expiry = url_expiry_seconds
+
+    def store(self, key: str, candidate: Candidate, data: bytes) -> str:
+        try:
+            # Encrypted by the bucket's default encryption (SSE-S3 or the stack's KMS key).
+            self._client.put_object(
+                Bucket=self._bucket, Key=key, Body=data, ContentType=candidate.content_type
+            )
+            url: str = self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=self._expiry
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot store attachment s3://{self._bucket}/{key}: {exc}") from exc
+        return url

@@ -1,0 +1,274 @@
+"""Which parts of a message become Connect attachments, under which names, and why not.
+
+Connect accepts at most 10 attachments per contact, each at most 20 MB, with one of 18
+extensions. Everything else is *skipped with a reason* (listed in the contact's attributes and
+the log), never silently dropped; the raw message stays in S3 and is referenced from the
+contact. Candidates are found here without decoding any payload: decoding happens one part
+at a time as each is uploaded (:meth:`Candidate.payload`), so a large message never holds
+all of its decoded attachments at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+from pathlib import PurePosixPath
+from typing import Protocol
+
+from ses_to_connect.headers import clean_text, decode_words, header_text, message_ids
+from ses_to_connect.limits import (
+    ALLOWED_ATTACHMENT_EXTENSIONS,
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    MAX_FILE_NAME,
+    MAX_S3_URL,
+)
+from ses_to_connect.mime import render_forwarded
+from ses_to_connect.model import Defects
+
+# Extensions Connect accepts, by content type, for parts whose name has none.
+EXTENSION_BY_TYPE = {
+    "application/pdf": ".pdf",
+    "image/jpeg": ".jpg",
+    "image/jpg": ".jpg",
+    "image/pjpeg": ".jpg",
+    "image/png": ".png",
+    "image/heic": ".heic",
+    "text/plain": ".txt",
+    "text/csv": ".csv",
+    "text/rtf": ".rtf",
+    "application/rtf": ".rtf",
+    "application/msword": ".doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.ms-excel": ".xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.ms-powerpoint": ".ppt",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
+    "video/quicktime": ".mov",
+    "video/mp4": ".mp4",
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "audio/wave": ".wav",
+}
+TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
+_CID_REFERENCE = re.compile(r"""cid:([^"'\s)>]+)""", re.IGNORECASE)
+
+
+class Skip:
+    """Why an attachment was not sent; stable identifiers used in attributes and metrics."""
+
+    TYPE_NOT_ALLOWED = "type_not_allowed"
+    TOO_LARGE = "too_large"
+    TOO_MANY = "too_many"
+    EMPTY = "empty"
+    TNEF_UNREADABLE = "tnef_unreadable"
+    URL_TOO_LONG = "url_too_long"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One part that may be sent, with its cleaned, unique file name."""
+
+    file_name: str
+    content_type: str
+    inline: bool  # an image the HTML body shows by cid:, sent after explicit attachments
+    payload: Callable[[], bytes] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    file_name: str
+    reason: str
+
+
+class AttachmentSink(Protocol):
+    """Stores one decoded attachment and answers the URL Connect will fetch it from."""
+
+    def store(self, key: str, candidate: Candidate, data: bytes) -> str: ...
+
+
+def find_candidates(
+    message: Message, body_part: Message | None, body_html: str | None, defects: Defects
+) -> tuple[list[Candidate], list[Skipped]]:
+    """Attachments in sending order (explicit first, then inline images) and early skips."""
+    referenced = {cid.strip("<>") for cid in _CID_REFERENCE.findall(body_html or "")}
+    explicit: list[Candidate] = []
+    inline: list[Candidate] = []
+    skipped: list[Skipped] = []
+    for part in _leaves(message, body_part):
+        content_type = part.get_content_type()
+        name = _file_name(part, content_type, defects)
+        if content_type in TNEF_TYPES or name.lower() == "winmail.dat":
+            unpacked = _unpack_tnef(part, defects)
+            if unpacked is None:
+                skipped.append(Skipped(name, Skip.TNEF_UNREADABLE))
+            found = unpacked or []
+        elif content_type == "message/rfc822":
+            found = [_forwarded(part, name, defects)]
+        else:
+            content_id = next(iter(message_ids(str(part.get("Content-ID", "")))), "").strip("<>")
+            is_inline = content_type.startswith("image/") and content_id in referenced
+            found = [Candidate(name, content_type, is_inline, _decoder(part))]
+        for candidate in found:
+            if PurePosixPath(candidate.file_name.lower()).suffix not in ALLOWED_ATTACHMENT_EXTENSIONS:
+                skipped.append(Skipped(candidate.file_name, Skip.TYPE_NOT_ALLOWED))
+            else:
+                (inline if candidate.inline else explicit).append(candidate)
+    return explicit + inline, skipped
+
+
+def send(
+    candidates: list[Candidate], sink: AttachmentSink, key_prefix: str
+) -> tuple[list[dict[str, str]], list[Skipped]]:
+    """Decode and store candidates one at a time, in order, within Connect's limits.
+
+    Keys are ``key_prefix`` + position + extension: short (the pre-signed URL must stay under
+    2,000 characters) and stable, so a retry overwrites rather than duplicates.
+    """
+    sent: list[dict[str, str]] = []
+    skipped: list[Skipped] = []
+    names = _UniqueNames()
+    for index, candidate in enumerate(candidates):
+        if len(sent) == MAX_ATTACHMENTS:
+            skipped.append(Skipped(candidate.file_name, Skip.TOO_MANY))
+            continue
+        data = candidate.payload()
+        if not data:
+            skipped.append(Skipped(candidate.file_name, Skip.EMPTY))
+        elif len(data) > MAX_ATTACHMENT_BYTES:
+            skipped.append(Skipped(candidate.file_name, Skip.TOO_LARGE))
+        else:
+            suffix = PurePosixPath(candidate.file_name.lower()).suffix
+            url = sink.store(f"{key_prefix}{index:02d}{suffix}", candidate, data)
+            if len(url) > MAX_S3_URL:
+                skipped.append(Skipped(candidate.file_name, Skip.URL_TOO_LONG))
+            else:
+                sent.append({"FileName": names.take(candidate.file_name), "S3Url": url})
+        del data  # one decoded attachment in memory at a time
+    return sent, skipped
+
+
+def _leaves(message: Message, body_part: Message | None) -> Iterator[Message]:
+    """Parts that may be attachments: leaves other than the body, and forwarded messages whole."""
+    stack = [message]
+    while stack:
+        part = stack.pop(0)
+        if part is body_part:
+            continue
+        content_type = part.get_content_type()
+        if content_type == "message/rfc822" and part is not message:
+            yield part  # sent as one readable .txt; its own attachments are walked too
+        if part.is_multipart():
+            payload = part.get_payload()
+            stack[0:0] = (
+                [child for child in payload if isinstance(child, Message)]
+                if isinstance(payload, list)
+                else []
+            )
+            continue
+        if _is_body_like(part):
+            continue
+        yield part
+
+
+def _is_body_like(part: Message) -> bool:
+    """Unnamed inline text: an alternative or extra body part, not a file the sender attached."""
+    disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
+    return (
+        part.get_content_type() in {"text/plain", "text/html"}
+        and disposition != "attachment"
+        and part.get_filename() is None
+    ) or (
+        part.get_content_type()
+        in {"message/delivery-status", "message/disposition-notification", "text/rfc822-headers"}
+        and disposition != "attachment"
+    )
+
+
+def _file_name(part: Message, content_type: str, defects: Defects) -> str:
+    """The sender's file name, decoded and made safe; an extension is added from the type."""
+    raw = part.get_filename() or part.get_param("name")
+    text = raw if isinstance(raw, str) else (raw[2] if isinstance(raw, tuple) else "")
+    name = clean_text(decode_words(text, defects, "filename"))
+    name = re.split(r"[\\/]", name)[-1].strip(" .") or "attachment"
+    suffix = PurePosixPath(name).suffix.lower()
+    if (
+        suffix not in ALLOWED_ATTACHMENT_EXTENSIONS
+        and content_type in EXTENSION_BY_TYPE
+        and (not suffix or len(suffix) > 5)
+    ):
+        name += EXTENSION_BY_TYPE[content_type]
+    return _shorten(name, MAX_FILE_NAME)
+
+
+def _shorten(name: str, limit: int) -> str:
+    if len(name) <= limit:
+        return name
+    suffix = PurePosixPath(name).suffix
+    suffix = suffix if len(suffix) <= 10 else ""
+    return name[: limit - len(suffix)] + suffix
+
+
+class _UniqueNames:
+    """Connect shows attachments by name: two ``scan.pdf`` become ``scan.pdf`` and ``scan (2).pdf``."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+
+    def take(self, name: str) -> str:
+        candidate, number = name, 1
+        while candidate.lower() in self._taken:
+            number += 1
+            path = PurePosixPath(name)
+            tag = f" ({number})"
+            candidate = _shorten(path.stem, MAX_FILE_NAME - len(tag) - len(path.suffix)) + tag + path.suffix
+        self._taken.add(candidate.lower())
+        return candidate
+
+
+def _decoder(part: Message) -> Callable[[], bytes]:
+    def payload() -> bytes:
+        data = part.get_payload(decode=True)
+        return data if isinstance(data, bytes) else b""
+
+    return payload
+
+
+def _constant(content: bytes) -> Callable[[], bytes]:
+    return lambda: content
+
+
+def _forwarded(part: Message, name: str, defects: Defects) -> Candidate:
+    """A forwarded message as readable text, named after its subject unless the sender named it."""
+    inner = part.get_payload()
+    message = inner[0] if isinstance(inner, list) and inner and isinstance(inner[0], Message) else part
+    if name == "attachment":
+        subject = header_text(message.get("Subject"), defects, "forwarded-subject")
+        stem = re.sub(r"[\\/:*?\"<>|]", "_", subject)[:200] or "forwarded-message"
+    else:
+        stem = PurePosixPath(name).stem  # "message.eml" -> "message.txt"
+    file_name = _shorten(stem + ".txt", MAX_FILE_NAME)
+    return Candidate(file_name, "text/plain", False, lambda: render_forwarded(message, defects).encode())
+
+
+def _unpack_tnef(part: Message, defects: Defects) -> list[Candidate] | None:
+    """Outlook's winmail.dat: its attachments, unpacked with tnefparse; None if unreadable."""
+    try:
+        from tnefparse import TNEF  # noqa: PLC0415 (only Outlook mail needs it)
+    except ImportError:
+        defects.add("tnef_unsupported")
+        return None
+    data = part.get_payload(decode=True)
+    try:
+        tnef = TNEF(data if isinstance(data, bytes) else b"")
+        files = [(str(a.long_filename() or a.name or "attachment"), bytes(a.data)) for a in tnef.attachments]
+    except Exception:  # noqa: BLE001 (tnefparse raises anything on damaged input)
+        defects.add("tnef_unreadable")
+        return None
+    candidates = []
+    for file_name, content in files:
+        name = _shorten(clean_text(re.split(r"[\\/]", file_name)[-1]) or "attachment", MAX_FILE_NAME)
+        candidates.append(Candidate(name, "application/octet-stream", False, _constant(content)))
+    return candidates
