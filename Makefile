@@ -30,6 +30,10 @@ typecheck: $(STAMP)
 unit: $(STAMP) node_modules/.installed
 	$(BIN)/pytest -n 2 -q
 
+## demo: run the sample mail through SES storage, the Lambda and the Connect emulator
+demo: $(STAMP)
+	$(BIN)/python -m local_pipeline simulate samples --report reports/demo.json
+
 ## synth: write the CloudFormation templates to cdk.out/ (no AWS credentials needed)
 synth: $(STAMP) node_modules/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth --quiet

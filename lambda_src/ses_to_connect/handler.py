@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
@@ -84,8 +85,9 @@ def _record_metrics(result: RecordResult) -> None:
         metrics.add_metric(name="ContactsCreated", unit=MetricUnit.Count, value=len(result.contact_ids))
     elif result.outcome == "quarantine":
         metrics.add_metric(name="Quarantined", unit=MetricUnit.Count, value=1)
-        with single_metric(name="QuarantinedByReason", unit=MetricUnit.Count, value=1) as by_reason:
-            by_reason.add_dimension(name="reason", value=result.reason or "unknown")
+        if not is_metrics_disabled():  # single_metric ignores POWERTOOLS_METRICS_DISABLED by itself
+            with single_metric(name="QuarantinedByReason", unit=MetricUnit.Count, value=1) as by_reason:
+                by_reason.add_dimension(name="reason", value=result.reason or "unknown")
     if result.duplicate:
         metrics.add_metric(name="DuplicateInvocations", unit=MetricUnit.Count, value=1)
     if result.attachments_sent:

@@ -43,6 +43,7 @@ class RecordResult:
     attachments_sent: int = 0
     attachments_skipped: Counter[str] = field(default_factory=Counter)
     duplicate: bool = False
+    related_contact_id: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +51,10 @@ class RecordResult:
             "outcome": self.outcome,
             "reason": self.reason,
             "contactIds": self.contact_ids,
+            "attachmentsSent": self.attachments_sent,
+            "attachmentsSkipped": dict(sorted(self.attachments_skipped.items())),
+            "relatedContactId": self.related_contact_id,
+            "duplicate": self.duplicate,
         }
 
 
@@ -126,6 +131,7 @@ class Pipeline:
             conversion.defects,
             attachments_sent=len(sent),
             attachments_skipped=Counter(item.reason for item in skipped_all),
+            related_contact_id=related,
         )
 
     def _quarantine(self, key: str, record: SesRecord, reason: str, defects: list[str]) -> RecordResult:

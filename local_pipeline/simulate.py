@@ -1,0 +1,207 @@
+"""``python -m local_pipeline simulate PATH...``: the whole pipeline on this machine.
+
+For each ``.eml`` file (or every ``.eml`` in a folder, sorted by name): store it as SES does,
+invoke the real handler in-process as Lambda's asynchronous invocation would (retries, then
+the failure queue), and then *check* where the message ended up: contacts that exist in
+Connect, a quarantined copy in S3, or a record in the failure queue. A message found in none
+of them is reported as lost, and the command exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from local_pipeline.aws import BUCKET, DEFAULT_ADDRESSES, LocalAws, local_aws
+from local_pipeline.lambda_runtime import AsyncLambda
+from local_pipeline.ses import Receipt, receive
+from ses_to_connect.ses_event import VERDICT_NAMES
+
+STATUSES = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED")
+
+
+@dataclass
+class MessageReport:
+    file: str
+    ses_message_id: str
+    outcome: str  # contact, quarantine, failed (in the failure queue) or lost
+    contact_ids: list[str] = field(default_factory=list)
+    reason: str | None = None
+    attachments_sent: int = 0
+    attachments_skipped: dict[str, int] = field(default_factory=dict)
+    attempts: int = 1
+    related_contact_id: str | None = None
+
+
+def eml_files(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.eml")) if path.is_dir() else [path])
+    return files
+
+
+def simulate(
+    files: Sequence[Path],
+    aws: LocalAws,
+    *,
+    verdict_defaults: dict[str, str] | None = None,
+    progress: Any = None,
+) -> list[MessageReport]:
+    """Run every file through SES storage, the handler and Lambda's retry semantics; verify each."""
+    from ses_to_connect import handler  # noqa: PLC0415 (reads the environment local_aws set)
+
+    handler.pipeline.cache_clear()
+    s3, sqs = aws.client("s3"), aws.client("sqs")
+    runtime = AsyncLambda(handler.lambda_handler, sqs_client=sqs, failure_queue_url=aws.failure_queue_url)
+    reports = []
+    for number, path in enumerate(files, 1):
+        receipt = Receipt.for_file(path, verdict_defaults)
+        event = receive(
+            path.read_bytes(),
+            name=path.name,
+            receipt=receipt,
+            connect_addresses=aws.addresses,
+            s3_client=s3,
+            bucket=BUCKET,
+        )
+        message_id = event["Records"][0]["ses"]["mail"]["messageId"]
+        invocation = runtime.invoke(event)
+        if invocation.result is not None:
+            result = invocation.result["messages"][0]
+            report = MessageReport(
+                path.name,
+                message_id,
+                result["outcome"],
+                contact_ids=result["contactIds"],
+                reason=result["reason"],
+                attachments_sent=result["attachmentsSent"],
+                attachments_skipped=result["attachmentsSkipped"],
+                attempts=invocation.attempts,
+                related_contact_id=result["relatedContactId"],
+            )
+        else:
+            reason = f"{type(invocation.error).__name__}: {invocation.error}"
+            report = MessageReport(
+                path.name, message_id, "failed", reason=reason, attempts=invocation.attempts
+            )
+        if not _found_where_reported(report, aws, s3):
+            report.reason = f"not found where reported ({report.outcome}); {report.reason or ''}".strip("; ")
+            report.outcome = "lost"
+        reports.append(report)
+        if progress is not None:
+            progress.write(f"\r[{number}/{len(files)}] {path.name[:60]:<60}")
+            progress.flush()
+    if progress is not None:
+        progress.write("\n")
+    return reports
+
+
+def _found_where_reported(report: MessageReport, aws: LocalAws, s3: Any) -> bool:
+    """Check the report against the services themselves, not against the handler's word."""
+    if report.outcome == "contact":
+        if aws.emulator is None:  # another Connect endpoint: its answer is all we can see
+            return bool(report.contact_ids)
+        created = {c.contact_id: c for c in aws.emulator.contacts()}
+        return bool(report.contact_ids) and all(
+            cid in created and created[cid].params["Attributes"]["sesMessageId"] == report.ses_message_id
+            for cid in report.contact_ids
+        )
+    if report.outcome == "quarantine":
+        try:
+            head = s3.head_object(Bucket=BUCKET, Key=f"quarantine/{report.ses_message_id}")
+        except ClientError:
+            return False
+        return bool(head["Metadata"].get("quarantine-reason") == report.reason)
+    if report.outcome == "failed":
+        return report.ses_message_id in _failure_queue_message_ids(aws)
+    return report.outcome == "skipped"
+
+
+def _failure_queue_message_ids(aws: LocalAws) -> set[str]:
+    sqs = aws.client("sqs")
+    found: set[str] = set()
+    response = sqs.receive_message(
+        QueueUrl=aws.failure_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+    )
+    for message in response.get("Messages", []):
+        payload = json.loads(message["Body"])["requestPayload"]
+        found.update(record["ses"]["mail"]["messageId"] for record in payload["Records"])
+    return found
+
+
+def table(reports: Sequence[MessageReport]) -> str:
+    rows = [("message", "outcome", "contacts", "thread of", "attachments", "reason")]
+    for r in reports:
+        skipped = sum(r.attachments_skipped.values())
+        attachments = f"{r.attachments_sent} sent" + (f", {skipped} skipped" if skipped else "")
+        contacts = ", ".join(cid[:8] for cid in r.contact_ids) or "-"
+        rows.append(
+            (
+                r.file[:44],
+                r.outcome,
+                contacts,
+                (r.related_contact_id or "-")[:8],
+                attachments if r.outcome == "contact" else "-",
+                (r.reason or "")[:60],
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    counts = Counter(r.outcome for r in reports)
+    summary = ", ".join(
+        f"{counts[o]} {o}" for o in ("contact", "quarantine", "failed", "lost", "skipped") if counts[o]
+    )
+    return "\n".join([*lines, "", f"{len(reports)} messages: {summary}"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_pipeline simulate",
+        description="Run .eml files through SES storage, the Lambda and Connect.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, help=".eml files or folders of them")
+    parser.add_argument("--report", type=Path, help="write a JSON report here")
+    parser.add_argument("--connect-endpoint", help="use this Connect endpoint instead of the local emulator")
+    parser.add_argument("--connect-tps", type=float, help="emulated StartEmailContact quota, requests/second")
+    parser.add_argument(
+        "--connect-address",
+        action="append",
+        dest="addresses",
+        help=f"Connect address (repeatable; default {', '.join(DEFAULT_ADDRESSES)})",
+    )
+    for name in VERDICT_NAMES:
+        parser.add_argument(
+            f"--{name}",
+            type=str.upper,
+            choices=STATUSES,
+            help=f"default {name} verdict for files without a sidecar value (default PASS)",
+        )
+    args = parser.parse_args(argv)
+    files = eml_files(args.paths)
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing or not files:
+        parser.error(f"no such .eml file: {', '.join(missing)}" if missing else "no .eml files found")
+    defaults = {name: getattr(args, name) for name in VERDICT_NAMES if getattr(args, name)}
+    with local_aws(
+        connect_endpoint=args.connect_endpoint,
+        connect_tps=args.connect_tps,
+        addresses=tuple(args.addresses or DEFAULT_ADDRESSES),
+    ) as aws:
+        reports = simulate(
+            files, aws, verdict_defaults=defaults, progress=sys.stderr if len(files) > 1 else None
+        )
+    print(table(reports))
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps({"messages": [asdict(r) for r in reports]}, indent=2) + "\n")
+    return 1 if any(r.outcome == "lost" for r in reports) else 0
