@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     except json.JSONDecodeError as exc:
         _fail(f"--policy is not valid JSON: {exc.msg}")
     except SettingsError as exc:
-        _fail("; ".join(exc.problems))
+        message = "; ".join(exc.problems)
+        _fail(message.replace("CONNECT_ADDRESSES", "--connect-address").replace("VERDICT_POLICY", "--policy"))
     event = build_ses_event(
         raw,
         message_id=message_id_for(raw),

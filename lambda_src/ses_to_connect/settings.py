@@ -163,13 +163,13 @@ class Settings:
             "static_attributes": reader.json_object("STATIC_ATTRIBUTES"),
             "policy": policy_with_overrides(reader.json_object("VERDICT_POLICY"), problems),
             "connect_retry_mode": env.get("CONNECT_RETRY_MODE", "standard"),
-            "connect_max_attempts": reader.optional_int("CONNECT_MAX_ATTEMPTS") or 5,
-            "connect_timeout_seconds": reader.optional_int("CONNECT_TIMEOUT_SECONDS") or 10,
-            "attachment_url_expiry_seconds": reader.optional_int("ATTACHMENT_URL_EXPIRY_SECONDS") or 3600,
+            "connect_max_attempts": reader.integer("CONNECT_MAX_ATTEMPTS", default=5),
+            "connect_timeout_seconds": reader.integer("CONNECT_TIMEOUT_SECONDS", default=10),
+            "attachment_url_expiry_seconds": reader.integer("ATTACHMENT_URL_EXPIRY_SECONDS", default=3600),
             "idempotency_table": env.get("IDEMPOTENCY_TABLE", "").strip() or None,
-            "idempotency_ttl_seconds": reader.optional_int("IDEMPOTENCY_TTL_SECONDS") or 604_800,
+            "idempotency_ttl_seconds": reader.integer("IDEMPOTENCY_TTL_SECONDS", default=604_800),
             "threads_table": env.get("THREADS_TABLE", "").strip() or None,
-            "thread_ttl_days": reader.optional_int("THREAD_TTL_DAYS") or 365,
+            "thread_ttl_days": reader.integer("THREAD_TTL_DAYS", default=365),
         }
         if problems:
             raise SettingsError(problems)
@@ -216,6 +216,10 @@ class _EnvReader:
             return False
         self.problems.append(f"{name} must be true or false, not {raw!r}")
         return default
+
+    def integer(self, name: str, *, default: int) -> int:
+        value = self.optional_int(name)
+        return default if value is None else value
 
     def optional_int(self, name: str) -> int | None:
         raw = self.env.get(name, "").strip()

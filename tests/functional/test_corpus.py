@@ -1,0 +1,157 @@
+"""Every message of the shared public corpus through the conversion and through the handler.
+
+No unhandled exception, every request within Connect's limits and botocore's model, every
+outcome a contact or a quarantine with a reason, and the handler agreeing with the conversion.
+Run with ``-s`` to see the outcome counts printed by the summary test.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from ses_to_connect.convert import convert
+from ses_to_connect.event_builder import build_ses_event, message_id_for
+from ses_to_connect.limits import check_request
+from ses_to_connect.model import Conversion, Outcome
+from ses_to_connect.ses_event import records
+from ses_to_connect.settings import Settings
+
+from . import BUCKET, SUPPORT, Bridge, bridge_env, emf_metrics, running_bridge
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "emails"
+if not CORPUS.is_dir():
+    pytest.skip(
+        f"the shared email corpus is not here ({CORPUS}): it sits next to the repository as "
+        "../shared/corpus/emails on the team's machines and is not part of a fresh clone",
+        allow_module_level=True,
+    )
+MESSAGES = sorted(path.name for path in CORPUS.glob("*.eml"))
+ENV = bridge_env()
+SETTINGS = Settings.from_env({name: value for name, value in ENV.items() if value is not None})
+START_EMAIL_CONTACT = (
+    botocore.session.get_session()
+    .get_service_model("connect")
+    .operation_model("StartEmailContact")
+    .input_shape
+)
+
+
+def test_the_corpus_is_not_empty() -> None:
+    assert len(MESSAGES) == 155
+
+
+@cache
+def _event(name: str) -> dict[str, Any]:
+    raw = (CORPUS / name).read_bytes()
+    return build_ses_event(raw, message_id=message_id_for(raw), recipients=[SUPPORT])
+
+
+@cache
+def _conversion(name: str) -> Conversion:
+    return convert((CORPUS / name).read_bytes(), records(_event(name))[0], SETTINGS)
+
+
+@pytest.mark.parametrize("name", MESSAGES)
+def test_conversion(name: str) -> None:
+    conversion = _conversion(name)
+
+    assert conversion.outcome in {Outcome.CONTACT, Outcome.QUARANTINE}
+    if conversion.outcome is Outcome.CONTACT:
+        assert conversion.reason is None
+        assert len(conversion.requests) >= 1
+    else:
+        assert conversion.reason
+        assert conversion.requests == []
+    for request in conversion.requests:
+        assert check_request(request) == []
+        assert ParamValidator().validate(request, START_EMAIL_CONTACT).generate_report() == ""
+        assert request["DestinationEmailAddress"] == SUPPORT
+
+
+@pytest.fixture(scope="module")
+def corpus_bridge() -> Iterator[Bridge]:
+    """One bucket and one pipeline for the whole module; a new stubber per test."""
+    with running_bridge(ENV) as bridge:
+        yield bridge
+
+
+@pytest.mark.parametrize("name", MESSAGES)
+def test_through_the_handler(name: str, corpus_bridge: Bridge, capsys: pytest.CaptureFixture[str]) -> None:
+    bridge = corpus_bridge
+    stubber = bridge.new_stubber()
+    conversion = _conversion(name)
+    event = _event(name)
+    message_id = event["Records"][0]["ses"]["mail"]["messageId"]
+    raw = (CORPUS / name).read_bytes()
+    bridge.store(raw, message_id)
+    contact_ids = [f"contact-{i}" for i, _ in enumerate(conversion.requests)]
+    for contact_id in contact_ids:
+        stubber.add_response("start_email_contact", {"ContactId": contact_id})
+
+    result = bridge.invoke(event)
+
+    stubber.assert_no_pending_responses()
+    (message,) = result["messages"]
+    assert result == {"disposition": "CONTINUE", "messages": [message]}
+    assert {key: message[key] for key in ("messageId", "outcome", "reason", "contactIds", "duplicate")} == {
+        "messageId": message_id,
+        "outcome": conversion.outcome.value,
+        "reason": conversion.reason,
+        "contactIds": contact_ids,
+        "duplicate": False,
+    }
+    sent_attachments = len(conversion.requests[0].get("Attachments", [])) if conversion.requests else 0
+    assert message["attachmentsSent"] == sent_attachments
+    # The handler sends what the conversion built, except that its attachment URLs are signed.
+    assert [_unsigned(bridge, request) for request in bridge.sent] == conversion.requests
+    metrics = emf_metrics(capsys.readouterr().out)
+    if conversion.outcome is Outcome.QUARANTINE:
+        head = bridge.s3.head_object(Bucket=BUCKET, Key=f"quarantine/{message_id}")
+        assert head["Metadata"] == {"quarantine-reason": conversion.reason, "ses-message-id": message_id}
+        assert metrics["Quarantined"] == [1.0]
+    else:
+        assert metrics["ContactsCreated"] == [float(len(contact_ids))]
+    assert ("MessagesWithDefects" in metrics) == bool(conversion.defects)
+
+
+def _unsigned(bridge: Bridge, request: dict[str, Any]) -> dict[str, Any]:
+    """``request`` with each attachment URL checked (signed, object stored) and then unsigned."""
+    attachments = []
+    for attachment in request.get("Attachments", []):
+        url, _, query = attachment["S3Url"].partition("?")
+        assert "X-Amz-Signature=" in query
+        assert "X-Amz-Expires=3600" in query
+        key = url.removeprefix(f"https://{BUCKET}.s3.amazonaws.com/")
+        bridge.s3.head_object(Bucket=BUCKET, Key=key)
+        attachments.append({**attachment, "S3Url": url})
+    return {**request, "Attachments": attachments} if attachments else request
+
+
+def test_outcome_counts() -> None:
+    """Prints the counts the closing note reports (run with ``-s``)."""
+    conversions = {name: _conversion(name) for name in MESSAGES}
+    contacts = [c for c in conversions.values() if c.outcome is Outcome.CONTACT]
+    quarantines = Counter(str(c.reason) for c in conversions.values() if c.outcome is Outcome.QUARANTINE)
+    # Messages showing each defect kind (a kind counts once per message).
+    defects = Counter(kind for c in conversions.values() for kind in {d.split(":", 1)[0] for d in c.defects})
+
+    print(f"\ncorpus: {len(conversions)} messages from {CORPUS}")
+    print(f"contacts: {len(contacts)} messages, {sum(len(c.requests) for c in contacts)} requests")
+    print(f"quarantines: {sum(quarantines.values())}")
+    for reason, count in sorted(quarantines.items(), key=lambda item: (-item[1], item[0])):
+        print(f"  {reason}: {count}")
+    print(f"messages with defects: {sum(1 for c in conversions.values() if c.defects)}; by kind:")
+    for kind, count in sorted(defects.items(), key=lambda item: (-item[1], item[0])):
+        print(f"  {kind}: {count}")
+
+    assert len(contacts) + sum(quarantines.values()) == len(MESSAGES)
+    assert "None" not in quarantines
+    assert all(kind and kind == kind.strip() for kind in defects)
