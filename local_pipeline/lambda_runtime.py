@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from ses_to_connect.adapters.failures import failure_record
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 RETRY_DELAYS_SECONDS = (60.0, 120.0)
@@ -75,31 +75,13 @@ class AsyncLambda:
             except Exception as exc:  # noqa: BLE001 (Lambda records any function error)
                 error = exc
         assert error is not None  # noqa: S101 (the loop ran at least once and failed)
-        record = destination_record(
-            event, error, attempts, context.aws_request_id, context.invoked_function_arn
+        record = failure_record(
+            event,
+            error,
+            condition="RetriesExhausted",
+            attempts=attempts,
+            request_id=context.aws_request_id,
+            function_arn=f"{context.invoked_function_arn}:$LATEST",
         )
         self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(record))
         return Invocation(attempts, None, error, record)
-
-
-def destination_record(
-    event: dict[str, Any], error: BaseException, attempts: int, request_id: str, function_arn: str
-) -> dict[str, Any]:
-    """The on-failure destination record Lambda sends after the last failed attempt."""
-    return {
-        "version": "1.0",
-        "timestamp": datetime.now(UTC).isoformat(),
-        "requestContext": {
-            "requestId": request_id,
-            "functionArn": f"{function_arn}:$LATEST",
-            "condition": "RetriesExhausted",
-            "approximateInvokeCount": attempts,
-        },
-        "requestPayload": event,
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "responsePayload": {
-            "errorMessage": str(error),
-            "errorType": type(error).__name__,
-            "stackTrace": traceback.format_exception_only(error),
-        },
-    }

@@ -31,6 +31,7 @@ from ses_to_connect.settings import BodyPreference, ConnectAddress, Settings
 MAX_ENVELOPE_SENDER_ATTRIBUTE = 1024
 MAX_DEFECTS_ATTRIBUTE = 2048
 MAX_SKIPPED_ATTRIBUTE = 4096
+MAX_REPLAY_REASON_ATTRIBUTE = 1024
 NO_SUBJECT_NAME = "(no subject)"
 
 
@@ -79,7 +80,8 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
     decision = decide(message, record, settings)
     destinations = _destinations(record, settings)
     customer = _customer(message, record, settings, defects)
-    reason = decision.quarantine_reason
+    # An operator's replay may deliver what the policy quarantined; nothing else is overridden.
+    reason = None if record.replay and record.replay.deliver else decision.quarantine_reason
     if reason is None and not destinations:
         reason = "no_connect_recipient"
     if reason is None and customer is None:
@@ -323,6 +325,10 @@ def _attributes(plan: Plan, sent: int, skipped: list[Skipped]) -> dict[str, str]
     if skipped:
         listing = "; ".join(f"{item.file_name} ({item.reason})" for item in skipped)
         attributes["sesAttachmentsSkipped"] = listing[:MAX_SKIPPED_ATTRIBUTE]
+    if record.replay is not None:
+        attributes["sesReplayReason"] = (
+            clean_text(record.replay.reason)[:MAX_REPLAY_REASON_ATTRIBUTE] or "replay"
+        )
     if defects.as_list():
         attributes["sesDefects"] = ",".join(defects.as_list())[:MAX_DEFECTS_ATTRIBUTE]
     return attributes

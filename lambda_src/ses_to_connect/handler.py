@@ -14,10 +14,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from ses_to_connect.adapters.connect import ContactStarter
+from ses_to_connect.adapters.failures import FailureQueue, failure_record
 from ses_to_connect.adapters.s3 import AttachmentStore, MailStore
-from ses_to_connect.errors import PermanentDeliveryError
+from ses_to_connect.errors import PermanentDeliveryError, StorageError
 from ses_to_connect.pipeline import Adapters, Pipeline, RecordResult
-from ses_to_connect.ses_event import records
+from ses_to_connect.ses_event import REDRIVE_KEY, EventError, records
 from ses_to_connect.settings import Settings
 
 logger = Logger()
@@ -64,20 +65,44 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if bridge.io.ledger is not None:
         bridge.io.ledger.register_context(context)
     results = []
-    for record in records(event):
-        try:
+    try:
+        for record in records(event):
             result = bridge.process(record)
-        except PermanentDeliveryError as exc:
-            metrics.add_metric(name="PermanentFailures", unit=MetricUnit.Count, value=1)
-            logger.error(
-                "permanent delivery failure; the event goes to the failure destination",
-                extra={"code": exc.code},
-            )
-            raise
-        _record_metrics(result)
-        results.append(result.as_json())
+            _record_metrics(result)
+            results.append(result.as_json())
+    except (PermanentDeliveryError, EventError, StorageError) as exc:
+        if isinstance(exc, StorageError) and not exc.missing:
+            raise  # S3 or DynamoDB had a passing problem: Lambda retries
+        return _permanent_failure(bridge, event, exc, context)
     # "disposition" matters only to a RequestResponse invocation; SES ignores it otherwise.
     return {"disposition": "CONTINUE", "messages": results}
+
+
+def _permanent_failure(
+    bridge: Pipeline, event: dict[str, Any], error: Exception, context: LambdaContext
+) -> dict[str, Any]:
+    """Retrying cannot help: send the event to the failure queue now rather than after retries.
+
+    Without a configured queue, or while an operator's redrive runs the event (it keeps the
+    original entry until the event succeeds), the error is raised instead.
+    """
+    metrics.add_metric(name="PermanentFailures", unit=MetricUnit.Count, value=1)
+    code = getattr(error, "code", type(error).__name__)
+    queue_url = bridge.settings.failure_queue_url
+    if queue_url is None or event.get(REDRIVE_KEY):
+        logger.error("permanent failure; raised for the failure destination", extra={"code": code})
+        raise error
+    record = failure_record(
+        event,
+        error,
+        condition="PermanentFailure",
+        attempts=1,
+        request_id=context.aws_request_id,
+        function_arn=context.invoked_function_arn,
+    )
+    FailureQueue(boto3.client("sqs"), queue_url).send(record)
+    logger.error("permanent failure; event sent to the failure queue", extra={"code": code})
+    return {"disposition": "CONTINUE", "messages": [], "failed": {"code": code, "error": str(error)}}
 
 
 def _record_metrics(result: RecordResult) -> None:

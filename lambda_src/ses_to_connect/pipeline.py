@@ -27,7 +27,7 @@ from ses_to_connect.convert import Plan, build_requests, client_token, plan
 from ses_to_connect.errors import DeliveryError, RetryableDeliveryError
 from ses_to_connect.headers import message_ids
 from ses_to_connect.model import Outcome
-from ses_to_connect.ses_event import SesRecord
+from ses_to_connect.ses_event import EventError, SesRecord
 from ses_to_connect.settings import Settings
 
 logger = Logger(child=True)
@@ -78,7 +78,7 @@ class Pipeline:
         if record.is_setup_notification:
             logger.info("ignoring the SES setup notification object")
             return RecordResult(record.message_id, "skipped", "setup_notification")
-        key = f"{self.settings.inbound_prefix}{record.message_id}"
+        key = self._source_key(record)
         planned = plan(self.io.store.read_chunks(key), record, self.settings)
         if planned.quarantine_reason is not None:
             return self._quarantine(key, record, planned.quarantine_reason, planned.defects.as_list())
@@ -134,9 +134,22 @@ class Pipeline:
             related_contact_id=related,
         )
 
+    def _source_key(self, record: SesRecord) -> str:
+        """Where the raw message is: the inbound object, or the one an operator's replay names."""
+        if record.replay is None:
+            return f"{self.settings.inbound_prefix}{record.message_id}"
+        key = record.replay.source_key
+        allowed = (self.settings.inbound_prefix, self.settings.quarantine_prefix)
+        if not key.startswith(allowed) or ".." in key or key.endswith(".json"):
+            raise EventError(f"replay may read only stored or quarantined mail, not {key!r}")
+        return key
+
     def _quarantine(self, key: str, record: SesRecord, reason: str, defects: list[str]) -> RecordResult:
-        self.io.store.quarantine(
-            key, f"{self.settings.quarantine_prefix}{record.message_id}", reason, record.message_id
+        target = f"{self.settings.quarantine_prefix}{record.message_id}"
+        self.io.store.quarantine(key, target, reason, record.message_id)
+        # The SES record beside the copy: what `operations replay` needs to rebuild the event.
+        self.io.store.put_json(
+            f"{target}.json", {"reason": reason, "defects": defects, "record": dict(record.raw)}
         )
         logger.info("message quarantined", extra={"reason": reason, "defects": _kinds(defects)})
         return RecordResult(record.message_id, "quarantine", reason, defects=defects)

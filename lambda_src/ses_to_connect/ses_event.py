@@ -14,10 +14,26 @@ from typing import Any
 
 SETUP_NOTIFICATION_ID = "AMAZON_SES_SETUP_NOTIFICATION"
 VERDICT_NAMES = ("spam", "virus", "spf", "dkim", "dmarc")
+# Keys the operators' tools add beside a record / an event; SES never sends them.
+REPLAY_KEY = "bridgeReplay"
+REDRIVE_KEY = "bridgeRedrive"
 
 
 class EventError(ValueError):
     """The event is not an SES receipt event; nothing in it can be processed."""
+
+
+@dataclass(frozen=True)
+class Replay:
+    """An operator's request to process a stored message again (``python -m operations replay``).
+
+    ``source_key`` is the object to read (a quarantined copy outlives the inbound one);
+    ``deliver`` overrides a quarantine decision of the verdict policy; ``reason`` is recorded.
+    """
+
+    source_key: str
+    deliver: bool
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,7 @@ class SesRecord:
     dmarc_policy: str | None = None
     timestamp: str | None = None
     invocation_type: str | None = None
+    replay: Replay | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -50,6 +67,7 @@ class SesRecord:
                 verdicts[name] = status.upper()
         recipients = receipt.get("recipients") or []
         policy = receipt.get("dmarcPolicy")
+        replay = _mapping(record.get(REPLAY_KEY))
         return cls(
             message_id=message_id,
             source=str(mail.get("source") or ""),
@@ -58,6 +76,11 @@ class SesRecord:
             dmarc_policy=policy.upper() if isinstance(policy, str) and policy else None,
             timestamp=mail.get("timestamp") if isinstance(mail.get("timestamp"), str) else None,
             invocation_type=_mapping(receipt.get("action")).get("invocationType"),
+            replay=Replay(
+                str(replay["sourceKey"]), bool(replay.get("deliver")), str(replay.get("reason", ""))
+            )
+            if isinstance(replay.get("sourceKey"), str)
+            else None,
             raw=record,
         )
 

@@ -29,6 +29,8 @@ IDEMPOTENCY_TABLE              DynamoDB table of completed contacts (Powertools 
 IDEMPOTENCY_TTL_SECONDS        how long a completed contact is remembered (default 604800, 7 days)
 THREADS_TABLE                  DynamoDB table Message-ID -> ContactId; empty: no reply threading
 THREAD_TTL_DAYS                how long a message can be replied to and still thread (default 365)
+FAILURE_QUEUE_URL              the on-failure destination queue: permanent failures are sent there
+                               at once instead of being retried; empty: raise and let Lambda retry
 =============================  ==========================================================
 """
 
@@ -131,6 +133,7 @@ class Settings:
     idempotency_ttl_seconds: int = 604_800
     threads_table: str | None = None
     thread_ttl_days: int = 365
+    failure_queue_url: str | None = None
 
     def __post_init__(self) -> None:
         problems = _validate(self)
@@ -170,6 +173,7 @@ class Settings:
             "idempotency_ttl_seconds": reader.integer("IDEMPOTENCY_TTL_SECONDS", default=604_800),
             "threads_table": env.get("THREADS_TABLE", "").strip() or None,
             "thread_ttl_days": reader.integer("THREAD_TTL_DAYS", default=365),
+            "failure_queue_url": env.get("FAILURE_QUEUE_URL", "").strip() or None,
         }
         if problems:
             raise SettingsError(problems)

@@ -352,6 +352,5 @@ def test_an_unknown_policy_action(plain: Path, tmp_path: Path) -> None:
     line = _usage_error(run_cli(plain, *BASE_ARGS, "--policy", '{"spam:FAIL": "drop"}', cwd=tmp_path))
 
     assert line == (
-        "ses_to_connect: error: --policy: rule 'spam:FAIL' has action 'drop'; "
-        "use 'deliver' or 'quarantine'"
+        "ses_to_connect: error: --policy: rule 'spam:FAIL' has action 'drop'; use 'deliver' or 'quarantine'"
     )

@@ -356,7 +356,12 @@ def test_virus_fail_is_quarantined_by_copy_and_never_reaches_connect(
     original = bridge.s3.get_object(Bucket=BUCKET, Key=f"inbound/{MESSAGE_ID}")
     assert original["Body"].read() == PLAIN
     keys = [o["Key"] for o in bridge.s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
-    assert keys == [f"inbound/{MESSAGE_ID}", f"quarantine/{MESSAGE_ID}"]
+    assert keys == [f"inbound/{MESSAGE_ID}", f"quarantine/{MESSAGE_ID}", f"quarantine/{MESSAGE_ID}.json"]
+    sidecar = json.loads(
+        bridge.s3.get_object(Bucket=BUCKET, Key=f"quarantine/{MESSAGE_ID}.json")["Body"].read()
+    )
+    assert sidecar["reason"] == "virus:FAIL"
+    assert sidecar["record"]["ses"]["mail"]["messageId"] == MESSAGE_ID
     assert emf_metrics(capsys.readouterr().out) == {"Quarantined": [1.0], "QuarantinedByReason": [1.0]}
 
 
@@ -441,7 +446,7 @@ def test_a_permanent_rejection_raises_after_every_destination_was_tried(
         ("WARNING", "contact not created", "ResourceNotFoundException"),
         (
             "ERROR",
-            "permanent delivery failure; the event goes to the failure destination",
+            "permanent failure; raised for the failure destination",
             "ResourceNotFoundException",
         ),
     ]
@@ -610,7 +615,7 @@ def _arrange_rejection(bridge: Bridge) -> dict[str, Any]:
         (_arrange_quarantine, ["message quarantined"]),
         (
             _arrange_rejection,
-            ["contact not created", "permanent delivery failure; the event goes to the failure destination"],
+            ["contact not created", "permanent failure; raised for the failure destination"],
         ),
     ],
     ids=["contact", "quarantine", "rejection"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,6 +48,13 @@ class MailStore:
             )
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"cannot quarantine s3://{self._bucket}/{source_key}: {exc}") from exc
+
+    def put_json(self, key: str, document: dict[str, Any]) -> None:
+        try:
+            body = json.dumps(document, sort_keys=True).encode()
+            self._client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot write s3://{self._bucket}/{key}: {exc}") from exc
 
 
 class AttachmentStore:
