@@ -20,6 +20,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from local_pipeline.connect_emulator import ConnectEmulator
+from local_pipeline.fault_proxy import FaultProxy
 
 REGION = "us-east-1"
 ACCOUNT = "111122223333"
@@ -45,6 +46,7 @@ class LocalAws:
     emulator: ConnectEmulator | None
     addresses: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
+    s3_proxy: FaultProxy | None = None  # in front of moto's S3 when faults were asked for
 
     def client(self, service: str) -> Any:
         url = self.connect_url if service == "connect" else self.moto_url
@@ -52,8 +54,23 @@ class LocalAws:
 
     @property
     def failure_queue_url(self) -> str:
-        url: str = self.client("sqs").get_queue_url(QueueName=FAILURE_QUEUE)["QueueUrl"]
-        return url
+        return self.env["FAILURE_QUEUE_URL"]
+
+    def failure_records(self) -> list[dict[str, Any]]:
+        """Every record in the failure queue (read without consuming them)."""
+        sqs = self.client("sqs")
+        records: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while True:
+            response = sqs.receive_message(
+                QueueUrl=self.failure_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+            )
+            new = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
+            if not new:
+                return records
+            for message in new:
+                seen.add(message["MessageId"])
+                records.append(json.loads(message["Body"]))
 
 
 def handler_env(
@@ -92,12 +109,17 @@ def local_aws(
     connect_tps: float | None = None,
     addresses: tuple[str, ...] = DEFAULT_ADDRESSES,
     env_overrides: Mapping[str, str] | None = None,
+    s3_faults: bool = False,
 ) -> Iterator[LocalAws]:
-    """Start moto (and the emulator, unless ``connect_endpoint`` names another), set the env."""
+    """Start moto (and the emulator, unless ``connect_endpoint`` names another), set the env.
+
+    With ``s3_faults`` the handler reaches S3 through a :class:`FaultProxy` (``aws.s3_proxy``).
+    """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     emulator: ConnectEmulator | None = None
+    proxy: FaultProxy | None = None
     try:
         host, port = moto.get_host_and_port()
         moto_url = f"http://{host}:{port}"
@@ -107,19 +129,26 @@ def local_aws(
             )
             emulator.start()
             connect_endpoint = emulator.url
-        env = handler_env(moto_url, connect_endpoint, addresses, **(env_overrides or {}))
-        aws = LocalAws(moto_url, connect_endpoint, emulator, addresses, env)
-        with _environment(env):
-            _create_resources(aws)
+        aws = LocalAws(moto_url, connect_endpoint, emulator, addresses)
+        queue_url = _create_resources(aws)
+        if s3_faults:
+            proxy = aws.s3_proxy = FaultProxy(moto_url).start()
+        overrides = {"FAILURE_QUEUE_URL": queue_url, **(env_overrides or {})}
+        if proxy is not None:
+            overrides["AWS_ENDPOINT_URL_S3"] = proxy.url
+        aws.env = handler_env(moto_url, connect_endpoint, addresses, **overrides)
+        with _environment(aws.env):
             yield aws
     finally:
+        if proxy is not None:
+            proxy.stop()
         if emulator is not None:
             emulator.stop()
         moto.stop()
 
 
-def _create_resources(aws: LocalAws) -> None:
-    """What the CDK stack creates, with the same key schemas."""
+def _create_resources(aws: LocalAws) -> str:
+    """What the CDK stack creates, with the same key schemas; returns the failure queue's URL."""
     aws.client("s3").create_bucket(Bucket=BUCKET)
     dynamodb = aws.client("dynamodb")
     for table, key in ((IDEMPOTENCY_TABLE, "id"), (THREADS_TABLE, "messageId")):
@@ -129,7 +158,8 @@ def _create_resources(aws: LocalAws) -> None:
             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-    aws.client("sqs").create_queue(QueueName=FAILURE_QUEUE)
+    url: str = aws.client("sqs").create_queue(QueueName=FAILURE_QUEUE)["QueueUrl"]
+    return url
 
 
 @contextmanager

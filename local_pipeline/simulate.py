@@ -74,7 +74,12 @@ def simulate(
         )
         message_id = event["Records"][0]["ses"]["mail"]["messageId"]
         invocation = runtime.invoke(event)
-        if invocation.result is not None:
+        if invocation.result is not None and invocation.result.get("failed"):
+            failed = invocation.result["failed"]  # permanent: the handler queued it at once
+            report = MessageReport(
+                path.name, message_id, "failed", reason=f"{failed['code']}: {failed['error']}"
+            )
+        elif invocation.result is not None:
             result = invocation.result["messages"][0]
             report = MessageReport(
                 path.name,
@@ -126,15 +131,11 @@ def _found_where_reported(report: MessageReport, aws: LocalAws, s3: Any) -> bool
 
 
 def _failure_queue_message_ids(aws: LocalAws) -> set[str]:
-    sqs = aws.client("sqs")
-    found: set[str] = set()
-    response = sqs.receive_message(
-        QueueUrl=aws.failure_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
-    )
-    for message in response.get("Messages", []):
-        payload = json.loads(message["Body"])["requestPayload"]
-        found.update(record["ses"]["mail"]["messageId"] for record in payload["Records"])
-    return found
+    return {
+        record["ses"]["mail"]["messageId"]
+        for entry in aws.failure_records()
+        for record in entry["requestPayload"]["Records"]
+    }
 
 
 def table(reports: Sequence[MessageReport]) -> str:

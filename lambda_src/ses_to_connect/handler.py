@@ -34,14 +34,19 @@ def pipeline() -> Pipeline:
         connect_timeout=settings.connect_timeout_seconds,
         read_timeout=settings.connect_timeout_seconds,
     )
-    s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}, signature_version="s3v4"))
+    aws_config = Config(
+        retries={"mode": "standard"},
+        connect_timeout=settings.aws_timeout_seconds,
+        read_timeout=settings.aws_timeout_seconds,
+    )
+    s3 = boto3.client("s3", config=aws_config.merge(Config(signature_version="s3v4")))
     adapters = Adapters(
         store=MailStore(s3, settings.mail_bucket),
         attachments=AttachmentStore(s3, settings.mail_bucket, settings.attachment_url_expiry_seconds),
         contacts=ContactStarter(boto3.client("connect", config=connect_config)),
     )
     if settings.idempotency_table or settings.threads_table:
-        dynamodb = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
+        dynamodb = boto3.client("dynamodb", config=aws_config)
         if settings.idempotency_table:
             from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415
 

@@ -23,6 +23,7 @@ VERDICT_POLICY                 JSON object of policy overrides, e.g. ``{"spf:FAI
 CONNECT_RETRY_MODE             botocore retry mode, ``standard`` or ``adaptive`` (default standard)
 CONNECT_MAX_ATTEMPTS           botocore total attempts per call, 1..10 (default 5)
 CONNECT_TIMEOUT_SECONDS        connect and read timeout per attempt, 1..60 (default 10)
+AWS_TIMEOUT_SECONDS            connect and read timeout of S3 and DynamoDB calls, 1..60 (default 10)
 ATTACHMENT_URL_EXPIRY_SECONDS  lifetime of attachment pre-signed URLs, 60..604800 (default 3600)
 IDEMPOTENCY_TABLE              DynamoDB table of completed contacts (Powertools idempotency);
                                empty: Connect's ClientToken is the only guard
@@ -128,6 +129,7 @@ class Settings:
     connect_retry_mode: str = "standard"
     connect_max_attempts: int = 5
     connect_timeout_seconds: int = 10
+    aws_timeout_seconds: int = 10
     attachment_url_expiry_seconds: int = 3600
     idempotency_table: str | None = None
     idempotency_ttl_seconds: int = 604_800
@@ -168,6 +170,7 @@ class Settings:
             "connect_retry_mode": env.get("CONNECT_RETRY_MODE", "standard"),
             "connect_max_attempts": reader.integer("CONNECT_MAX_ATTEMPTS", default=5),
             "connect_timeout_seconds": reader.integer("CONNECT_TIMEOUT_SECONDS", default=10),
+            "aws_timeout_seconds": reader.integer("AWS_TIMEOUT_SECONDS", default=10),
             "attachment_url_expiry_seconds": reader.integer("ATTACHMENT_URL_EXPIRY_SECONDS", default=3600),
             "idempotency_table": env.get("IDEMPOTENCY_TABLE", "").strip() or None,
             "idempotency_ttl_seconds": reader.integer("IDEMPOTENCY_TTL_SECONDS", default=604_800),
@@ -333,6 +336,8 @@ def _validate(settings: Settings) -> list[str]:
         problems.append("CONNECT_MAX_ATTEMPTS must be between 1 and 10")
     if not 1 <= settings.connect_timeout_seconds <= 60:
         problems.append("CONNECT_TIMEOUT_SECONDS must be between 1 and 60")
+    if not 1 <= settings.aws_timeout_seconds <= 60:
+        problems.append("AWS_TIMEOUT_SECONDS must be between 1 and 60")
     if not 60 <= settings.attachment_url_expiry_seconds <= 604_800:
         problems.append("ATTACHMENT_URL_EXPIRY_SECONDS must be between 60 and 604800 (SigV4's limit)")
     if not 3600 <= settings.idempotency_ttl_seconds <= 31_536_000:

@@ -1,0 +1,1 @@
+"""Operators' tools: redrive the failure queue, replay stored or quarantined mail."""

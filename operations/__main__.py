@@ -1,0 +1,76 @@
+"""``python -m operations redrive|replay ...``: the operators' tools (see README, Operations)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+import boto3
+
+from operations.invoke import InvocationFailed, Invoker, LambdaInvoker, LocalInvoker
+from operations.redrive import redrive
+from operations.replay import ReplayError, replay
+
+
+def _invoker(args: argparse.Namespace) -> Invoker:
+    return LocalInvoker() if args.local else LambdaInvoker(boto3.client("lambda"), args.function_name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m operations")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("redrive", "run failure-queue entries again"),
+        ("replay", "replay one stored message"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        target = sub.add_mutually_exclusive_group(required=True)
+        target.add_argument("--function-name", help="the deployed function (synchronous invocation)")
+        target.add_argument(
+            "--local", action="store_true", help="the handler in this process (its environment)"
+        )
+    redrive_cmd = commands.choices["redrive"]
+    redrive_cmd.add_argument("--queue-url", required=True)
+    redrive_cmd.add_argument("--max", type=int, help="at most this many entries")
+    replay_cmd = commands.choices["replay"]
+    replay_cmd.add_argument("--bucket", required=True)
+    replay_cmd.add_argument("--key", required=True, help="inbound/<messageId> or quarantine/<messageId>")
+    replay_cmd.add_argument("--reason", required=True, help="why; recorded on the contact")
+    replay_cmd.add_argument(
+        "--deliver", action="store_true", help="deliver even if the policy quarantines it"
+    )
+    replay_cmd.add_argument(
+        "--recipient", action="append", default=[], help="envelope recipient (repeatable)"
+    )
+    args = parser.parse_args(argv)
+
+    if args.command == "redrive":
+        report = redrive(boto3.client("sqs"), args.queue_url, _invoker(args), limit=args.max)
+        print(
+            json.dumps(
+                {"succeeded": report.succeeded, "failed": report.failed, "unreadable": report.unreadable},
+                indent=2,
+            )
+        )
+        return 1 if report.failed or report.unreadable else 0
+    try:
+        result = replay(
+            boto3.client("s3"),
+            args.bucket,
+            args.key,
+            _invoker(args),
+            reason=args.reason,
+            deliver=args.deliver,
+            recipients=args.recipient,
+        )
+    except (ReplayError, InvocationFailed) as exc:
+        print(f"replay failed: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
