@@ -1,0 +1,58 @@
+"""Shared local pipeline for the reliability suites, and the scenario table they print."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local_pipeline.aws import LocalAws, local_aws
+
+TABLE = Path(__file__).resolve().parents[2] / "reports" / "reliability.jsonl"
+# Short timeouts and few botocore attempts, so that faults reach Lambda's retries quickly.
+FAST_FAILURE_ENV = {
+    "CONNECT_MAX_ATTEMPTS": "2",
+    "CONNECT_TIMEOUT_SECONDS": "1",
+    "AWS_TIMEOUT_SECONDS": "1",
+    "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+}
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAws]:
+    from ses_to_connect import handler  # noqa: PLC0415
+
+    with local_aws(s3_faults=True, env_overrides=FAST_FAILURE_ENV) as running:
+        handler.pipeline.cache_clear()
+        yield running
+        handler.pipeline.cache_clear()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller (or a run without xdist)
+        TABLE.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not TABLE.exists():
+        return
+    rows = [json.loads(line) for line in TABLE.read_text().splitlines()]
+    columns = [
+        "scenario",
+        "messages",
+        "contacts",
+        "quarantined",
+        "failure_queue",
+        "lost",
+        "duplicated",
+        "invocations",
+    ]
+    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
+    terminalreporter.section("reliability scenarios")
+    terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in sorted(rows, key=lambda r: str(r["scenario"])):
+        terminalreporter.write_line(
+            "  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True))
+        )

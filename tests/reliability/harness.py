@@ -1,0 +1,121 @@
+"""Drive messages through the local pipeline and check the invariant for each one.
+
+The invariant: every message is exactly one contact per destination, or a quarantine with a
+reason, or a failure-queue entry — never none (lost), never two contacts (duplicated).
+It is checked against the services themselves: the emulator's contacts, S3, the queue.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from local_pipeline.aws import BUCKET, LocalAws
+from local_pipeline.lambda_runtime import AsyncLambda
+from local_pipeline.ses import Receipt, receive
+from tests.reliability.conftest import TABLE
+
+PDF = b"%PDF-1.4\n%reliability\n"
+
+
+@dataclass
+class Counts:
+    scenario: str
+    messages: int
+    contacts: int
+    quarantined: int
+    failure_queue: int
+    lost: int
+    duplicated: int
+    invocations: int
+
+    def record(self) -> None:
+        TABLE.parent.mkdir(parents=True, exist_ok=True)
+        with TABLE.open("a") as table:
+            table.write(json.dumps(asdict(self)) + "\n")
+
+
+def message(tag: str, number: int) -> bytes:
+    mail = EmailMessage()
+    mail["From"] = f"Customer {number} <customer{number}@example.org>"
+    mail["To"] = "support@example.com"
+    mail["Subject"] = f"{tag} message {number}"
+    mail["Message-ID"] = f"<{tag}-{number}@example.org>"
+    mail.set_content(f"Body of {tag} message {number}.\n")
+    mail.add_attachment(PDF, maintype="application", subtype="pdf", filename=f"{tag}-{number}.pdf")
+    return bytes(mail)
+
+
+def store(aws: LocalAws, tag: str, count: int) -> list[dict[str, Any]]:
+    s3 = aws.client("s3")
+    return [
+        receive(
+            message(tag, n),
+            name=f"{tag}-{n}.eml",
+            receipt=Receipt(),
+            connect_addresses=aws.addresses,
+            s3_client=s3,
+            bucket=BUCKET,
+        )
+        for n in range(count)
+    ]
+
+
+def runtime(aws: LocalAws, sleep: Callable[[float], None] = lambda _s: None) -> AsyncLambda:
+    from ses_to_connect import handler  # noqa: PLC0415
+
+    return AsyncLambda(
+        handler.lambda_handler,
+        sqs_client=aws.client("sqs"),
+        failure_queue_url=aws.failure_queue_url,
+        sleep=sleep,
+    )
+
+
+def invoke_concurrently(lam: AsyncLambda, event: dict[str, Any], times: int) -> int:
+    """The same event delivered ``times`` at once (SES and Lambda are at-least-once)."""
+    attempts: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: attempts.append(lam.invoke(event).attempts)) for _ in range(times)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(attempts)
+
+
+def check(aws: LocalAws, scenario: str, events: list[dict[str, Any]], invocations: int) -> Counts:
+    assert aws.emulator is not None
+    s3 = aws.client("s3")
+    ids = [e["Records"][0]["ses"]["mail"]["messageId"] for e in events]
+    contacts = [c.params["Attributes"]["sesMessageId"] for c in aws.emulator.contacts()]
+    queued = [
+        r["ses"]["mail"]["messageId"] for e in aws.failure_records() for r in e["requestPayload"]["Records"]
+    ]
+    counts = Counts(scenario, len(ids), 0, 0, 0, 0, 0, invocations)
+    for message_id in ids:
+        created = contacts.count(message_id)
+        in_queue = queued.count(message_id)
+        quarantined = _exists(s3, f"quarantine/{message_id}")
+        counts.contacts += min(created, 1)
+        counts.quarantined += int(quarantined)
+        counts.failure_queue += min(in_queue, 1)
+        counts.duplicated += int(created > 1 or in_queue > 1)
+        counts.lost += int(created + in_queue + int(quarantined) == 0)
+    counts.record()
+    return counts
+
+
+def _exists(s3: Any, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=BUCKET, Key=key)
+    except ClientError:
+        return False
+    return True

@@ -1,0 +1,155 @@
+"""Fault injection through the local pipeline: nothing lost, nothing duplicated (issue 6).
+
+Each scenario sends messages through SES storage, the real handler and Lambda's async retry
+semantics over real HTTP to moto (behind a fault proxy) and the Connect emulator, then checks
+the invariant against the services. Each prints a row of the scenario table.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from local_pipeline.aws import BUCKET, LocalAws
+from ses_to_connect.adapters.connect import ContactStarter
+from ses_to_connect.adapters.threads import ThreadIndex
+from tests.reliability.harness import check, invoke_concurrently, runtime, store
+
+
+def _emulator(aws: LocalAws) -> Any:
+    assert aws.emulator is not None
+    return aws.emulator
+
+
+def _proxy(aws: LocalAws) -> Any:
+    assert aws.s3_proxy is not None
+    return aws.s3_proxy
+
+
+def _run(aws: LocalAws, tag: str, count: int = 3) -> tuple[list[dict[str, Any]], list[Any]]:
+    events = store(aws, tag, count)
+    lam = runtime(aws)
+    return events, [lam.invoke(event) for event in events]
+
+
+def test_baseline_every_message_is_one_contact(aws: LocalAws) -> None:
+    events, invocations = _run(aws, "baseline")
+    counts = check(aws, "baseline", events, sum(i.attempts for i in invocations))
+    assert (counts.contacts, counts.lost, counts.duplicated, counts.invocations) == (3, 0, 0, 3)
+
+
+def test_s3_no_such_key_goes_straight_to_the_failure_queue(aws: LocalAws) -> None:
+    events = store(aws, "nosuchkey", 2)
+    s3 = aws.client("s3")
+    for event in events:
+        s3.delete_object(Bucket=BUCKET, Key=f"inbound/{event['Records'][0]['ses']['mail']['messageId']}")
+    lam = runtime(aws)
+    invocations = [lam.invoke(event) for event in events]
+    counts = check(aws, "s3 NoSuchKey (permanent)", events, sum(i.attempts for i in invocations))
+    assert [i.attempts for i in invocations] == [1, 1]  # not retried: it cannot succeed
+    assert (counts.failure_queue, counts.contacts, counts.lost, counts.duplicated) == (2, 0, 0, 0)
+    record = next(r for r in aws.failure_records() if r["requestPayload"] == events[0])
+    assert record["requestContext"]["condition"] == "PermanentFailure"
+    assert record["responsePayload"]["errorType"] == "StorageError"
+
+
+def test_s3_5xx_is_retried_until_it_passes(aws: LocalAws) -> None:
+    # botocore makes 3 attempts per call (standard mode): 4 failures defeat the first invocation.
+    _proxy(aws).fail("GET", r"/inbound/", count=4, status=500, code="InternalError")
+    events, invocations = _run(aws, "s3-5xx", 1)
+    counts = check(aws, "s3 5xx", events, sum(i.attempts for i in invocations))
+    assert invocations[0].attempts == 2
+    assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
+
+
+def test_s3_timeouts_are_retried_until_they_pass(aws: LocalAws) -> None:
+    _proxy(aws).delay("GET", r"/inbound/", count=3, seconds=1.6)  # AWS_TIMEOUT_SECONDS is 1
+    events, invocations = _run(aws, "s3-timeout", 1)
+    counts = check(aws, "s3 timeouts", events, sum(i.attempts for i in invocations))
+    assert invocations[0].attempts == 2
+    assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
+
+
+def test_connect_throttling_burst(aws: LocalAws) -> None:
+    _emulator(aws).inject_errors("ThrottlingException", count=5)
+    events, invocations = _run(aws, "throttle", 3)
+    counts = check(aws, "connect throttling burst", events, sum(i.attempts for i in invocations))
+    assert (counts.contacts, counts.lost, counts.duplicated, counts.failure_queue) == (3, 0, 0, 0)
+    assert counts.invocations > 3  # the burst outlasted botocore's retries and reached Lambda's
+
+
+def test_connect_500s(aws: LocalAws) -> None:
+    _emulator(aws).inject_errors("InternalServiceException", count=3)
+    events, invocations = _run(aws, "connect-500", 1)
+    counts = check(aws, "connect 500s", events, sum(i.attempts for i in invocations))
+    assert invocations[0].attempts == 2
+    assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
+
+
+def test_connect_timeout_after_the_contact_was_created(aws: LocalAws) -> None:
+    """The emulator records the contact, then answers too late: the caller never sees the id."""
+    emulator = _emulator(aws)
+    emulator.set_delay(1.6)  # CONNECT_TIMEOUT_SECONDS is 1
+    events = store(aws, "connect-timeout", 1)
+    lam = runtime(aws, sleep=lambda _seconds: emulator.set_delay(0))  # Connect recovers before the retry
+    invocation = lam.invoke(events[0])
+    counts = check(aws, "connect timeouts", events, invocation.attempts)
+    assert invocation.attempts == 2
+    assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "ResourceNotFoundException"])
+def test_permanent_connect_errors_go_straight_to_the_failure_queue(aws: LocalAws, code: str) -> None:
+    _emulator(aws).inject_errors(code, count=1)
+    events, invocations = _run(aws, f"permanent-{code}", 1)
+    counts = check(aws, f"connect {code}", events, sum(i.attempts for i in invocations))
+    assert invocations[0].attempts == 1
+    assert (counts.failure_queue, counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0, 0)
+    record = next(r for r in aws.failure_records() if r["requestPayload"] == events[0])
+    assert record["responsePayload"]["errorType"] == "PermanentDeliveryError"
+
+
+def test_crash_after_start_email_contact_succeeded(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = ContactStarter.start
+    crashes: list[str] = []
+
+    def start_then_crash(self: ContactStarter, request: Any) -> str:
+        contact_id = original(self, request)
+        if not crashes:
+            crashes.append(contact_id)
+            raise RuntimeError("the Lambda sandbox died after Connect answered")
+        return contact_id
+
+    monkeypatch.setattr(ContactStarter, "start", start_then_crash)
+    events, invocations = _run(aws, "crash-after-start", 1)
+    counts = check(aws, "crash after StartEmailContact", events, sum(i.attempts for i in invocations))
+    assert invocations[0].attempts == 2
+    assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
+
+
+def test_crash_before_the_thread_record(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = ThreadIndex.remember
+    crashes: list[str] = []
+
+    def crash_once(self: ThreadIndex, message_id: str, contact_id: str, root: str) -> None:
+        if not crashes:
+            crashes.append(message_id)
+            raise RuntimeError("crashed before the thread index write")
+        original(self, message_id, contact_id, root)
+
+    monkeypatch.setattr(ThreadIndex, "remember", crash_once)
+    events, invocations = _run(aws, "crash-before-thread", 1)
+    counts = check(aws, "crash before thread record", events, sum(i.attempts for i in invocations))
+    assert invocations[0].attempts == 2
+    assert invocations[0].result is not None and invocations[0].result["messages"][0]["duplicate"] is True
+    assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
+
+
+def test_the_same_event_three_times_at_once(aws: LocalAws) -> None:
+    events = store(aws, "triple", 2)
+    lam = runtime(aws, sleep=lambda _seconds: time.sleep(0.3))  # let the first invocation finish
+    attempts = sum(invoke_concurrently(lam, event, 3) for event in events)
+    counts = check(aws, "same event x3 concurrently", events, attempts)
+    assert (counts.contacts, counts.lost, counts.duplicated, counts.failure_queue) == (2, 0, 0, 0)
