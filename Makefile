@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/lambda_src:$(CURDIR)
+# jsii prints a banner about Node 20's end of life on every synth; CI's Node is 20 by design.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
 .PHONY: test lint typecheck unit synth demo bench test-long clean
 

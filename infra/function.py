@@ -1,0 +1,273 @@
+"""The bridge function: code, runtime, layer, environment, log group, least-privilege role, failure path."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from infra.mail_bucket import MailBucket
+from infra.nag import acknowledge
+from infra.paths import LAMBDA_SRC
+
+__all__ = [
+    "ARCHITECTURE",
+    "HANDLER",
+    "RUNTIME",
+    "BridgeFunction",
+    "BridgeFunctionProps",
+    "log_retention",
+    "powertools_layer_parameter",
+]
+
+HANDLER = "ses_to_connect.handler.lambda_handler"
+# The newest Python runtime that both Lambda (aws-cdk-lib 2.275) and the public Powertools v3 layer
+# support: Powertools publishes /aws/service/powertools/python/{arm64,x86_64}/python3.14/<version>.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+_ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache", "**/*.egg-info"]
+
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    """The CloudWatch Logs retention enum member for ``days`` (one of the allowed periods)."""
+    try:
+        return _RETENTION[days]
+    except KeyError:
+        raise ValueError(f"{days} is not a CloudWatch Logs retention period") from None
+
+
+def powertools_layer_parameter(version: str, architecture: lambda_.Architecture = ARCHITECTURE) -> str:
+    """The public SSM parameter holding the Powertools v3 layer ARN for this runtime and version."""
+    arch = "arm64" if architecture.name == lambda_.Architecture.ARM_64.name else "x86_64"
+    return f"/aws/service/powertools/python/{arch}/{RUNTIME.name}/{version}"
+
+
+@dataclass(frozen=True)
+class BridgeFunctionProps:
+    environment: Mapping[str, str]
+    connect_instance_arn: str
+    mail_bucket: MailBucket
+    failure_queue: sqs.IQueue
+    powertools_version: str
+    # Explicit layer ARN (e.g. where the versioned SSM parameter is missing); default: the SSM parameter.
+    powertools_layer_arn: str | None = None
+    # The key of the bucket and the queue when they use SSE-KMS; the function gets Decrypt and
+    # GenerateDataKey on it, nothing else.
+    data_key: kms.IKey | None = None
+    memory_mb: int = 512
+    timeout_seconds: int = 60
+    reserved_concurrency: int | None = 2
+    retry_attempts: int = 2
+    max_event_age_seconds: int = 21600
+    log_retention_days: int = 30
+    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN
+    description: str = "SES receipt rule -> Amazon Connect StartEmailContact"
+    extra_statements: tuple[iam.PolicyStatement, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 128 <= self.memory_mb <= 10240:
+            problems.append("memory_mb must be 128-10240")
+        if not 1 <= self.timeout_seconds <= 900:
+            problems.append("timeout_seconds must be 1-900")
+        if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
+            problems.append("reserved_concurrency must be at least 1 (0 would throttle every invocation)")
+        if not 0 <= self.retry_attempts <= 2:
+            problems.append("retry_attempts must be 0-2")
+        if not 60 <= self.max_event_age_seconds <= 21600:
+            problems.append("max_event_age_seconds must be 60-21600")
+        if self.log_retention_days not in _RETENTION:
+            problems.append(f"log_retention_days {self.log_retention_days} is not a CloudWatch Logs period")
+        missing = {"CONNECT_INSTANCE_ID", "CONNECT_ADDRESSES", "MAIL_BUCKET"} - set(self.environment)
+        if missing:
+            problems.append(f"environment lacks {', '.join(sorted(missing))}")
+        if problems:
+            raise ValueError("BridgeFunctionProps: " + "; ".join(problems))
+
+
+class BridgeFunction(Construct):
+    """Public attributes: ``function``, ``role``, ``policy``, ``log_group``, ``layer``,
+    ``event_invoke_config``."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: BridgeFunctionProps) -> None:
+        super().__init__(scope, construct_id)
+        self.props = props
+
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=log_retention(props.log_retention_days),
+            removal_policy=props.removal_policy,
+        )
+
+        # A role of our own instead of AWSLambdaBasicExecutionRole: logs only to this log group.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="SES to Connect bridge: reads inbound mail, writes derived objects, starts contacts",
+        )
+        self.policy = iam.Policy(self, "Policy", statements=self._statements())
+        self.policy.attach_to_role(self.role)
+        self._acknowledge_scoped_wildcards()
+
+        layer_arn = props.powertools_layer_arn or ssm.StringParameter.value_for_string_parameter(
+            self, powertools_layer_parameter(props.powertools_version)
+        )
+        self.layer = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", layer_arn)
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=props.description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=_ASSET_EXCLUDES),
+            layers=[self.layer],
+            role=self.role,
+            memory_size=props.memory_mb,
+            timeout=cdk.Duration.seconds(props.timeout_seconds),
+            reserved_concurrent_executions=props.reserved_concurrency,
+            environment=dict(props.environment),
+            log_group=self.log_group,
+        )
+        # The role's permissions must exist before the function can run or be wired to SES.
+        self.function.node.add_dependency(self.policy)
+
+        # Failure path: Lambda retries a failed asynchronous invocation, then sends the event
+        # (with the error) to the queue. The role's sqs:SendMessage is what authorises that.
+        self.event_invoke_config = lambda_.CfnEventInvokeConfig(
+            self,
+            "AsyncInvokeConfig",
+            function_name=self.function.function_name,
+            qualifier="$LATEST",
+            maximum_retry_attempts=props.retry_attempts,
+            maximum_event_age_in_seconds=props.max_event_age_seconds,
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(
+                    destination=props.failure_queue.queue_arn
+                )
+            ),
+        )
+        self.event_invoke_config.node.add_dependency(self.policy)
+
+    def _acknowledge_scoped_wildcards(self) -> None:
+        """The only wildcards in the policy are object keys under one prefix and Connect sub-resources."""
+        props = self.props
+        mail = props.mail_bucket
+        bucket_id = cdk.Stack.of(self).get_logical_id(
+            typing.cast(cdk.CfnElement, mail.bucket.node.default_child)
+        )
+        reasons = {
+            mail.props.inbound_prefix: "SES names each raw message by its message id under this prefix; the "
+            "function reads (and quarantine-copies) exactly those objects, nothing outside the prefix.",
+            mail.props.attachments_prefix: "Attachment objects get generated names under this prefix; the "
+            "function writes them and pre-signs GETs for Connect, nothing outside the prefix.",
+            mail.props.quarantine_prefix: "Quarantined copies get the message id as name under this prefix; "
+            "the function only writes there.",
+        }
+        for prefix, reason in reasons.items():
+            acknowledge(self.policy, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}*]", reason)
+        for kind in ("contact-flow", "email-address"):
+            acknowledge(
+                self.policy,
+                f"AwsSolutions-IAM5[Resource::{props.connect_instance_arn}/{kind}/*]",
+                f"StartEmailContact is authorised on the {kind} it touches; those ids are chosen in Connect, "
+                "so the grant covers that resource type of the configured instance only.",
+            )
+
+    def _statements(self) -> list[iam.PolicyStatement]:
+        props = self.props
+        mail = props.mail_bucket
+        bucket = mail.props
+        statements = [
+            iam.PolicyStatement(
+                sid="WriteOwnLogGroup",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadInboundMail",
+                # GetObject on the inbound prefix is also what the quarantine copy needs on its source.
+                actions=["s3:GetObject"],
+                resources=[mail.object_arn(bucket.inbound_prefix)],
+            ),
+            iam.PolicyStatement(
+                sid="WriteAttachmentsAndQuarantine",
+                actions=["s3:PutObject"],
+                resources=[
+                    mail.object_arn(bucket.attachments_prefix),
+                    mail.object_arn(bucket.quarantine_prefix),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="PresignAttachmentsForConnect",
+                # Connect downloads attachments through URLs pre-signed with this role's credentials.
+                actions=["s3:GetObject"],
+                resources=[mail.object_arn(bucket.attachments_prefix)],
+            ),
+            iam.PolicyStatement(
+                sid="StartEmailContacts",
+                actions=["connect:StartEmailContact"],
+                # Connect authorises StartEmailContact on the instance and on the instance's
+                # sub-resources the call touches (the destination email address and the contact
+                # flow; the action supports aws:ResourceTag). Their ids are not configuration (an
+                # address's default flow is chosen in Connect), so they are scoped to this instance
+                # by type, never account-wide.
+                resources=[
+                    props.connect_instance_arn,
+                    f"{props.connect_instance_arn}/contact-flow/*",
+                    f"{props.connect_instance_arn}/email-address/*",
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="SendFailedEventsToFailureQueue",
+                actions=["sqs:SendMessage"],
+                resources=[props.failure_queue.queue_arn],
+            ),
+        ]
+        if props.data_key is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="UseDataKeyForMailAndQueue",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[props.data_key.key_arn],
+                )
+            )
+        statements.extend(props.extra_statements)
+        return statements

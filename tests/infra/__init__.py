@@ -1,0 +1,1 @@
+"""Tests of the CDK infrastructure (synthesized templates, configuration, cdk-nag, CLI synth)."""

@@ -1,0 +1,488 @@
+"""BridgeConfig.from_context: defaults, derived values, and one clear message per bad key."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from infra.config import (
+    CONTEXT_KEYS,
+    BridgeConfig,
+    ConfigError,
+    MailEncryption,
+    RemovalMode,
+    RuleSetMode,
+    TlsPolicy,
+)
+from infra.paths import REPO_ROOT
+from ses_to_connect.settings import BodyPreference, ConnectAddress, Settings
+from tests.infra.infra_support import cdk_json_context
+
+ARN = "arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000"
+MINIMAL: dict[str, Any] = {
+    "connectInstanceArn": ARN,
+    "connectAddresses": [{"address": "support@example.com"}],
+    "ruleSetName": "default-rule-set",
+}
+
+
+def build(**overrides: Any) -> BridgeConfig:
+    return BridgeConfig.from_context({**MINIMAL, **overrides})
+
+
+def problems_of(**overrides: Any) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        build(**overrides)
+    return caught.value.problems
+
+
+def test_minimal_context_gets_the_documented_defaults() -> None:
+    config = build()
+    assert (config.account, config.region, config.partition) == ("111122223333", "us-east-1", "aws")
+    assert config.connect_instance_id == "00000000-0000-0000-0000-000000000000"
+    assert config.connect_instance_arn == ARN
+    assert config.connect_addresses == (ConnectAddress("support@example.com"),)
+    assert config.ses_recipients == ("support@example.com",)  # default: the Connect addresses
+    assert config.rule_set_mode is RuleSetMode.EXISTING
+    assert config.rule_name == "ses-to-connect"
+    assert config.rule_after is None
+    assert config.tls_policy is TlsPolicy.REQUIRE
+    assert dict(config.verdict_policy) == {}
+    assert config.body_preference is BodyPreference.HTML
+    assert config.prefer_reply_to is False
+    assert dict(config.static_attributes) == {}
+    assert config.contact_expiry_minutes is None
+    assert (config.inbound_prefix, config.attachments_prefix, config.quarantine_prefix) == (
+        "inbound/",
+        "attachments/",
+        "quarantine/",
+    )
+    assert (
+        config.inbound_retention_days,
+        config.attachments_retention_days,
+        config.quarantine_retention_days,
+    ) == (
+        30,
+        7,
+        90,
+    )
+    assert config.noncurrent_version_retention_days == 7
+    assert config.access_log_retention_days == 90
+    assert config.log_retention_days == 30
+    assert config.alarm_email is None
+    assert config.quarantine_alarm_threshold == 10
+    assert (config.lambda_memory_mb, config.lambda_timeout_seconds, config.lambda_reserved_concurrency) == (
+        512,
+        60,
+        2,
+    )
+    assert (config.async_retry_attempts, config.async_max_event_age_seconds) == (2, 21600)
+    assert (config.connect_retry_mode, config.connect_max_attempts, config.connect_timeout_seconds) == (
+        "standard",
+        5,
+        10,
+    )
+    assert config.mail_encryption is MailEncryption.S3_MANAGED
+    assert config.removal_policy is RemovalMode.RETAIN
+    assert (config.service_name, config.metrics_namespace, config.log_level) == (
+        "ses-to-connect",
+        "SesToConnect",
+        "INFO",
+    )
+    assert config.powertools_layer_arn is None
+    assert config.stack_name == "SesToConnect"
+    assert config.warnings == ()
+
+
+def test_defaults_in_code_match_the_key_table() -> None:
+    config = build()
+    table = {spec.key: spec.default for spec in CONTEXT_KEYS}
+    assert table["lambdaMemoryMb"] == config.lambda_memory_mb
+    assert table["lambdaReservedConcurrency"] == config.lambda_reserved_concurrency
+    assert table["inboundRetentionDays"] == config.inbound_retention_days
+    assert table["quarantineAlarmThreshold"] == config.quarantine_alarm_threshold
+    assert table["ruleSetMode"] == config.rule_set_mode.value
+    assert table["tlsPolicy"] == config.tls_policy.value
+
+
+def test_the_config_is_frozen() -> None:
+    config = build()
+    with pytest.raises(AttributeError):
+        config.rule_name = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        config.verdict_policy["spam:FAIL"] = "deliver"  # type: ignore[index]
+
+
+def test_receipt_rule_arn_is_built_from_the_names() -> None:
+    config = build(ruleSetName="inbound-set", ruleName="to-connect")
+    assert config.rule_set_arn == "arn:aws:ses:us-east-1:111122223333:receipt-rule-set/inbound-set"
+    assert config.receipt_rule_arn == (
+        "arn:aws:ses:us-east-1:111122223333:receipt-rule-set/inbound-set:receipt-rule/to-connect"
+    )
+
+
+def test_instance_id_with_account_and_region_instead_of_arn() -> None:
+    config = BridgeConfig.from_context(
+        {
+            "connectInstanceId": "12345678-90ab-cdef-1234-567890abcdef",
+            "account": "444455556666",
+            "region": "eu-west-2",
+            "connectAddresses": [{"address": "help@example.org"}],
+            "ruleSetMode": "create-inactive",
+        }
+    )
+    assert config.connect_instance_arn == (
+        "arn:aws:connect:eu-west-2:444455556666:instance/12345678-90ab-cdef-1234-567890abcdef"
+    )
+    assert config.rule_set_name == "ses-to-connect"  # the default when the stack creates the set
+
+
+def test_values_given_with_dash_c_arrive_as_strings_and_are_parsed() -> None:
+    config = build(
+        connectAddresses='[{"address": "a@example.com", "contactFlowId": "flow-1"}]',
+        sesRecipients='["example.com"]',
+        verdictPolicy='{"spam:FAIL": "deliver"}',
+        staticAttributes='{"team": "billing"}',
+        preferReplyTo="true",
+        lambdaMemoryMb="1024",
+        lambdaReservedConcurrency="none",
+        contactExpiryMinutes="",
+        tlsPolicy="optional",
+        logLevel="debug",
+        ruleSetMode="CREATE-INACTIVE",
+    )
+    assert config.connect_addresses == (ConnectAddress("a@example.com", "flow-1"),)
+    assert config.ses_recipients == ("example.com",)
+    assert dict(config.verdict_policy) == {"spam:FAIL": "deliver"}
+    assert dict(config.static_attributes) == {"team": "billing"}
+    assert config.prefer_reply_to is True
+    assert config.lambda_memory_mb == 1024
+    assert config.lambda_reserved_concurrency is None
+    assert config.contact_expiry_minutes is None
+    assert config.tls_policy is TlsPolicy.OPTIONAL
+    assert config.log_level == "DEBUG"
+    assert config.rule_set_mode is RuleSetMode.CREATE_INACTIVE
+
+
+def test_lambda_environment_is_exactly_the_settings_contract() -> None:
+    config = build(
+        connectAddresses=[
+            {"address": "a@example.com", "contactFlowId": "flow-1"},
+            {"address": "b@example.com"},
+        ],
+        verdictPolicy={"spf:FAIL": "quarantine"},
+        staticAttributes={"team": "billing"},
+        contactExpiryMinutes=120,
+        preferReplyTo=True,
+        bodyPreference="text",
+    )
+    env = config.lambda_environment("my-mail-bucket")
+    assert env == {
+        "CONNECT_INSTANCE_ID": "00000000-0000-0000-0000-000000000000",
+        "CONNECT_ADDRESSES": '[{"address":"a@example.com","contactFlowId":"flow-1"},'
+        '{"address":"b@example.com"}]',
+        "MAIL_BUCKET": "my-mail-bucket",
+        "INBOUND_PREFIX": "inbound/",
+        "QUARANTINE_PREFIX": "quarantine/",
+        "ATTACHMENTS_PREFIX": "attachments/",
+        "BODY_PREFERENCE": "text",
+        "PREFER_REPLY_TO": "true",
+        "CONTACT_EXPIRY_MINUTES": "120",
+        "STATIC_ATTRIBUTES": '{"team":"billing"}',
+        "VERDICT_POLICY": '{"spf:FAIL":"quarantine"}',
+        "CONNECT_RETRY_MODE": "standard",
+        "CONNECT_MAX_ATTEMPTS": "5",
+        "CONNECT_TIMEOUT_SECONDS": "10",
+        "POWERTOOLS_SERVICE_NAME": "ses-to-connect",
+        "POWERTOOLS_METRICS_NAMESPACE": "SesToConnect",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    settings = Settings.from_env(env)  # the function accepts what the stack renders
+    assert settings.instance_id == config.connect_instance_id
+    assert settings.connect_addresses == config.connect_addresses
+    assert settings.contact_expiry_minutes == 120
+    assert settings.policy["spf:FAIL"].value == "quarantine"
+
+
+def test_unset_contact_expiry_is_left_out_of_the_environment() -> None:
+    env = build().lambda_environment("b-u-c-k-e-t")
+    assert "CONTACT_EXPIRY_MINUTES" not in env
+    assert Settings.from_env(env).contact_expiry_minutes is None
+
+
+def test_the_committed_cdk_json_example_is_valid() -> None:
+    config = BridgeConfig.from_context(cdk_json_context())
+    assert config.rule_set_mode is RuleSetMode.EXISTING
+    assert config.rule_set_name == "default-rule-set"
+    assert [a.address for a in config.connect_addresses] == ["support@example.com", "billing@example.com"]
+
+
+def test_cdk_json_turns_off_notices_and_telemetry() -> None:
+    cdk_json = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))
+    assert cdk_json["notices"] is False
+    assert cdk_json["context"]["cli-telemetry"] is False
+    assert cdk_json["app"] == ".venv/bin/python app.py"
+
+
+def test_every_context_key_is_documented() -> None:
+    doc = (REPO_ROOT / "docs" / "infrastructure.md").read_text(encoding="utf-8")
+    missing = [spec.key for spec in CONTEXT_KEYS if f"`{spec.key}`" not in doc]
+    assert missing == []
+
+
+def test_cdk_json_example_sets_every_key() -> None:
+    context = cdk_json_context()
+    assert [spec.key for spec in CONTEXT_KEYS if spec.key not in context] == [
+        "connectInstanceId",
+        "account",
+        "region",
+    ]
+
+
+def test_unlisted_region_is_a_warning_not_an_error() -> None:
+    config = build(connectInstanceArn=ARN.replace("us-east-1", "eu-north-1"))
+    assert config.region == "eu-north-1"
+    assert len(config.warnings) == 1
+    assert config.warnings[0].startswith(
+        "region 'eu-north-1' is not in the list of SES email-receiving regions"
+    )
+
+
+VALID_FLOW = "f" * 500
+UNVERSIONED_LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"connectInstanceArn": None},
+            "connectInstanceArn is required (or connectInstanceId together with account and region)",
+        ),
+        (
+            {"connectInstanceArn": "arn:aws:connect:us-east-1:111122223333:instance"},
+            "connectInstanceArn: 'arn:aws:connect:us-east-1:111122223333:instance' is not a Connect "
+            "instance ARN "
+            "(arn:aws:connect:REGION:ACCOUNT:instance/INSTANCE-ID)",
+        ),
+        (
+            {"region": "eu-west-1"},
+            "region: 'eu-west-1' differs from the region of connectInstanceArn ('us-east-1'); "
+            "the function calls Connect in its own region",
+        ),
+        (
+            {"account": "999999999999"},
+            "account: '999999999999' differs from the account of connectInstanceArn ('111122223333'); "
+            "the Connect instance must be in the deployment account",
+        ),
+        ({"account": "12345"}, "account: '12345' must be a 12-digit AWS account id"),
+        (
+            {
+                "connectInstanceArn": None,
+                "connectInstanceId": "not-a-uuid",
+                "account": "111122223333",
+                "region": "us-east-1",
+            },
+            "connectInstanceId: 'not-a-uuid' is not a Connect instance id (a lowercase UUID)",
+        ),
+        (
+            {"connectInstanceArn": None, "connectInstanceId": "00000000-0000-0000-0000-000000000000"},
+            "account is required when connectInstanceId is given instead of connectInstanceArn",
+        ),
+        (
+            {"connectAddresses": None},
+            'connectAddresses is required: a list of {"address": ..., "contactFlowId": ...}',
+        ),
+        ({"connectAddresses": []}, "connectAddresses: must name at least one Connect email address"),
+        ({"connectAddresses": "[oops"}, "connectAddresses: is not valid JSON: Expecting value at position 1"),
+        (
+            {"connectAddresses": {"address": "a@example.com"}},
+            'connectAddresses: must be a list (JSON), not {"address": "a@example.com"}',
+        ),
+        (
+            {"connectAddresses": [{"address": "not-an-address"}]},
+            "connectAddresses[0]: 'not-an-address' is not an email address",
+        ),
+        (
+            {"connectAddresses": ["a@example.com"]},
+            'connectAddresses[0]: must be an object {"address": ..., "contactFlowId": ...}',
+        ),
+        (
+            {"connectAddresses": [{"address": "a@example.com"}, {"address": "A@example.com"}]},
+            "connectAddresses[1]: 'A@example.com' is listed twice",
+        ),
+        (
+            {"connectAddresses": [{"address": "a@example.com", "flow": "x"}]},
+            "connectAddresses[0]: unknown field(s) flow; use address, contactFlowId",
+        ),
+        (
+            {"connectAddresses": [{"address": "a@example.com", "contactFlowId": VALID_FLOW + "f"}]},
+            "connectAddresses[0]: contactFlowId must be a string of 1-500 characters",
+        ),
+        (
+            {"sesRecipients": ["other.example"]},
+            "sesRecipients: no entry covers the Connect address 'support@example.com'; mail to it "
+            "would never "
+            "reach the function (add the address or its domain)",
+        ),
+        (
+            {"sesRecipients": ["not a domain"]},
+            'sesRecipients[0]: "not a domain" is not an email address or a domain (example.com, '
+            ".example.com for "
+            "subdomains)",
+        ),
+        ({"sesRecipients": []}, "sesRecipients: must list 1-100 addresses or domains, not 0"),
+        (
+            {"ruleSetName": None},
+            "ruleSetName is required when ruleSetMode is 'existing': name the rule set to add the rule to "
+            "(the active one: aws ses describe-active-receipt-rule-set)",
+        ),
+        (
+            {"ruleSetName": "bad name!"},
+            "ruleSetName: 'bad name!' is not valid (1-64 letters, digits, '_' or '-', starting and "
+            "ending with a "
+            "letter or digit)",
+        ),
+        (
+            {"ruleName": "-starts-with-dash"},
+            "ruleName: '-starts-with-dash' is not valid (1-64 letters, digits, '.', '_' or '-', starting and "
+            "ending with a letter or digit)",
+        ),
+        ({"ruleAfter": "ses-to-connect"}, "ruleAfter: a rule cannot be placed after itself"),
+        (
+            {"ruleSetMode": "activate"},
+            "ruleSetMode: must be one of 'existing', 'create-inactive', 'create-and-activate', not "
+            '"activate"',
+        ),
+        ({"tlsPolicy": "Always"}, "tlsPolicy: must be one of 'Require', 'Optional', not \"Always\""),
+        (
+            {"verdictPolicy": {"spam:MAYBE": "deliver"}},
+            "verdictPolicy: unknown rule 'spam:MAYBE'; known rules: virus:FAIL, virus:GRAY",
+        ),
+        (
+            {"verdictPolicy": {"spam:FAIL": "drop"}},
+            "verdictPolicy: rule 'spam:FAIL' has action \"drop\"; use 'deliver' or 'quarantine'",
+        ),
+        ({"verdictPolicy": ["spam:FAIL"]}, 'verdictPolicy: must be an object (JSON), not ["spam:FAIL"]'),
+        ({"bodyPreference": "markdown"}, "bodyPreference: must be one of 'html', 'text', not \"markdown\""),
+        ({"preferReplyTo": "yes"}, 'preferReplyTo: must be true or false, not "yes"'),
+        (
+            {"staticAttributes": {"bad key": "x"}},
+            "staticAttributes: key 'bad key' may hold only letters, digits, '-' and '_'",
+        ),
+        ({"staticAttributes": {"n": 1}}, "staticAttributes: value of 'n' must be a string, not 1"),
+        (
+            {"staticAttributes": {"big": "x" * 32768}},
+            "staticAttributes: 32771 UTF-8 bytes; all contact attributes together allow 32768",
+        ),
+        ({"contactExpiryMinutes": 0}, "contactExpiryMinutes: must be between 1 and 20160, not 0"),
+        ({"contactExpiryMinutes": 1.5}, "contactExpiryMinutes: must be a whole number, not 1.5"),
+        (
+            {"inboundPrefix": "inbound"},
+            "inboundPrefix: 'inbound' must be a relative S3 key prefix ending in '/' (SES "
+            "concatenates prefix and "
+            "message id), without empty segments",
+        ),
+        (
+            {"quarantinePrefix": "/quarantine/"},
+            "quarantinePrefix: '/quarantine/' must be a relative S3 key prefix ending in '/' (SES "
+            "concatenates "
+            "prefix and message id), without empty segments",
+        ),
+        (
+            {"quarantinePrefix": "inbound/quarantine/"},
+            "inboundPrefix and quarantinePrefix: 'inbound/' and 'inbound/quarantine/' overlap; the "
+            "prefixes must "
+            "be disjoint so that each IAM grant covers one kind of object",
+        ),
+        ({"inboundRetentionDays": 0}, "inboundRetentionDays: must be between 1 and 3650, not 0"),
+        (
+            {"attachmentsRetentionDays": "seven"},
+            'attachmentsRetentionDays: must be a whole number, not "seven"',
+        ),
+        ({"quarantineRetentionDays": True}, "quarantineRetentionDays: must be a whole number, not true"),
+        (
+            {"logRetentionDays": 10},
+            "logRetentionDays: 10 is not a CloudWatch Logs retention period; use one of 1, 3, 5, 7, 14, 30,",
+        ),
+        ({"alarmEmail": "ops"}, "alarmEmail: 'ops' is not an email address"),
+        ({"lambdaMemoryMb": 64}, "lambdaMemoryMb: must be between 128 and 10240, not 64"),
+        ({"lambdaTimeoutSeconds": 901}, "lambdaTimeoutSeconds: must be between 1 and 900, not 901"),
+        (
+            {"lambdaTimeoutSeconds": 10},
+            "lambdaTimeoutSeconds: 10 must be greater than connectTimeoutSeconds (10), or a single "
+            "Connect call "
+            "can outlive the function",
+        ),
+        (
+            {"lambdaReservedConcurrency": 0},
+            'lambdaReservedConcurrency: must be between 1 and 1000, or "none", not 0',
+        ),
+        ({"asyncRetryAttempts": 3}, "asyncRetryAttempts: must be between 0 and 2, not 3"),
+        ({"asyncMaxEventAgeSeconds": 30}, "asyncMaxEventAgeSeconds: must be between 60 and 21600, not 30"),
+        (
+            {"connectRetryMode": "legacy"},
+            "connectRetryMode: must be one of 'standard', 'adaptive', not \"legacy\"",
+        ),
+        ({"connectMaxAttempts": 11}, "connectMaxAttempts: must be between 1 and 10, not 11"),
+        ({"mailEncryption": "sse-c"}, "mailEncryption: must be one of 's3-managed', 'kms', not \"sse-c\""),
+        (
+            {"removalPolicy": "snapshot"},
+            "removalPolicy: must be one of 'retain', 'destroy', not \"snapshot\"",
+        ),
+        (
+            {"serviceName": "has space"},
+            "serviceName: 'has space' is not valid (1-128 letters, digits, '.', '_' or '-')",
+        ),
+        (
+            {"metricsNamespace": "AWS/Lambda"},
+            "metricsNamespace: 'AWS/Lambda' is not a CloudWatch namespace of your own",
+        ),
+        (
+            {"logLevel": "TRACE"},
+            "logLevel: must be one of 'DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL', not \"TRACE\"",
+        ),
+        (
+            {"powertoolsLayerArn": UNVERSIONED_LAYER},
+            f"powertoolsLayerArn: {UNVERSIONED_LAYER!r} is not valid (a Lambda layer version ARN ending in "
+            "':<version>')",
+        ),
+        (
+            {"stackName": "1stack"},
+            "stackName: '1stack' is not valid (letters, digits and '-', starting with a letter)",
+        ),
+        ({"lambdaMemroyMb": 1024}, "lambdaMemroyMb: unknown key; did you mean 'lambdaMemoryMb'?"),
+        ({"rulesetmode": "existing"}, "rulesetmode: unknown key; did you mean 'ruleSetMode'?"),
+    ],
+)
+def test_bad_configuration_is_rejected_with_a_message_naming_the_key(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    problems = problems_of(**overrides)
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(lambdaMemoryMb=1, ruleSetMode="x", alarmEmail="y", connectAddresses=[])
+    message = str(caught.value)
+    assert message.startswith(
+        "invalid deployment configuration (cdk.json context; override with -c KEY=VALUE):\n  - "
+    )
+    lines = message.splitlines()[1:]
+    assert [re.sub(r":.*", "", line.strip("- ")) for line in lines] == [
+        "connectAddresses",
+        "ruleSetMode",
+        "alarmEmail",
+        "lambdaMemoryMb",
+    ]
+
+
+def test_unrelated_context_keys_are_ignored() -> None:
+    config = BridgeConfig.from_context(
+        {**MINIMAL, "@aws-cdk/core:enablePartitionLiterals": True, "cli-telemetry": False, "somethingElse": 1}
+    )
+    assert config.rule_name == "ses-to-connect"

@@ -1,0 +1,134 @@
+"""Construct props validate themselves (before any resource exists); small helpers behave."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+
+from infra.alarms import BridgeAlarmsProps
+from infra.config import RuleSetMode
+from infra.failure_queue import FailureQueueProps
+from infra.function import BridgeFunctionProps, log_retention, powertools_layer_parameter
+from infra.mail_bucket import MailBucket, MailBucketProps
+from infra.nag import acknowledge
+from infra.paths import powertools_version
+from infra.receipt_rule import InboundReceiptRuleProps
+
+RULE_ARN = "arn:aws:ses:us-east-1:111122223333:receipt-rule-set/set:receipt-rule/rule"
+
+
+@pytest.fixture(scope="module")
+def scope() -> cdk.Stack:
+    return cdk.Stack(cdk.App(), "Props", env=cdk.Environment(account="111122223333", region="us-east-1"))
+
+
+@pytest.fixture(scope="module")
+def mail(scope: cdk.Stack) -> MailBucket:
+    return MailBucket(scope, "Mail")
+
+
+def test_mail_bucket_props_reject_bad_prefixes_and_retention() -> None:
+    with pytest.raises(ValueError, match=r"^MailBucketProps: ") as caught:
+        MailBucketProps(inbound_prefix="inbound", quarantine_prefix="/q/", inbound_retention_days=0)
+    assert str(caught.value) == (
+        "MailBucketProps: inbound_prefix: 'inbound' must be a relative prefix ending in '/'; "
+        "quarantine_prefix: '/q/' must be a relative prefix ending in '/'; "
+        "inbound_retention_days must be at least 1 day"
+    )
+
+
+def test_mail_bucket_object_arn_only_for_its_prefixes(mail: MailBucket) -> None:
+    with pytest.raises(ValueError, match="'other/' is not one of the mail bucket's prefixes"):
+        mail.object_arn("other/")
+
+
+def test_failure_queue_retention_is_at_most_14_days() -> None:
+    with pytest.raises(ValueError, match="retention_days must be 1-14"):
+        FailureQueueProps(retention_days=15)
+
+
+def test_function_props_collect_every_problem(scope: cdk.Stack, mail: MailBucket) -> None:
+    queue = sqs.Queue(scope, "Queue")
+    with pytest.raises(ValueError) as caught:
+        BridgeFunctionProps(
+            environment={"CONNECT_INSTANCE_ID": "x"},
+            connect_instance_arn="arn",
+            mail_bucket=mail,
+            failure_queue=queue,
+            powertools_version="3.37.0",
+            memory_mb=64,
+            reserved_concurrency=0,
+            retry_attempts=3,
+            log_retention_days=10,
+        )
+    assert str(caught.value) == (
+        "BridgeFunctionProps: memory_mb must be 128-10240; reserved_concurrency must be at least 1 (0 would "
+        "throttle every invocation); retry_attempts must be 0-2; log_retention_days 10 is not a CloudWatch "
+        "Logs period; environment lacks CONNECT_ADDRESSES, MAIL_BUCKET"
+    )
+
+
+def test_receipt_rule_props_check_the_arn_names_the_rule(scope: cdk.Stack, mail: MailBucket) -> None:
+    function = lambda_.Function.from_function_name(scope, "Fn", "fn")
+    with pytest.raises(ValueError, match="receipt_rule_arn does not name this rule set and rule"):
+        InboundReceiptRuleProps(
+            mode=RuleSetMode.EXISTING,
+            rule_set_name="set",
+            rule_name="other",
+            recipients=("a@example.com",),
+            receipt_rule_arn=RULE_ARN,
+            account="111122223333",
+            mail_bucket=mail,
+            function=function,
+        )
+
+
+def test_alarm_props_need_a_positive_threshold(scope: cdk.Stack) -> None:
+    function = lambda_.Function.from_function_name(scope, "Fn2", "fn")
+    queue = sqs.Queue.from_queue_arn(scope, "Q2", "arn:aws:sqs:us-east-1:111122223333:q")
+    with pytest.raises(ValueError, match="quarantine_threshold must be at least 1"):
+        BridgeAlarmsProps(
+            function=function,
+            failure_queue=queue,
+            topic_key=kms.Key(scope, "Key"),
+            account="111122223333",
+            metrics_namespace="N",
+            service_name="s",
+            quarantine_threshold=0,
+        )
+
+
+def test_acknowledgments_need_a_reason(scope: cdk.Stack) -> None:
+    with pytest.raises(ValueError, match="needs a real reason"):
+        acknowledge(scope, "AwsSolutions-S1", "because")
+
+
+def test_powertools_version_is_read_from_the_requirements(tmp_path: Path) -> None:
+    requirements = tmp_path / "lambda.txt"
+    requirements.write_text(
+        "# pins\nboto3==1.0\naws-lambda-powertools==3.37.0  # layer version\n", encoding="utf-8"
+    )
+    assert powertools_version(requirements) == "3.37.0"
+    requirements.write_text("aws-lambda-powertools>=3\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape("no exact pin 'aws-lambda-powertools==X.Y.Z' found")):
+        powertools_version(requirements)
+
+
+def test_layer_parameter_paths() -> None:
+    assert powertools_layer_parameter("3.37.0") == "/aws/service/powertools/python/arm64/python3.14/3.37.0"
+    assert (
+        powertools_layer_parameter("3.37.0", lambda_.Architecture.X86_64)
+        == "/aws/service/powertools/python/x86_64/python3.14/3.37.0"
+    )
+
+
+def test_log_retention_accepts_only_cloudwatch_periods() -> None:
+    assert log_retention(30) is cdk.aws_logs.RetentionDays.ONE_MONTH
+    with pytest.raises(ValueError, match="10 is not a CloudWatch Logs retention period"):
+        log_retention(10)

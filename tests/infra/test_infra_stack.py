@@ -1,0 +1,678 @@
+"""The synthesized template, resource by resource: exact properties and exact IAM statements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from infra.config import BridgeConfig
+from infra.paths import LAMBDA_REQUIREMENTS, powertools_version
+from tests.infra.infra_support import Synth, SynthFactory
+
+INSTANCE_ARN = "arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000"
+ACCOUNT = "111122223333"
+
+
+def get_att(logical_id: str, attribute: str = "Arn") -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+def objects(s: Synth, prefix: str) -> dict[str, Any]:
+    """The template form of ``bucket.arn_for_objects(prefix + '*')`` for the mail bucket."""
+    return {"Fn::Join": ["", [get_att(s.logical_id(s.stack.mail.bucket)), f"/{prefix}*"]]}
+
+
+def config_of(s: Synth) -> BridgeConfig:
+    return s.stack.config
+
+
+# ---- mail bucket --------------------------------------------------------------------------
+
+
+def test_mail_bucket_is_private_ssl_only_versioned_logged_and_retained(default: Synth) -> None:
+    logical_id = default.logical_id(default.stack.mail.bucket)
+    resource = default.template["Resources"][logical_id]
+    assert resource["DeletionPolicy"] == "Retain"
+    assert resource["UpdateReplacePolicy"] == "Retain"
+    props = resource["Properties"]
+    assert props["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    }
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert props["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": default.logical_id(default.stack.mail.access_log_bucket)},
+        "LogFilePrefix": "mail-bucket/",
+    }
+
+
+def test_mail_bucket_lifecycle_per_prefix_including_noncurrent_versions(default: Synth) -> None:
+    rules = default.properties(default.stack.mail.bucket)["LifecycleConfiguration"]["Rules"]
+    abort = {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}
+    noncurrent = {"NoncurrentVersionExpiration": {"NoncurrentDays": 7}}
+    assert rules == [
+        {
+            **abort,
+            "ExpirationInDays": 30,
+            "Id": "expire-inbound",
+            **noncurrent,
+            "Prefix": "inbound/",
+            "Status": "Enabled",
+        },
+        {
+            **abort,
+            "ExpirationInDays": 7,
+            "Id": "expire-attachments",
+            **noncurrent,
+            "Prefix": "attachments/",
+            "Status": "Enabled",
+        },
+        {
+            **abort,
+            "ExpirationInDays": 90,
+            "Id": "expire-quarantine",
+            **noncurrent,
+            "Prefix": "quarantine/",
+            "Status": "Enabled",
+        },
+        {**abort, "Id": "noncurrent-versions-everywhere", **noncurrent, "Status": "Enabled"},
+        {"ExpiredObjectDeleteMarker": True, "Id": "remove-expired-delete-markers", "Status": "Enabled"},
+    ]
+
+
+def test_kms_option_uses_the_stack_key_with_a_bucket_key(kms_activated: Synth) -> None:
+    s = kms_activated
+    resource = s.template["Resources"][s.logical_id(s.stack.mail.bucket)]
+    assert resource["Properties"]["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [
+            {
+                "BucketKeyEnabled": True,
+                "ServerSideEncryptionByDefault": {
+                    "KMSMasterKeyID": get_att(s.logical_id(s.stack.key.key)),
+                    "SSEAlgorithm": "aws:kms",
+                },
+            }
+        ]
+    }
+    assert resource["DeletionPolicy"] == "Delete"  # removalPolicy: destroy
+
+
+def test_access_log_bucket(default: Synth) -> None:
+    s = default
+    log_bucket = s.logical_id(s.stack.mail.access_log_bucket)
+    props = s.properties(s.stack.mail.access_log_bucket)
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ] == {
+        "SSEAlgorithm": "AES256"  # server access logs can only be delivered to SSE-S3 buckets
+    }
+    assert props["LifecycleConfiguration"]["Rules"] == [
+        {
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+            "ExpirationInDays": 90,
+            "Id": "expire-access-logs",
+            "Status": "Enabled",
+        }
+    ]
+    assert props["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    policy = next(
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in s.resources("AWS::S3::BucketPolicy").values()
+        if r["Properties"]["Bucket"] == {"Ref": log_bucket}
+    )
+    assert policy[-1] == {
+        "Action": "s3:PutObject",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": get_att(s.logical_id(s.stack.mail.bucket))},
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        },
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Resource": {"Fn::Join": ["", [get_att(log_bucket), "/mail-bucket/*"]]},
+    }
+
+
+def mail_bucket_policy(s: Synth) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = s.properties(s.stack.mail.policy)["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_mail_bucket_policy_denies_plain_http_and_old_tls(default: Synth) -> None:
+    bucket = default.logical_id(default.stack.mail.bucket)
+    both = [get_att(bucket), {"Fn::Join": ["", [get_att(bucket), "/*"]]}]
+    deny_http, deny_tls = mail_bucket_policy(default)[:2]
+    assert deny_http == {
+        "Action": "s3:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": both,
+    }
+    assert deny_tls == {
+        "Action": "s3:*",
+        "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": both,
+    }
+
+
+@pytest.mark.parametrize("fixture", ["default", "kms_activated", "inactive"])
+def test_ses_may_only_put_inbound_mail_for_this_account_and_rule(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    s: Synth = request.getfixturevalue(fixture)
+    allows = [st for st in mail_bucket_policy(s) if st["Effect"] == "Allow"]
+    assert allows == [
+        {
+            "Action": "s3:PutObject",
+            "Condition": {
+                "StringEquals": {
+                    "aws:SourceAccount": ACCOUNT,
+                    "aws:SourceArn": config_of(s).receipt_rule_arn,
+                }
+            },
+            "Effect": "Allow",
+            "Principal": {"Service": "ses.amazonaws.com"},
+            "Resource": objects(s, "inbound/"),
+            "Sid": "AllowSesToStoreInboundMail",
+        }
+    ]
+
+
+def test_receipt_rule_arn_is_the_exact_rule(default: Synth, kms_activated: Synth, inactive: Synth) -> None:
+    prefix = f"arn:aws:ses:us-east-1:{ACCOUNT}:receipt-rule-set/"
+    assert config_of(default).receipt_rule_arn == prefix + "default-rule-set:receipt-rule/ses-to-connect"
+    assert config_of(kms_activated).receipt_rule_arn == prefix + "ses-to-connect:receipt-rule/ses-to-connect"
+    assert config_of(inactive).receipt_rule_arn == prefix + "bridge-rules:receipt-rule/ses-to-connect"
+
+
+# ---- function -----------------------------------------------------------------------------
+
+
+def test_function_runtime_architecture_handler_and_sizes(default: Synth) -> None:
+    props = default.properties(default.stack.bridge.function)
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "ses_to_connect.handler.lambda_handler"
+    assert props["MemorySize"] == 512
+    assert props["Timeout"] == 60
+    assert props["ReservedConcurrentExecutions"] == 2
+    assert props["Role"] == get_att(default.logical_id(default.stack.bridge.role))
+    assert props["LoggingConfig"] == {"LogGroup": {"Ref": default.logical_id(default.stack.bridge.log_group)}}
+
+
+def test_unreserved_concurrency_when_set_to_none(kms_activated: Synth) -> None:
+    assert "ReservedConcurrentExecutions" not in kms_activated.properties(kms_activated.stack.bridge.function)
+
+
+def test_powertools_layer_comes_from_the_public_ssm_parameter_of_the_pinned_version(default: Synth) -> None:
+    version = powertools_version()
+    assert f"aws-lambda-powertools=={version}" in LAMBDA_REQUIREMENTS.read_text(encoding="utf-8")
+    layers = default.properties(default.stack.bridge.function)["Layers"]
+    assert len(layers) == 1
+    parameter = layers[0]["Ref"]
+    assert default.template["Parameters"][parameter] == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": f"/aws/service/powertools/python/arm64/python3.14/{version}",
+    }
+
+
+def test_explicit_layer_arn_and_rule_position(synth_factory: SynthFactory) -> None:
+    layer = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27"
+    s = synth_factory({"powertoolsLayerArn": layer, "ruleAfter": "spam-filter"})
+    assert s.properties(s.stack.bridge.function)["Layers"] == [layer]
+    assert not any("powertools" in name.lower() for name in s.template.get("Parameters", {}))
+    assert s.only("AWS::SES::ReceiptRule")["Properties"]["After"] == "spam-filter"
+
+
+def test_function_environment_is_exactly_the_settings_contract(default: Synth) -> None:
+    env = default.properties(default.stack.bridge.function)["Environment"]["Variables"]
+    assert env == {
+        "CONNECT_INSTANCE_ID": "00000000-0000-0000-0000-000000000000",
+        "CONNECT_ADDRESSES": '[{"address":"support@example.com"},'
+        '{"address":"billing@example.com","contactFlowId":"11111111-1111-1111-1111-111111111111"}]',
+        "MAIL_BUCKET": {"Ref": default.logical_id(default.stack.mail.bucket)},
+        "INBOUND_PREFIX": "inbound/",
+        "QUARANTINE_PREFIX": "quarantine/",
+        "ATTACHMENTS_PREFIX": "attachments/",
+        "BODY_PREFERENCE": "html",
+        "PREFER_REPLY_TO": "false",
+        "STATIC_ATTRIBUTES": '{"channel":"email"}',
+        "VERDICT_POLICY": '{"spf:FAIL":"deliver"}',
+        "CONNECT_RETRY_MODE": "standard",
+        "CONNECT_MAX_ATTEMPTS": "5",
+        "CONNECT_TIMEOUT_SECONDS": "10",
+        "POWERTOOLS_SERVICE_NAME": "ses-to-connect",
+        "POWERTOOLS_METRICS_NAMESPACE": "SesToConnect",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+
+
+def test_contact_expiry_reaches_the_environment(kms_activated: Synth) -> None:
+    env = kms_activated.properties(kms_activated.stack.bridge.function)["Environment"]["Variables"]
+    assert env["CONTACT_EXPIRY_MINUTES"] == "120"
+
+
+def test_function_code_is_the_lambda_src_folder_without_caches(default: Synth) -> None:
+    resource = default.template["Resources"][default.logical_id(default.stack.bridge.function)]
+    stage = cdk.Stage.of(default.stack)
+    assert stage is not None
+    asset_hash = resource["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    staged = Path(stage.outdir) / f"asset.{asset_hash}"
+    assert (staged / "ses_to_connect" / "handler.py").is_file()
+    assert (staged / "ses_to_connect" / "settings.py").is_file()
+    assert not list(staged.rglob("__pycache__"))
+    assert not list(staged.rglob("*.pyc"))
+
+
+def test_log_group_retention(default: Synth) -> None:
+    resource = default.template["Resources"][default.logical_id(default.stack.bridge.log_group)]
+    assert resource["Properties"] == {"RetentionInDays": 30}
+    assert resource["DeletionPolicy"] == "Retain"
+
+
+def test_role_is_assumed_by_lambda_only_and_has_no_managed_policies(default: Synth) -> None:
+    props = default.properties(default.stack.bridge.role)
+    assert props["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+    ]
+    assert "ManagedPolicyArns" not in props
+    assert "Policies" not in props
+
+
+def expected_function_statements(s: Synth) -> list[dict[str, Any]]:
+    bridge = s.stack.bridge
+    return [
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": get_att(s.logical_id(bridge.log_group)),
+            "Sid": "WriteOwnLogGroup",
+        },
+        {
+            "Action": "s3:GetObject",
+            "Effect": "Allow",
+            "Resource": objects(s, "inbound/"),
+            "Sid": "ReadInboundMail",
+        },
+        {
+            "Action": "s3:PutObject",
+            "Effect": "Allow",
+            "Resource": [objects(s, "attachments/"), objects(s, "quarantine/")],
+            "Sid": "WriteAttachmentsAndQuarantine",
+        },
+        {
+            "Action": "s3:GetObject",
+            "Effect": "Allow",
+            "Resource": objects(s, "attachments/"),
+            "Sid": "PresignAttachmentsForConnect",
+        },
+        {
+            "Action": "connect:StartEmailContact",
+            "Effect": "Allow",
+            "Resource": [INSTANCE_ARN, f"{INSTANCE_ARN}/contact-flow/*", f"{INSTANCE_ARN}/email-address/*"],
+            "Sid": "StartEmailContacts",
+        },
+        {
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": get_att(s.logical_id(s.stack.failure_queue.queue)),
+            "Sid": "SendFailedEventsToFailureQueue",
+        },
+    ]
+
+
+def test_function_policy_is_exactly_least_privilege(default: Synth) -> None:
+    props = default.properties(default.stack.bridge.policy)
+    assert props["Roles"] == [{"Ref": default.logical_id(default.stack.bridge.role)}]
+    assert props["PolicyDocument"]["Statement"] == expected_function_statements(default)
+
+
+def test_kms_option_adds_decrypt_and_generate_data_key_on_its_own_key_only(kms_activated: Synth) -> None:
+    s = kms_activated
+    statements = s.properties(s.stack.bridge.policy)["PolicyDocument"]["Statement"]
+    assert statements == [
+        *expected_function_statements(s),
+        {
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Effect": "Allow",
+            "Resource": get_att(s.logical_id(s.stack.key.key)),
+            "Sid": "UseDataKeyForMailAndQueue",
+        },
+    ]
+
+
+def all_allow_statements(s: Synth) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for logical_id, resource in s.template["Resources"].items():
+        props = resource.get("Properties", {})
+        documents = []
+        if resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
+            documents.append(props["PolicyDocument"])
+        if resource["Type"] == "AWS::IAM::Role":
+            documents.extend(p["PolicyDocument"] for p in props.get("Policies", []))
+        for document in documents:
+            found.extend((logical_id, st) for st in document["Statement"] if st["Effect"] == "Allow")
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("fixture", ["default", "kms_activated", "inactive"])
+def test_no_identity_statement_is_broader_than_needed(fixture: str, request: pytest.FixtureRequest) -> None:
+    s: Synth = request.getfixturevalue(fixture)
+    statements = all_allow_statements(s)
+    assert statements
+    for logical_id, statement in statements:
+        actions = as_list(statement["Action"])
+        resources = as_list(statement["Resource"])
+        assert not any(a in {"*", "connect:*", "s3:*", "sqs:*", "kms:*", "logs:*"} for a in actions), (
+            statement
+        )
+        assert not any(a.endswith("*") for a in actions), statement
+        if "*" in resources:
+            # The only exception: an action without resource-level permissions, alone in its statement.
+            assert actions == ["ses:SetActiveReceiptRuleSet"], (logical_id, statement)
+
+
+@pytest.mark.parametrize("fixture", ["default", "kms_activated"])
+def test_connect_is_granted_on_the_configured_instance_only(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    s: Synth = request.getfixturevalue(fixture)
+    connect = [
+        st
+        for _, st in all_allow_statements(s)
+        if any(a.startswith("connect:") for a in as_list(st["Action"]))
+    ]
+    assert len(connect) == 1
+    assert connect[0]["Action"] == "connect:StartEmailContact"
+    assert all(r == INSTANCE_ARN or r.startswith(INSTANCE_ARN + "/") for r in connect[0]["Resource"])
+
+
+# ---- failure path -------------------------------------------------------------------------
+
+
+def test_async_invoke_config_retries_then_sends_to_the_failure_queue(default: Synth) -> None:
+    s = default
+    resource = s.template["Resources"][s.logical_id(s.stack.bridge.event_invoke_config)]
+    assert resource["Properties"] == {
+        "DestinationConfig": {
+            "OnFailure": {"Destination": get_att(s.logical_id(s.stack.failure_queue.queue))}
+        },
+        "FunctionName": {"Ref": s.logical_id(s.stack.bridge.function)},
+        "MaximumEventAgeInSeconds": 21600,
+        "MaximumRetryAttempts": 2,
+        "Qualifier": "$LATEST",
+    }
+    assert s.logical_id(s.stack.bridge.policy) in resource["DependsOn"]
+
+
+def test_failure_queue_is_encrypted_ssl_only_with_14_days_retention(default: Synth) -> None:
+    s = default
+    assert s.properties(s.stack.failure_queue.queue) == {
+        "MessageRetentionPeriod": 1209600,
+        "SqsManagedSseEnabled": True,
+    }
+    queue_policy = s.only("AWS::SQS::QueuePolicy")["Properties"]
+    assert queue_policy["Queues"] == [{"Ref": s.logical_id(s.stack.failure_queue.queue)}]
+    assert queue_policy["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "sqs:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Resource": get_att(s.logical_id(s.stack.failure_queue.queue)),
+        }
+    ]
+
+
+def test_failure_queue_with_the_kms_option(kms_activated: Synth) -> None:
+    s = kms_activated
+    assert s.properties(s.stack.failure_queue.queue) == {
+        "KmsMasterKeyId": get_att(s.logical_id(s.stack.key.key)),
+        "MessageRetentionPeriod": 1209600,
+    }
+
+
+# ---- SES ----------------------------------------------------------------------------------
+
+
+def test_receipt_rule_stores_then_invokes_with_scanning_and_tls(default: Synth) -> None:
+    s = default
+    rule = s.template["Resources"][s.logical_id(s.stack.receipt.rule)]
+    assert rule["Properties"] == {
+        "RuleSetName": "default-rule-set",
+        "Rule": {
+            "Name": "ses-to-connect",
+            "Enabled": True,
+            "Recipients": ["support@example.com", "billing@example.com"],
+            "ScanEnabled": True,
+            "TlsPolicy": "Require",
+            "Actions": [
+                {
+                    "S3Action": {
+                        "BucketName": {"Ref": s.logical_id(s.stack.mail.bucket)},
+                        "ObjectKeyPrefix": "inbound/",
+                    }
+                },
+                {
+                    "LambdaAction": {
+                        "FunctionArn": get_att(s.logical_id(s.stack.bridge.function)),
+                        "InvocationType": "Event",
+                    }
+                },
+            ],
+        },
+    }
+    assert sorted(rule["DependsOn"]) == sorted(
+        [s.logical_id(s.stack.mail.policy), s.logical_id(s.stack.receipt.lambda_permission)]
+    )
+
+
+def test_no_drop_spam_rule_and_no_other_function(default: Synth) -> None:
+    assert len(default.resources("AWS::SES::ReceiptRule")) == 1
+    assert len(default.resources("AWS::Lambda::Function")) == 1
+
+
+def test_recipients_can_be_a_domain(kms_activated: Synth) -> None:
+    assert kms_activated.only("AWS::SES::ReceiptRule")["Properties"]["Rule"]["Recipients"] == ["example.com"]
+
+
+@pytest.mark.parametrize("fixture", ["default", "kms_activated", "inactive"])
+def test_ses_may_invoke_the_function_only_for_this_account_and_rule(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    s: Synth = request.getfixturevalue(fixture)
+    assert s.only("AWS::Lambda::Permission")["Properties"] == {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": get_att(s.logical_id(s.stack.bridge.function)),
+        "Principal": "ses.amazonaws.com",
+        "SourceAccount": ACCOUNT,
+        "SourceArn": config_of(s).receipt_rule_arn,
+    }
+
+
+# ---- key, alarms, topic -------------------------------------------------------------------
+
+
+def key_statements(s: Synth) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = s.properties(s.stack.key.key)["KeyPolicy"]["Statement"]
+    return statements
+
+
+CLOUDWATCH_KEY_STATEMENT = {
+    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+    "Effect": "Allow",
+    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+    "Resource": "*",
+    "Sid": "AllowCloudWatchAlarmsToUseTheKey",
+}
+
+
+def test_key_is_rotated_and_lets_cloudwatch_alarms_publish(default: Synth) -> None:
+    props = default.properties(default.stack.key.key)
+    assert props["EnableKeyRotation"] is True
+    assert key_statements(default)[1:] == [CLOUDWATCH_KEY_STATEMENT]  # no SES grant without the kms option
+
+
+def test_kms_option_lets_ses_write_with_the_key_for_this_rule_only(kms_activated: Synth) -> None:
+    assert key_statements(kms_activated)[1:] == [
+        CLOUDWATCH_KEY_STATEMENT,
+        {
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Condition": {
+                "StringEquals": {
+                    "aws:SourceAccount": ACCOUNT,
+                    "aws:SourceArn": config_of(kms_activated).receipt_rule_arn,
+                }
+            },
+            "Effect": "Allow",
+            "Principal": {"Service": "ses.amazonaws.com"},
+            "Resource": "*",
+            "Sid": "AllowSesToWriteMailWithTheKey",
+        },
+    ]
+
+
+def test_alarm_topic_is_encrypted_and_ssl_only(default: Synth) -> None:
+    s = default
+    topic = s.logical_id(s.stack.alarms.topic)
+    assert s.properties(s.stack.alarms.topic) == {
+        "DisplayName": "SES to Connect bridge alarms",
+        "KmsMasterKeyId": get_att(s.logical_id(s.stack.key.key)),
+    }
+    assert s.only("AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "sns:Publish",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            "Effect": "Deny",
+            "Principal": "*",
+            "Resource": {"Ref": topic},
+            "Sid": "AllowPublishThroughSSLOnly",
+        },
+        {
+            "Action": "sns:Publish",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Resource": {"Ref": topic},
+            "Sid": "AllowCloudWatchAlarmsOfThisAccount",
+        },
+    ]
+
+
+def test_email_subscription_only_when_configured(default: Synth, kms_activated: Synth) -> None:
+    assert default.resources("AWS::SNS::Subscription") == {}
+    assert kms_activated.only("AWS::SNS::Subscription")["Properties"] == {
+        "Endpoint": "ops@example.com",
+        "Protocol": "email",
+        "TopicArn": {"Ref": kms_activated.logical_id(kms_activated.stack.alarms.topic)},
+    }
+
+
+def test_alarms(default: Synth) -> None:
+    s = default
+    topic = [{"Ref": s.logical_id(s.stack.alarms.topic)}]
+    function = [{"Name": "FunctionName", "Value": {"Ref": s.logical_id(s.stack.bridge.function)}}]
+    common = {
+        "AlarmActions": topic,
+        "OKActions": topic,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+    }
+    expected = {
+        "FailureQueueDepth": {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [
+                {
+                    "Name": "QueueName",
+                    "Value": get_att(s.logical_id(s.stack.failure_queue.queue), "QueueName"),
+                }
+            ],
+            "Statistic": "Maximum",
+            "Period": 300,
+            "Threshold": 1,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+        },
+        "FunctionErrors": {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": function,
+            "Statistic": "Sum",
+            "Period": 300,
+            "Threshold": 1,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+        },
+        "FunctionThrottles": {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Throttles",
+            "Dimensions": function,
+            "Statistic": "Sum",
+            "Period": 300,
+            "Threshold": 1,
+            "EvaluationPeriods": 3,
+            "DatapointsToAlarm": 3,
+        },
+        "DestinationDeliveryFailures": {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "DestinationDeliveryFailures",
+            "Dimensions": function,
+            "Statistic": "Sum",
+            "Period": 300,
+            "Threshold": 1,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+        },
+        "QuarantineRate": {
+            "Namespace": "SesToConnect",
+            "MetricName": "Quarantined",
+            "Dimensions": [{"Name": "service", "Value": "ses-to-connect"}],
+            "Statistic": "Sum",
+            "Period": 3600,
+            "Threshold": 10,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+        },
+    }
+    alarms = {a.node.id: s.properties(a) for a in s.stack.alarms.alarms}
+    assert set(alarms) == set(expected)
+    assert len(s.resources("AWS::CloudWatch::Alarm")) == len(expected)
+    for name, props in alarms.items():
+        description = props.pop("AlarmDescription")
+        assert description
+        assert props == {**common, **expected[name]}, name
+
+
+def test_outputs(default: Synth) -> None:
+    s = default
+    outputs = {name: o["Value"] for name, o in s.template["Outputs"].items()}
+    assert outputs == {
+        "MailBucketName": {"Ref": s.logical_id(s.stack.mail.bucket)},
+        "FunctionName": {"Ref": s.logical_id(s.stack.bridge.function)},
+        "FailureQueueUrl": {"Ref": s.logical_id(s.stack.failure_queue.queue)},
+        "RuleSetName": "default-rule-set",
+        "RuleName": "ses-to-connect",
+        "AlarmTopicArn": {"Ref": s.logical_id(s.stack.alarms.topic)},
+    }
+
+
+def test_stack_environment_is_explicit_and_needs_no_lookups(default: Synth) -> None:
+    assert (default.stack.account, default.stack.region) == (ACCOUNT, "us-east-1")
+    assert default.stack.stack_name == "SesToConnect"
+    assert default.stack.node.root.node.try_get_context("availability-zones") is None
