@@ -174,6 +174,12 @@ CONTEXT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("connectRetryMode", "string", "standard", "standard | adaptive"),
     KeySpec("connectMaxAttempts", "integer", 5, "1..10 botocore attempts per Connect call"),
     KeySpec("connectTimeoutSeconds", "integer", 10, "1..60 per attempt"),
+    KeySpec("awsTimeoutSeconds", "integer", 10, "1..60 connect/read timeout of S3 and DynamoDB calls"),
+    KeySpec("attachmentUrlExpirySeconds", "integer", 3600, "60..604800 lifetime of attachment URLs"),
+    KeySpec(
+        "idempotencyTtlSeconds", "integer", 604800, "3600..31536000 how long created contacts are remembered"
+    ),
+    KeySpec("threadTtlDays", "integer", 365, "1..3650 how long a message can be replied to and still thread"),
     KeySpec("mailEncryption", "string", "s3-managed", "s3-managed | kms"),
     KeySpec("removalPolicy", "string", "retain", "retain | destroy (buckets, key, log groups)"),
     KeySpec("serviceName", "string", "ses-to-connect", "POWERTOOLS_SERVICE_NAME / metric dimension"),
@@ -182,6 +188,22 @@ CONTEXT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("powertoolsLayerArn", "string", None, "explicit layer ARN instead of the public SSM parameter"),
 )
 _SPECS = {spec.key: spec for spec in CONTEXT_KEYS}
+
+
+@dataclass(frozen=True)
+class RuntimeResources:
+    """Names of the stack's resources the function is told about (tokens until deploy)."""
+
+    mail_bucket: str
+    idempotency_table: str
+    threads_table: str
+    failure_queue_url: str
+
+
+# Stand-ins with valid shapes, for validating the rendered environment at synth time.
+PLACEHOLDER_RESOURCES = RuntimeResources(
+    "placeholder-bucket", "placeholder-idempotency", "placeholder-threads", "https://sqs.invalid/placeholder"
+)
 DEFAULT_RULE_SET_NAME = "ses-to-connect"
 
 
@@ -225,6 +247,10 @@ class BridgeConfig:
     connect_retry_mode: str = "standard"
     connect_max_attempts: int = 5
     connect_timeout_seconds: int = 10
+    aws_timeout_seconds: int = 10
+    attachment_url_expiry_seconds: int = 3600
+    idempotency_ttl_seconds: int = 604_800
+    thread_ttl_days: int = 365
     mail_encryption: MailEncryption = MailEncryption.S3_MANAGED
     removal_policy: RemovalMode = RemovalMode.RETAIN
     service_name: str = "ses-to-connect"
@@ -250,7 +276,7 @@ class BridgeConfig:
         """The exact ARN SES presents as ``aws:SourceArn``; built from names, so no token cycle."""
         return f"{self.rule_set_arn}:receipt-rule/{self.rule_name}"
 
-    def lambda_environment(self, mail_bucket: str) -> dict[str, str]:
+    def lambda_environment(self, resources: RuntimeResources) -> dict[str, str]:
         """The function's environment, exactly per ``ses_to_connect.settings`` (the names are the contract).
 
         ``CONTACT_EXPIRY_MINUTES`` is left out when unset, which the settings read as "Connect's default".
@@ -262,7 +288,14 @@ class BridgeConfig:
         env = {
             "CONNECT_INSTANCE_ID": self.connect_instance_id,
             "CONNECT_ADDRESSES": json.dumps(addresses, separators=(",", ":")),
-            "MAIL_BUCKET": mail_bucket,
+            "MAIL_BUCKET": resources.mail_bucket,
+            "IDEMPOTENCY_TABLE": resources.idempotency_table,
+            "IDEMPOTENCY_TTL_SECONDS": str(self.idempotency_ttl_seconds),
+            "THREADS_TABLE": resources.threads_table,
+            "THREAD_TTL_DAYS": str(self.thread_ttl_days),
+            "FAILURE_QUEUE_URL": resources.failure_queue_url,
+            "ATTACHMENT_URL_EXPIRY_SECONDS": str(self.attachment_url_expiry_seconds),
+            "AWS_TIMEOUT_SECONDS": str(self.aws_timeout_seconds),
             "INBOUND_PREFIX": self.inbound_prefix,
             "QUARANTINE_PREFIX": self.quarantine_prefix,
             "ATTACHMENTS_PREFIX": self.attachments_prefix,
@@ -341,6 +374,10 @@ class BridgeConfig:
             "connect_retry_mode": reader.one_of("connectRetryMode", ("standard", "adaptive")),
             "connect_max_attempts": reader.integer("connectMaxAttempts", 1, 10),
             "connect_timeout_seconds": reader.integer("connectTimeoutSeconds", 1, 60),
+            "aws_timeout_seconds": reader.integer("awsTimeoutSeconds", 1, 60),
+            "attachment_url_expiry_seconds": reader.integer("attachmentUrlExpirySeconds", 60, 604_800),
+            "idempotency_ttl_seconds": reader.integer("idempotencyTtlSeconds", 3600, 31_536_000),
+            "thread_ttl_days": reader.integer("threadTtlDays", 1, 3650),
             "mail_encryption": reader.choice("mailEncryption", MailEncryption),
             "removal_policy": reader.choice("removalPolicy", RemovalMode),
             "service_name": reader.pattern(
@@ -357,7 +394,7 @@ class BridgeConfig:
             # The function's own settings are the contract: validate the rendered environment with them.
             candidate = cls(**kwargs)
             try:
-                Settings.from_env(candidate.lambda_environment("placeholder-bucket"))
+                Settings.from_env(candidate.lambda_environment(PLACEHOLDER_RESOURCES))
             except SettingsError as exc:
                 problems.extend(
                     f"Lambda settings rejected the rendered environment: {p}" for p in exc.problems
@@ -461,6 +498,12 @@ def _cross_checks(kwargs: Mapping[str, Any], problems: list[str]) -> None:
             f"lambdaTimeoutSeconds: {timeout} must be greater than connectTimeoutSeconds "
             f"({connect_timeout}), "
             "or a single Connect call can outlive the function"
+        )
+    expiry, kept_days = kwargs["attachment_url_expiry_seconds"], kwargs["attachments_retention_days"]
+    if expiry and kept_days and kept_days * 86_400 < expiry:
+        problems.append(
+            f"attachmentsRetentionDays: {kept_days} days is shorter than attachmentUrlExpirySeconds "
+            f"({expiry}); a URL Connect was given would point at a deleted object"
         )
     if kwargs["rule_after"] and kwargs["rule_after"] == kwargs["rule_name"]:
         problems.append("ruleAfter: a rule cannot be placed after itself")

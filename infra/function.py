@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra.bundling import code_bundling
 from infra.mail_bucket import MailBucket
 from infra.nag import acknowledge
 from infra.paths import LAMBDA_SRC
@@ -157,7 +158,7 @@ class BridgeFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=_ASSET_EXCLUDES),
+            code=lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=_ASSET_EXCLUDES, bundling=code_bundling()),
             layers=[self.layer],
             role=self.role,
             memory_size=props.memory_mb,
@@ -198,8 +199,8 @@ class BridgeFunction(Construct):
             "function reads (and quarantine-copies) exactly those objects, nothing outside the prefix.",
             mail.props.attachments_prefix: "Attachment objects get generated names under this prefix; the "
             "function writes them and pre-signs GETs for Connect, nothing outside the prefix.",
-            mail.props.quarantine_prefix: "Quarantined copies get the message id as name under this prefix; "
-            "the function only writes there.",
+            mail.props.quarantine_prefix: "Quarantined copies and their JSON records are named by message id "
+            "under this prefix; the function writes them and reads them back for an operator's replay.",
         }
         for prefix, reason in reasons.items():
             acknowledge(self.policy, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}*]", reason)
@@ -222,10 +223,11 @@ class BridgeFunction(Construct):
                 resources=[self.log_group.log_group_arn],
             ),
             iam.PolicyStatement(
-                sid="ReadInboundMail",
-                # GetObject on the inbound prefix is also what the quarantine copy needs on its source.
+                sid="ReadStoredMail",
+                # Inbound mail is read (and is the quarantine copy's source); an operator's replay
+                # reads a quarantined copy and its JSON record.
                 actions=["s3:GetObject"],
-                resources=[mail.object_arn(bucket.inbound_prefix)],
+                resources=[mail.object_arn(bucket.inbound_prefix), mail.object_arn(bucket.quarantine_prefix)],
             ),
             iam.PolicyStatement(
                 sid="WriteAttachmentsAndQuarantine",
@@ -260,6 +262,7 @@ class BridgeFunction(Construct):
                 actions=["sqs:SendMessage"],
                 resources=[props.failure_queue.queue_arn],
             ),
+            *props.extra_statements,
         ]
         if props.data_key is not None:
             statements.append(
@@ -269,5 +272,4 @@ class BridgeFunction(Construct):
                     resources=[props.data_key.key_arn],
                 )
             )
-        statements.extend(props.extra_statements)
         return statements

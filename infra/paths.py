@@ -10,13 +10,16 @@ LAMBDA_SRC = REPO_ROOT / "lambda_src"
 LAMBDA_REQUIREMENTS = REPO_ROOT / "requirements" / "lambda.txt"
 CDK_JSON = REPO_ROOT / "cdk.json"
 
-_POWERTOOLS_PIN = re.compile(r"^aws-lambda-powertools(?:\[[^\]]*\])?==([0-9][0-9A-Za-z.]*)\s*(?:#.*)?$")
+
+def pinned_version(package: str, requirements: Path = LAMBDA_REQUIREMENTS) -> str:
+    """The exact version of ``package`` pinned in ``requirements/lambda.txt`` (its only pin)."""
+    pin = re.compile(rf"^{re.escape(package)}(?:\[[^\]]*\])?==([0-9][0-9A-Za-z.]*)\s*(?:#.*)?$")
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        match = pin.match(line.strip())
+        if match:
+            return match.group(1)
+    raise ValueError(f"{requirements}: no exact pin '{package}==X.Y.Z' found")
 
 
 def powertools_version(requirements: Path = LAMBDA_REQUIREMENTS) -> str:
-    """The exact Powertools version pinned in ``requirements/lambda.txt`` (the only place it is pinned)."""
-    for line in requirements.read_text(encoding="utf-8").splitlines():
-        match = _POWERTOOLS_PIN.match(line.strip())
-        if match:
-            return match.group(1)
-    raise ValueError(f"{requirements}: no exact pin 'aws-lambda-powertools==X.Y.Z' found")
+    return pinned_version("aws-lambda-powertools", requirements)

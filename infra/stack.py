@@ -1,7 +1,7 @@
 """The stack: composes one construct per concern, wires them, and exports the names operators need.
 
-Adding a concern later (e.g. the DynamoDB table for threading and idempotency) means one more
-construct here and its statements passed to the function through ``extra_statements``.
+A concern that the function needs (like the state tables) is one more construct here, with its
+statements passed to the function through ``extra_statements``.
 """
 
 from __future__ import annotations
@@ -12,20 +12,21 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.alarms import BridgeAlarms, BridgeAlarmsProps
-from infra.config import BridgeConfig, MailEncryption, RemovalMode
+from infra.config import BridgeConfig, MailEncryption, RemovalMode, RuntimeResources
 from infra.encryption import StackKey, StackKeyProps
 from infra.failure_queue import FailureQueue, FailureQueueProps
 from infra.function import BridgeFunction, BridgeFunctionProps, log_retention
 from infra.mail_bucket import MailBucket, MailBucketProps
 from infra.paths import powertools_version
 from infra.receipt_rule import InboundReceiptRule, InboundReceiptRuleProps
+from infra.state_tables import StateTables, StateTablesProps
 
 __all__ = ["SesToConnectStack"]
 
 
 class SesToConnectStack(cdk.Stack):
-    """Public attributes: ``config``, ``key``, ``mail``, ``failure_queue``, ``bridge``, ``receipt``,
-    ``alarms``."""
+    """Public attributes: ``config``, ``key``, ``mail``, ``failure_queue``, ``tables``, ``bridge``,
+    ``receipt``, ``alarms``."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: BridgeConfig, **kwargs: Any) -> None:
         kwargs.setdefault("env", cdk.Environment(account=config.account, region=config.region))
@@ -66,12 +67,21 @@ class SesToConnectStack(cdk.Stack):
             ),
         )
         self.failure_queue = FailureQueue(self, "FailureQueue", FailureQueueProps(encryption_key=data_key))
+        self.tables = StateTables(
+            self, "State", StateTablesProps(encryption_key=data_key, removal_policy=removal)
+        )
+        resources = RuntimeResources(
+            mail_bucket=self.mail.bucket.bucket_name,
+            idempotency_table=self.tables.idempotency.table_name,
+            threads_table=self.tables.threads.table_name,
+            failure_queue_url=self.failure_queue.queue.queue_url,
+        )
 
         self.bridge = BridgeFunction(
             self,
             "Bridge",
             BridgeFunctionProps(
-                environment=config.lambda_environment(self.mail.bucket.bucket_name),
+                environment=config.lambda_environment(resources),
                 connect_instance_arn=config.connect_instance_arn,
                 mail_bucket=self.mail,
                 failure_queue=self.failure_queue.queue,
@@ -85,6 +95,7 @@ class SesToConnectStack(cdk.Stack):
                 max_event_age_seconds=config.async_max_event_age_seconds,
                 log_retention_days=config.log_retention_days,
                 removal_policy=removal,
+                extra_statements=self.tables.statements(),
             ),
         )
 
@@ -126,6 +137,11 @@ class SesToConnectStack(cdk.Stack):
             "MailBucketName": (self.mail.bucket.bucket_name, "Bucket SES stores raw mail in"),
             "FunctionName": (self.bridge.function.function_name, "Bridge function"),
             "FailureQueueUrl": (self.failure_queue.queue.queue_url, "On-failure destination of the function"),
+            "IdempotencyTableName": (self.tables.idempotency.table_name, "Contacts created, by ClientToken"),
+            "ThreadsTableName": (
+                self.tables.threads.table_name,
+                "Message-ID to ContactId, for reply threading",
+            ),
             "RuleSetName": (config.rule_set_name, f"Receipt rule set ({config.rule_set_mode.value})"),
             "RuleName": (config.rule_name, "Receipt rule"),
             "AlarmTopicArn": (self.alarms.topic.topic_arn, "SNS topic of the alarms"),

@@ -8,6 +8,7 @@ the same settings variables the CDK stack sets. Nothing it starts listens beyond
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -123,6 +124,11 @@ def local_aws(
     try:
         host, port = moto.get_host_and_port()
         moto_url = f"http://{host}:{port}"
+        # moto keeps its state per process: start from nothing, whatever ran here before.
+        reset = http.client.HTTPConnection(host, port, timeout=10)
+        reset.request("POST", "/moto-api/reset")
+        reset.getresponse().read()
+        reset.close()
         if connect_endpoint is None:
             emulator = ConnectEmulator(
                 instances={INSTANCE_ID: addresses}, rate=connect_tps, burst=max(1, int(connect_tps or 1))

@@ -29,8 +29,8 @@ class PermanentDeliveryError(DeliveryError):
 
 
 class StorageError(BridgeError):
-    """S3 failed; ``missing`` is true when the object does not exist at all."""
+    """S3 or DynamoDB failed; ``permanent`` when retrying cannot help (no such object, no access)."""
 
-    def __init__(self, message: str, *, missing: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
-        self.missing = missing
+        self.permanent = permanent

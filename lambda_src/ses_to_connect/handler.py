@@ -76,7 +76,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             _record_metrics(result)
             results.append(result.as_json())
     except (PermanentDeliveryError, EventError, StorageError) as exc:
-        if isinstance(exc, StorageError) and not exc.missing:
+        if isinstance(exc, StorageError) and not exc.permanent:
             raise  # S3 or DynamoDB had a passing problem: Lambda retries
         return _permanent_failure(bridge, event, exc, context)
     # "disposition" matters only to a RequestResponse invocation; SES ignores it otherwise.

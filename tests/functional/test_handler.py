@@ -399,7 +399,7 @@ def test_a_missing_object_raises_storage_error(bridge: Bridge) -> None:
     with pytest.raises(StorageError) as raised:
         bridge.invoke(event_for(PLAIN, [SUPPORT]))
 
-    assert raised.value.missing is True
+    assert raised.value.permanent is True
     assert str(raised.value) == f"cannot read s3://{BUCKET}/inbound/{MESSAGE_ID}: NoSuchKey"
     assert bridge.sent == []
 

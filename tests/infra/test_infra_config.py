@@ -10,11 +10,13 @@ import pytest
 
 from infra.config import (
     CONTEXT_KEYS,
+    PLACEHOLDER_RESOURCES,
     BridgeConfig,
     ConfigError,
     MailEncryption,
     RemovalMode,
     RuleSetMode,
+    RuntimeResources,
     TlsPolicy,
 )
 from infra.paths import REPO_ROOT
@@ -179,12 +181,21 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
         preferReplyTo=True,
         bodyPreference="text",
     )
-    env = config.lambda_environment("my-mail-bucket")
+    env = config.lambda_environment(
+        RuntimeResources("my-mail-bucket", "ledger-table", "threads-table", "https://sqs.example/q")
+    )
     assert env == {
         "CONNECT_INSTANCE_ID": "00000000-0000-0000-0000-000000000000",
         "CONNECT_ADDRESSES": '[{"address":"a@example.com","contactFlowId":"flow-1"},'
         '{"address":"b@example.com"}]',
         "MAIL_BUCKET": "my-mail-bucket",
+        "IDEMPOTENCY_TABLE": "ledger-table",
+        "IDEMPOTENCY_TTL_SECONDS": "604800",
+        "THREADS_TABLE": "threads-table",
+        "THREAD_TTL_DAYS": "365",
+        "FAILURE_QUEUE_URL": "https://sqs.example/q",
+        "ATTACHMENT_URL_EXPIRY_SECONDS": "3600",
+        "AWS_TIMEOUT_SECONDS": "10",
         "INBOUND_PREFIX": "inbound/",
         "QUARANTINE_PREFIX": "quarantine/",
         "ATTACHMENTS_PREFIX": "attachments/",
@@ -208,7 +219,7 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
 
 
 def test_unset_contact_expiry_is_left_out_of_the_environment() -> None:
-    env = build().lambda_environment("b-u-c-k-e-t")
+    env = build().lambda_environment(PLACEHOLDER_RESOURCES)
     assert "CONTACT_EXPIRY_MINUTES" not in env
     assert Settings.from_env(env).contact_expiry_minutes is None
 

@@ -242,6 +242,13 @@ def test_function_environment_is_exactly_the_settings_contract(default: Synth) -
         "CONNECT_ADDRESSES": '[{"address":"support@example.com"},'
         '{"address":"billing@example.com","contactFlowId":"11111111-1111-1111-1111-111111111111"}]',
         "MAIL_BUCKET": {"Ref": default.logical_id(default.stack.mail.bucket)},
+        "IDEMPOTENCY_TABLE": {"Ref": default.logical_id(default.stack.tables.idempotency)},
+        "IDEMPOTENCY_TTL_SECONDS": "604800",
+        "THREADS_TABLE": {"Ref": default.logical_id(default.stack.tables.threads)},
+        "THREAD_TTL_DAYS": "365",
+        "FAILURE_QUEUE_URL": {"Ref": default.logical_id(default.stack.failure_queue.queue)},
+        "ATTACHMENT_URL_EXPIRY_SECONDS": "3600",
+        "AWS_TIMEOUT_SECONDS": "10",
         "INBOUND_PREFIX": "inbound/",
         "QUARANTINE_PREFIX": "quarantine/",
         "ATTACHMENTS_PREFIX": "attachments/",
@@ -302,8 +309,8 @@ def expected_function_statements(s: Synth) -> list[dict[str, Any]]:
         {
             "Action": "s3:GetObject",
             "Effect": "Allow",
-            "Resource": objects(s, "inbound/"),
-            "Sid": "ReadInboundMail",
+            "Resource": [objects(s, "inbound/"), objects(s, "quarantine/")],
+            "Sid": "ReadStoredMail",
         },
         {
             "Action": "s3:PutObject",
@@ -328,6 +335,18 @@ def expected_function_statements(s: Synth) -> list[dict[str, Any]]:
             "Effect": "Allow",
             "Resource": get_att(s.logical_id(s.stack.failure_queue.queue)),
             "Sid": "SendFailedEventsToFailureQueue",
+        },
+        {
+            "Action": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Effect": "Allow",
+            "Resource": get_att(s.logical_id(s.stack.tables.idempotency)),
+            "Sid": "IdempotencyLedger",
+        },
+        {
+            "Action": ["dynamodb:BatchGetItem", "dynamodb:PutItem"],
+            "Effect": "Allow",
+            "Resource": get_att(s.logical_id(s.stack.tables.threads)),
+            "Sid": "ThreadIndex",
         },
     ]
 
@@ -666,6 +685,8 @@ def test_outputs(default: Synth) -> None:
         "MailBucketName": {"Ref": s.logical_id(s.stack.mail.bucket)},
         "FunctionName": {"Ref": s.logical_id(s.stack.bridge.function)},
         "FailureQueueUrl": {"Ref": s.logical_id(s.stack.failure_queue.queue)},
+        "IdempotencyTableName": {"Ref": s.logical_id(s.stack.tables.idempotency)},
+        "ThreadsTableName": {"Ref": s.logical_id(s.stack.tables.threads)},
         "RuleSetName": "default-rule-set",
         "RuleName": "ses-to-connect",
         "AlarmTopicArn": {"Ref": s.logical_id(s.stack.alarms.topic)},
@@ -676,3 +697,38 @@ def test_stack_environment_is_explicit_and_needs_no_lookups(default: Synth) -> N
     assert (default.stack.account, default.stack.region) == (ACCOUNT, "us-east-1")
     assert default.stack.stack_name == "SesToConnect"
     assert default.stack.node.root.node.try_get_context("availability-zones") is None
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "ttl"), [("idempotency", "id", "expiration"), ("threads", "messageId", "expiresAt")]
+)
+def test_state_tables_are_on_demand_recoverable_and_expire(
+    default: Synth, table: str, key: str, ttl: str
+) -> None:
+    props = default.properties(getattr(default.stack.tables, table))
+    assert props["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": key, "AttributeType": "S"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    resource = default.template["Resources"][default.logical_id(getattr(default.stack.tables, table))]
+    assert resource["DeletionPolicy"] == "Retain"
+
+
+def test_state_tables_use_the_stack_key_with_kms(kms_activated: Synth) -> None:
+    props = kms_activated.properties(kms_activated.stack.tables.threads)
+    assert props["SSESpecification"] == {
+        "KMSMasterKeyId": get_att(kms_activated.logical_id(kms_activated.stack.key.key)),
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+    }
+
+
+def test_function_code_vendors_the_pinned_pure_python_packages(default: Synth) -> None:
+    resource = default.template["Resources"][default.logical_id(default.stack.bridge.function)]
+    stage = cdk.Stage.of(default.stack)
+    assert stage is not None
+    staged = Path(stage.outdir) / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"
+    assert (staged / "tnefparse" / "__init__.py").is_file()
+    assert sorted(p.name for p in staged.iterdir()) == ["ses_to_connect", "tnefparse"]

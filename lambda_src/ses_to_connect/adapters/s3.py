@@ -11,7 +11,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ses_to_connect.attachments import Candidate
 from ses_to_connect.errors import StorageError
 
-_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+# Without s3:ListBucket (not granted), S3 answers AccessDenied for a key that does not exist.
+# Either way retrying cannot help: the event goes to the failure queue at once.
+_PERMANENT_CODES = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"})
 CHUNK_BYTES = 1024 * 1024
 
 
@@ -28,7 +30,7 @@ class MailStore:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             raise StorageError(
-                f"cannot read s3://{self._bucket}/{key}: {code}", missing=code in _MISSING_CODES
+                f"cannot read s3://{self._bucket}/{key}: {code}", permanent=code in _PERMANENT_CODES
             ) from exc
         except BotoCoreError as exc:
             raise StorageError(f"cannot read s3://{self._bucket}/{key}: {type(exc).__name__}") from exc
