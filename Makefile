@@ -30,7 +30,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy lambda_src infra local_pipeline operations tests app.py
 
 unit: $(STAMP) node_modules/.installed
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist loadfile -q -m "not slow"
+
+## test-long: the long runs: 10,000+ fuzz cases and the 500-message burst at 5 requests/second
+test-long: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q -s tests/fuzz -m "slow or not slow"
+	$(BIN)/pytest -q -s tests/reliability/test_burst.py -m slow
+
+## bench: performance figures against same-run baselines (see docs/performance.md)
+bench: $(STAMP)
+	$(BIN)/python -m bench
 
 ## demo: run the sample mail through SES storage, the Lambda and the Connect emulator
 demo: $(STAMP)

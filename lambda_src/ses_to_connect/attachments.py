@@ -64,6 +64,8 @@ class Skip:
     TOO_MANY = "too_many"
     EMPTY = "empty"
     TNEF_UNREADABLE = "tnef_unreadable"
+    TNEF_EMPTY = "tnef_empty"  # a winmail.dat holding only a body (its text is in the raw message)
+    REJECTED_BY_CONNECT = "rejected_by_connect"
     URL_TOO_LONG = "url_too_long"
 
 
@@ -102,8 +104,8 @@ def find_candidates(
         name = _file_name(part, content_type, defects)
         if content_type in TNEF_TYPES or name.lower() == "winmail.dat":
             unpacked = _unpack_tnef(part, defects)
-            if unpacked is None:
-                skipped.append(Skipped(name, Skip.TNEF_UNREADABLE))
+            if not unpacked:
+                skipped.append(Skipped(name, Skip.TNEF_UNREADABLE if unpacked is None else Skip.TNEF_EMPTY))
             found = unpacked or []
         elif content_type == "message/rfc822":
             found = [_forwarded(part, name, defects)]

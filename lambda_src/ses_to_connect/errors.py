@@ -15,9 +15,10 @@ class BridgeError(Exception):
 
 
 class DeliveryError(BridgeError):
-    def __init__(self, message: str, *, code: str) -> None:
+    def __init__(self, message: str, *, code: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.reason = reason  # Connect's modeled reason, e.g. INVALID_FILE_SIZE
 
 
 class RetryableDeliveryError(DeliveryError):

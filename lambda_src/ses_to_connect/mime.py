@@ -111,7 +111,8 @@ def render_forwarded(message: Message, defects: Defects) -> str:
         if message.get(name) is not None
     ]
     body, _ = _find_body(message, "text/plain", defects)
-    return "\n".join([*lines, "", body.text if body else ""])
+    text = body.text.replace("\r\n", "\n") if body else ""
+    return "\n".join([*lines, "", text])
 
 
 def _find_body(message: Message, prefer: str, defects: Defects) -> tuple[Body | None, Message | None]:

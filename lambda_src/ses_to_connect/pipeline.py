@@ -18,13 +18,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from ses_to_connect.adapters.connect import ContactStarter
+from ses_to_connect.adapters.connect import ATTACHMENT_REJECTIONS, ContactStarter
 from ses_to_connect.adapters.ledger import ContactLedger
 from ses_to_connect.adapters.s3 import MailStore
 from ses_to_connect.adapters.threads import ThreadIndex
-from ses_to_connect.attachments import AttachmentSink, send
+from ses_to_connect.attachments import AttachmentSink, Skip, Skipped, send
 from ses_to_connect.convert import Plan, build_requests, client_token, plan
-from ses_to_connect.errors import DeliveryError, RetryableDeliveryError
+from ses_to_connect.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from ses_to_connect.headers import message_ids
 from ses_to_connect.model import Outcome
 from ses_to_connect.ses_event import EventError, SesRecord
@@ -44,6 +44,7 @@ class RecordResult:
     attachments_skipped: Counter[str] = field(default_factory=Counter)
     duplicate: bool = False
     related_contact_id: str | None = None
+    contacts_without_id: int = 0  # created earlier; Connect answered IdempotencyException without the id
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +55,7 @@ class RecordResult:
             "attachmentsSent": self.attachments_sent,
             "attachmentsSkipped": dict(sorted(self.attachments_skipped.items())),
             "relatedContactId": self.related_contact_id,
+            "contactsWithoutId": self.contacts_without_id,
             "duplicate": self.duplicate,
         }
 
@@ -88,7 +90,13 @@ class Pipeline:
             logger.info("duplicate invocation: every contact already exists", extra={"contact_ids": known})
             self._remember_thread(planned, known, self._related(planned))
             return RecordResult(
-                record.message_id, "contact", None, known, planned.defects.as_list(), duplicate=True
+                record.message_id,
+                "contact",
+                None,
+                known,
+                planned.defects.as_list(),
+                duplicate=True,
+                contacts_without_id=len(planned.destinations) - len(known),
             )
 
         related = self._related(planned)
@@ -97,11 +105,15 @@ class Pipeline:
         if conversion.outcome is Outcome.QUARANTINE:
             return self._quarantine(key, record, conversion.reason or "unknown", conversion.defects)
 
-        contact_ids: list[str] = []
+        started: list[str | None] = []
         failures: list[DeliveryError] = []
-        for request in conversion.requests:
+        for index, request in enumerate(conversion.requests):
             try:
-                contact_ids.append(self._start(request))
+                started.append(
+                    self._start_or_drop_attachments(
+                        planned, index, request, sent=sent, skipped=skipped, related=related
+                    )
+                )
             except DeliveryError as exc:  # try every destination before giving up
                 retryable = isinstance(exc, RetryableDeliveryError)
                 logger.warning("contact not created", extra={"code": exc.code, "retryable": retryable})
@@ -110,6 +122,7 @@ class Pipeline:
             # Retryable first: the retry re-sends the same ClientTokens, and Connect or the
             # ledger returns the contacts that already exist instead of creating new ones.
             raise next((f for f in failures if isinstance(f, RetryableDeliveryError)), failures[0])
+        contact_ids = [contact_id for contact_id in started if contact_id]
         self._remember_thread(planned, contact_ids, related)
         skipped_all = [*planned.skipped, *skipped]
         logger.info(
@@ -132,6 +145,7 @@ class Pipeline:
             attachments_sent=len(sent),
             attachments_skipped=Counter(item.reason for item in skipped_all),
             related_contact_id=related,
+            contacts_without_id=len(started) - len(contact_ids),
         )
 
     def _source_key(self, record: SesRecord) -> str:
@@ -162,12 +176,43 @@ class Pipeline:
             self.io.ledger.known_contact(client_token(planned.record.message_id, destination.address))
             for destination in planned.destinations
         ]
-        return [contact for contact in known if contact] if all(known) else None
+        if any(contact is None for contact in known):
+            return None
+        return [contact_id for contact in known if contact for contact_id in contact]
 
-    def _start(self, request: dict[str, Any]) -> str:
+    def _start(self, request: dict[str, Any]) -> str | None:
         if self.io.ledger is None:
             return self.io.contacts.start(request)
         return self.io.ledger.start_once(request, self.io.contacts.start)
+
+    def _start_or_drop_attachments(
+        self,
+        planned: Plan,
+        index: int,
+        request: dict[str, Any],
+        *,
+        sent: list[dict[str, str]],
+        skipped: list[Skipped],
+        related: str | None,
+    ) -> str | None:
+        """Start the contact; if Connect refuses its attachments, start it without them.
+
+        One attachment Connect will not take (a size or type the limits here did not foresee)
+        must not cost the customer's email: the contact is created with the attachments listed
+        as skipped, and the raw message, which has them all, stays referenced.
+        """
+        try:
+            return self._start(request)
+        except PermanentDeliveryError as exc:
+            if exc.reason not in ATTACHMENT_REJECTIONS or not request.get("Attachments"):
+                raise
+            logger.warning(
+                "Connect refused the attachments; creating the contact without them",
+                extra={"code": exc.code, "reason": exc.reason},
+            )
+            dropped = [Skipped(item["FileName"], f"{Skip.REJECTED_BY_CONNECT}:{exc.reason}") for item in sent]
+            retry = build_requests(planned, [], [*skipped, *dropped], related)
+            return self._start(retry.requests[index])
 
     def _related(self, planned: Plan) -> str | None:
         if self.io.threads is None:

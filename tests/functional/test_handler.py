@@ -130,6 +130,7 @@ def message_result(
         "attachmentsSent": 0,
         "attachmentsSkipped": {},
         "relatedContactId": None,
+        "contactsWithoutId": 0,
         "duplicate": False,
     }
 

@@ -19,20 +19,28 @@ RETRYABLE_CODES = frozenset(
         "TooManyRequestsException",
     }
 )
-
-EXISTING_CONTACT = "existing-contact-id-unknown"
+# Reasons Connect gives for refusing attachments; the contact can still be created without them.
+ATTACHMENT_REJECTIONS = frozenset(
+    {
+        "INVALID_FILE_SIZE",
+        "INVALID_FILE_TYPE",
+        "INVALID_FILE_NAME",
+        "TOTAL_FILE_SIZE_EXCEEDED",
+        "TOTAL_FILE_COUNT_EXCEEDED",
+    }
+)
 
 
 class ContactStarter:
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def start(self, request: Mapping[str, Any]) -> str:
-        """Create the contact and return its id.
+    def start(self, request: Mapping[str, Any]) -> str | None:
+        """Create the contact and return its id; None when it already existed, id unknown.
 
         ``IdempotencyException`` means this ClientToken already created a contact with other
-        parameters (a retry re-signs attachment URLs): the contact exists, exactly once, and
-        Connect does not say its id, so :data:`EXISTING_CONTACT` stands in for it.
+        parameters (a retry re-signs attachment URLs): the contact exists, exactly once, but
+        Connect does not say its id.
         """
         try:
             response = self._client.start_email_contact(**request)
@@ -40,12 +48,20 @@ class ContactStarter:
             error = exc.response.get("Error", {})
             code = str(error.get("Code", "Unknown"))
             if code == "IdempotencyException":
-                return EXISTING_CONTACT
+                return None
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
             message = f"StartEmailContact failed: {code}: {error.get('Message', '')}"
             if code in RETRYABLE_CODES or status >= 500:
                 raise RetryableDeliveryError(message, code=code) from exc
-            raise PermanentDeliveryError(message, code=code) from exc
+            raise PermanentDeliveryError(message, code=code, reason=_reason(exc.response)) from exc
         except BotoCoreError as exc:  # timeouts and connection errors, after botocore's retries
             raise RetryableDeliveryError(f"StartEmailContact failed: {exc}", code=type(exc).__name__) from exc
         return str(response["ContactId"])
+
+
+def _reason(response: Mapping[str, Any]) -> str | None:
+    """Connect's modeled reason (e.g. INVALID_FILE_SIZE), from whichever reason member is set."""
+    reason = response.get("Reason")
+    if isinstance(reason, Mapping):
+        return next((str(value) for value in reason.values() if value), None)
+    return str(reason) if reason else None

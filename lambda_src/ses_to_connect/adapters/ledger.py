@@ -42,14 +42,15 @@ class ContactLedger:
             config=self._config,
             key_prefix=KEY_PREFIX,
         )
-        self._start_and_record = cast(Callable[..., dict[str, str]], decorate(_start_and_record))
+        self._start_and_record = cast(Callable[..., dict[str, str | None]], decorate(_start_and_record))
 
     def register_context(self, context: LambdaContext) -> None:
         """Lets an in-progress record expire with the invocation that wrote it, if that one dies."""
         self._config.register_lambda_context(context)
 
-    def known_contact(self, token: str) -> str | None:
-        """The ContactId recorded for ``token``, if a previous invocation completed it."""
+    def known_contact(self, token: str) -> list[str] | None:
+        """The contact recorded for ``token``: None if no invocation completed it, else its id
+        (an empty list when the contact exists but Connect never told its id)."""
         try:
             record = self._persistence.get_record({"ClientToken": token})
         except IdempotencyItemNotFoundError:
@@ -60,9 +61,11 @@ class ContactLedger:
             return None
         response = record.response_json_as_dict() or {}
         contact_id = response.get("ContactId")
-        return str(contact_id) if contact_id else None
+        return [str(contact_id)] if contact_id else []
 
-    def start_once(self, request: Mapping[str, Any], start: Callable[[Mapping[str, Any]], str]) -> str:
+    def start_once(
+        self, request: Mapping[str, Any], start: Callable[[Mapping[str, Any]], str | None]
+    ) -> str | None:
         """``start(request)`` unless a record for its ClientToken exists; the record stores the ContactId."""
 
         try:
@@ -76,6 +79,8 @@ class ContactLedger:
         return result["ContactId"]
 
 
-def _start_and_record(request: dict[str, Any], start: Callable[[Mapping[str, Any]], str]) -> dict[str, str]:
+def _start_and_record(
+    request: dict[str, Any], start: Callable[[Mapping[str, Any]], str | None]
+) -> dict[str, str | None]:
     """What the idempotency record stores: only the ContactId (the key is the ClientToken)."""
     return {"ContactId": start(request)}

@@ -1,0 +1,42 @@
+"""One set of local services per test module; every test starts with a clean emulator.
+
+Tests of one module share moto's state (bucket, tables, queue), so each builds messages
+with unique SES message ids and Message-IDs; the emulator is reset before each test and
+the handler's cached pipeline is rebuilt, so an environment change in one test never
+reaches another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from local_pipeline.aws import BUCKET, LocalAws, local_aws
+from local_pipeline.connect_emulator import ConnectEmulator
+from ses_to_connect import handler
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAws]:
+    with local_aws() as running:
+        # Every put becomes a version: the tests count uploads from S3 itself.
+        running.client("s3").put_bucket_versioning(
+            Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
+        )
+        yield running
+
+
+@pytest.fixture
+def emulator(aws: LocalAws) -> ConnectEmulator:
+    assert aws.emulator is not None
+    aws.emulator.reset()
+    return aws.emulator
+
+
+@pytest.fixture(autouse=True)
+def fresh_pipeline() -> Iterator[None]:
+    """Settings and clients are cached per container; each test gets its own."""
+    handler.pipeline.cache_clear()
+    yield
+    handler.pipeline.cache_clear()

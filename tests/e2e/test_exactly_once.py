@@ -1,0 +1,383 @@
+"""Issue 5, reply threading and exactly-once contacts, over real HTTP.
+
+"Exactly once" is checked where it matters: the contacts the Connect emulator holds, the
+StartEmailContact requests it answered (``emulator.attempts()``) and the attachment objects
+S3 holds (the bucket is versioned, so every upload is a new version).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+from local_pipeline.aws import THREADS_TABLE, LocalAws
+from local_pipeline.connect_emulator import Attempt, ConnectEmulator, EmailContact
+from local_pipeline.lambda_runtime import AsyncLambda, Invocation, LambdaContext
+from ses_to_connect import handler
+from ses_to_connect.adapters.connect import ContactStarter
+from ses_to_connect.adapters.threads import ThreadIndex
+from ses_to_connect.errors import RetryableDeliveryError, StorageError
+
+from . import (
+    assert_sent,
+    attach,
+    attachment_versions,
+    contacts_of,
+    decoded,
+    deliver,
+    failure_records_for,
+    invoke,
+    new_message,
+    next_second,
+    only_contact,
+    ses_message_id,
+    store,
+    unique_message_id,
+    wire,
+)
+
+CREATED = Attempt(200, None)
+IDEMPOTENCY_ANSWER = Attempt(409, "IdempotencyException")
+
+
+class Crash(RuntimeError):
+    """The function dies here (an out-of-memory kill, a timeout, a bug)."""
+
+
+def crash_once(monkeypatch: pytest.MonkeyPatch, owner: type[Any], name: str) -> list[str]:
+    """Make ``owner.name`` raise :class:`Crash` on its first call only; returns the call log."""
+    original: Callable[..., Any] = getattr(owner, name)
+    calls: list[str] = []
+
+    def crashing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        if len(calls) == 1:
+            raise Crash(f"simulated crash in {owner.__name__}.{name}")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, crashing)
+    return calls
+
+
+def with_attachments(subject: str, **headers: str) -> tuple[EmailMessage, list[tuple[str, bytes]]]:
+    """A message with two attachments; returns it and the (name, decoded bytes) expected in Connect."""
+    message = new_message(subject, **headers)
+    parts = [
+        attach(message, f"%PDF-1.4 {subject} contract\n".encode(), "application/pdf", "contract.pdf"),
+        attach(message, f"item,qty\n{subject},1\n".encode(), "text/csv", "items.csv"),
+    ]
+    return message, [("contract.pdf", decoded(parts[0])), ("items.csv", decoded(parts[1]))]
+
+
+def thread_item(aws: LocalAws, message_id_header: str) -> dict[str, str] | None:
+    item = (
+        aws.client("dynamodb")
+        .get_item(TableName=THREADS_TABLE, Key={"messageId": {"S": message_id_header}}, ConsistentRead=True)
+        .get("Item")
+    )
+    return None if item is None else {name: value["S"] for name, value in item.items() if "S" in value}
+
+
+def assert_links_only_to_existing_contacts(emulator: ConnectEmulator, contact: EmailContact) -> None:
+    related = contact.params.get("RelatedContactId")
+    existing = {c.contact_id for c in emulator.contacts()}
+    assert related is None or related in existing, f"RelatedContactId {related!r} names no contact"
+
+
+# --- Reply threading -------------------------------------------------------------------------------------
+
+
+def test_three_message_reply_thread_links_to_the_first_contact(
+    aws: LocalAws, emulator: ConnectEmulator
+) -> None:
+    first_id, second_id, third_id = unique_message_id(), unique_message_id(), unique_message_id()
+    first = new_message("Refund request", Message_ID=first_id)
+    second = new_message(
+        "Re: Refund request", Message_ID=second_id, In_Reply_To=first_id, References=first_id
+    )
+    third = new_message(
+        "Re: Re: Refund request",
+        Message_ID=third_id,
+        In_Reply_To=second_id,
+        References=f"{first_id} {second_id}",
+    )
+
+    ids_and_results = [deliver(aws, message) for message in (first, second, third)]
+
+    contacts = [only_contact(emulator, message_id) for message_id, _ in ids_and_results]
+    root = contacts[0].contact_id
+    assert "RelatedContactId" not in contacts[0].params
+    assert [c.params.get("RelatedContactId") for c in contacts[1:]] == [root, root]
+    assert [result["relatedContactId"] for _, result in ids_and_results] == [None, root, root]
+    headers = [c.params["EmailMessage"]["RawMessage"]["Headers"] for c in contacts]
+    assert [h["MESSAGE_ID"] for h in headers] == [first_id, second_id, third_id]
+    assert (headers[2]["IN_REPLY_TO"], headers[2]["REFERENCES"]) == (second_id, f"{first_id} {second_id}")
+    assert thread_item(aws, third_id) == {
+        "messageId": third_id,
+        "contactId": contacts[2].contact_id,
+        "rootContactId": root,
+    }
+
+
+def test_references_are_searched_newest_first_without_in_reply_to(
+    aws: LocalAws, emulator: ConnectEmulator
+) -> None:
+    older_id, newer_id = unique_message_id(), unique_message_id()
+    older_id_result = deliver(aws, new_message("Older thread", Message_ID=older_id))
+    newer_id_result = deliver(aws, new_message("Newer thread", Message_ID=newer_id))
+    unknown = unique_message_id()
+
+    message_id, result = deliver(aws, new_message("Re: both", References=f"{older_id} {newer_id} {unknown}"))
+
+    newer_contact = only_contact(emulator, newer_id_result[0]).contact_id
+    assert newer_contact != only_contact(emulator, older_id_result[0]).contact_id
+    assert result["relatedContactId"] == newer_contact
+    assert only_contact(emulator, message_id).params["RelatedContactId"] == newer_contact
+
+
+def test_unknown_in_reply_to_is_no_error(aws: LocalAws, emulator: ConnectEmulator) -> None:
+    unknown = unique_message_id()
+
+    message_id, result = deliver(aws, new_message("Re: an old conversation", In_Reply_To=unknown))
+
+    assert (result["outcome"], result["relatedContactId"]) == ("contact", None)
+    contact = only_contact(emulator, message_id)
+    assert "RelatedContactId" not in contact.params
+    assert contact.params["EmailMessage"]["RawMessage"]["Headers"]["IN_REPLY_TO"] == unknown
+
+
+# --- Duplicates ------------------------------------------------------------------------------------------
+
+
+def test_a_duplicate_invocation_neither_calls_connect_nor_uploads(
+    aws: LocalAws, emulator: ConnectEmulator
+) -> None:
+    message, expected = with_attachments("Duplicate delivery")
+    event = store(aws, wire(message))
+    message_id = ses_message_id(event)
+    first = invoke(event)
+    attempts, versions = emulator.attempts(), attachment_versions(aws, message_id)
+    assert (attempts, len(versions)) == ([CREATED], 2)
+
+    second = invoke(event)
+
+    assert (second["outcome"], second["duplicate"]) == ("contact", True)
+    assert second["contactIds"] == first["contactIds"]
+    assert emulator.attempts() == attempts
+    assert attachment_versions(aws, message_id) == versions
+    assert_sent(aws, only_contact(emulator, message_id), message_id, expected)
+
+
+def test_three_concurrent_invocations_of_each_event_give_one_contact(
+    aws: LocalAws, emulator: ConnectEmulator
+) -> None:
+    events = [store(aws, wire(with_attachments(f"Concurrent {i}")[0])) for i in range(3)]
+    handler.pipeline()  # one warm container; concurrent invocations share it
+    # Lambda's retry delays (1 and 2 minutes) scaled down 50 times.
+    runtime = AsyncLambda(
+        handler.lambda_handler,
+        sqs_client=aws.client("sqs"),
+        failure_queue_url=aws.failure_queue_url,
+        sleep=lambda seconds: time.sleep(seconds / 50),
+    )
+    start = threading.Barrier(9)
+
+    def run(event: dict[str, Any]) -> Invocation:
+        start.wait()
+        return runtime.invoke(event)
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        invocations = list(pool.map(run, events * 3))
+
+    for event in events:
+        message_id = ses_message_id(event)
+        contact = only_contact(emulator, message_id)
+        mine = [
+            inv for inv in invocations if inv.result and inv.result["messages"][0]["messageId"] == message_id
+        ]
+        assert len(mine) == 3
+        assert {tuple(inv.result["messages"][0]["contactIds"]) for inv in mine if inv.result} == {
+            (contact.contact_id,)
+        }
+        assert failure_records_for(aws, message_id) == []
+    assert all(inv.error is None for inv in invocations)
+    assert len(emulator.contacts()) == 3
+    # The ledger let exactly one invocation per message call Connect.
+    assert emulator.attempts() == [CREATED] * 3
+
+
+# --- Crash and retry -------------------------------------------------------------------------------------
+
+
+def test_crash_after_upload_before_start_email_contact(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message, expected = with_attachments("Crash before Connect")
+    event = store(aws, wire(message))
+    message_id = ses_message_id(event)
+    crash_once(monkeypatch, ContactStarter, "start")
+
+    with pytest.raises(Crash):
+        invoke(event)
+    assert len(attachment_versions(aws, message_id)) == 2  # uploaded before the crash
+    assert (emulator.attempts(), emulator.contacts()) == ([], [])
+    result = invoke(event)
+
+    assert result["outcome"] == "contact"
+    contact = only_contact(emulator, message_id)
+    assert result["contactIds"] == [contact.contact_id]
+    assert emulator.attempts() == [CREATED]
+    assert_sent(aws, contact, message_id, expected)
+
+
+def _crash_after_connect_before_the_record(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, message: EmailMessage
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """StartEmailContact succeeds, then the function dies before the ledger says COMPLETED.
+
+    The in-progress record it leaves expires with the invocation (the context's remaining
+    time, 1 s here); the retry comes after that, re-signs the attachment URLs (a new
+    X-Amz-Date) and so sends Connect other parameters under the same ClientToken.
+    """
+    event = store(aws, wire(message))
+    crash_once(monkeypatch, BasePersistenceLayer, "save_success")
+    with pytest.raises(StorageError, match="cannot write the idempotency table"):
+        invoke(event, LambdaContext(timeout_seconds=1.0))
+    assert len(emulator.contacts()) == 1
+    time.sleep(1.1)
+    return event, invoke(event)
+
+
+def test_crash_after_start_email_contact_before_the_ledger_record(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message, expected = with_attachments("Crash after Connect")
+
+    event, retried = _crash_after_connect_before_the_record(aws, emulator, monkeypatch, message)
+
+    message_id = ses_message_id(event)
+    assert retried["outcome"] == "contact"
+    assert emulator.attempts() == [CREATED, IDEMPOTENCY_ANSWER]
+    assert_sent(aws, only_contact(emulator, message_id), message_id, expected)
+    # Now recorded: a later duplicate calls Connect no more.
+    again = invoke(event)
+    assert (again["outcome"], again["duplicate"]) == ("contact", True)
+    assert emulator.attempts() == [CREATED, IDEMPOTENCY_ANSWER]
+    assert len(emulator.contacts()) == 1
+
+
+def test_connect_answer_lost_to_a_timeout_then_retry(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The contact is created but botocore times out waiting for the answer (no retry of its own)."""
+    monkeypatch.setenv("CONNECT_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("CONNECT_MAX_ATTEMPTS", "1")
+    handler.pipeline.cache_clear()
+    message, expected = with_attachments("Slow Connect")
+    event = store(aws, wire(message))
+    message_id = ses_message_id(event)
+    emulator.set_delay(3)
+
+    with pytest.raises(RetryableDeliveryError, match="Read timeout on endpoint URL"):
+        invoke(event)
+    emulator.set_delay(0)
+    assert len(emulator.contacts()) == 1
+    retried = invoke(event)
+
+    assert retried["outcome"] == "contact"
+    assert emulator.attempts() == [CREATED, IDEMPOTENCY_ANSWER]
+    assert_sent(aws, only_contact(emulator, message_id), message_id, expected)
+
+
+def test_crash_after_the_ledger_record_before_the_thread_index(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own_id = unique_message_id()
+    message, expected = with_attachments("Crash before the thread index", Message_ID=own_id)
+    event = store(aws, wire(message))
+    message_id = ses_message_id(event)
+    crash_once(monkeypatch, ThreadIndex, "remember")
+
+    with pytest.raises(Crash):
+        invoke(event)
+    contact = only_contact(emulator, message_id)
+    assert thread_item(aws, own_id) is None
+    versions = attachment_versions(aws, message_id)
+    retried = invoke(event)
+
+    assert (retried["outcome"], retried["duplicate"]) == ("contact", True)
+    assert retried["contactIds"] == [contact.contact_id]
+    assert emulator.attempts() == [CREATED]
+    assert attachment_versions(aws, message_id) == versions
+    assert thread_item(aws, own_id) == {
+        "messageId": own_id,
+        "contactId": contact.contact_id,
+        "rootContactId": contact.contact_id,
+    }
+    assert_sent(aws, contact, message_id, expected)
+    reply_id, _ = deliver(aws, new_message("Re: Crash before the thread index", In_Reply_To=own_id))
+    assert only_contact(emulator, reply_id).params["RelatedContactId"] == contact.contact_id
+
+
+# --- Without the ledger: Connect's ClientToken is the only guard -----------------------------------------
+
+
+def _without_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", "")
+    handler.pipeline.cache_clear()
+    assert handler.pipeline().io.ledger is None
+
+
+def test_without_ledger_a_retry_with_attachments_gives_one_contact(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without_ledger(monkeypatch)
+    message, expected = with_attachments("No ledger")
+    event = store(aws, wire(message))
+    message_id = ses_message_id(event)
+    invoke(event)
+    next_second()  # the retry's pre-signed URLs carry another X-Amz-Date
+
+    retried = invoke(event)
+
+    assert retried["outcome"] == "contact"
+    assert emulator.attempts() == [CREATED, IDEMPOTENCY_ANSWER]
+    assert_sent(aws, only_contact(emulator, message_id), message_id, expected)
+
+
+def test_without_ledger_a_retry_keeps_the_thread_linked_to_the_real_contact(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without_ledger(monkeypatch)
+    own_id = unique_message_id()
+    message, _ = with_attachments("No ledger, then a reply", Message_ID=own_id)
+    event = store(aws, wire(message))
+    invoke(event)
+    contact = only_contact(emulator, ses_message_id(event))
+    next_second()
+    invoke(event)  # answered IdempotencyException: the contact already exists
+
+    reply_id, _ = deliver(aws, new_message("Re: No ledger, then a reply", In_Reply_To=own_id))
+
+    assert contacts_of(emulator, ses_message_id(event)) == [contact]
+    assert only_contact(emulator, reply_id).params.get("RelatedContactId") == contact.contact_id
+
+
+def test_after_a_crash_before_the_record_a_reply_links_only_to_a_real_contact(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own_id = unique_message_id()
+    message, _ = with_attachments("Crash after Connect, then a reply", Message_ID=own_id)
+    _crash_after_connect_before_the_record(aws, emulator, monkeypatch, message)
+
+    reply_id, result = deliver(aws, new_message("Re: Crash after Connect", In_Reply_To=own_id))
+
+    assert result["outcome"] == "contact"
+    assert_links_only_to_existing_contacts(emulator, only_contact(emulator, reply_id))
