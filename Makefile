@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy lambda_src infra local_pipeline operations tests app.py
+	$(BIN)/mypy lambda_src infra local_pipeline operations bench tests app.py
 
 unit: $(STAMP) node_modules/.installed
 	$(BIN)/pytest -n 2 --dist loadfile -q -m "not slow"

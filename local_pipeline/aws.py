@@ -136,7 +136,7 @@ def local_aws(
             emulator.start()
             connect_endpoint = emulator.url
         aws = LocalAws(moto_url, connect_endpoint, emulator, addresses)
-        queue_url = _create_resources(aws)
+        queue_url = create_resources(aws)
         if s3_faults:
             proxy = aws.s3_proxy = FaultProxy(moto_url).start()
         overrides = {"FAILURE_QUEUE_URL": queue_url, **(env_overrides or {})}
@@ -153,7 +153,7 @@ def local_aws(
         moto.stop()
 
 
-def _create_resources(aws: LocalAws) -> str:
+def create_resources(aws: LocalAws) -> str:
     """What the CDK stack creates, with the same key schemas; returns the failure queue's URL."""
     aws.client("s3").create_bucket(Bucket=BUCKET)
     dynamodb = aws.client("dynamodb")

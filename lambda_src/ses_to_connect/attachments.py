@@ -10,6 +10,8 @@ all of its decoded attachments at once.
 
 from __future__ import annotations
 
+import binascii
+import contextlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -71,11 +73,17 @@ class Skip:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One part that may be sent, with its cleaned, unique file name."""
+    """One part that may be sent, with its cleaned file name.
+
+    ``size`` is the decoded size, known without decoding (so an oversized file is skipped
+    without ever being decoded). ``payload()`` decodes it once and lets go of the encoded
+    copy in the parsed message, so memory holds one decoded attachment at a time.
+    """
 
     file_name: str
     content_type: str
     inline: bool  # an image the HTML body shows by cid:, sent after explicit attachments
+    size: int
     payload: Callable[[], bytes] = field(compare=False, repr=False)
 
 
@@ -112,7 +120,7 @@ def find_candidates(
         else:
             content_id = next(iter(message_ids(str(part.get("Content-ID", "")))), "").strip("<>")
             is_inline = content_type.startswith("image/") and content_id in referenced
-            found = [Candidate(name, content_type, is_inline, _decoder(part))]
+            found = [Candidate(name, content_type, is_inline, _decoded_size(part), _decoder(part))]
         for candidate in found:
             if PurePosixPath(candidate.file_name.lower()).suffix not in ALLOWED_ATTACHMENT_EXTENSIONS:
                 skipped.append(Skipped(candidate.file_name, Skip.TYPE_NOT_ALLOWED))
@@ -135,6 +143,9 @@ def send(
     for index, candidate in enumerate(candidates):
         if len(sent) == MAX_ATTACHMENTS:
             skipped.append(Skipped(candidate.file_name, Skip.TOO_MANY))
+            continue
+        if candidate.size > MAX_ATTACHMENT_BYTES:
+            skipped.append(Skipped(candidate.file_name, Skip.TOO_LARGE))
             continue
         data = candidate.payload()
         if not data:
@@ -230,10 +241,36 @@ class _UniqueNames:
         return candidate
 
 
+def _is_base64(part: Message) -> bool:
+    return str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64"
+
+
+def _decoded_size(part: Message) -> int:
+    """The decoded size of a part, counted on its encoded text without decoding it."""
+    encoded = part.get_payload()
+    if not isinstance(encoded, str):
+        return 0
+    if not _is_base64(part):
+        return len(encoded)  # an upper bound for quoted-printable; exact otherwise
+    significant = len(encoded) - sum(encoded.count(c) for c in "\r\n\t =")
+    return significant * 3 // 4
+
+
 def _decoder(part: Message) -> Callable[[], bytes]:
     def payload() -> bytes:
-        data = part.get_payload(decode=True)
-        return data if isinstance(data, bytes) else b""
+        encoded = part.get_payload()
+        data: bytes | None = None
+        if isinstance(encoded, str) and _is_base64(part):
+            # One copy, straight from the parsed text (the stdlib's decode=True splits and joins
+            # lines first: several copies of a large file at once). Damaged base64 raises here
+            # and goes to the stdlib's lenient decoder below, which recovers what it can.
+            with contextlib.suppress(binascii.Error, ValueError):
+                data = binascii.a2b_base64(encoded)
+        if data is None:
+            decoded = part.get_payload(decode=True)
+            data = decoded if isinstance(decoded, bytes) else b""
+        part.set_payload("")  # the encoded copy is no longer needed
+        return data
 
     return payload
 
@@ -252,7 +289,8 @@ def _forwarded(part: Message, name: str, defects: Defects) -> Candidate:
     else:
         stem = PurePosixPath(name).stem  # "message.eml" -> "message.txt"
     file_name = _shorten(stem + ".txt", MAX_FILE_NAME)
-    return Candidate(file_name, "text/plain", False, lambda: render_forwarded(message, defects).encode())
+    text = render_forwarded(message, defects).encode()
+    return Candidate(file_name, "text/plain", False, len(text), _constant(text))
 
 
 def _unpack_tnef(part: Message, defects: Defects) -> list[Candidate] | None:
@@ -272,5 +310,7 @@ def _unpack_tnef(part: Message, defects: Defects) -> list[Candidate] | None:
     candidates = []
     for file_name, content in files:
         name = _shorten(clean_text(re.split(r"[\\/]", file_name)[-1]) or "attachment", MAX_FILE_NAME)
-        candidates.append(Candidate(name, "application/octet-stream", False, _constant(content)))
+        candidates.append(
+            Candidate(name, "application/octet-stream", False, len(content), _constant(content))
+        )
     return candidates

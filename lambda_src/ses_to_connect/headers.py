@@ -53,11 +53,19 @@ def clean_text(value: str) -> str:
     return _CONTROL_OR_SPACE_RUN.sub(" ", value).strip()
 
 
-def header_text(value: str | None, defects: Defects, field: str) -> str:
-    """A header's value decoded, unfolded and stripped of control characters."""
+def header_text(value: str | None, defects: Defects, field: str, limit: int | None = None) -> str:
+    """A header's value decoded, unfolded and stripped of control characters.
+
+    ``limit`` bounds the raw value before decoding, for headers whose use is short anyway (a
+    210 kB Subject is cut to 998 characters; decoding all of it first is wasted work).
+    """
     if value is None:
         return ""
-    return clean_text(decode_words(str(value), defects, field))
+    raw = str(value)
+    if limit is not None and len(raw) > limit:
+        defects.add("header_truncated", field)
+        raw = raw[:limit]
+    return clean_text(decode_words(raw, defects, field))
 
 
 def parse_addresses(values: list[str], defects: Defects, field: str) -> list[Address]:

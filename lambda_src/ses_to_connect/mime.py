@@ -15,6 +15,7 @@ from email.feedparser import BytesFeedParser
 from email.message import Message
 
 from ses_to_connect.headers import decode_8bit, header_text, parse_addresses
+from ses_to_connect.limits import MAX_SUBJECT
 from ses_to_connect.model import Address, Defects
 
 BODY_TYPES = ("text/html", "text/plain")
@@ -78,15 +79,16 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
         for defect in part.defects:
             defects.add(type(defect).__name__)
 
-    def text(name: str) -> str:
-        return header_text(message.get(name), defects, name.lower())
+    def text(name: str, limit: int | None = None) -> str:
+        return header_text(message.get(name), defects, name.lower(), limit)
 
     def addresses(name: str) -> list[Address]:
         return parse_addresses(message.get_all(name, []), defects, name.lower())
 
     body, body_part = _find_body(message, prefer, defects)
     return ParsedMessage(
-        subject=text("Subject"),
+        # Encoded words take at most ~12 raw characters per decoded one; past that, waste.
+        subject=text("Subject", limit=12 * MAX_SUBJECT),
         from_=addresses("From"),
         reply_to=addresses("Reply-To"),
         to=addresses("To"),

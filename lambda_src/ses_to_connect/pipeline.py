@@ -14,14 +14,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from ses_to_connect.adapters.connect import ATTACHMENT_REJECTIONS, ContactStarter
-from ses_to_connect.adapters.ledger import ContactLedger
 from ses_to_connect.adapters.s3 import MailStore
-from ses_to_connect.adapters.threads import ThreadIndex
 from ses_to_connect.attachments import AttachmentSink, Skip, Skipped, send
 from ses_to_connect.convert import Plan, build_requests, client_token, plan
 from ses_to_connect.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
@@ -29,6 +27,10 @@ from ses_to_connect.headers import message_ids
 from ses_to_connect.model import Outcome
 from ses_to_connect.ses_event import EventError, SesRecord
 from ses_to_connect.settings import Settings
+
+if TYPE_CHECKING:  # imported by the handler only when their tables are configured (cold start)
+    from ses_to_connect.adapters.ledger import ContactLedger
+    from ses_to_connect.adapters.threads import ThreadIndex
 
 logger = Logger(child=True)
 

@@ -1,0 +1,304 @@
+"""Cold start: a fresh interpreter importing the handler and building its pipeline, against boto3 alone.
+
+The baseline creates exactly the clients ``pipeline()`` creates, with the same ``Config``
+options: a first run records them at botocore's ``Session.create_client``.
+
+Both scripts start their clock on their first line, so the interpreter's own start-up (the
+same for both) is left out of the ratio; the parent's wall time of each whole process, start-up
+and exit included, is kept as a second figure. Runs alternate between the two scripts, after
+one discarded warm-up run of each (byte-code compilation, the page cache).
+
+The environment is the one the stack gives the function (settings with the stack's defaults,
+both DynamoDB tables so the DynamoDB client is created too) with fake credentials and no AWS
+config files, so nothing on the developer's machine changes what the clients read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.messages import BUCKET, INSTANCE_ID, SUPPORT
+from bench.report import Figure, Section, median
+from bench.services import REPO, project_path
+
+TARGET = 1.10
+TOP_IMPORTS = 10
+
+FUNCTION_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_LAMBDA_FUNCTION_NAME": "ses-to-connect",
+    "POWERTOOLS_SERVICE_NAME": "ses-to-connect",
+    "POWERTOOLS_METRICS_NAMESPACE": "SesToConnect",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "CONNECT_INSTANCE_ID": INSTANCE_ID,
+    "CONNECT_ADDRESSES": json.dumps([{"address": SUPPORT}], separators=(",", ":")),
+    "MAIL_BUCKET": BUCKET,
+    "INBOUND_PREFIX": "inbound/",
+    "QUARANTINE_PREFIX": "quarantine/",
+    "ATTACHMENTS_PREFIX": "attachments/",
+    "BODY_PREFERENCE": "html",
+    "PREFER_REPLY_TO": "false",
+    "STATIC_ATTRIBUTES": "{}",
+    "VERDICT_POLICY": "{}",
+    "CONNECT_RETRY_MODE": "standard",
+    "CONNECT_MAX_ATTEMPTS": "5",
+    "CONNECT_TIMEOUT_SECONDS": "10",
+    "AWS_TIMEOUT_SECONDS": "10",
+    "IDEMPOTENCY_TABLE": "ses-to-connect-idempotency",
+    "THREADS_TABLE": "ses-to-connect-threads",
+    "FAILURE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/ses-to-connect-failures",
+}
+
+_START = "import time; _t0 = time.perf_counter(); _c0 = time.process_time()"
+_REPORT = (
+    "_c2 = time.process_time()\n"
+    "import json, sys; sys.stdout.write(json.dumps([_t1 - _t0, _t2 - _t0, _c2 - _c0]))"
+)
+HANDLER_SCRIPT = f"""\
+{_START}
+from ses_to_connect import handler
+_t1 = time.perf_counter()
+handler.pipeline()
+_t2 = time.perf_counter()
+{_REPORT}
+"""
+# Which clients pipeline() creates, and with which Config options: recorded at botocore's
+# create_client, so the baseline stays "the same clients" whatever the handler's code becomes.
+DISCOVERY_SCRIPT = """\
+import json, sys
+import botocore.session
+created = []
+_create = botocore.session.Session.create_client
+def _spy(self, service_name, *args, **kwargs):
+    config = kwargs.get("config")
+    created.append([service_name, dict(config._user_provided_options) if config else {}])
+    return _create(self, service_name, *args, **kwargs)
+botocore.session.Session.create_client = _spy
+from ses_to_connect import handler
+handler.pipeline()
+sys.stdout.write(json.dumps(created))
+"""
+
+
+def boto3_script(clients: list[tuple[str, dict[str, Any]]]) -> str:
+    """Import boto3 and create ``clients`` (service, Config options), timed like the handler script."""
+    calls = "\n".join(
+        f"boto3.client({service!r}, config=Config(**{options!r}))" for service, options in clients
+    )
+    return f"""\
+{_START}
+import boto3
+from botocore.config import Config
+_t1 = time.perf_counter()
+{calls}
+_t2 = time.perf_counter()
+{_REPORT}
+"""
+
+
+_IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+
+
+@dataclass(frozen=True)
+class Run:
+    imports: float  # seconds from the script's first line to its imports done
+    total: float  # ... to its clients created
+    cpu: float  # CPU seconds of the script (user + system): less sensitive to a busy machine
+    process: float  # the parent's wall time of the whole process
+
+
+def _environment(path: str | None = None) -> dict[str, str]:
+    """A clean environment: no AWS_* or PYTHON* variable of the caller's leaks in."""
+    kept = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
+    return {**kept, **FUNCTION_ENV, "PYTHONPATH": path or project_path()}
+
+
+@contextmanager
+def _without_bytecode() -> Iterator[dict[str, str]]:
+    """The environment of a function whose own code ships as source only, as the CDK asset does.
+
+    The asset excludes ``__pycache__`` and Lambda's ``/var/task`` is read-only, so every cold
+    start compiles the function's modules; boto3 (runtime) and Powertools (layer) keep theirs.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-source-only-") as folder:
+        shutil.copytree(
+            REPO / "lambda_src" / "ses_to_connect",
+            Path(folder) / "ses_to_connect",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        yield {**_environment(folder), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _run(script: str, env: dict[str, str], *flags: str) -> tuple[Run, str]:
+    started = time.perf_counter()
+    done = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        [sys.executable, *flags, "-c", script], env=env, capture_output=True, text=True, cwd=REPO, check=False
+    )
+    process = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"cold-start script failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    imports, total, cpu = json.loads(done.stdout)
+    return Run(imports, total, cpu, process), done.stderr
+
+
+def _discover_clients(env: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    done = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        [sys.executable, "-c", DISCOVERY_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"cannot see which clients pipeline() creates: {done.stderr.strip()[-500:]}")
+    clients = [(str(service), dict(options)) for service, options in json.loads(done.stdout)]
+    if not clients:
+        raise RuntimeError("pipeline() created no boto3 client: the baseline would be empty")
+    return clients
+
+
+def _import_times(stderr: str) -> dict[str, tuple[int, int]]:
+    """``-X importtime`` output as module -> (self us, cumulative us)."""
+    found: dict[str, tuple[int, int]] = {}
+    for line in stderr.splitlines():
+        match = _IMPORT_LINE.match(line)
+        if match:
+            found[match.group(4)] = (int(match.group(1)), int(match.group(2)))
+    return found
+
+
+def _import_breakdown(
+    env: dict[str, str], baseline_script: str, runs: int
+) -> tuple[list[tuple[str, ...]], dict[str, float]]:
+    """The imports only the handler path makes, top by median self time, and totals per package."""
+    handler_runs = [_import_times(_run(HANDLER_SCRIPT, env, "-X", "importtime")[1]) for _ in range(runs)]
+    boto3_runs = [_import_times(_run(baseline_script, env, "-X", "importtime")[1]) for _ in range(runs)]
+    in_baseline = set().union(*boto3_runs)
+    self_us: dict[str, list[int]] = defaultdict(list)
+    cumulative_us: dict[str, list[int]] = defaultdict(list)
+    for found in handler_runs:
+        for module, (own, cumulative) in found.items():
+            if module not in in_baseline:
+                self_us[module].append(own)
+                cumulative_us[module].append(cumulative)
+    medians = {module: median(values) for module, values in self_us.items()}
+    top = sorted(medians, key=lambda module: -medians[module])[:TOP_IMPORTS]
+    rows: list[tuple[str, ...]] = [("module (imported by the handler only)", "self ms", "cumulative ms")]
+    rows += [
+        (module, f"{medians[module] / 1000:.1f}", f"{median(cumulative_us[module]) / 1000:.1f}")
+        for module in top
+    ]
+    packages: dict[str, float] = defaultdict(float)
+    for module, value in medians.items():
+        packages[module.split(".")[0]] += value / 1000
+    totals = {
+        "handler_only_ms": round(sum(medians.values()) / 1000, 1),
+        "handler_only_modules": len(medians),
+        "baseline_ms": round(median([sum(own for own, _ in run.values()) for run in boto3_runs]) / 1000, 1),
+        **{f"package:{name}": round(ms, 1) for name, ms in sorted(packages.items(), key=lambda kv: -kv[1])},
+    }
+    return rows, totals
+
+
+def run(repeats: int) -> Section:
+    env = _environment()
+    section = Section()
+    clients = _discover_clients(env)
+    baseline_script = boto3_script(clients)
+    handler_runs: list[Run] = []
+    boto3_runs: list[Run] = []
+    source_runs: list[Run] = []
+    with _without_bytecode() as source_env:
+        kinds = [
+            (HANDLER_SCRIPT, env, handler_runs),
+            (baseline_script, env, boto3_runs),
+            (HANDLER_SCRIPT, source_env, source_runs),
+        ]
+        for script, environment, _ in kinds:  # warm-up: byte-code and page cache, for all alike
+            _run(script, environment)
+        for index in range(repeats):
+            for script, environment, into in kinds if index % 2 == 0 else kinds[::-1]:
+                into.append(_run(script, environment)[0])
+    handler_ms = median([r.total for r in handler_runs]) * 1000
+    boto3_ms = median([r.total for r in boto3_runs]) * 1000
+    process_handler = median([r.process for r in handler_runs]) * 1000
+    process_boto3 = median([r.process for r in boto3_runs]) * 1000
+    section.figures.append(
+        Figure(
+            "cold start: import + settings + clients",
+            handler_ms,
+            boto3_ms,
+            "ms",
+            handler_ms / boto3_ms,
+            TARGET,
+            f"median of {repeats}; baseline: import boto3 and create the same clients "
+            f"({', '.join(service for service, _ in clients)}) with the same Config options",
+        )
+    )
+    source_ms = median([r.total for r in source_runs]) * 1000
+    section.figures.append(
+        Figure(
+            "cold start: function code without .pyc",
+            source_ms,
+            boto3_ms,
+            "ms",
+            source_ms / boto3_ms,
+            None,
+            "as deployed: the asset ships ses_to_connect without __pycache__, so each cold start compiles it",
+        )
+    )
+    section.figures.append(
+        Figure(
+            "cold start: whole process, as seen by the parent",
+            process_handler,
+            process_boto3,
+            "ms",
+            process_handler / process_boto3,
+            None,
+            "includes interpreter start-up and exit, the same for both",
+        )
+    )
+    rows, totals = _import_breakdown(env, baseline_script, runs=max(3, repeats // 3))
+    section.extra_tables.append(("Cold start: imports only the handler path makes (-X importtime)", rows))
+    section.notes.append(
+        f"handler-only imports: {totals['handler_only_ms']} ms of self time in "
+        f"{totals['handler_only_modules']} modules (boto3 baseline imports: {totals['baseline_ms']} ms); "
+        "imports: "
+        f"handler {median([r.imports for r in handler_runs]) * 1000:.0f} ms, "
+        f"boto3 {median([r.imports for r in boto3_runs]) * 1000:.0f} ms; CPU time: "
+        f"handler {median([r.cpu for r in handler_runs]) * 1000:.0f} ms, "
+        f"boto3 {median([r.cpu for r in boto3_runs]) * 1000:.0f} ms"
+    )
+    section.details["cold_start"] = {
+        "handler_ms": [round(r.total * 1000, 2) for r in handler_runs],
+        "boto3_ms": [round(r.total * 1000, 2) for r in boto3_runs],
+        "handler_import_ms": [round(r.imports * 1000, 2) for r in handler_runs],
+        "boto3_import_ms": [round(r.imports * 1000, 2) for r in boto3_runs],
+        "source_only_ms": [round(r.total * 1000, 2) for r in source_runs],
+        "handler_cpu_ms": [round(r.cpu * 1000, 2) for r in handler_runs],
+        "boto3_cpu_ms": [round(r.cpu * 1000, 2) for r in boto3_runs],
+        "imports": totals,
+        "clients": [{"service": service, "config": options} for service, options in clients],
+    }
+    return section
