@@ -166,7 +166,7 @@ CONTEXT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("logRetentionDays", "integer", 30, "CloudWatch Logs retention (an allowed value)"),
     KeySpec("alarmEmail", "string", None, "e-mail subscribed to the alarm topic"),
     KeySpec("quarantineAlarmThreshold", "integer", 10, "quarantined messages per hour that alarm"),
-    KeySpec("lambdaMemoryMb", "integer", 512, "128..10240"),
+    KeySpec("lambdaMemoryMb", "integer", 256, "128..10240; 256 fits a 40 MB message (docs/performance.md)"),
     KeySpec("lambdaTimeoutSeconds", "integer", 60, "1..900"),
     KeySpec("lambdaReservedConcurrency", "integer", 2, '1..1000, or "none" for no reservation'),
     KeySpec("asyncRetryAttempts", "integer", 2, "0..2 retries of a failed asynchronous invocation"),
@@ -239,7 +239,7 @@ class BridgeConfig:
     log_retention_days: int = 30
     alarm_email: str | None = None
     quarantine_alarm_threshold: int = 10
-    lambda_memory_mb: int = 512
+    lambda_memory_mb: int = 256
     lambda_timeout_seconds: int = 60
     lambda_reserved_concurrency: int | None = 2
     async_retry_attempts: int = 2

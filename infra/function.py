@@ -89,7 +89,7 @@ class BridgeFunctionProps:
     # The key of the bucket and the queue when they use SSE-KMS; the function gets Decrypt and
     # GenerateDataKey on it, nothing else.
     data_key: kms.IKey | None = None
-    memory_mb: int = 512
+    memory_mb: int = 256
     timeout_seconds: int = 60
     reserved_concurrency: int | None = 2
     retry_attempts: int = 2

@@ -204,7 +204,7 @@ def test_function_runtime_architecture_handler_and_sizes(default: Synth) -> None
     assert props["Runtime"] == "python3.14"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "ses_to_connect.handler.lambda_handler"
-    assert props["MemorySize"] == 512
+    assert props["MemorySize"] == 256
     assert props["Timeout"] == 60
     assert props["ReservedConcurrentExecutions"] == 2
     assert props["Role"] == get_att(default.logical_id(default.stack.bridge.role))

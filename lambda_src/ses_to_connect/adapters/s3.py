@@ -14,7 +14,7 @@ from ses_to_connect.errors import StorageError
 # Without s3:ListBucket (not granted), S3 answers AccessDenied for a key that does not exist.
 # Either way retrying cannot help: the event goes to the failure queue at once.
 _PERMANENT_CODES = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"})
-CHUNK_BYTES = 1024 * 1024
+CHUNK_BYTES = 256 * 1024
 
 
 class MailStore:
@@ -23,7 +23,8 @@ class MailStore:
         self._bucket = bucket
 
     def read_chunks(self, key: str) -> Iterator[bytes]:
-        """The object in 1 MiB chunks, so the parser never needs the whole message as one bytes."""
+        """The object in 256 KiB chunks: the parser never holds the whole message as one bytes, and
+        small chunks keep its line buffer small (1 MiB chunks cost 0.5x the message size in RSS)."""
         try:
             body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
             yield from body.iter_chunks(CHUNK_BYTES)
