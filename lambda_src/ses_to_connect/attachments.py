@@ -15,6 +15,7 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.errors import MessageError
 from email.message import Message
 from pathlib import PurePosixPath
 from typing import Protocol
@@ -27,7 +28,7 @@ from ses_to_connect.limits import (
     MAX_FILE_NAME,
     MAX_S3_URL,
 )
-from ses_to_connect.mime import render_forwarded
+from ses_to_connect.mime import decoded_payload, render_forwarded
 from ses_to_connect.model import Defects
 
 # Extensions Connect accepts, by content type, for parts whose name has none.
@@ -120,7 +121,11 @@ def find_candidates(
         else:
             content_id = next(iter(message_ids(str(part.get("Content-ID", "")))), "").strip("<>")
             is_inline = content_type.startswith("image/") and content_id in referenced
-            found = [Candidate(name, content_type, is_inline, _decoded_size(part), _decoder(part))]
+            found = [
+                Candidate(
+                    name, content_type, is_inline, _decoded_size(part, defects), _decoder(part, defects)
+                )
+            ]
         for candidate in found:
             if PurePosixPath(candidate.file_name.lower()).suffix not in ALLOWED_ATTACHMENT_EXTENSIONS:
                 skipped.append(Skipped(candidate.file_name, Skip.TYPE_NOT_ALLOWED))
@@ -245,30 +250,38 @@ def _is_base64(part: Message) -> bool:
     return str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64"
 
 
-def _decoded_size(part: Message) -> int:
-    """The decoded size of a part, counted on its encoded text without decoding it."""
-    encoded = part.get_payload()
-    if not isinstance(encoded, str):
-        return 0
+def _base64_text(part: Message) -> str | None:
+    """A base64 part's encoded text as parsed, or None (not base64, or the stdlib refuses it)."""
     if not _is_base64(part):
-        return len(encoded)  # an upper bound for quoted-printable; exact otherwise
+        return None
+    try:
+        payload = part.get_payload()
+    except (ValueError, LookupError, UnicodeError, TypeError, MessageError):  # hostile parameters
+        return None
+    return payload if isinstance(payload, str) else None
+
+
+def _decoded_size(part: Message, defects: Defects) -> int:
+    """The decoded size of a part; for base64, counted on its encoded text without decoding."""
+    encoded = _base64_text(part)
+    if encoded is None:
+        return len(decoded_payload(part, defects))  # 8-bit, binary, quoted-printable: small in practice
     significant = len(encoded) - sum(encoded.count(c) for c in "\r\n\t =")
     return significant * 3 // 4
 
 
-def _decoder(part: Message) -> Callable[[], bytes]:
+def _decoder(part: Message, defects: Defects) -> Callable[[], bytes]:
     def payload() -> bytes:
-        encoded = part.get_payload()
+        encoded = _base64_text(part)
         data: bytes | None = None
-        if isinstance(encoded, str) and _is_base64(part):
+        if encoded is not None:
             # One copy, straight from the parsed text (the stdlib's decode=True splits and joins
             # lines first: several copies of a large file at once). Damaged base64 raises here
             # and goes to the stdlib's lenient decoder below, which recovers what it can.
             with contextlib.suppress(binascii.Error, ValueError):
                 data = binascii.a2b_base64(encoded)
         if data is None:
-            decoded = part.get_payload(decode=True)
-            data = decoded if isinstance(decoded, bytes) else b""
+            data = decoded_payload(part, defects)
         part.set_payload("")  # the encoded copy is no longer needed
         return data
 
@@ -300,9 +313,9 @@ def _unpack_tnef(part: Message, defects: Defects) -> list[Candidate] | None:
     except ImportError:
         defects.add("tnef_unsupported")
         return None
-    data = part.get_payload(decode=True)
+    data = decoded_payload(part, defects)
     try:
-        tnef = TNEF(data if isinstance(data, bytes) else b"")
+        tnef = TNEF(data)
         files = [(str(a.long_filename() or a.name or "attachment"), bytes(a.data)) for a in tnef.attachments]
     except Exception:  # noqa: BLE001 (tnefparse raises anything on damaged input)
         defects.add("tnef_unreadable")

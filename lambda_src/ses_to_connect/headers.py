@@ -9,6 +9,7 @@ Connect request passes through :func:`clean_text`, so CR, LF and other control c
 from __future__ import annotations
 
 import re
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 
@@ -43,7 +44,7 @@ def decode_words(value: str, defects: Defects, field: str) -> str:
         return value
     try:
         return str(make_header(decode_header(value)))
-    except (LookupError, UnicodeError, ValueError, TypeError):
+    except (LookupError, UnicodeError, ValueError, TypeError, MessageError):  # the stdlib's many ways
         defects.add("undecodable_header", field)
         return value
 

@@ -11,14 +11,17 @@ import codecs
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email._policybase import Compat32
+from email.errors import MessageError
 from email.feedparser import BytesFeedParser
 from email.message import Message
+from email.parser import BytesHeaderParser
 
-from ses_to_connect.headers import decode_8bit, header_text, parse_addresses
+from ses_to_connect.headers import clean_text, decode_8bit, header_text, parse_addresses
 from ses_to_connect.limits import MAX_SUBJECT
 from ses_to_connect.model import Address, Defects
 
 BODY_TYPES = ("text/html", "text/plain")
+HEADER_BYTES = 256 * 1024  # kept while parsing, to recover the headers of an unparsable structure
 # Headers the loop guards and verdict fallback read; kept decoded, lower-cased names.
 GUARD_HEADERS = (
     "auto-submitted",
@@ -69,15 +72,29 @@ class ParsedMessage:
 
 
 def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> ParsedMessage:
-    """Parse raw MIME (bytes, or chunks of it) and pick the body of type ``prefer`` if present."""
-    parser = BytesFeedParser(policy=_POLICY)
-    for chunk in [raw] if isinstance(raw, bytes) else raw:
-        parser.feed(chunk)
-    message = parser.close()
+    """Parse raw MIME (bytes, or chunks of it) and pick the body of type ``prefer`` if present.
+
+    The stdlib parser recurses once per nesting level: a few thousand nested parts (a 60 kB
+    message) exhaust the stack. Such a message keeps its headers, is recorded as
+    ``too_deeply_nested`` and gets no body or attachments; the raw message stays referenced.
+    """
+    head = bytearray()  # the first bytes, to recover the headers if the structure defeats the parser
     defects = Defects()
-    for part in message.walk():
-        for defect in part.defects:
-            defects.add(type(defect).__name__)
+    try:
+        parser = BytesFeedParser(policy=_POLICY)
+        for chunk in [raw] if isinstance(raw, bytes) else raw:
+            if len(head) < HEADER_BYTES:
+                head += chunk[: HEADER_BYTES - len(head)]
+            parser.feed(chunk)
+        message = parser.close()
+        for part in message.walk():
+            for defect in part.defects:
+                defects.add(type(defect).__name__)
+        body, body_part = _find_body(message, prefer, defects)
+    except RecursionError:
+        defects.add("too_deeply_nested")
+        message = BytesHeaderParser(policy=_POLICY).parsebytes(bytes(head))
+        body, body_part = None, None
 
     def text(name: str, limit: int | None = None) -> str:
         return header_text(message.get(name), defects, name.lower(), limit)
@@ -85,7 +102,6 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
     def addresses(name: str) -> list[Address]:
         return parse_addresses(message.get_all(name, []), defects, name.lower())
 
-    body, body_part = _find_body(message, prefer, defects)
     return ParsedMessage(
         # Encoded words take at most ~12 raw characters per decoded one; past that, waste.
         subject=text("Subject", limit=12 * MAX_SUBJECT),
@@ -159,18 +175,30 @@ def _is_attachment(part: Message) -> bool:
     return disposition is not None and str(disposition).split(";")[0].strip().lower() == "attachment"
 
 
+def decoded_payload(part: Message, defects: Defects) -> bytes:
+    """A leaf part's content with its transfer encoding undone; never raises.
+
+    The stdlib decoder raises on a few damaged inputs (a charset parameter it cannot use on
+    8-bit content, say); the raw content is then the best there is, and it is recorded.
+    """
+    try:
+        data = part.get_payload(decode=True)
+    except (ValueError, LookupError, UnicodeError, TypeError, MessageError):
+        defects.add("undecodable_part")
+        return b""  # the raw message, referenced from the contact, still has it
+    return data if isinstance(data, bytes) else b""
+
+
 def _decode_text(part: Message, defects: Defects) -> str:
     """A text part's content in its declared charset; wrong or unknown charsets fall back."""
-    data = part.get_payload(decode=True)
-    if not isinstance(data, bytes):
+    data = decoded_payload(part, defects)
+    if not data:
         return ""
     declared = _charset(part, defects)
     if declared:
         try:
             return data.decode(declared)
-        except LookupError:
-            defects.add("unknown_charset", declared[:40])
-        except UnicodeDecodeError:
+        except UnicodeError:  # undecodable, or a codec (idna, "undefined") that is no charset
             defects.add("charset_mismatch", declared[:40])
     try:
         return data.decode("utf-8")
@@ -184,13 +212,13 @@ def _charset(part: Message, defects: Defects) -> str | None:
     raw = part.get_param("charset")
     if raw is None:
         return None
-    value = decode_8bit(str(raw if isinstance(raw, str) else raw[2]), defects, "content-type")
+    value = decode_8bit(str(raw if isinstance(raw, str) else raw[2] or ""), defects, "content-type")
     name = value.strip().strip("\"'").lower()
     try:
         # Only text codecs: "base64" or "rot13" are codecs too, but not charsets.
         if not codecs.lookup(name)._is_text_encoding:
             raise LookupError(name)
-    except LookupError:
-        defects.add("unknown_charset", name[:40])
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        defects.add("unknown_charset", clean_text(name)[:40])
         return None
     return name

@@ -3,7 +3,7 @@
 Lambda runs at most ``lambdaReservedConcurrency`` (2) invocations at once; each uses botocore's
 adaptive retry mode, whose client-side rate limiter slows down on ThrottlingException, and
 Lambda's own retries (scaled from minutes to a second here) catch what is left. The figure is
-the drain time against the quota-limited minimum (messages / rate).
+the drain time against the quota-limited minimum ((messages - burst) / rate).
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def _drain(aws: LocalAws, tag: str, count: int, rate: float) -> tuple[float, flo
     elapsed = time.monotonic() - started
     counts = check(aws, f"burst {count} at {rate:g}/s", events, sum(i.attempts for i in invocations))
     assert (counts.contacts, counts.lost, counts.duplicated, counts.failure_queue) == (count, 0, 0, 0)
-    minimum = count / rate
+    burst = max(1, int(rate))  # the emulator's bucket starts full (local_aws sets burst = rate)
+    minimum = (count - burst) / rate
     print(
         f"\nburst: {count} messages at {rate:g}/s drained in {elapsed:.1f} s; "
         f"minimum {minimum:.1f} s; ratio {elapsed / minimum:.2f}"
@@ -59,11 +60,11 @@ def _drain(aws: LocalAws, tag: str, count: int, rate: float) -> tuple[float, flo
 @pytest.mark.parametrize("quota_aws", [20.0], indirect=True)
 def test_short_burst_drains_without_loss(quota_aws: LocalAws) -> None:
     elapsed, minimum = _drain(quota_aws, "burst-short", 60, 20.0)
-    assert elapsed >= minimum * 0.8  # the emulated quota was really in force (burst allowance aside)
+    assert elapsed >= minimum * 0.95  # the emulated quota was really in force
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("quota_aws", [5.0], indirect=True)
 def test_500_messages_at_5_per_second(quota_aws: LocalAws) -> None:
     elapsed, minimum = _drain(quota_aws, "burst-500", 500, 5.0)
-    assert elapsed >= minimum * 0.9
+    assert elapsed >= minimum * 0.95
