@@ -113,9 +113,9 @@ def test_permanent_connect_errors_go_straight_to_the_failure_queue(aws: LocalAws
 
 def test_crash_after_start_email_contact_succeeded(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
     original = ContactStarter.start
-    crashes: list[str] = []
+    crashes: list[str | None] = []
 
-    def start_then_crash(self: ContactStarter, request: Any) -> str:
+    def start_then_crash(self: ContactStarter, request: Any) -> str | None:
         contact_id = original(self, request)
         if not crashes:
             crashes.append(contact_id)
