@@ -18,6 +18,7 @@ from ses_to_connect.model import Address, Defects
 
 _CONTROL_OR_SPACE_RUN = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff]+")
 _SURROGATES = re.compile(r"[\udc80-\udcff]+")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 
@@ -51,7 +52,12 @@ def decode_words(value: str, defects: Defects, field: str) -> str:
 
 def clean_text(value: str) -> str:
     """One line of text: control characters and runs of white space become one space."""
-    return _CONTROL_OR_SPACE_RUN.sub(" ", value).strip()
+    return _CONTROL_OR_SPACE_RUN.sub(" ", without_lone_surrogates(value)).strip()
+
+
+def without_lone_surrogates(value: str) -> str:
+    """Lone surrogates (from utf-7 or unicode_escape "charsets") are not text JSON should carry."""
+    return _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def header_text(value: str | None, defects: Defects, field: str, limit: int | None = None) -> str:

@@ -16,7 +16,13 @@ from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.parser import BytesHeaderParser
 
-from ses_to_connect.headers import clean_text, decode_8bit, header_text, parse_addresses
+from ses_to_connect.headers import (
+    clean_text,
+    decode_8bit,
+    header_text,
+    parse_addresses,
+    without_lone_surrogates,
+)
 from ses_to_connect.limits import MAX_SUBJECT
 from ses_to_connect.model import Address, Defects
 
@@ -197,7 +203,7 @@ def _decode_text(part: Message, defects: Defects) -> str:
     declared = _charset(part, defects)
     if declared:
         try:
-            return data.decode(declared)
+            return without_lone_surrogates(data.decode(declared))
         except UnicodeError:  # undecodable, or a codec (idna, "undefined") that is no charset
             defects.add("charset_mismatch", declared[:40])
     try:
