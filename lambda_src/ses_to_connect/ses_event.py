@@ -43,8 +43,6 @@ class SesRecord:
     recipients: tuple[str, ...]
     verdicts: Mapping[str, str]  # "spam" -> "PASS", ... ; absent verdicts are missing keys
     dmarc_policy: str | None = None
-    timestamp: str | None = None
-    invocation_type: str | None = None
     replay: Replay | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -74,8 +72,6 @@ class SesRecord:
             recipients=tuple(str(r) for r in recipients if isinstance(r, str)),
             verdicts=verdicts,
             dmarc_policy=policy.upper() if isinstance(policy, str) and policy else None,
-            timestamp=mail.get("timestamp") if isinstance(mail.get("timestamp"), str) else None,
-            invocation_type=_mapping(receipt.get("action")).get("invocationType"),
             replay=Replay(
                 str(replay["sourceKey"]), bool(replay.get("deliver")), str(replay.get("reason", ""))
             )

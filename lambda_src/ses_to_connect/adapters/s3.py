@@ -36,9 +36,6 @@ class MailStore:
         except BotoCoreError as exc:
             raise StorageError(f"cannot read s3://{self._bucket}/{key}: {type(exc).__name__}") from exc
 
-    def read(self, key: str) -> bytes:
-        return b"".join(self.read_chunks(key))
-
     def quarantine(self, source_key: str, target_key: str, reason: str, message_id: str) -> None:
         """Copy (never move) the raw message, with the reason in the object's metadata."""
         try:
