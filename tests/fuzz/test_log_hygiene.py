@@ -22,13 +22,13 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 from moto import mock_aws
 
 from ses_to_connect import handler
 from ses_to_connect.errors import PermanentDeliveryError
 from ses_to_connect.event_builder import build_ses_event
+from tests.functional import FakeLambdaContext
 
 from .strategies import BUCKET, INSTANCE_ID, SALES, SALES_FLOW, SUPPORT
 
@@ -121,26 +121,6 @@ CLEARED = (
 )
 
 
-class FakeContext(LambdaContext):
-    """The fields Powertools' Logger reads from the Lambda context."""
-
-    @property
-    def function_name(self) -> str:
-        return "ses-to-connect"
-
-    @property
-    def memory_limit_in_mb(self) -> int:
-        return 256
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return "arn:aws:lambda:us-east-1:111122223333:function:ses-to-connect"
-
-    @property
-    def aws_request_id(self) -> str:
-        return "11111111-1111-4111-8111-111111111111"
-
-
 @dataclass
 class Lambda:
     stubber: Stubber
@@ -154,7 +134,7 @@ class Lambda:
             RAW, message_id=MESSAGE_ID, recipients=[SUPPORT], verdicts=verdicts, source=ENVELOPE_SENDER
         )
         with contextlib.suppress(PermanentDeliveryError):
-            handler.lambda_handler(event, FakeContext())
+            handler.lambda_handler(event, FakeLambdaContext())
 
 
 @pytest.fixture
