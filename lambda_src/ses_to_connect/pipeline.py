@@ -126,7 +126,7 @@ class Pipeline:
             raise next((f for f in failures if isinstance(f, RetryableDeliveryError)), failures[0])
         contact_ids = [contact_id for contact_id in started if contact_id]
         self._remember_thread(planned, contact_ids, related)
-        skipped_all = [*planned.skipped, *skipped]
+        skip_reasons = Counter(item.reason for item in [*planned.skipped, *skipped])
         logger.info(
             "contacts created",
             extra={
@@ -134,7 +134,7 @@ class Pipeline:
                 "related_contact_id": related,
                 "flags": conversion.flags,
                 "attachments_sent": len(sent),
-                "attachments_skipped": dict(Counter(item.reason for item in skipped_all)),
+                "attachments_skipped": dict(skip_reasons),
                 "defects": _kinds(conversion.defects),
             },
         )
@@ -145,7 +145,7 @@ class Pipeline:
             contact_ids,
             conversion.defects,
             attachments_sent=len(sent),
-            attachments_skipped=Counter(item.reason for item in skipped_all),
+            attachments_skipped=skip_reasons,
             related_contact_id=related,
             contacts_without_id=len(started) - len(contact_ids),
         )
