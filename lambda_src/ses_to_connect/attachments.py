@@ -28,7 +28,7 @@ from ses_to_connect.limits import (
     MAX_FILE_NAME,
     MAX_S3_URL,
 )
-from ses_to_connect.mime import decoded_payload, render_forwarded
+from ses_to_connect.mime import decoded_payload, is_attachment, render_forwarded
 from ses_to_connect.model import Defects
 
 # Extensions Connect accepts, by content type, for parts whose name has none.
@@ -193,16 +193,14 @@ def _leaves(message: Message, body_part: Message | None) -> Iterator[Message]:
 
 def _is_body_like(part: Message) -> bool:
     """Unnamed inline text: an alternative or extra body part, not a file the sender attached."""
-    disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
-    return (
-        part.get_content_type() in {"text/plain", "text/html"}
-        and disposition != "attachment"
-        and part.get_filename() is None
-    ) or (
-        part.get_content_type()
-        in {"message/delivery-status", "message/disposition-notification", "text/rfc822-headers"}
-        and disposition != "attachment"
-    )
+    if is_attachment(part):
+        return False
+    content_type = part.get_content_type()
+    return (content_type in {"text/plain", "text/html"} and part.get_filename() is None) or content_type in {
+        "message/delivery-status",
+        "message/disposition-notification",
+        "text/rfc822-headers",
+    }
 
 
 def _file_name(part: Message, content_type: str, defects: Defects) -> str:

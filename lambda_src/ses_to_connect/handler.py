@@ -45,6 +45,8 @@ def pipeline() -> Pipeline:
         attachments=AttachmentStore(s3, settings.mail_bucket, settings.attachment_url_expiry_seconds),
         contacts=ContactStarter(boto3.client("connect", config=connect_config)),
     )
+    if settings.failure_queue_url:
+        adapters.failures = FailureQueue(boto3.client("sqs", config=aws_config), settings.failure_queue_url)
     if settings.idempotency_table or settings.threads_table:
         dynamodb = boto3.client("dynamodb", config=aws_config)
         if settings.idempotency_table:
@@ -93,8 +95,7 @@ def _permanent_failure(
     """
     metrics.add_metric(name="PermanentFailures", unit=MetricUnit.Count, value=1)
     code = getattr(error, "code", type(error).__name__)
-    queue_url = bridge.settings.failure_queue_url
-    if queue_url is None or event.get(REDRIVE_KEY):
+    if bridge.io.failures is None or event.get(REDRIVE_KEY):
         logger.error("permanent failure; raised for the failure destination", extra={"code": code})
         raise error
     record = failure_record(
@@ -105,7 +106,7 @@ def _permanent_failure(
         request_id=context.aws_request_id,
         function_arn=context.invoked_function_arn,
     )
-    FailureQueue(boto3.client("sqs"), queue_url).send(record)
+    bridge.io.failures.send(record)
     logger.error("permanent failure; event sent to the failure queue", extra={"code": code})
     return {"disposition": "CONTINUE", "messages": [], "failed": {"code": code, "error": str(error)}}
 

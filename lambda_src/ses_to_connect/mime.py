@@ -172,11 +172,12 @@ def _body_candidates(part: Message, *, into_attached: bool) -> Iterator[Message]
         for child in payload if isinstance(payload, list) else []:
             if isinstance(child, Message):
                 yield from _body_candidates(child, into_attached=into_attached)
-    elif part.get_content_type() in BODY_TYPES and not _is_attachment(part):
+    elif part.get_content_type() in BODY_TYPES and not is_attachment(part):
         yield part
 
 
-def _is_attachment(part: Message) -> bool:
+def is_attachment(part: Message) -> bool:
+    """Whether the part says ``Content-Disposition: attachment`` (a file, not a body)."""
     disposition = part.get("Content-Disposition")
     return disposition is not None and str(disposition).split(";")[0].strip().lower() == "attachment"
 

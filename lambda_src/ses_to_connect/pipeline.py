@@ -29,6 +29,7 @@ from ses_to_connect.ses_event import EventError, SesRecord
 from ses_to_connect.settings import Settings
 
 if TYPE_CHECKING:  # imported by the handler only when their tables are configured (cold start)
+    from ses_to_connect.adapters.failures import FailureQueue
     from ses_to_connect.adapters.ledger import ContactLedger
     from ses_to_connect.adapters.threads import ThreadIndex
 
@@ -71,6 +72,7 @@ class Adapters:
     contacts: ContactStarter
     ledger: ContactLedger | None = None
     threads: ThreadIndex | None = None
+    failures: FailureQueue | None = None  # where permanent failures go at once, if configured
 
 
 class Pipeline:
