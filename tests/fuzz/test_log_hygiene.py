@@ -14,7 +14,6 @@ import base64
 import contextlib
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from moto import mock_aws
 from ses_to_connect import handler
 from ses_to_connect.errors import PermanentDeliveryError
 from ses_to_connect.event_builder import build_ses_event
-from tests.functional import FakeLambdaContext
+from tests.functional import FAKE_AWS_ENV, FakeLambdaContext
 
 from .strategies import BUCKET, INSTANCE_ID, SALES, SALES_FLOW, SUPPORT
 
@@ -91,14 +90,7 @@ RAW = "\r\n".join(
 ).encode()
 
 ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    **FAKE_AWS_ENV,
     "CONNECT_INSTANCE_ID": INSTANCE_ID,
     "CONNECT_ADDRESSES": json.dumps([{"address": SUPPORT}, {"address": SALES, "contactFlowId": SALES_FLOW}]),
     "MAIL_BUCKET": BUCKET,
