@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from email.errors import MessageError
 from email.message import Message
 from pathlib import PurePosixPath
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ses_to_connect.headers import clean_text, decode_words, header_text, message_ids
 from ses_to_connect.limits import (
@@ -88,8 +88,9 @@ class Candidate:
     payload: Callable[[], bytes] = field(compare=False, repr=False)
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(NamedTuple):
+    """A part that was not sent, and the :class:`Skip` reason why."""
+
     file_name: str
     reason: str
 

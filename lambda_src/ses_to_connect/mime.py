@@ -15,6 +15,7 @@ from email.errors import MessageError
 from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.parser import BytesHeaderParser
+from typing import NamedTuple
 
 from ses_to_connect.headers import (
     clean_text,
@@ -53,14 +54,17 @@ class _RawHeaderPolicy(Compat32):
 _POLICY = _RawHeaderPolicy()
 
 
-@dataclass(frozen=True)
-class Body:
+class Body(NamedTuple):
+    """The body chosen for the contact, already decoded to text."""
+
     text: str
     content_type: str  # "text/html" or "text/plain"
 
 
 @dataclass
 class ParsedMessage:
+    """What the conversion reads from a message: cleaned headers, the chosen body, its defects."""
+
     subject: str
     from_: list[Address]
     reply_to: list[Address]

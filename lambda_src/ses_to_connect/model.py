@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(NamedTuple):
+    """An email address with its optional display name, as Connect takes them."""
+
     email: str
     display_name: str | None = None
 

@@ -38,6 +38,8 @@ logger = Logger(child=True)
 
 @dataclass
 class RecordResult:
+    """How one record ended, as the handler returns and counts it."""
+
     message_id: str
     outcome: str  # "contact", "quarantine" or "skipped"
     reason: str | None = None

@@ -9,7 +9,7 @@ for is always the most serious rule it matched.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ses_to_connect.mime import ParsedMessage
 from ses_to_connect.ses_event import SesRecord
@@ -21,8 +21,9 @@ _NULL_SENDERS = frozenset({"", "<>"})
 _VERDICT_ORDER = ("virus", "spam", "dmarc", "spf", "dkim")
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
+    """What the verdict policy found: the rules a message matched and whether it is quarantined."""
+
     matched: tuple[str, ...]  # every rule the message matched, most serious first
     quarantine_reason: str | None  # the first matched rule whose action is quarantine
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 SETUP_NOTIFICATION_ID = "AMAZON_SES_SETUP_NOTIFICATION"
 VERDICT_NAMES = ("spam", "virus", "spf", "dkim", "dmarc")
@@ -23,8 +23,7 @@ class EventError(ValueError):
     """The event is not an SES receipt event; nothing in it can be processed."""
 
 
-@dataclass(frozen=True)
-class Replay:
+class Replay(NamedTuple):
     """An operator's request to process a stored message again (``python -m operations replay``).
 
     ``source_key`` is the object to read (a quarantined copy outlives the inbound one);
@@ -38,6 +37,8 @@ class Replay:
 
 @dataclass(frozen=True)
 class SesRecord:
+    """One SES receipt record: the stored message's id, its envelope and SES's verdicts."""
+
     message_id: str
     source: str
     recipients: tuple[str, ...]

@@ -42,7 +42,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ses_to_connect.limits import ATTRIBUTE_KEY_PATTERN, EMAIL_PATTERN, MAX_CONTACT_FLOW_ID, attributes_size
 
@@ -93,16 +93,15 @@ DEFAULT_POLICY: Mapping[str, Action] = {
 }
 
 _E = TypeVar("_E", bound=StrEnum)
-MAX_EXPIRY_MINUTES = 20160
+MAX_EXPIRY_MINUTES = 20160  # 14 days; Connect's documented ceiling for email contact expiry
 MAX_PREFIX = 256
 # Half of Connect's 32 KiB attribute budget; the bridge's own attributes use the rest.
-MAX_STATIC_ATTRIBUTES_BYTES = 16_384  # 14 days; Connect's documented ceiling for email contact expiry
+MAX_STATIC_ATTRIBUTES_BYTES = 16_384
 _PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
 _BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-@dataclass(frozen=True)
-class ConnectAddress:
+class ConnectAddress(NamedTuple):
     """A Connect email address this bridge delivers to, with an optional flow override."""
 
     address: str
@@ -115,6 +114,8 @@ class ConnectAddress:
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything the bridge is configured with; fields mirror the variables listed above."""
+
     instance_id: str
     connect_addresses: tuple[ConnectAddress, ...]
     mail_bucket: str
