@@ -37,7 +37,7 @@ class Plan:
 
 
 FULL = Plan(
-    cold_starts=15, conversion_repeats=5, memory_repeats=3, throughput_messages=200, throughput_rounds=3
+    cold_starts=25, conversion_repeats=5, memory_repeats=3, throughput_messages=200, throughput_rounds=3
 )
 QUICK = Plan(
     cold_starts=5, conversion_repeats=3, memory_repeats=1, throughput_messages=50, throughput_rounds=3

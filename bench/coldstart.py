@@ -281,6 +281,13 @@ def run(repeats: int) -> Section:
     )
     rows, totals = _import_breakdown(env, baseline_script, runs=max(3, repeats // 3))
     section.extra_tables.append(("Cold start: imports only the handler path makes (-X importtime)", rows))
+    paired = sorted(h.total / b.total for h, b in zip(handler_runs, boto3_runs, strict=True))
+    quartile = len(paired) // 4
+    section.notes.append(
+        f"spread: the ratio of each handler run to its adjacent baseline run has median "
+        f"{median(paired):.3f}x, middle half {paired[quartile]:.3f}x-{paired[-1 - quartile]:.3f}x, "
+        f"range {paired[0]:.3f}x-{paired[-1]:.3f}x"
+    )
     section.notes.append(
         f"handler-only imports: {totals['handler_only_ms']} ms of self time in "
         f"{totals['handler_only_modules']} modules (boto3 baseline imports: {totals['baseline_ms']} ms); "

@@ -14,7 +14,6 @@ import binascii
 import contextlib
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from email.errors import MessageError
 from email.message import Message
 from pathlib import PurePosixPath
@@ -72,8 +71,7 @@ class Skip:
     URL_TOO_LONG = "url_too_long"
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """One part that may be sent, with its cleaned file name.
 
     ``size`` is the decoded size, known without decoding (so an oversized file is skipped
@@ -85,7 +83,7 @@ class Candidate:
     content_type: str
     inline: bool  # an image the HTML body shows by cid:, sent after explicit attachments
     size: int
-    payload: Callable[[], bytes] = field(compare=False, repr=False)
+    payload: Callable[[], bytes]
 
 
 class Skipped(NamedTuple):

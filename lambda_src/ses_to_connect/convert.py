@@ -68,6 +68,7 @@ class Plan:
             Outcome.QUARANTINE,
             self.quarantine_reason,
             self.defects.as_list(),
+            requests=[],
             flags=list(self.decision.matched),
         )
 
@@ -119,7 +120,7 @@ def build_requests(
         # A bug, never expected: keep the mail safe in quarantine with the evidence.
         for problem in problems:
             defects.add("request_limit_violation", problem[:200])
-        return Conversion(Outcome.QUARANTINE, "request_limit_violation", defects.as_list())
+        return Conversion(Outcome.QUARANTINE, "request_limit_violation", defects.as_list(), [], [])
     return Conversion(Outcome.CONTACT, None, defects.as_list(), requests, list(plan.decision.matched))
 
 

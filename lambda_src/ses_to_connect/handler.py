@@ -125,7 +125,7 @@ def _record_metrics(result: RecordResult) -> None:
         metrics.add_metric(name="AttachmentsSent", unit=MetricUnit.Count, value=result.attachments_sent)
     if result.attachments_skipped:
         metrics.add_metric(
-            name="AttachmentsSkipped", unit=MetricUnit.Count, value=result.attachments_skipped.total()
+            name="AttachmentsSkipped", unit=MetricUnit.Count, value=sum(result.attachments_skipped.values())
         )
     if result.defects:
         metrics.add_metric(name="MessagesWithDefects", unit=MetricUnit.Count, value=1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -46,15 +45,17 @@ class Outcome(StrEnum):
     QUARANTINE = "quarantine"
 
 
-@dataclass(frozen=True)
-class Conversion:
-    """The result of converting one stored message: contacts to create, or a quarantine."""
+class Conversion(NamedTuple):
+    """The result of converting one stored message: contacts to create, or a quarantine.
+
+    ``requests`` is empty for a quarantine; ``flags`` are the policy rules the message matched.
+    """
 
     outcome: Outcome
     reason: str | None
     defects: list[str]
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
+    requests: list[dict[str, Any]]
+    flags: list[str]
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -13,8 +13,10 @@ contacts in the ledger (or Connect answers the same ClientToken) instead of crea
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aws_lambda_powertools import Logger
 
@@ -36,17 +38,16 @@ if TYPE_CHECKING:  # imported by the handler only when their tables are configur
 logger = Logger(child=True)
 
 
-@dataclass
-class RecordResult:
+class RecordResult(NamedTuple):
     """How one record ended, as the handler returns and counts it."""
 
     message_id: str
     outcome: str  # "contact", "quarantine" or "skipped"
     reason: str | None = None
-    contact_ids: list[str] = field(default_factory=list)
-    defects: list[str] = field(default_factory=list)
+    contact_ids: tuple[str, ...] = ()
+    defects: tuple[str, ...] = ()
     attachments_sent: int = 0
-    attachments_skipped: Counter[str] = field(default_factory=Counter)
+    attachments_skipped: Mapping[str, int] = MappingProxyType({})  # skip reason -> count
     duplicate: bool = False
     related_contact_id: str | None = None
     contacts_without_id: int = 0  # created earlier; Connect answered IdempotencyException without the id
@@ -56,7 +57,7 @@ class RecordResult:
             "messageId": self.message_id,
             "outcome": self.outcome,
             "reason": self.reason,
-            "contactIds": self.contact_ids,
+            "contactIds": list(self.contact_ids),
             "attachmentsSent": self.attachments_sent,
             "attachmentsSkipped": dict(sorted(self.attachments_skipped.items())),
             "relatedContactId": self.related_contact_id,
@@ -99,8 +100,8 @@ class Pipeline:
                 record.message_id,
                 "contact",
                 None,
-                known,
-                planned.defects.as_list(),
+                tuple(known),
+                tuple(planned.defects.as_list()),
                 duplicate=True,
                 contacts_without_id=len(planned.destinations) - len(known),
             )
@@ -146,8 +147,8 @@ class Pipeline:
             record.message_id,
             "contact",
             None,
-            contact_ids,
-            conversion.defects,
+            tuple(contact_ids),
+            tuple(conversion.defects),
             attachments_sent=len(sent),
             attachments_skipped=skip_reasons,
             related_contact_id=related,
@@ -172,7 +173,7 @@ class Pipeline:
             f"{target}.json", {"reason": reason, "defects": defects, "record": dict(record.raw)}
         )
         logger.info("message quarantined", extra={"reason": reason, "defects": _kinds(defects)})
-        return RecordResult(record.message_id, "quarantine", reason, defects=defects)
+        return RecordResult(record.message_id, "quarantine", reason, defects=tuple(defects))
 
     def _known_contacts(self, planned: Plan) -> list[str] | None:
         """The contact ids of a message whose every destination is already recorded, else None."""
