@@ -176,6 +176,7 @@ CONTEXT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("connectTimeoutSeconds", "integer", 10, "1..60 per attempt"),
     KeySpec("awsTimeoutSeconds", "integer", 10, "1..60 connect/read timeout of S3 and DynamoDB calls"),
     KeySpec("attachmentUrlExpirySeconds", "integer", 3600, "60..604800 lifetime of attachment URLs"),
+    KeySpec("attachmentUploads", "integer", 4, "1..10 attachments stored to S3 at once"),
     KeySpec(
         "idempotencyTtlSeconds", "integer", 604800, "3600..31536000 how long created contacts are remembered"
     ),
@@ -249,6 +250,7 @@ class BridgeConfig:
     connect_timeout_seconds: int = 10
     aws_timeout_seconds: int = 10
     attachment_url_expiry_seconds: int = 3600
+    attachment_uploads: int = 4
     idempotency_ttl_seconds: int = 604_800
     thread_ttl_days: int = 365
     mail_encryption: MailEncryption = MailEncryption.S3_MANAGED
@@ -295,6 +297,7 @@ class BridgeConfig:
             "THREAD_TTL_DAYS": str(self.thread_ttl_days),
             "FAILURE_QUEUE_URL": resources.failure_queue_url,
             "ATTACHMENT_URL_EXPIRY_SECONDS": str(self.attachment_url_expiry_seconds),
+            "ATTACHMENT_UPLOADS": str(self.attachment_uploads),
             "AWS_TIMEOUT_SECONDS": str(self.aws_timeout_seconds),
             "INBOUND_PREFIX": self.inbound_prefix,
             "QUARANTINE_PREFIX": self.quarantine_prefix,
@@ -376,6 +379,7 @@ class BridgeConfig:
             "connect_timeout_seconds": reader.integer("connectTimeoutSeconds", 1, 60),
             "aws_timeout_seconds": reader.integer("awsTimeoutSeconds", 1, 60),
             "attachment_url_expiry_seconds": reader.integer("attachmentUrlExpirySeconds", 60, 604_800),
+            "attachment_uploads": reader.integer("attachmentUploads", 1, 10),
             "idempotency_ttl_seconds": reader.integer("idempotencyTtlSeconds", 3600, 31_536_000),
             "thread_ttl_days": reader.integer("threadTtlDays", 1, 3650),
             "mail_encryption": reader.choice("mailEncryption", MailEncryption),

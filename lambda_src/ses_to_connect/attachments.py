@@ -4,8 +4,8 @@ Connect accepts at most 10 attachments per contact, each at most 20 MB, with one
 extensions. Everything else is *skipped with a reason* (listed in the contact's attributes and
 the log), never silently dropped; the raw message stays in S3 and is referenced from the
 contact. Candidates are found here without decoding any payload: decoding happens one part
-at a time as each is uploaded (:meth:`Candidate.payload`), so a large message never holds
-all of its decoded attachments at once.
+at a time as each is uploaded (:meth:`Candidate.payload`), and uploads overlap only within a
+byte budget, so a large message never holds all of its decoded attachments at once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from __future__ import annotations
 import binascii
 import contextlib
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from email.errors import MessageError
 from email.message import Message
 from pathlib import PurePosixPath
@@ -134,37 +136,87 @@ def find_candidates(
 
 
 def send(
-    candidates: list[Candidate], sink: AttachmentSink, key_prefix: str
+    candidates: list[Candidate], sink: AttachmentSink, key_prefix: str, *, uploads: int = 1
 ) -> tuple[list[dict[str, str]], list[Skipped]]:
-    """Decode and store candidates one at a time, in order, within Connect's limits.
+    """Decode candidates in order and store them, up to ``uploads`` at a time, within Connect's limits.
+
+    Decoding stays on this thread, one file at a time; only the stores overlap. A file is
+    decoded only when fewer than ``uploads`` stores are in flight and their files and this one
+    fit in ``MAX_ATTACHMENT_BYTES`` together (a larger file waits until it is alone), so memory
+    holds at most one maximum-size attachment beyond the parsed message. Stores finish in
+    order, so names, keys, skips and the 10-file limit come out the same for any ``uploads``.
 
     Keys are ``key_prefix`` + position + extension: short (the pre-signed URL must stay under
     2,000 characters) and stable, so a retry overwrites rather than duplicates.
     """
     sent: list[dict[str, str]] = []
-    skipped: list[Skipped] = []
+    skipped: list[tuple[int, Skipped]] = []
     names = _UniqueNames()
-    for index, candidate in enumerate(candidates):
-        if len(sent) == MAX_ATTACHMENTS:
-            skipped.append(Skipped(candidate.file_name, Skip.TOO_MANY))
-            continue
-        if candidate.size > MAX_ATTACHMENT_BYTES:
-            skipped.append(Skipped(candidate.file_name, Skip.TOO_LARGE))
-            continue
-        data = candidate.payload()
-        if not data:
-            skipped.append(Skipped(candidate.file_name, Skip.EMPTY))
-        elif len(data) > MAX_ATTACHMENT_BYTES:
-            skipped.append(Skipped(candidate.file_name, Skip.TOO_LARGE))
+    in_flight: deque[_Upload] = deque()
+
+    def finish_oldest() -> None:
+        upload = in_flight.popleft()
+        url = upload.url.result()  # a failed store raises here, in order
+        if len(url) > MAX_S3_URL:
+            skipped.append((upload.position, Skipped(upload.file_name, Skip.URL_TOO_LONG)))
         else:
-            suffix = PurePosixPath(candidate.file_name.lower()).suffix
-            url = sink.store(f"{key_prefix}{index:02d}{suffix}", candidate, data)
-            if len(url) > MAX_S3_URL:
-                skipped.append(Skipped(candidate.file_name, Skip.URL_TOO_LONG))
+            sent.append({"FileName": names.take(upload.file_name), "S3Url": url})
+
+    with _uploader(uploads) as submit:
+        for index, candidate in enumerate(candidates):
+            # Whether this file is over the limit depends on the stores before it.
+            while in_flight and len(sent) + len(in_flight) >= MAX_ATTACHMENTS:
+                finish_oldest()
+            if len(sent) == MAX_ATTACHMENTS:
+                skipped.append((index, Skipped(candidate.file_name, Skip.TOO_MANY)))
+                continue
+            if candidate.size > MAX_ATTACHMENT_BYTES:
+                skipped.append((index, Skipped(candidate.file_name, Skip.TOO_LARGE)))
+                continue
+            while in_flight and (
+                len(in_flight) >= uploads
+                or sum(upload.size for upload in in_flight) + candidate.size > MAX_ATTACHMENT_BYTES
+            ):
+                finish_oldest()
+            data = candidate.payload()
+            if not data:
+                skipped.append((index, Skipped(candidate.file_name, Skip.EMPTY)))
+            elif len(data) > MAX_ATTACHMENT_BYTES:
+                skipped.append((index, Skipped(candidate.file_name, Skip.TOO_LARGE)))
             else:
-                sent.append({"FileName": names.take(candidate.file_name), "S3Url": url})
-        del data  # one decoded attachment in memory at a time
-    return sent, skipped
+                suffix = PurePosixPath(candidate.file_name.lower()).suffix
+                url = submit(sink.store, f"{key_prefix}{index:02d}{suffix}", candidate, data)
+                in_flight.append(_Upload(index, candidate.file_name, len(data), url))
+            del data  # the store holds it until it finishes
+        while in_flight:
+            finish_oldest()
+    return sent, [skip for _, skip in sorted(skipped, key=lambda item: item[0])]
+
+
+class _Upload(NamedTuple):
+    position: int
+    file_name: str
+    size: int
+    url: Future[str]
+
+
+@contextlib.contextmanager
+def _uploader(workers: int) -> Iterator[Callable[..., Future[str]]]:
+    """``submit(store, *args)``: on a pool of ``workers`` threads, or at once on this thread for one."""
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="attachment-upload") as pool:
+            yield pool.submit
+        return
+
+    def store_now(store: Callable[..., str], *args: object) -> Future[str]:
+        done: Future[str] = Future()
+        try:
+            done.set_result(store(*args))
+        except Exception as exc:  # noqa: BLE001 (handed back through the future, as a pool does)
+            done.set_exception(exc)
+        return done
+
+    yield store_now
 
 
 def _leaves(message: Message, body_part: Message | None) -> Iterator[Message]:

@@ -107,7 +107,12 @@ class Pipeline:
             )
 
         related = self._related(planned)
-        sent, skipped = send(planned.candidates, self.io.attachments, planned.attachment_prefix)
+        sent, skipped = send(
+            planned.candidates,
+            self.io.attachments,
+            planned.attachment_prefix,
+            uploads=self.settings.attachment_uploads,
+        )
         conversion = build_requests(planned, sent, skipped, related)
         if conversion.outcome is Outcome.QUARANTINE:
             return self._quarantine(key, record, conversion.reason or "unknown", conversion.defects)

@@ -25,6 +25,8 @@ CONNECT_MAX_ATTEMPTS           botocore total attempts per call, 1..10 (default 
 CONNECT_TIMEOUT_SECONDS        connect and read timeout per attempt, 1..60 (default 10)
 AWS_TIMEOUT_SECONDS            connect and read timeout of S3 and DynamoDB calls, 1..60 (default 10)
 ATTACHMENT_URL_EXPIRY_SECONDS  lifetime of attachment pre-signed URLs, 60..604800 (default 3600)
+ATTACHMENT_UPLOADS             attachments stored to S3 at once, 1..10 (default 4); files in flight
+                               stay within 20 MB together whatever the number
 IDEMPOTENCY_TABLE              DynamoDB table of completed contacts (Powertools idempotency);
                                empty: Connect's ClientToken is the only guard
 IDEMPOTENCY_TTL_SECONDS        how long a completed contact is remembered (default 604800, 7 days)
@@ -44,7 +46,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, TypeVar
 
-from ses_to_connect.limits import ATTRIBUTE_KEY_PATTERN, EMAIL_PATTERN, MAX_CONTACT_FLOW_ID, attributes_size
+from ses_to_connect.limits import (
+    ATTRIBUTE_KEY_PATTERN,
+    EMAIL_PATTERN,
+    MAX_ATTACHMENTS,
+    MAX_CONTACT_FLOW_ID,
+    attributes_size,
+)
 
 
 class SettingsError(ValueError):
@@ -132,6 +140,7 @@ class Settings:
     connect_timeout_seconds: int = 10
     aws_timeout_seconds: int = 10
     attachment_url_expiry_seconds: int = 3600
+    attachment_uploads: int = 4
     idempotency_table: str | None = None
     idempotency_ttl_seconds: int = 604_800
     threads_table: str | None = None
@@ -173,6 +182,7 @@ class Settings:
             "connect_timeout_seconds": reader.integer("CONNECT_TIMEOUT_SECONDS", default=10),
             "aws_timeout_seconds": reader.integer("AWS_TIMEOUT_SECONDS", default=10),
             "attachment_url_expiry_seconds": reader.integer("ATTACHMENT_URL_EXPIRY_SECONDS", default=3600),
+            "attachment_uploads": reader.integer("ATTACHMENT_UPLOADS", default=4),
             "idempotency_table": env.get("IDEMPOTENCY_TABLE", "").strip() or None,
             "idempotency_ttl_seconds": reader.integer("IDEMPOTENCY_TTL_SECONDS", default=604_800),
             "threads_table": env.get("THREADS_TABLE", "").strip() or None,
@@ -341,6 +351,8 @@ def _validate(settings: Settings) -> list[str]:
         problems.append("AWS_TIMEOUT_SECONDS must be between 1 and 60")
     if not 60 <= settings.attachment_url_expiry_seconds <= 604_800:
         problems.append("ATTACHMENT_URL_EXPIRY_SECONDS must be between 60 and 604800 (SigV4's limit)")
+    if not 1 <= settings.attachment_uploads <= MAX_ATTACHMENTS:
+        problems.append(f"ATTACHMENT_UPLOADS must be between 1 and {MAX_ATTACHMENTS}")
     if not 3600 <= settings.idempotency_ttl_seconds <= 31_536_000:
         problems.append("IDEMPOTENCY_TTL_SECONDS must be between 3600 and 31536000")
     if not 1 <= settings.thread_ttl_days <= 3650:

@@ -248,6 +248,7 @@ def test_function_environment_is_exactly_the_settings_contract(default: Synth) -
         "THREAD_TTL_DAYS": "365",
         "FAILURE_QUEUE_URL": {"Ref": default.logical_id(default.stack.failure_queue.queue)},
         "ATTACHMENT_URL_EXPIRY_SECONDS": "3600",
+        "ATTACHMENT_UPLOADS": "4",
         "AWS_TIMEOUT_SECONDS": "10",
         "INBOUND_PREFIX": "inbound/",
         "QUARANTINE_PREFIX": "quarantine/",

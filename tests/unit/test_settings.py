@@ -47,6 +47,7 @@ def test_defaults_and_values_from_env() -> None:
     assert settings.action("virus:FAIL") is Action.QUARANTINE
     assert (settings.inbound_prefix, settings.quarantine_prefix) == ("inbound/", "quarantine/")
     assert settings.address_for("B@EXAMPLE.COM") == ConnectAddress("b@example.com", "f-1")
+    assert settings.attachment_uploads == 4
 
 
 def test_all_problems_are_reported_at_once() -> None:
@@ -92,6 +93,8 @@ def test_all_problems_are_reported_at_once() -> None:
         ({"BODY_PREFERENCE": "rtf"}, "BODY_PREFERENCE must be one of html, text, not 'rtf'"),
         ({"CONNECT_RETRY_MODE": "legacy"}, "CONNECT_RETRY_MODE must be standard or adaptive"),
         ({"CONNECT_MAX_ATTEMPTS": "50"}, "CONNECT_MAX_ATTEMPTS must be between 1 and 10"),
+        ({"ATTACHMENT_UPLOADS": "0"}, "ATTACHMENT_UPLOADS must be between 1 and 10"),
+        ({"ATTACHMENT_UPLOADS": "11"}, "ATTACHMENT_UPLOADS must be between 1 and 10"),
     ],
 )
 def test_each_bad_value_is_named(overrides: dict[str, str], message: str) -> None:
