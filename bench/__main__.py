@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, conversion, memory, throughput
+from bench import coldstart, conversion, memory, throughput, uploads
 from bench.messages import DEFAULT_CORPUS, corpus, median_sample
 from bench.report import Section, figures_table, render
 
-BENCHMARKS = ("coldstart", "conversion", "memory", "throughput")
+BENCHMARKS = ("coldstart", "conversion", "memory", "uploads", "throughput")
 
 
 @dataclass(frozen=True)
@@ -32,15 +32,26 @@ class Plan:
     cold_starts: int
     conversion_repeats: int
     memory_repeats: int
+    upload_repeats: int
     throughput_messages: int
     throughput_rounds: int
 
 
 FULL = Plan(
-    cold_starts=25, conversion_repeats=5, memory_repeats=3, throughput_messages=200, throughput_rounds=3
+    cold_starts=25,
+    conversion_repeats=5,
+    memory_repeats=3,
+    upload_repeats=7,
+    throughput_messages=200,
+    throughput_rounds=3,
 )
 QUICK = Plan(
-    cold_starts=5, conversion_repeats=3, memory_repeats=1, throughput_messages=50, throughput_rounds=3
+    cold_starts=5,
+    conversion_repeats=3,
+    memory_repeats=1,
+    upload_repeats=3,
+    throughput_messages=50,
+    throughput_rounds=3,
 )
 
 
@@ -60,6 +71,7 @@ def run(plan: Plan, selected: Sequence[str], corpus_folder: Path) -> tuple[list[
         "coldstart": lambda: coldstart.run(plan.cold_starts),
         "conversion": lambda: conversion.run(plan.conversion_repeats, corpus_folder),
         "memory": lambda: memory.run(plan.memory_repeats, typical),
+        "uploads": lambda: uploads.run(plan.upload_repeats),
         "throughput": lambda: throughput.run(plan.throughput_messages, plan.throughput_rounds),
     }
     sections: list[Section] = []

@@ -1,0 +1,85 @@
+"""Attachment stores over a slow link: ``ATTACHMENT_UPLOADS`` of 4 against one at a time.
+
+On 127.0.0.1 an S3 PutObject takes a few milliseconds, so overlapping stores would show
+nothing. Here each attachment PUT passes a :class:`~local_pipeline.fault_proxy.FaultProxy`
+that holds it ``LATENCY_SECONDS`` before moto stores it: a stand-in for the round trip and
+transfer of a PutObject of a few MB inside a region (an assumption, stated in the table).
+
+measured: ``attachments.send(uploads=4)`` of a 10 MB message's three files (about 2.5 MB
+each) through the Lambda's own ``AttachmentStore`` (boto3 S3 client, pre-signed URLs).
+baseline: the same with ``uploads=1``, as before this option existed. Each run plans the
+message afresh (decoding releases the parsed text) and only ``send()`` is timed; runs alternate.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import boto3
+
+from bench.messages import MB, Sample, bench_settings, large_message
+from bench.report import Figure, Section, median
+from local_pipeline.aws import BUCKET, LocalAws, local_aws
+from ses_to_connect.adapters.s3 import AttachmentStore
+from ses_to_connect.attachments import send
+from ses_to_connect.convert import plan
+
+LATENCY_SECONDS = 0.1
+UPLOADS = 4
+MESSAGE_MB = 10
+
+
+def _s3_through_proxy(aws: LocalAws) -> Any:
+    assert aws.s3_proxy is not None  # noqa: S101 (local_aws(s3_faults=True) below)
+    env = aws.env
+    return boto3.client(
+        "s3",
+        endpoint_url=aws.s3_proxy.url,
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _timed_send(sample: Sample, store: AttachmentStore, uploads: int) -> tuple[float, int]:
+    planned = plan(sample.raw, sample.record(), bench_settings())
+    started = time.perf_counter()
+    sent, _ = send(planned.candidates, store, planned.attachment_prefix, uploads=uploads)
+    return time.perf_counter() - started, len(sent)
+
+
+def run(repeats: int) -> Section:
+    section = Section()
+    sample = Sample(f"{MESSAGE_MB} MB", large_message(MESSAGE_MB * MB))
+    with local_aws(s3_faults=True) as aws:
+        assert aws.s3_proxy is not None  # noqa: S101 (asked for above)
+        aws.s3_proxy.delay("PUT", r"/attachments/", count=1_000_000, seconds=LATENCY_SECONDS)
+        store = AttachmentStore(_s3_through_proxy(aws), BUCKET, 3600)
+        times: dict[int, list[float]] = {1: [], UPLOADS: []}
+        files = 0
+        _timed_send(sample, store, UPLOADS)  # warm-up: connections, botocore's lazy models
+        for index in range(repeats):
+            for uploads in (1, UPLOADS) if index % 2 == 0 else (UPLOADS, 1):
+                elapsed, files = _timed_send(sample, store, uploads)
+                times[uploads].append(elapsed)
+    concurrent, one_at_a_time = median(times[UPLOADS]) * 1000, median(times[1]) * 1000
+    section.figures.append(
+        Figure(
+            f"attachment stores: {files} files, {MESSAGE_MB} MB message",
+            concurrent,
+            one_at_a_time,
+            "ms",
+            concurrent / one_at_a_time,
+            None,
+            f"median of {repeats}; measured: ATTACHMENT_UPLOADS={UPLOADS}; baseline: 1 (one at a "
+            f"time); each PUT held {LATENCY_SECONDS * 1000:.0f} ms by a proxy, standing in for S3",
+        )
+    )
+    section.details["uploads"] = {
+        "latency_seconds": LATENCY_SECONDS,
+        "files": files,
+        "concurrent_ms": [round(value * 1000, 2) for value in times[UPLOADS]],
+        "one_at_a_time_ms": [round(value * 1000, 2) for value in times[1]],
+    }
+    return section
