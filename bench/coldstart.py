@@ -67,6 +67,7 @@ FUNCTION_ENV = {
     "IDEMPOTENCY_TABLE": "ses-to-connect-idempotency",
     "THREADS_TABLE": "ses-to-connect-threads",
     "FAILURE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/ses-to-connect-failures",
+    "MALLOC_ARENA_MAX": "1",
 }
 
 _START = "import time; _t0 = time.perf_counter(); _c0 = time.process_time()"

@@ -98,6 +98,7 @@ def handler_env(
         "THREADS_TABLE": THREADS_TABLE,
         "CONNECT_MAX_ATTEMPTS": "3",
         "CONNECT_TIMEOUT_SECONDS": "5",
+        "MALLOC_ARENA_MAX": "1",  # as the stack sets it; read by glibc when a process starts
     }
     env.update(overrides)
     return env

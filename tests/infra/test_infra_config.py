@@ -211,6 +211,7 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
         "POWERTOOLS_SERVICE_NAME": "ses-to-connect",
         "POWERTOOLS_METRICS_NAMESPACE": "SesToConnect",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        "MALLOC_ARENA_MAX": "1",
     }
     settings = Settings.from_env(env)  # the function accepts what the stack renders
     assert settings.instance_id == config.connect_instance_id

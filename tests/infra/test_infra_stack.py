@@ -263,6 +263,7 @@ def test_function_environment_is_exactly_the_settings_contract(default: Synth) -
         "POWERTOOLS_SERVICE_NAME": "ses-to-connect",
         "POWERTOOLS_METRICS_NAMESPACE": "SesToConnect",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        "MALLOC_ARENA_MAX": "1",
     }
 
 
