@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from functools import cache
 from typing import Any
@@ -23,6 +24,11 @@ from ses_to_connect.settings import Settings
 
 logger = Logger()
 metrics = Metrics()
+# What is imported lives as long as the container. Frozen, the collector's full passes stop
+# rescanning it: the one during client creation scanned all of boto3 and Powertools (about
+# 17 ms of a 235 ms cold start here, more at Lambda's CPU share). A few import-time garbage
+# cycles are kept for good, which costs far less than the passes.
+gc.freeze()
 
 
 @cache

@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -283,6 +287,25 @@ def test_clients_and_settings_are_created_once_per_container(bridge: Bridge) -> 
     config = bridge.connect.meta.config
     assert (config.connect_timeout, config.read_timeout) == (10, 10)
     assert config.retries["mode"] == "standard"
+
+
+def test_importing_the_handler_freezes_what_it_imported() -> None:
+    """A fresh interpreter: the import-time objects leave the collector's full passes (cold start)."""
+    script = (
+        "import gc; before = gc.get_freeze_count()\n"
+        "from ses_to_connect import handler\n"
+        "print(before, gc.get_freeze_count())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(Path(handler.__file__).parents[1])},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    before, after = map(int, done.stdout.split())
+    assert before == 0
+    assert after > 10_000  # boto3, Powertools and the function's modules
 
 
 def test_attachments_are_stored_and_sent_as_presigned_urls(
