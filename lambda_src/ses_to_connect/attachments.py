@@ -14,7 +14,7 @@ import binascii
 import contextlib
 import re
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from email.errors import MessageError
 from email.message import Message
@@ -76,9 +76,9 @@ class Skip:
 class Candidate(NamedTuple):
     """One part that may be sent, with its cleaned file name.
 
-    ``size`` is the decoded size, known without decoding (so an oversized file is skipped
-    without ever being decoded). ``payload()`` decodes it once and lets go of the encoded
-    copy in the parsed message, so memory holds one decoded attachment at a time.
+    ``size`` is the decoded size, counted without decoding (so an oversized file is skipped
+    without ever being decoded; damaged base64 may decode to more). ``payload()`` decodes it
+    once and lets go of the encoded copy in the parsed message.
     """
 
     file_name: str
@@ -144,7 +144,9 @@ def send(
     decoded only when fewer than ``uploads`` stores are in flight and their files and this one
     fit in ``MAX_ATTACHMENT_BYTES`` together (a larger file waits until it is alone), so memory
     holds at most one maximum-size attachment beyond the parsed message. Stores finish in
-    order, so names, keys, skips and the 10-file limit come out the same for any ``uploads``.
+    order, so names, keys, skips and the 10-file limit come out the same for any ``uploads``;
+    after a failed store, files already submitted are still stored (a retry overwrites them,
+    the keys being stable) and the first failure is raised.
 
     Keys are ``key_prefix`` + position + extension: short (the pre-signed URL must stay under
     2,000 characters) and stable, so a retry overwrites rather than duplicates.
@@ -153,6 +155,7 @@ def send(
     skipped: list[tuple[int, Skipped]] = []
     names = _UniqueNames()
     in_flight: deque[_Upload] = deque()
+    budget = MAX_ATTACHMENT_BYTES
 
     def finish_oldest() -> None:
         upload = in_flight.popleft()
@@ -173,12 +176,11 @@ def send(
             if candidate.size > MAX_ATTACHMENT_BYTES:
                 skipped.append((index, Skipped(candidate.file_name, Skip.TOO_LARGE)))
                 continue
-            while in_flight and (
-                len(in_flight) >= uploads
-                or sum(upload.size for upload in in_flight) + candidate.size > MAX_ATTACHMENT_BYTES
-            ):
+            while in_flight and (len(in_flight) >= uploads or _bytes(in_flight) + candidate.size > budget):
                 finish_oldest()
             data = candidate.payload()
+            while in_flight and _bytes(in_flight) + len(data) > budget:  # ``size`` was an estimate
+                finish_oldest()
             if not data:
                 skipped.append((index, Skipped(candidate.file_name, Skip.EMPTY)))
             elif len(data) > MAX_ATTACHMENT_BYTES:
@@ -198,6 +200,10 @@ class _Upload(NamedTuple):
     file_name: str
     size: int
     url: Future[str]
+
+
+def _bytes(uploads: Iterable[_Upload]) -> int:
+    return sum(upload.size for upload in uploads)
 
 
 @contextlib.contextmanager

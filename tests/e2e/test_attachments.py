@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import email
+import threading
 import unicodedata
 from collections.abc import Sequence
 from email.message import EmailMessage, Message
@@ -20,6 +21,7 @@ from local_pipeline.aws import LocalAws
 from local_pipeline.connect_emulator import ConnectEmulator
 from local_pipeline.lambda_runtime import LambdaContext
 from ses_to_connect import handler
+from ses_to_connect.adapters.s3 import AttachmentStore
 
 from . import (
     CORPUS,
@@ -102,6 +104,29 @@ def test_explicit_attachment_is_sent(aws: LocalAws, emulator: ConnectEmulator) -
     assert_sent(aws, contact, message_id, [("invoice.pdf", decoded(part))])
     assert contact.params["Attributes"]["sesAttachmentsSent"] == "1"
     assert "sesAttachmentsSkipped" not in contact.params["Attributes"]
+
+
+@pytest.mark.parametrize(("uploads", "threads"), [("1", {"MainThread"}), ("4", {"attachment-upload"})])
+def test_attachment_uploads_setting_decides_where_the_stores_run(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, uploads: str, threads: set[str]
+) -> None:
+    monkeypatch.setenv("ATTACHMENT_UPLOADS", uploads)
+    seen: set[str] = set()
+
+    def note_thread(**_: object) -> None:
+        seen.add(threading.current_thread().name.split("_")[0])
+
+    store = handler.pipeline().io.attachments
+    assert isinstance(store, AttachmentStore)
+    store._client.meta.events.register("before-call.s3.PutObject", note_thread)
+    message = new_message("Three files")
+    parts = [attach(message, pdf(f"file {n}"), "application/pdf", f"file{n}.pdf") for n in range(3)]
+
+    message_id, result = deliver(aws, message)
+
+    assert (result["attachmentsSent"], seen) == (3, threads)
+    expected = [(f"file{n}.pdf", decoded(part)) for n, part in enumerate(parts)]
+    assert_sent(aws, only_contact(emulator, message_id), message_id, expected)
 
 
 def test_named_part_without_disposition_is_sent(aws: LocalAws, emulator: ConnectEmulator) -> None:

@@ -180,6 +180,7 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
         contactExpiryMinutes=120,
         preferReplyTo=True,
         bodyPreference="text",
+        attachmentUploads=2,
     )
     env = config.lambda_environment(
         RuntimeResources("my-mail-bucket", "ledger-table", "threads-table", "https://sqs.example/q")
@@ -195,7 +196,7 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
         "THREAD_TTL_DAYS": "365",
         "FAILURE_QUEUE_URL": "https://sqs.example/q",
         "ATTACHMENT_URL_EXPIRY_SECONDS": "3600",
-        "ATTACHMENT_UPLOADS": "4",
+        "ATTACHMENT_UPLOADS": "2",
         "AWS_TIMEOUT_SECONDS": "10",
         "INBOUND_PREFIX": "inbound/",
         "QUARANTINE_PREFIX": "quarantine/",
@@ -217,6 +218,7 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
     assert settings.instance_id == config.connect_instance_id
     assert settings.connect_addresses == config.connect_addresses
     assert settings.contact_expiry_minutes == 120
+    assert settings.attachment_uploads == 2
     assert settings.policy["spf:FAIL"].value == "quarantine"
 
 
@@ -441,6 +443,8 @@ UNVERSIONED_LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowert
             "connectRetryMode: must be one of 'standard', 'adaptive', not \"legacy\"",
         ),
         ({"connectMaxAttempts": 11}, "connectMaxAttempts: must be between 1 and 10, not 11"),
+        ({"attachmentUploads": 0}, "attachmentUploads: must be between 1 and 10, not 0"),
+        ({"attachmentUploads": 11}, "attachmentUploads: must be between 1 and 10, not 11"),
         ({"mailEncryption": "sse-c"}, "mailEncryption: must be one of 's3-managed', 'kms', not \"sse-c\""),
         (
             {"removalPolicy": "snapshot"},
