@@ -14,13 +14,12 @@ message afresh (decoding releases the parsed text) and only ``send()`` is timed;
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import boto3
 
 from bench.messages import MB, Sample, bench_settings, large_message
 from bench.report import Figure, Section, median
-from local_pipeline.aws import BUCKET, LocalAws, local_aws
+from local_pipeline.aws import BUCKET, local_aws
 from ses_to_connect.adapters.s3 import AttachmentStore
 from ses_to_connect.attachments import send
 from ses_to_connect.convert import plan
@@ -28,18 +27,6 @@ from ses_to_connect.convert import plan
 LATENCY_SECONDS = 0.1
 UPLOADS = 4
 MESSAGE_MB = 10
-
-
-def _s3_through_proxy(aws: LocalAws) -> Any:
-    assert aws.s3_proxy is not None  # noqa: S101 (local_aws(s3_faults=True) below)
-    env = aws.env
-    return boto3.client(
-        "s3",
-        endpoint_url=aws.s3_proxy.url,
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 def _timed_send(sample: Sample, store: AttachmentStore, uploads: int) -> tuple[float, int]:
@@ -55,7 +42,8 @@ def run(repeats: int) -> Section:
     with local_aws(s3_faults=True) as aws:
         assert aws.s3_proxy is not None  # noqa: S101 (asked for above)
         aws.s3_proxy.delay("PUT", r"/attachments/", count=1_000_000, seconds=LATENCY_SECONDS)
-        store = AttachmentStore(_s3_through_proxy(aws), BUCKET, 3600)
+        # Inside local_aws() the function's environment is set: S3 is the proxy, as for the handler.
+        store = AttachmentStore(boto3.client("s3"), BUCKET, 3600)
         times: dict[int, list[float]] = {1: [], UPLOADS: []}
         files = 0
         _timed_send(sample, store, UPLOADS)  # warm-up: connections, botocore's lazy models

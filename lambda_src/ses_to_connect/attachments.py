@@ -155,7 +155,6 @@ def send(
     skipped: list[tuple[int, Skipped]] = []
     names = _UniqueNames()
     in_flight: deque[_Upload] = deque()
-    budget = MAX_ATTACHMENT_BYTES
 
     def finish_oldest() -> None:
         upload = in_flight.popleft()
@@ -176,10 +175,12 @@ def send(
             if candidate.size > MAX_ATTACHMENT_BYTES:
                 skipped.append((index, Skipped(candidate.file_name, Skip.TOO_LARGE)))
                 continue
-            while in_flight and (len(in_flight) >= uploads or _bytes(in_flight) + candidate.size > budget):
+            while in_flight and (
+                len(in_flight) >= uploads or _bytes(in_flight) + candidate.size > MAX_ATTACHMENT_BYTES
+            ):
                 finish_oldest()
             data = candidate.payload()
-            while in_flight and _bytes(in_flight) + len(data) > budget:  # ``size`` was an estimate
+            while in_flight and _bytes(in_flight) + len(data) > MAX_ATTACHMENT_BYTES:  # size was estimated
                 finish_oldest()
             if not data:
                 skipped.append((index, Skipped(candidate.file_name, Skip.EMPTY)))
