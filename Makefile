@@ -1,8 +1,16 @@
 # One entry point for humans and CI. Every target sets up what it needs from nothing.
-PYTHON ?= python3
+# The function's Python: the minor version of the Lambda runtime the stack deploys (infra/function.py;
+# tests/infra checks that the two agree). Found on PATH, else through pyenv, as CI's machines have it.
+LAMBDA_PYTHON := 3.13
+ifndef PYTHON
+PYTHON := $(shell command -v python$(LAMBDA_PYTHON) >/dev/null 2>&1 && python$(LAMBDA_PYTHON) -c "import sys; print(sys.executable)" 2>/dev/null || { prefix=$$(pyenv prefix $(LAMBDA_PYTHON) 2>/dev/null) && echo "$$prefix/bin/python$(LAMBDA_PYTHON)"; })
+endif
+ifeq ($(strip $(PYTHON)),)
+$(error Python $(LAMBDA_PYTHON) not found: install it (e.g. `pyenv install $(LAMBDA_PYTHON)`) or run make PYTHON=/path/to/python$(LAMBDA_PYTHON))
+endif
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(LAMBDA_PYTHON)
 export PYTHONPATH := $(CURDIR)/lambda_src:$(CURDIR)
 # jsii prints a banner about Node 20's end of life on every synth; CI's Node is 20 by design.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
@@ -10,7 +18,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 .PHONY: test lint typecheck unit synth demo bench test-long clean
 
 $(STAMP): requirements/lambda.txt requirements/dev.txt
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $(STAMP)

@@ -28,7 +28,7 @@ from ses_to_connect import handler
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples"
-CORPUS = Path("/work/shared/corpus/emails")
+CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "emails"  # beside the checkout, as on the team's machines
 SUPPORT = "support@example.com"
 CUSTOMER = "Customer <customer@example.org>"
 MAX_S3_URL = 2000
