@@ -4,7 +4,8 @@ BridgeError
 ├── DeliveryError               a message could not be turned into its contacts yet
 │   ├── RetryableDeliveryError  throttling, 5xx, timeouts: raise so Lambda retries
 │   └── PermanentDeliveryError  the request or configuration is wrong: retrying won't help
-└── StorageError                the stored message could not be read or quarantined
+├── StorageError                the stored message could not be read or quarantined
+└── UnsupportedRuntimeError     the Lambda runtime's SDK lacks an API the function needs
 """
 
 from __future__ import annotations
@@ -35,3 +36,7 @@ class StorageError(BridgeError):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class UnsupportedRuntimeError(BridgeError):
+    """Raised at cold start, before any message is touched: every event fails and is retried."""

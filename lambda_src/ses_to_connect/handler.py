@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+import botocore
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
@@ -17,7 +18,7 @@ from botocore.config import Config
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.adapters.failures import FailureQueue, failure_record
 from ses_to_connect.adapters.s3 import AttachmentStore, MailStore
-from ses_to_connect.errors import PermanentDeliveryError, StorageError
+from ses_to_connect.errors import PermanentDeliveryError, StorageError, UnsupportedRuntimeError
 from ses_to_connect.pipeline import Adapters, Pipeline, RecordResult
 from ses_to_connect.ses_event import REDRIVE_KEY, EventError, records
 from ses_to_connect.settings import Settings
@@ -49,7 +50,7 @@ def pipeline() -> Pipeline:
     adapters = Adapters(
         store=MailStore(s3, settings.mail_bucket),
         attachments=AttachmentStore(s3, settings.mail_bucket, settings.attachment_url_expiry_seconds),
-        contacts=ContactStarter(boto3.client("connect", config=connect_config)),
+        contacts=ContactStarter(_connect_client(connect_config)),
     )
     if settings.failure_queue_url:
         adapters.failures = FailureQueue(boto3.client("sqs", config=aws_config), settings.failure_queue_url)
@@ -69,6 +70,17 @@ def pipeline() -> Pipeline:
 
             adapters.threads = ThreadIndex(dynamodb, settings.threads_table, settings.thread_ttl_days)
     return Pipeline(settings, adapters)
+
+
+def _connect_client(config: Config) -> Any:
+    """The runtime's own boto3 must know StartEmailContact, an API of late 2024 that older SDKs lack."""
+    client = boto3.client("connect", config=config)
+    if not hasattr(client, "start_email_contact"):
+        raise UnsupportedRuntimeError(
+            f"this Lambda runtime's botocore {botocore.__version__} has no Connect StartEmailContact: "
+            "deploy a runtime whose SDK has it (the stack's python3.13), or bundle a newer boto3"
+        )
+    return client
 
 
 @metrics.log_metrics

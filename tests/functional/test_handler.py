@@ -14,12 +14,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from moto import mock_aws
 
 from ses_to_connect import handler
 from ses_to_connect.convert import client_token
-from ses_to_connect.errors import PermanentDeliveryError, RetryableDeliveryError, StorageError
+from ses_to_connect.errors import (
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    StorageError,
+    UnsupportedRuntimeError,
+)
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.settings import SettingsError
 
@@ -287,6 +293,26 @@ def test_clients_and_settings_are_created_once_per_container(bridge: Bridge) -> 
     config = bridge.connect.meta.config
     assert (config.connect_timeout, config.read_timeout) == (10, 10)
     assert config.retries["mode"] == "standard"
+
+
+def test_a_runtime_sdk_without_start_email_contact_fails_at_cold_start(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The function uses the runtime's boto3: one too old for the email channel fails loudly, first."""
+    create_client = boto3.client
+
+    class ConnectClientOfAnOldSdk:  # has the service's other operations, not StartEmailContact
+        def describe_instance(self, **_: Any) -> None:
+            raise AssertionError("not called")
+
+    def client(service: str, **kwargs: Any) -> Any:
+        return ConnectClientOfAnOldSdk() if service == "connect" else create_client(service, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", client)
+    handler.pipeline.cache_clear()
+    with pytest.raises(UnsupportedRuntimeError, match=r"botocore [0-9.]+ has no Connect StartEmailContact"):
+        bridge.invoke(event_for(PLAIN, [SUPPORT]))
+    assert bridge.sent == []
 
 
 def test_importing_the_handler_freezes_what_it_imported() -> None:
