@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ses_to_connect.addresses import is_valid_address
 from ses_to_connect.attachments import AttachmentSink, Candidate, Skipped, find_candidates, send
-from ses_to_connect.headers import clean_text, is_valid_address, message_ids
+from ses_to_connect.headers import clean_text, message_ids
 from ses_to_connect.limits import (
     MAX_ADDITIONAL_RECIPIENTS,
     MAX_BODY,

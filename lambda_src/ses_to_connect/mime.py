@@ -17,13 +17,8 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from typing import NamedTuple
 
-from ses_to_connect.headers import (
-    clean_text,
-    decode_8bit,
-    header_text,
-    parse_addresses,
-    without_lone_surrogates,
-)
+from ses_to_connect.addresses import parse_addresses
+from ses_to_connect.headers import clean_text, decode_8bit, header_text, without_lone_surrogates
 from ses_to_connect.limits import MAX_SUBJECT
 from ses_to_connect.model import Address, Defects
 
