@@ -100,8 +100,9 @@ class _MailboxBuilder:
         if angle is not None:
             address = angle.rsplit(":", 1)[-1].strip()  # an obsolete source route: <@relay:a@b>
             display = "".join(self.display).strip()
-        else:
-            address, display = "".join(self.bare).strip(), self.comment.strip()
+        else:  # a comment alone ("unlisted-recipients:; (none)") is no mailbox
+            address = "".join(self.bare).strip()
+            display = self.comment.strip() if address else ""
         if address or display:
             into.append(Mailbox(display, address))
 

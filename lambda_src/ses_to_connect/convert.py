@@ -322,6 +322,8 @@ def _attributes(plan: Plan, sent: int, skipped: list[Skipped]) -> dict[str, str]
         attributes["sesDmarcPolicy"] = record.dmarc_policy
     if plan.decision.matched:
         attributes["sesPolicyFlags"] = ",".join(plan.decision.matched)
+    if plan.decision.suppress_auto_reply:
+        attributes["sesSuppressAutoReply"] = "true"
     if sent or skipped:
         attributes["sesAttachmentsSent"] = str(sent)
     if skipped:

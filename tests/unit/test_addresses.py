@@ -48,6 +48,7 @@ def parsed(value: str) -> tuple[list[Address], list[str]]:
             [Address(BOB), Address("carol@example.org", "Carol"), Address("dave@example.org")],
         ),
         ("undisclosed-recipients:;", []),
+        ("unlisted-recipients:; (no To-header on input)", []),
         # Recovered: text after the angle brackets, and angle brackets never closed.
         (f"x <{BOB}> y, c@example.org", [Address(BOB, "x y"), Address("c@example.org")]),
         (f"a@example.org, Bob <{BOB}", [Address("a@example.org"), Address(BOB, "Bob")]),
