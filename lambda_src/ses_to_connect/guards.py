@@ -5,13 +5,13 @@ the top-level structure and the start of the body), so a guard never costs a pas
 message. The signals and why each was chosen are listed in the README ("Verdict policy and loop
 guards"); the evidence behind them is in docs/loop-guards.md.
 
-Bounces come in two kinds. Standard ones (RFC 3464 ``multipart/report``, the null envelope
-sender, a ``MAILER-DAEMON`` sender, Exim's ``X-Failed-Recipients``) are recognised by any one of
-those signals. The others (Exchange, Lotus, qmail or Yahoo notices sent with an ordinary
-envelope sender) need two of four weaker signals: a postmaster-like sender, a bounce Subject,
-the original message attached, and a mail system's delivery-failure wording. A Subject that
-marks a reply or forward ("Fwd: Undeliverable: ...") is a person passing a bounce on, so the
-weak signals are not counted for it.
+Bounces come in two kinds. Standard ones (a report: ``multipart/report`` or a bare
+``message/delivery-status``; the null envelope sender; a ``MAILER-DAEMON`` sender; Exim's
+``X-Failed-Recipients``) are recognised by any one of those signals. The others (Exchange,
+Lotus, qmail or Yahoo notices sent with an ordinary envelope sender) need two of four weaker
+signals: a postmaster-like sender, a bounce Subject, the original message attached, and a mail
+system's delivery-failure wording. A Subject that marks a reply or forward ("Fwd:
+Undeliverable: ...") is a person passing a bounce on, so the weak signals are not counted for it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,15 @@ from ses_to_connect.ses_event import SesRecord
 _NULL_SENDERS = frozenset({"", "<>"})
 _DAEMONS = frozenset({"mailer-daemon"})
 _DAEMON_LIKE = frozenset({"postmaster", "ndr", "mail-daemon", "maildaemon", "mailerdaemon", "mdaemon"})
+# Report formats only mail systems write (RFC 3462/6522, 3464, 8098, 5965), at the top or just below.
+_REPORTS = frozenset(
+    {
+        "multipart/report",
+        "message/delivery-status",
+        "message/disposition-notification",
+        "message/feedback-report",
+    }
+)
 _RETURNED_ORIGINAL = frozenset(
     {"message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers"}
 )
@@ -88,7 +97,8 @@ def is_bounce(message: ParsedMessage, record: SesRecord) -> bool:
     senders = _local_parts(message, record)
     if (
         record.source.strip() in _NULL_SENDERS
-        or message.content_type == "multipart/report"
+        or message.content_type in _REPORTS
+        or _top_level_types(message.root) & _REPORTS
         or "x-failed-recipients" in message.headers
         or senders & _DAEMONS
     ):
@@ -136,6 +146,11 @@ def _local_parts(message: ParsedMessage, record: SesRecord) -> set[str]:
 
 def _has_returned_original(root: Message) -> bool:
     """A top-level part holding the returned message, or its headers."""
+    return bool(_top_level_types(root) & _RETURNED_ORIGINAL)
+
+
+def _top_level_types(root: Message) -> set[str]:
+    """The content types of the parts directly inside a multipart message."""
     payload = root.get_payload() if root.is_multipart() else None
     parts = payload if isinstance(payload, list) else []
-    return any(isinstance(part, Message) and part.get_content_type() in _RETURNED_ORIGINAL for part in parts)
+    return {part.get_content_type() for part in parts if isinstance(part, Message)}

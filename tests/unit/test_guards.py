@@ -305,3 +305,23 @@ def test_human_mail_about_bounces_is_delivered(
     request = only_request(run(notice([*headers, TO], text, original=original)))
 
     assert "sesPolicyFlags" not in request["Attributes"]
+
+
+@pytest.mark.parametrize(
+    ("report_type", "original"),
+    [
+        ("message/delivery-status", None),
+        ("message/disposition-notification", None),
+        ("multipart/mixed", "message/delivery-status"),
+        ("multipart/mixed", "message/feedback-report"),
+    ],
+)
+def test_report_parts_make_a_bounce_without_multipart_report(report_type: str, original: str | None) -> None:
+    raw = notice(
+        [FROM, TO, ("Subject", "Report")],
+        "Reporting-MTA: dns; mx.example.net",
+        original=original,
+        report_type=report_type,
+    )
+
+    assert run(raw).reason == "guard:bounce"
