@@ -39,7 +39,7 @@ _RETURNED_ORIGINAL = frozenset(
 )
 # RFC 3834: responders must not answer these Precedence values (they are set by list servers and
 # forwarders on human mail too: the mail is delivered and flagged, not quarantined).
-BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+_BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 # Auto-reply markers other than RFC 3834's Auto-Submitted, by header: the values that mark one
 # ("" = any value but "no").
 _AUTO_REPLY_HEADERS = {
@@ -130,7 +130,7 @@ def is_auto_reply(message: ParsedMessage) -> bool:
 def is_bulk(message: ParsedMessage) -> bool:
     """``Precedence: bulk``, ``list`` or ``junk``: deliver, but never answer automatically."""
     return any(
-        message.headers.get(name, "").strip().lower() in BULK_PRECEDENCE
+        message.headers.get(name, "").strip().lower() in _BULK_PRECEDENCE
         for name in ("precedence", "x-precedence")
     )
 
