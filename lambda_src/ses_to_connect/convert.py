@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ses_to_connect.addresses import is_valid_address
 from ses_to_connect.attachments import AttachmentSink, Candidate, Skipped, find_candidates, send
-from ses_to_connect.headers import clean_text, is_valid_address, message_ids
+from ses_to_connect.headers import clean_text, message_ids
 from ses_to_connect.limits import (
     MAX_ADDITIONAL_RECIPIENTS,
     MAX_BODY,
@@ -321,6 +322,8 @@ def _attributes(plan: Plan, sent: int, skipped: list[Skipped]) -> dict[str, str]
         attributes["sesDmarcPolicy"] = record.dmarc_policy
     if plan.decision.matched:
         attributes["sesPolicyFlags"] = ",".join(plan.decision.matched)
+    if plan.decision.suppress_auto_reply:
+        attributes["sesSuppressAutoReply"] = "true"
     if sent or skipped:
         attributes["sesAttachmentsSent"] = str(sent)
     if skipped:

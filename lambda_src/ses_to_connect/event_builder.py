@@ -13,7 +13,8 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
-from ses_to_connect.headers import decode_8bit, split_addresses
+from ses_to_connect.addresses import split_addresses
+from ses_to_connect.headers import decode_8bit
 from ses_to_connect.model import Defects
 from ses_to_connect.ses_event import VERDICT_NAMES
 
@@ -50,7 +51,8 @@ def build_ses_event(
         return [decode_8bit(str(v), scratch, name) for v in headers.get_all(name, [])]
 
     def addresses(name: str) -> list[str]:
-        return [email for _, email in split_addresses(values(name)) or [] if email]
+        mailboxes = [mailbox for value in values(name) for mailbox in split_addresses(value)]
+        return [mailbox.address for mailbox in mailboxes if mailbox.address]
 
     if source is None:
         if values("Return-Path"):

@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 from email.errors import MessageError
 from email.header import decode_header, make_header
-from email.utils import getaddresses
 
-from ses_to_connect.limits import EMAIL_PATTERN, MAX_DISPLAY_NAME, MAX_EMAIL_ADDRESS
-from ses_to_connect.model import Address, Defects
+from ses_to_connect.model import Defects
 
 _CONTROL_OR_SPACE_RUN = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff]+")
 _SURROGATES = re.compile(r"[\udc80-\udcff]+")
@@ -73,37 +71,6 @@ def header_text(value: str | None, defects: Defects, field: str, limit: int | No
         defects.add("header_truncated", field)
         raw = raw[:limit]
     return clean_text(decode_words(raw, defects, field))
-
-
-def parse_addresses(values: list[str], defects: Defects, field: str) -> list[Address]:
-    """Valid addresses from address headers, display names decoded; invalid ones are recorded."""
-    addresses: list[Address] = []
-    pairs = split_addresses([decode_8bit(str(v), defects, field) for v in values])
-    if pairs is None:
-        defects.add("unparsable_address_header", field)
-        return addresses
-    for name, raw_email in pairs:
-        email = clean_text(raw_email)
-        if not email and not name:
-            continue
-        if not is_valid_address(email):
-            defects.add("invalid_address", field)
-            continue
-        display = clean_text(decode_words(name, defects, field))[:MAX_DISPLAY_NAME]
-        addresses.append(Address(email=email, display_name=display or None))
-    return addresses
-
-
-def split_addresses(values: list[str]) -> list[tuple[str, str]] | None:
-    """``getaddresses`` that reports failure instead of raising (it recurses on hostile input)."""
-    try:
-        return getaddresses(values)
-    except (ValueError, TypeError, IndexError, RecursionError):
-        return None
-
-
-def is_valid_address(email: str) -> bool:
-    return 0 < len(email) <= MAX_EMAIL_ADDRESS and EMAIL_PATTERN.fullmatch(email) is not None
 
 
 def message_ids(value: str | None) -> list[str]:

@@ -4,19 +4,19 @@ A rule is ``<verdict>:<STATUS>`` (``spam:FAIL``), ``dmarc:FAIL_REJECT`` for a DM
 whose domain publishes ``p=reject``, or ``guard:<name>``. Settings map every rule to
 ``deliver`` (the contact is created and the rule is listed in its attributes) or
 ``quarantine``. Rules are checked in a fixed order, so the reason a message is quarantined
-for is always the most serious rule it matched.
+for is always the most serious rule it matched. What each guard recognises is in
+:mod:`ses_to_connect.guards`.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+from ses_to_connect.guards import is_auto_reply, is_bounce, is_bulk, senders
 from ses_to_connect.mime import ParsedMessage
 from ses_to_connect.ses_event import SesRecord
 from ses_to_connect.settings import Action, Settings
 
-_AUTO_PRECEDENCE = frozenset({"bulk", "junk", "auto_reply"})
-_NULL_SENDERS = frozenset({"", "<>"})
 # Most serious first: it decides the quarantine reason when several rules match.
 _VERDICT_ORDER = ("virus", "spam", "dmarc", "spf", "dkim")
 
@@ -26,6 +26,11 @@ class Decision(NamedTuple):
 
     matched: tuple[str, ...]  # every rule the message matched, most serious first
     quarantine_reason: str | None  # the first matched rule whose action is quarantine
+
+    @property
+    def suppress_auto_reply(self) -> bool:
+        """Whether a guard matched: an automatic acknowledgement would answer a machine or a list."""
+        return any(rule.startswith("guard:") for rule in self.matched)
 
 
 def decide(message: ParsedMessage, record: SesRecord, settings: Settings) -> Decision:
@@ -49,37 +54,15 @@ def _verdict_rules(record: SesRecord) -> list[str]:
 
 def _guard_rules(message: ParsedMessage, record: SesRecord, settings: Settings) -> list[str]:
     rules = []
-    if is_delivery_report(message, record):
+    if is_bounce(message, record):
         rules.append("guard:bounce")
     if is_auto_reply(message):
         rules.append("guard:auto_reply")
-    if any(settings.address_for(sender) for sender in _senders(message, record) if sender):
+    if any(settings.address_for(sender) for sender in senders(message, record) if sender):
         rules.append("guard:from_connect_address")
+    if is_bulk(message):
+        rules.append("guard:bulk")
     return rules
-
-
-def is_delivery_report(message: ParsedMessage, record: SesRecord) -> bool:
-    """Bounces, delivery-status and disposition reports: answering them makes mail loops."""
-    if record.source.strip() in _NULL_SENDERS or message.content_type == "multipart/report":
-        return True
-    return any(sender.split("@")[0].lower() == "mailer-daemon" for sender in _senders(message, record))
-
-
-def is_auto_reply(message: ParsedMessage) -> bool:
-    """RFC 3834 Auto-Submitted, the Precedence convention, and the X-Autoreply family."""
-    headers = message.headers
-    auto_submitted = headers.get("auto-submitted", "").split(";")[0].strip().lower()
-    precedence = headers.get("precedence", "").strip().lower()
-    return (
-        auto_submitted not in {"", "no"}
-        or precedence in _AUTO_PRECEDENCE
-        or any(headers.get(name, "").strip() for name in ("x-autoreply", "x-autorespond"))
-    )
-
-
-def _senders(message: ParsedMessage, record: SesRecord) -> list[str]:
-    """The envelope sender and the From addresses."""
-    return [record.source, *(address.email for address in message.from_)]
 
 
 _KNOWN_VERDICT_RULES = frozenset(

@@ -98,6 +98,7 @@ DEFAULT_POLICY: Mapping[str, Action] = {
     "guard:bounce": Action.QUARANTINE,
     "guard:auto_reply": Action.QUARANTINE,
     "guard:from_connect_address": Action.QUARANTINE,
+    "guard:bulk": Action.DELIVER,  # Precedence bulk/list/junk: human mail passes forwarders with it
 }
 
 _E = TypeVar("_E", bound=StrEnum)

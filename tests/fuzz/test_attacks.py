@@ -147,16 +147,15 @@ def test_a_bare_cr_in_the_from_header_ends_it_and_the_envelope_sender_is_used() 
     assert conversion.defects == ["invalid_address:from", "no_usable_from"]
 
 
-def test_an_encoded_word_with_a_raw_colon_splits_the_from_header() -> None:
-    """Documents, not endorses: RFC 2047 forbids ':' and '@' unencoded inside an encoded word in
-    a display name; ``getaddresses`` then reads the word as a group and finds two mailboxes, the
-    first being text from inside the encoded word. No line break or injected header reaches the
-    request, and a sender who can write From can name any address anyway, so nothing is gained."""
+def test_an_encoded_word_with_a_raw_colon_does_not_displace_the_angle_address() -> None:
+    """RFC 2047 forbids ':' and '@' unencoded inside an encoded word in a display name; read as
+    written, the text before the ':' is a group's name. The address in angle brackets is still
+    the address, and what follows the ':' only a display name, with no line break in it."""
     from_ = f"=?utf-8?q?Evil=0D=0ABcc:_victim@evil.example?= <{CUSTOMER}>"
 
     request = only_request(run(message([("From", from_), ("To", SUPPORT), ("Subject", "Hi")])))
 
-    assert request["FromEmailAddress"] == {"EmailAddress": "_victim@evil.example?="}
+    assert request["FromEmailAddress"] == {"EmailAddress": CUSTOMER, "DisplayName": "_victim@evil.example?="}
 
 
 def test_crlf_in_reply_to_does_not_reach_the_customer_address() -> None:
