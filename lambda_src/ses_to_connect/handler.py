@@ -63,7 +63,12 @@ def pipeline() -> Pipeline:
             persistence = DynamoDBPersistenceLayer(
                 table_name=settings.idempotency_table, boto3_client=dynamodb
             )
-            adapters.ledger = ContactLedger(persistence, settings.idempotency_ttl_seconds)
+            adapters.ledger = ContactLedger(
+                persistence,
+                settings.idempotency_ttl_seconds,
+                client=dynamodb,
+                table=settings.idempotency_table,
+            )
         if settings.threads_table:
             from ses_to_connect.adapters.threads import ThreadIndex  # noqa: PLC0415
 
@@ -127,6 +132,8 @@ def _record_metrics(result: RecordResult) -> None:
                 by_reason.add_dimension(name="reason", value=result.reason or "unknown")
     if result.duplicate:
         metrics.add_metric(name="DuplicateInvocations", unit=MetricUnit.Count, value=1)
+    elif result.contacts_without_id:  # the contact exists but its id is lost: alarmed on
+        metrics.add_metric(name="ContactsWithoutId", unit=MetricUnit.Count, value=result.contacts_without_id)
     if result.attachments_sent:
         metrics.add_metric(name="AttachmentsSent", unit=MetricUnit.Count, value=result.attachments_sent)
     if result.attachments_skipped:
