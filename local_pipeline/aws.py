@@ -30,7 +30,8 @@ BUCKET = "ses-to-connect-mail"
 IDEMPOTENCY_TABLE = "ses-to-connect-idempotency"
 THREADS_TABLE = "ses-to-connect-threads"
 FAILURE_QUEUE = "ses-to-connect-failures"
-DEFAULT_ADDRESSES = ("support@example.com",)
+SUPPORT_ADDRESS = "support@example.com"
+DEFAULT_ADDRESSES = (SUPPORT_ADDRESS,)
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
