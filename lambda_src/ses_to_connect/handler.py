@@ -124,7 +124,8 @@ def _permanent_failure(
 
 def _record_metrics(result: RecordResult) -> None:
     if result.outcome == "contact" and not result.duplicate:
-        metrics.add_metric(name="ContactsCreated", unit=MetricUnit.Count, value=len(result.contact_ids))
+        if result.contact_ids:
+            metrics.add_metric(name="ContactsCreated", unit=MetricUnit.Count, value=len(result.contact_ids))
     elif result.outcome == "quarantine":
         metrics.add_metric(name="Quarantined", unit=MetricUnit.Count, value=1)
         if not is_metrics_disabled():  # single_metric ignores POWERTOOLS_METRICS_DISABLED by itself
