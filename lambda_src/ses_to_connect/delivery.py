@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,6 +26,10 @@ from ses_to_connect.attachments import Skipped
 # A URL is replayed only while it stays valid this much longer: Connect may fetch the files
 # after it answers, and clocks differ.
 URL_SAFETY_MARGIN_SECONDS = 300
+# Skipped files kept by name: more than fill the 4,096-character sesAttachmentsSkipped listing
+# (at least 11 characters each), few enough for a DynamoDB item whatever the message. The
+# rest are kept as counts per reason.
+MAX_SKIPPED_KEPT = 400
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 
 
@@ -40,11 +45,32 @@ class Delivery:
     """The I/O-derived inputs of a message's requests, as the ledger stores them."""
 
     attachments: tuple[dict[str, str], ...]  # {FileName, S3Url}, in order
-    skipped: tuple[Skipped, ...]  # files not stored, with the reason
+    skipped: tuple[Skipped, ...]  # files not stored, with the reason (the first MAX_SKIPPED_KEPT)
     related_contact_id: str | None  # the thread root found when the message was first handled
     valid_until: float | None  # epoch seconds the URLs can still be replayed; None: no URLs
     # Base ClientToken -> the steps its request dropped, in order ("attachments:<reason>", "related").
     dropped: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    more_skipped: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # reason -> count
+
+    @classmethod
+    def signed(
+        cls,
+        attachments: Iterable[dict[str, str]],
+        skipped: Iterable[Skipped],
+        related_contact_id: str | None,
+        dropped: Mapping[str, tuple[str, ...]],
+    ) -> Delivery:
+        """A delivery of freshly signed URLs, valid as long as the first of them."""
+        sent, skips = tuple(attachments), tuple(skipped)
+        beyond = Counter(item.reason for item in skips[MAX_SKIPPED_KEPT:])
+        valid_until = urls_valid_until(item["S3Url"] for item in sent)
+        return cls(
+            sent, skips[:MAX_SKIPPED_KEPT], related_contact_id, valid_until, dropped, MappingProxyType(beyond)
+        )
+
+    def skip_counts(self) -> Counter[str]:
+        """Every skipped file's reason, counted (the named ones and the rest)."""
+        return Counter(item.reason for item in self.skipped) + Counter(self.more_skipped)
 
     def replayable(self, now: float) -> bool:
         """Whether a retry may send these URLs again as they are."""
@@ -65,6 +91,7 @@ class Delivery:
                 "relatedContactId": self.related_contact_id,
                 "validUntil": self.valid_until,
                 "dropped": {token: list(steps) for token, steps in sorted(self.dropped.items())},
+                "moreSkipped": dict(self.more_skipped),
             },
             sort_keys=True,
         )
@@ -78,6 +105,7 @@ class Delivery:
             related_contact_id=data["relatedContactId"],
             valid_until=data["validUntil"],
             dropped=MappingProxyType({token: tuple(steps) for token, steps in data["dropped"].items()}),
+            more_skipped=MappingProxyType(dict(data["moreSkipped"])),
         )
 
 

@@ -27,7 +27,7 @@ from ses_to_connect.adapters.connect import ATTACHMENT_REJECTIONS, ContactStarte
 from ses_to_connect.adapters.s3 import MailStore
 from ses_to_connect.attachments import AttachmentSink, Skip, Skipped, send
 from ses_to_connect.convert import Plan, build_requests, client_token, plan
-from ses_to_connect.delivery import Delivery, Drop, urls_valid_until, variant_token
+from ses_to_connect.delivery import Delivery, Drop, variant_token
 from ses_to_connect.errors import (
     DeliveryError,
     IdempotencyConflict,
@@ -155,7 +155,7 @@ class Pipeline:
         related = None if unlinked else delivery.related_contact_id
         self._remember_thread(planned, contact_ids, related)
         dropped = _dropped_files(delivery)
-        skip_reasons = Counter(item.reason for item in [*planned.skipped, *delivery.skipped, *dropped])
+        skip_reasons = Counter(item.reason for item in [*planned.skipped, *dropped]) + delivery.skip_counts()
         defects = [*conversion.defects, *(["related_contact_unknown"] if unlinked else [])]
         logger.info(
             "contacts created",
@@ -235,8 +235,7 @@ class Pipeline:
             planned.attachment_prefix,
             uploads=self.settings.attachment_uploads,
         )
-        urls = [item["S3Url"] for item in sent]
-        return Delivery(tuple(sent), tuple(skipped), related, urls_valid_until(urls), dropped)
+        return Delivery.signed(sent, skipped, related, dropped)
 
     def _start_destination(self, run: _Run, index: int) -> str | None:
         """Start one destination's contact, taking the fallbacks Connect's refusals call for.
