@@ -106,6 +106,17 @@ def lose_the_answer(
     return only_contact(emulator, ses_message_id(event))
 
 
+def answer_lost_then_new_container(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, subject: str, **headers: str
+) -> tuple[dict[str, Any], EmailContact, list[tuple[str, bytes]]]:
+    """A message with attachments whose contact was created, its answer lost; Lambda's retry is next."""
+    message, expected = with_attachments(subject, **headers)
+    event = store(aws, wire(message))
+    contact = lose_the_answer(monkeypatch, emulator, event)
+    new_container(monkeypatch, emulator)
+    return event, contact, expected
+
+
 def signed_by(contact: EmailContact) -> set[str]:
     return {a["S3Url"].split("X-Amz-Credential=")[1].split("%2F")[0] for a in contact.params["Attachments"]}
 
@@ -438,11 +449,10 @@ def test_a_lost_answer_is_recovered_with_its_id_by_a_new_container_with_new_cred
     aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     own_id = unique_message_id()
-    message, expected = with_attachments("Lost answer", Message_ID=own_id)
-    event = store(aws, wire(message))
+    event, contact, expected = answer_lost_then_new_container(
+        aws, emulator, monkeypatch, "Lost answer", Message_ID=own_id
+    )
     message_id = ses_message_id(event)
-    contact = lose_the_answer(monkeypatch, emulator, event)
-    new_container(monkeypatch, emulator)
 
     retried = invoke(event)
 
@@ -461,10 +471,7 @@ def test_a_lost_answer_is_recovered_with_its_id_by_a_new_container_with_new_cred
 def test_past_the_urls_validity_the_contact_is_reported_as_existing_without_id(
     aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    message, _ = with_attachments("Retried hours later")
-    event = store(aws, wire(message))
-    contact = lose_the_answer(monkeypatch, emulator, event)
-    new_container(monkeypatch, emulator)
+    event, contact, _ = answer_lost_then_new_container(aws, emulator, monkeypatch, "Retried hours later")
     handler.pipeline().clock = lambda: time.time() + 2 * 3600  # Lambda's retry, 2 hours later
 
     retried = invoke(event)
@@ -479,10 +486,7 @@ def test_urls_whose_credentials_expired_early_are_signed_again(
     aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """X-Amz-Expires says valid, but the role session that signed them ended: Connect refuses the replay."""
-    message, _ = with_attachments("Session ended")
-    event = store(aws, wire(message))
-    contact = lose_the_answer(monkeypatch, emulator, event)
-    new_container(monkeypatch, emulator)
+    event, contact, _ = answer_lost_then_new_container(aws, emulator, monkeypatch, "Session ended")
     emulator.add_signing_key("testing", SigningKey("testing", expires_at=time.time()))
     try:
         retried = invoke(event)
@@ -497,14 +501,11 @@ def test_urls_whose_credentials_expired_early_are_signed_again(
 def test_an_idempotency_answer_the_ledger_cannot_explain_goes_to_the_failure_queue(
     aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    message, _ = with_attachments("Ledger lost its record")
-    event = store(aws, wire(message))
+    event, _, _ = answer_lost_then_new_container(aws, emulator, monkeypatch, "Ledger lost its record")
     message_id = ses_message_id(event)
-    lose_the_answer(monkeypatch, emulator, event)
     aws.client("dynamodb").delete_item(
         TableName=IDEMPOTENCY_TABLE, Key={"id": {"S": DELIVERY_PREFIX + message_id}}
     )
-    new_container(monkeypatch, emulator)
 
     response = handler.lambda_handler(event, LambdaContext())
 
