@@ -108,11 +108,9 @@ class Pipeline:
             return self._quarantine(key, record, planned.quarantine_reason, planned.defects.as_list())
 
         earlier = None if self.io.ledger is None else self.io.ledger.delivery(record.message_id)
-        known = self._known_contacts(planned, earlier)
-        if known is not None:
+        if earlier is not None and (known := self._known_contacts(planned, earlier)) is not None:
             logger.info("duplicate invocation: every contact already exists", extra={"contact_ids": known})
-            related = self._related(planned) if earlier is None else earlier.related_contact_id
-            self._remember_thread(planned, known, None if _unlinked(earlier) else related)
+            self._remember_thread(planned, known, None if _unlinked(earlier) else earlier.related_contact_id)
             return RecordResult(
                 record.message_id,
                 "contact",
@@ -201,9 +199,9 @@ class Pipeline:
         logger.info("message quarantined", extra={"reason": reason, "defects": _kinds(defects)})
         return RecordResult(record.message_id, "quarantine", reason, defects=tuple(defects))
 
-    def _known_contacts(self, planned: Plan, earlier: Delivery | None) -> list[str] | None:
+    def _known_contacts(self, planned: Plan, earlier: Delivery) -> list[str] | None:
         """The contact ids of a message whose every destination is already recorded, else None."""
-        if self.io.ledger is None or earlier is None:
+        if self.io.ledger is None:
             return None
         known = [
             self.io.ledger.known_contact(_token(planned, index, earlier))
