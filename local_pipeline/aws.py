@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from local_pipeline.connect_emulator import ConnectEmulator
+from local_pipeline.connect_emulator import ConnectEmulator, SigningKey
 from local_pipeline.fault_proxy import FaultProxy
 
 REGION = "us-east-1"
@@ -30,7 +30,8 @@ BUCKET = "ses-to-connect-mail"
 IDEMPOTENCY_TABLE = "ses-to-connect-idempotency"
 THREADS_TABLE = "ses-to-connect-threads"
 FAILURE_QUEUE = "ses-to-connect-failures"
-DEFAULT_ADDRESSES = ("support@example.com",)
+SUPPORT_ADDRESS = "support@example.com"
+DEFAULT_ADDRESSES = (SUPPORT_ADDRESS,)
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -132,7 +133,15 @@ def local_aws(
         reset.close()
         if connect_endpoint is None:
             emulator = ConnectEmulator(
-                instances={INSTANCE_ID: addresses}, rate=connect_tps, burst=max(1, int(connect_tps or 1))
+                instances={INSTANCE_ID: addresses},
+                rate=connect_tps,
+                burst=max(1, int(connect_tps or 1)),
+                # Attachment URLs must be signed by the function's own (fake) credentials.
+                signing_keys={
+                    FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]: SigningKey(
+                        FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+                    )
+                },
             )
             emulator.start()
             connect_endpoint = emulator.url

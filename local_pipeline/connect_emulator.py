@@ -19,17 +19,27 @@ Design
   ``Error.Message``), ``Message`` (the modeled member) and, where modeled, the ``Reason`` union, which
   botocore parses into ``response["Reason"]``.
 * Order of work per request: injected fault, access key, token bucket, validation, instance and address,
-  idempotency, attachment downloads (loopback hosts only), contact recorded, optional delay, response.
-  The delay comes after the contact is recorded on purpose: it reproduces what a read timeout means in
-  production (the contact exists but the caller never learns its id), which only a stable ClientToken
-  makes safe to retry.
+  pre-signed attachment URLs (signature, X-Amz-Date + X-Amz-Expires, the signing key's expiry), idempotency,
+  RelatedContactId (must be a contact of this emulator), attachment downloads (loopback hosts only), contact
+  recorded, lost answer or delay, response. The delay comes after the contact is recorded on purpose: it
+  reproduces what a read timeout means in production (the contact exists but the caller never learns its
+  id), which only a stable ClientToken makes safe to retry.
+* At least as strict as Connect where Connect's behaviour is undocumented (docs/exactly-once.md):
+  the URLs are checked *before* the idempotency check, so a retry that replays stale URLs is refused
+  even when its token is known; whether a refused request uses up its ClientToken is selectable
+  (``refused_tokens="kept"``: a later request with the token and other parameters gets
+  IdempotencyException; ``"forgotten"``: the token stays free); tokens are remembered for
+  ``idempotency_window`` seconds (default 24 hours: Lambda retries an event for up to 6 hours; Connect
+  documents 7 days for other Start* calls and nothing for StartEmailContact).
 """
 
 import argparse
+import calendar
 import contextlib
 import dataclasses
 import functools
 import hashlib
+import hmac
 import http.client
 import json
 import logging
@@ -45,9 +55,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, Self, get_args
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit, urlunsplit
 
 import botocore.session
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 _LOG = logging.getLogger(__name__)
 
@@ -77,6 +90,13 @@ MAX_TOTAL_ATTACHMENT_BYTES = 40_000_000
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 _DOWNLOAD_TIMEOUT_SECONDS = 10.0
 _CONTACTS_PATH = "/_emulator/contacts"
+DEFAULT_TOKEN_WINDOW_SECONDS = 24 * 3600.0
+MAX_PRESIGNED_EXPIRES = 604_800  # SigV4's limit: 7 days
+# Answers that refuse the request itself; with refused_tokens="kept" they use up its ClientToken.
+_REFUSALS = frozenset(
+    {"InvalidRequestException", "ServiceQuotaExceededException", "ResourceNotFoundException"}
+)
+RefusedTokens = Literal["kept", "forgotten"]
 
 
 class ConnectError(Exception):
@@ -447,8 +467,16 @@ class Attempt:
 @dataclass(frozen=True)
 class _TokenUse:
     params: dict[str, Any]
-    contact_id: str
+    contact_id: str | None  # None: the request was refused (refused_tokens="kept")
     at: float
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """Credentials the emulator accepts attachment URLs from; ``expires_at`` (wall clock) as STS sets it."""
+
+    secret: str
+    expires_at: float | None = None
 
 
 class TokenBucket:
@@ -475,16 +503,62 @@ class TokenBucket:
             return True
 
 
-def _download(url: str, where: str, max_bytes: int) -> tuple[int, str]:
-    """Size and sha256 of the body at ``url``, which must be on a loopback host."""
+def _loopback_url(url: str, where: str) -> SplitResult:
     parts = urlsplit(url)
     # Only loopback hosts: a test must never make the emulator fetch from the internet or real S3.
     if parts.scheme not in ("http", "https") or parts.hostname not in _LOOPBACK_HOSTS:
         raise _violation(where, "be an http(s) URL on 127.0.0.1 or localhost (emulator restriction)")
+    return parts
+
+
+def check_presigned(url: str, where: str, now: float, keys: Mapping[str, SigningKey] | None) -> None:
+    """Refuse a pre-signed URL S3 would refuse at ``now``: not yet valid, expired, or not signed by ``keys``.
+
+    The signature is recomputed with botocore's own SigV4 query signer from the URL's parameters
+    and the secret of its access key. ``keys`` None checks the dates only (any signer accepted).
+    """
+    parts = _loopback_url(url, where)
+    query = {name: values[0] for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
+    if "X-Amz-Signature" not in query:
+        if keys is not None:
+            raise _violation(where, "be a pre-signed URL (SigV4 query parameters)")
+        return
+    try:
+        signed_at = calendar.timegm(time.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ"))
+        expires = int(query["X-Amz-Expires"])
+        access_key, _day, region, service, _terminal = query["X-Amz-Credential"].split("/")
+    except (KeyError, ValueError) as error:
+        raise _violation(where, f"carry complete SigV4 query parameters ({error!r})") from error
+    if query.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" or not 1 <= expires <= MAX_PRESIGNED_EXPIRES:
+        raise _violation(where, "be signed with AWS4-HMAC-SHA256 for 1 to 604800 seconds")
+    if now < signed_at:
+        raise _violation(where, "be valid already (its X-Amz-Date is in the future)")
+    if now > signed_at + expires:
+        raise _violation(where, "not have expired (X-Amz-Date + X-Amz-Expires is past)")
+    if keys is None:
+        return
+    key = keys.get(access_key)
+    if key is None:
+        raise _violation(where, "be signed by a known access key")
+    if key.expires_at is not None and now >= key.expires_at:
+        raise _violation(where, "be signed with credentials that have not expired")
+    unsigned = "&".join(pair for pair in parts.query.split("&") if not pair.startswith("X-Amz-Signature="))
+    request = AWSRequest(method="GET", url=urlunsplit(parts._replace(query=unsigned)))
+    request.context["timestamp"] = query["X-Amz-Date"]
+    credentials = Credentials(access_key, key.secret, query.get("X-Amz-Security-Token"))
+    signer = S3SigV4QueryAuth(credentials, service, region, expires=expires)
+    expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+    if not hmac.compare_digest(expected, query["X-Amz-Signature"]):
+        raise _violation(where, "carry a valid signature")
+
+
+def _download(url: str, where: str, max_bytes: int) -> tuple[int, str]:
+    """Size and sha256 of the body at ``url``, which must be on a loopback host."""
+    parts = _loopback_url(url, where)
     connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     # http.client rather than urllib: it follows no redirects and honours no proxy settings.
     try:
-        connection = connection_class(parts.hostname, parts.port, timeout=_DOWNLOAD_TIMEOUT_SECONDS)
+        connection = connection_class(str(parts.hostname), parts.port, timeout=_DOWNLOAD_TIMEOUT_SECONDS)
     except ValueError as error:
         raise _violation(where, f"have a valid port ({error})") from error
     digest = hashlib.sha256()
@@ -525,8 +599,11 @@ class ConnectEmulator:
         max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
         max_total_attachment_bytes: int = MAX_TOTAL_ATTACHMENT_BYTES,
         allowed_access_key_ids: Collection[str] | None = None,
-        idempotency_window: float | None = None,
+        idempotency_window: float | None = DEFAULT_TOKEN_WINDOW_SECONDS,
+        refused_tokens: RefusedTokens = "forgotten",
+        signing_keys: Mapping[str, SigningKey] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """Configure; nothing listens before start().
 
@@ -534,6 +611,10 @@ class ConnectEmulator:
         ``rate``/``burst`` turn on throttling (None: never throttle). ``allowed_access_key_ids`` answers
         AccessDeniedException to requests signed with another key (None: accept any signature).
         ``idempotency_window`` is how long, in seconds, a ClientToken is remembered (None: until reset).
+        ``refused_tokens`` says whether a refused request uses up its ClientToken ("kept") or not.
+        ``signing_keys`` (access key id -> :class:`SigningKey`) are the credentials attachment URLs must be
+        signed with (None: any signature; the dates are checked regardless). ``clock`` measures the
+        throttle and the token window; ``wall_clock`` is what pre-signed URLs and keys expire against.
         """
         self._requested_port = port
         self._instances = (
@@ -548,7 +629,10 @@ class ConnectEmulator:
         self._max_total_attachment_bytes = max_total_attachment_bytes
         self._allowed_keys = None if allowed_access_key_ids is None else frozenset(allowed_access_key_ids)
         self._idempotency_window = idempotency_window
+        self._refused_tokens: RefusedTokens = "forgotten"
+        self._signing_keys = None if signing_keys is None else dict(signing_keys)
         self._clock = clock
+        self._wall_clock = wall_clock
         operation = _operation_model()
         self._input_shape: Any = operation.input_shape
         self._status = {
@@ -564,9 +648,12 @@ class ConnectEmulator:
             if "Reason" in shape.members
         }
         self._lock = threading.Lock()
+        self.set_refused_tokens(refused_tokens)
         self._contacts: list[EmailContact] = []
         self._tokens: dict[str, _TokenUse] = {}
         self._faults: deque[ConnectError] = deque()
+        self._lost_answers = 0
+        self._older_contact_ids: set[str] = set()
         self._attempts: list[Attempt] = []
         self._delay = 0.0
         self._stopping = threading.Event()
@@ -630,12 +717,19 @@ class ConnectEmulator:
             self._tokens.clear()
             self._attempts.clear()
             self._faults.clear()
+            self._lost_answers = 0
+            self._older_contact_ids.clear()
             self._delay = 0.0
 
     def inject_errors(
         self, code: ErrorCode, count: int = 1, *, reason: str | None = None, message: str = "Injected fault"
     ) -> None:
-        """Answer the next ``count`` StartEmailContact requests with ``code``, before any other check."""
+        """Answer the next ``count`` StartEmailContact requests with ``code``.
+
+        Server-side faults (429, 500) and AccessDeniedException come before any other check;
+        refusals (InvalidRequestException, ServiceQuotaExceededException, ResourceNotFoundException)
+        take the place of validation, so that ``refused_tokens`` applies to them as to real ones.
+        """
         if code not in self._status:
             raise ValueError(f"{code} is not an error StartEmailContact can return")
         if count < 0:
@@ -644,6 +738,33 @@ class ConnectEmulator:
             raise ValueError(f"{code} has no reason {reason}")
         with self._lock:
             self._faults.extend(ConnectError(code, message, reason) for _ in range(count))
+
+    def lose_answers(self, count: int = 1) -> None:
+        """Do the next ``count`` requests' work (a contact is created or found), then answer 500.
+
+        The caller never learns the contact's id: a lost answer, as after a crash or a network fault.
+        """
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        with self._lock:
+            self._lost_answers += count
+
+    def add_older_contact(self, contact_id: str) -> None:
+        """A contact of the instance created before this emulator started: a valid RelatedContactId."""
+        with self._lock:
+            self._older_contact_ids.add(contact_id)
+
+    def set_refused_tokens(self, reading: RefusedTokens) -> None:
+        """Switch the reading of refused requests' tokens (see the constructor)."""
+        if reading not in get_args(RefusedTokens):
+            raise ValueError(f"refused_tokens must be one of {get_args(RefusedTokens)}")
+        with self._lock:
+            self._refused_tokens = reading
+
+    def add_signing_key(self, access_key_id: str, key: SigningKey) -> None:
+        """Accept attachment URLs signed with another set of credentials (say, a new container's)."""
+        with self._lock:
+            self._signing_keys = {**(self._signing_keys or {}), access_key_id: key}
 
     def set_delay(self, seconds: float) -> None:
         """Hold every StartEmailContact response this long after the work is done (0 turns it off)."""
@@ -655,7 +776,7 @@ class ConnectEmulator:
     def _start_email_contact(self, body: bytes, authorization: str | None) -> str:
         with self._lock:
             fault = self._faults.popleft() if self._faults else None
-        if fault is not None:
+        if fault is not None and fault.code not in _REFUSALS:
             raise fault
         if self._allowed_keys is not None:
             signed_by = re.search(r"Credential=([^/,\s]+)/", authorization or "")
@@ -673,19 +794,40 @@ class ConnectEmulator:
             ) from error
         if not isinstance(params, dict):
             raise ConnectError("InvalidRequestException", "The request body must be a JSON object")
+        token = params.get("ClientToken")
+        try:
+            if fault is not None:  # a refusal of this very request: refused_tokens applies to it
+                raise fault
+            self._validate(params)
+            return self._create_or_replay(params, token)
+        except ConnectError as refused:
+            if self._refused_tokens == "kept" and refused.code in _REFUSALS and isinstance(token, str):
+                with self._lock:
+                    if token not in self._tokens:
+                        self._remember(token, _TokenUse(params, None, self._clock()))
+            raise
+
+    def _validate(self, params: dict[str, Any]) -> None:
         try:
             for limit in self._limits:
                 limit.enforce(params)
             _check_model(self._input_shape, params, "")
         except RecursionError as error:
             raise ConnectError("InvalidRequestException", "The request is nested too deeply") from error
+
+    def _create_or_replay(self, params: dict[str, Any], token: object) -> str:
         self._check_instance(params)
-        token = params.get("ClientToken")
+        attachments = params.get("Attachments", [])
+        with self._lock:
+            keys = self._signing_keys
+        for index, attachment in enumerate(attachments):
+            check_presigned(attachment["S3Url"], f"Attachments[{index}].S3Url", self._wall_clock(), keys)
         with self._lock:
             replayed = self._replay(token, params)
         if replayed is not None:
             return replayed
-        digests = self._download_attachments(params.get("Attachments", []))
+        self._check_related(params)
+        digests = self._download_attachments(attachments)
         with self._lock:
             # Another request with this token may have finished while the attachments downloaded.
             replayed = self._replay(token, params)
@@ -693,9 +835,33 @@ class ConnectEmulator:
                 return replayed
             contact = EmailContact(str(uuid.uuid4()), len(self._contacts) + 1, params, digests)
             self._contacts.append(contact)
-            if token is not None:
-                self._tokens[token] = _TokenUse(params, contact.contact_id, self._clock())
+            if isinstance(token, str):
+                self._tokens.pop(token, None)  # a kept refusal of the same request gives way
+                self._remember(token, _TokenUse(params, contact.contact_id, self._clock()))
             return contact.contact_id
+
+    def _remember(self, token: str, use: _TokenUse) -> None:
+        """Record a token (hold the lock), forgetting those past the window: memory stays bounded."""
+        self._tokens[token] = use
+        if self._idempotency_window is None:
+            return
+        while self._tokens:
+            oldest = next(iter(self._tokens))
+            if use.at - self._tokens[oldest].at <= self._idempotency_window:
+                break
+            del self._tokens[oldest]
+
+    def _check_related(self, params: Mapping[str, Any]) -> None:
+        related = params.get("RelatedContactId")
+        if related is None:
+            return
+        with self._lock:
+            known = related in self._older_contact_ids or any(
+                c.contact_id == related and c.params["InstanceId"] == params["InstanceId"]
+                for c in self._contacts
+            )
+        if not known:
+            raise ConnectError("ResourceNotFoundException", f"RelatedContactId {related} was not found")
 
     def _check_instance(self, params: Mapping[str, Any]) -> None:
         if self._instances is None:
@@ -717,7 +883,12 @@ class ConnectEmulator:
             )
 
     def _replay(self, token: object, params: dict[str, Any]) -> str | None:
-        """The contact id an earlier request with this ClientToken created, if any (hold the lock)."""
+        """The contact id an earlier request with this ClientToken created, if any (hold the lock).
+
+        Other parameters under a known token: IdempotencyException, whether the earlier request
+        created a contact or (refused_tokens="kept") was refused. The same parameters as a refused
+        request are evaluated again.
+        """
         if not isinstance(token, str):
             return None
         used = self._tokens.get(token)
@@ -758,6 +929,12 @@ class ConnectEmulator:
         payload: dict[str, Any]
         try:
             status, payload = 200, {"ContactId": self._start_email_contact(body, authorization)}
+            with self._lock:
+                lose, self._lost_answers = self._lost_answers > 0, max(0, self._lost_answers - 1)
+            if lose:
+                error = ConnectError(
+                    "InternalServiceException", "Injected: the answer was lost after the work"
+                )
         except ConnectError as raised:
             error = raised
         except Exception as unexpected:  # noqa: BLE001 - an emulator bug must still reach the client as a 500
@@ -858,6 +1035,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a known instance and its email addresses; repeat for more (default: accept any)",
     )
     parser.add_argument("--max-attachments", type=int, default=10)
+    parser.add_argument(
+        "--refused-tokens",
+        choices=get_args(RefusedTokens),
+        default="forgotten",
+        help="whether a refused request uses up its ClientToken (default: forgotten)",
+    )
+    parser.add_argument(
+        "--token-window",
+        type=float,
+        default=DEFAULT_TOKEN_WINDOW_SECONDS,
+        help="seconds a ClientToken is remembered (default: 86400)",
+    )
     args = parser.parse_args(argv)
     emulator = ConnectEmulator(
         port=args.port,
@@ -865,6 +1054,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate=args.rate,
         burst=args.burst,
         max_attachments=args.max_attachments,
+        refused_tokens=args.refused_tokens,
+        idempotency_window=args.token_window,
     )
     with emulator:
         print(emulator.url, flush=True)

@@ -5,6 +5,11 @@ invoke the real handler in-process as Lambda's asynchronous invocation would (re
 the failure queue), and then *check* where the message ended up: contacts that exist in
 Connect, a quarantined copy in S3, or a record in the failure queue. A message found in none
 of them is reported as lost, and the command exits 1.
+
+``id_unknown`` is apart from both: the contact exists but nobody knows its id (a lost answer
+retried after its attachment URLs expired). Against the emulator the contact itself is checked;
+against any other endpoint, which cannot be asked, the ledger's delivery record is the evidence
+that an attempt reached Connect before it answered IdempotencyException. Lost means no contact.
 """
 
 from __future__ import annotations
@@ -15,16 +20,17 @@ import io
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local_pipeline.aws import BUCKET, DEFAULT_ADDRESSES, LocalAws, local_aws
+from local_pipeline.aws import BUCKET, DEFAULT_ADDRESSES, IDEMPOTENCY_TABLE, LocalAws, local_aws
 from local_pipeline.lambda_runtime import AsyncLambda
 from local_pipeline.ses import Receipt, receive
+from ses_to_connect.adapters.ledger import DELIVERY_PREFIX
 from ses_to_connect.ses_event import VERDICT_NAMES
 
 STATUSES = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED")
@@ -34,8 +40,9 @@ STATUSES = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED")
 class MessageReport:
     file: str
     ses_message_id: str
-    outcome: str  # contact, quarantine, failed (in the failure queue) or lost
+    outcome: str  # contact, id_unknown, quarantine, failed (in the failure queue) or lost
     contact_ids: list[str] = field(default_factory=list)
+    contacts_without_id: int = 0  # contacts that exist but whose id is unknown
     reason: str | None = None
     attachments_sent: int = 0
     attachments_skipped: dict[str, int] = field(default_factory=dict)
@@ -56,13 +63,22 @@ def simulate(
     *,
     verdict_defaults: dict[str, str] | None = None,
     progress: Any = None,
+    between_attempts: Callable[[float], None] = lambda _seconds: None,
 ) -> list[MessageReport]:
-    """Run every file through SES storage, the handler and Lambda's retry semantics; verify each."""
+    """Run every file through SES storage, the handler and Lambda's retry semantics; verify each.
+
+    ``between_attempts`` runs where Lambda waits before a retry (given the wait in seconds).
+    """
     from ses_to_connect import handler  # noqa: PLC0415 (reads the environment local_aws set)
 
     handler.pipeline.cache_clear()
     s3, sqs = aws.client("s3"), aws.client("sqs")
-    runtime = AsyncLambda(handler.lambda_handler, sqs_client=sqs, failure_queue_url=aws.failure_queue_url)
+    runtime = AsyncLambda(
+        handler.lambda_handler,
+        sqs_client=sqs,
+        failure_queue_url=aws.failure_queue_url,
+        sleep=between_attempts,
+    )
     reports = []
     for number, path in enumerate(files, 1):
         receipt = Receipt.for_file(path, verdict_defaults)
@@ -85,11 +101,13 @@ def simulate(
             )
         elif invocation.result is not None:
             result = invocation.result["messages"][0]
+            without_id = int(result.get("contactsWithoutId", 0))
             report = MessageReport(
                 path.name,
                 message_id,
-                result["outcome"],
+                "id_unknown" if without_id else result["outcome"],
                 contact_ids=result["contactIds"],
+                contacts_without_id=without_id,
                 reason=result["reason"],
                 attachments_sent=result["attachmentsSent"],
                 attachments_skipped=result["attachmentsSkipped"],
@@ -115,11 +133,12 @@ def simulate(
 
 def _found_where_reported(report: MessageReport, aws: LocalAws, s3: Any) -> bool:
     """Check the report against the services themselves, not against the handler's word."""
-    if report.outcome == "contact":
-        if aws.emulator is None:  # another Connect endpoint: its answer is all we can see
-            return bool(report.contact_ids)
-        # Every reported id is a contact of this message, and the message has at least one
-        # (a retry may know a contact only by Connect's IdempotencyException, without its id).
+    if report.outcome in {"contact", "id_unknown"}:
+        if aws.emulator is None:  # another Connect endpoint: it cannot be asked what exists
+            return (
+                bool(report.contact_ids) if report.outcome == "contact" else _delivery_recorded(aws, report)
+            )
+        # Every reported id is a contact of this message, and the message has at least one.
         mine = {
             c.contact_id
             for c in aws.emulator.contacts()
@@ -137,6 +156,13 @@ def _found_where_reported(report: MessageReport, aws: LocalAws, s3: Any) -> bool
     return report.outcome == "skipped"
 
 
+def _delivery_recorded(aws: LocalAws, report: MessageReport) -> bool:
+    """The ledger recorded the message's requests before they were sent: an attempt reached Connect."""
+    key = {"id": {"S": DELIVERY_PREFIX + report.ses_message_id}}
+    item = aws.client("dynamodb").get_item(TableName=IDEMPOTENCY_TABLE, Key=key, ConsistentRead=True)
+    return "Item" in item
+
+
 def _failure_queue_message_ids(aws: LocalAws) -> set[str]:
     return {
         record["ses"]["mail"]["messageId"]
@@ -150,14 +176,15 @@ def table(reports: Sequence[MessageReport]) -> str:
     for r in reports:
         skipped = sum(r.attachments_skipped.values())
         attachments = f"{r.attachments_sent} sent" + (f", {skipped} skipped" if skipped else "")
-        contacts = ", ".join(cid[:8] for cid in r.contact_ids) or "-"
+        unknown = ["id unknown"] * r.contacts_without_id
+        contacts = ", ".join([*(cid[:8] for cid in r.contact_ids), *unknown]) or "-"
         rows.append(
             (
                 r.file[:44],
                 r.outcome,
                 contacts,
                 (r.related_contact_id or "-")[:8],
-                attachments if r.outcome == "contact" else "-",
+                attachments if r.outcome in {"contact", "id_unknown"} else "-",
                 (r.reason or "")[:60],
             )
         )
@@ -167,7 +194,9 @@ def table(reports: Sequence[MessageReport]) -> str:
     ]
     counts = Counter(r.outcome for r in reports)
     summary = ", ".join(
-        f"{counts[o]} {o}" for o in ("contact", "quarantine", "failed", "lost", "skipped") if counts[o]
+        f"{counts[o]} {o}"
+        for o in ("contact", "id_unknown", "quarantine", "failed", "lost", "skipped")
+        if counts[o]
     )
     return "\n".join([*lines, "", f"{len(reports)} messages: {summary}"])
 

@@ -4,6 +4,7 @@ BridgeError
 ├── DeliveryError               a message could not be turned into its contacts yet
 │   ├── RetryableDeliveryError  throttling, 5xx, timeouts: raise so Lambda retries
 │   └── PermanentDeliveryError  the request or configuration is wrong: retrying won't help
+│       └── IdempotencyConflict Connect knows the ClientToken from a request with other parameters
 ├── StorageError                the stored message could not be read or quarantined
 └── UnsupportedRuntimeError     the Lambda runtime's SDK lacks an API the function needs
 """
@@ -28,6 +29,14 @@ class RetryableDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Connect rejected the request for good (bad flow id, access denied, invalid request)."""
+
+
+class IdempotencyConflict(PermanentDeliveryError):
+    """``IdempotencyException``: the ClientToken was used before with other parameters.
+
+    Whether that means "the contact exists" is for the pipeline to decide, from what the
+    ledger knows about earlier attempts; on its own it is an error, never a success.
+    """
 
 
 class StorageError(BridgeError):

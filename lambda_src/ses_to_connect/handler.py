@@ -64,7 +64,12 @@ def pipeline() -> Pipeline:
             persistence = DynamoDBPersistenceLayer(
                 table_name=settings.idempotency_table, boto3_client=dynamodb
             )
-            adapters.ledger = ContactLedger(persistence, settings.idempotency_ttl_seconds)
+            adapters.ledger = ContactLedger(
+                persistence,
+                settings.idempotency_ttl_seconds,
+                client=dynamodb,
+                table=settings.idempotency_table,
+            )
         if settings.threads_table:
             from ses_to_connect.adapters.threads import ThreadIndex  # noqa: PLC0415
 
@@ -131,7 +136,8 @@ def _permanent_failure(
 
 def _record_metrics(result: RecordResult) -> None:
     if result.outcome == "contact" and not result.duplicate:
-        metrics.add_metric(name="ContactsCreated", unit=MetricUnit.Count, value=len(result.contact_ids))
+        if result.contact_ids:
+            metrics.add_metric(name="ContactsCreated", unit=MetricUnit.Count, value=len(result.contact_ids))
     elif result.outcome == "quarantine":
         metrics.add_metric(name="Quarantined", unit=MetricUnit.Count, value=1)
         if not is_metrics_disabled():  # single_metric ignores POWERTOOLS_METRICS_DISABLED by itself
@@ -139,6 +145,8 @@ def _record_metrics(result: RecordResult) -> None:
                 by_reason.add_dimension(name="reason", value=result.reason or "unknown")
     if result.duplicate:
         metrics.add_metric(name="DuplicateInvocations", unit=MetricUnit.Count, value=1)
+    elif result.contacts_without_id:  # the contact exists but its id is lost: alarmed on
+        metrics.add_metric(name="ContactsWithoutId", unit=MetricUnit.Count, value=result.contacts_without_id)
     if result.attachments_sent:
         metrics.add_metric(name="AttachmentsSent", unit=MetricUnit.Count, value=result.attachments_sent)
     if result.attachments_skipped:

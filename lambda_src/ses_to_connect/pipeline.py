@@ -4,16 +4,19 @@ Every record ends in exactly one of three places: contacts in Connect, a quarant
 with its reason, or an exception that Lambda retries and finally hands to the on-failure
 destination (the event itself, replayable). Nothing is deleted here.
 
-Order matters for exactly-once delivery: attachments are stored before any contact is
-created, the ledger records each contact as it is created, and the thread index is written
-last; a crash between any two steps is repaired by the retry, which finds completed
-contacts in the ledger (or Connect answers the same ClientToken) instead of creating more.
+Order matters for exactly-once delivery (docs/exactly-once.md): attachments are stored and
+signed, and the message's :class:`~ses_to_connect.delivery.Delivery` is written to the ledger,
+before any contact is created; the ledger records each contact as it is created; the thread
+index is written last. A crash between any two steps is repaired by the retry, which finds
+completed contacts in the ledger, or sends Connect byte-identical requests so that Connect
+answers with the contacts it already created.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -24,8 +27,15 @@ from ses_to_connect.adapters.connect import ATTACHMENT_REJECTIONS, ContactStarte
 from ses_to_connect.adapters.s3 import MailStore
 from ses_to_connect.attachments import AttachmentSink, Skip, Skipped, send
 from ses_to_connect.convert import Plan, build_requests, client_token, plan
-from ses_to_connect.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from ses_to_connect.delivery import Delivery, Drop, variant_token
+from ses_to_connect.errors import (
+    DeliveryError,
+    IdempotencyConflict,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+)
 from ses_to_connect.headers import message_ids
+from ses_to_connect.limits import check_request
 from ses_to_connect.model import Outcome
 from ses_to_connect.ses_event import EventError, SesRecord
 from ses_to_connect.settings import Settings
@@ -50,7 +60,9 @@ class RecordResult(NamedTuple):
     attachments_skipped: Mapping[str, int] = MappingProxyType({})  # skip reason -> count
     duplicate: bool = False
     related_contact_id: str | None = None
-    contacts_without_id: int = 0  # created earlier; Connect answered IdempotencyException without the id
+    # Contacts that exist (the ledger saw an earlier attempt reach Connect, Connect answered
+    # IdempotencyException) but whose id nobody knows: reported, counted and alarmed on.
+    contacts_without_id: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -79,9 +91,12 @@ class Adapters:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, adapters: Adapters) -> None:
+    def __init__(
+        self, settings: Settings, adapters: Adapters, clock: Callable[[], float] = time.time
+    ) -> None:
         self.settings = settings
         self.io = adapters
+        self.clock = clock  # wall clock, against which pre-signed URLs expire
 
     def process(self, record: SesRecord) -> RecordResult:
         if record.is_setup_notification:
@@ -92,10 +107,10 @@ class Pipeline:
         if planned.quarantine_reason is not None:
             return self._quarantine(key, record, planned.quarantine_reason, planned.defects.as_list())
 
-        known = self._known_contacts(planned)
-        if known is not None:
+        earlier = None if self.io.ledger is None else self.io.ledger.delivery(record.message_id)
+        if earlier is not None and (known := self._known_contacts(planned, earlier)) is not None:
             logger.info("duplicate invocation: every contact already exists", extra={"contact_ids": known})
-            self._remember_thread(planned, known, self._related(planned))
+            self._remember_thread(planned, known, None if _unlinked(earlier) else earlier.related_contact_id)
             return RecordResult(
                 record.message_id,
                 "contact",
@@ -106,46 +121,50 @@ class Pipeline:
                 contacts_without_id=len(planned.destinations) - len(known),
             )
 
-        related = self._related(planned)
-        sent, skipped = send(
-            planned.candidates,
-            self.io.attachments,
-            planned.attachment_prefix,
-            uploads=self.settings.attachment_uploads,
+        run = _Run(planned, earlier, *self._delivery(planned, earlier))
+        conversion = build_requests(
+            planned,
+            list(run.delivery.attachments),
+            list(run.delivery.skipped),
+            run.delivery.related_contact_id,
         )
-        conversion = build_requests(planned, sent, skipped, related)
         if conversion.outcome is Outcome.QUARANTINE:
             return self._quarantine(key, record, conversion.reason or "unknown", conversion.defects)
 
         started: list[str | None] = []
         failures: list[DeliveryError] = []
-        for index, request in enumerate(conversion.requests):
+        for index in range(len(planned.destinations)):
             try:
-                started.append(
-                    self._start_or_drop_attachments(
-                        planned, index, request, sent=sent, skipped=skipped, related=related
-                    )
-                )
+                started.append(self._start_destination(run, index))
             except DeliveryError as exc:  # try every destination before giving up
                 retryable = isinstance(exc, RetryableDeliveryError)
-                logger.warning("contact not created", extra={"code": exc.code, "retryable": retryable})
+                logger.warning(
+                    "contact not created",
+                    extra={"code": exc.code, "reason": exc.reason, "retryable": retryable},
+                )
                 failures.append(exc)
         if failures:
-            # Retryable first: the retry re-sends the same ClientTokens, and Connect or the
-            # ledger returns the contacts that already exist instead of creating new ones.
+            # Retryable first: the retry re-sends the same requests, and Connect or the
+            # ledger returns the contacts that already exist instead of creating more.
             raise next((f for f in failures if isinstance(f, RetryableDeliveryError)), failures[0])
         contact_ids = [contact_id for contact_id in started if contact_id]
+        delivery = run.delivery
+        unlinked = _unlinked(delivery)
+        related = None if unlinked else delivery.related_contact_id
         self._remember_thread(planned, contact_ids, related)
-        skip_reasons = Counter(item.reason for item in [*planned.skipped, *skipped])
+        dropped = _dropped_files(delivery)
+        skip_reasons = Counter(item.reason for item in [*planned.skipped, *dropped]) + delivery.skip_counts()
+        defects = [*conversion.defects, *(["related_contact_unknown"] if unlinked else [])]
         logger.info(
             "contacts created",
             extra={
                 "contact_ids": contact_ids,
+                "contacts_without_id": len(started) - len(contact_ids),
                 "related_contact_id": related,
                 "flags": conversion.flags,
-                "attachments_sent": len(sent),
+                "attachments_sent": len(delivery.attachments) - len(dropped),
                 "attachments_skipped": dict(skip_reasons),
-                "defects": _kinds(conversion.defects),
+                "defects": _kinds(defects),
             },
         )
         return RecordResult(
@@ -153,8 +172,8 @@ class Pipeline:
             "contact",
             None,
             tuple(contact_ids),
-            tuple(conversion.defects),
-            attachments_sent=len(sent),
+            tuple(defects),
+            attachments_sent=len(delivery.attachments) - len(dropped),
             attachments_skipped=skip_reasons,
             related_contact_id=related,
             contacts_without_id=len(started) - len(contact_ids),
@@ -180,51 +199,141 @@ class Pipeline:
         logger.info("message quarantined", extra={"reason": reason, "defects": _kinds(defects)})
         return RecordResult(record.message_id, "quarantine", reason, defects=tuple(defects))
 
-    def _known_contacts(self, planned: Plan) -> list[str] | None:
+    def _known_contacts(self, planned: Plan, earlier: Delivery) -> list[str] | None:
         """The contact ids of a message whose every destination is already recorded, else None."""
         if self.io.ledger is None:
             return None
         known = [
-            self.io.ledger.known_contact(client_token(planned.record.message_id, destination.address))
-            for destination in planned.destinations
+            self.io.ledger.known_contact(_token(planned, index, earlier))
+            for index in range(len(planned.destinations))
         ]
         if any(contact is None for contact in known):
             return None
         return [contact_id for contact in known if contact for contact_id in contact]
 
-    def _start(self, request: dict[str, Any]) -> str | None:
-        if self.io.ledger is None:
-            return self.io.contacts.start(request)
-        return self.io.ledger.start_once(request, self.io.contacts.start)
+    def _delivery(self, planned: Plan, earlier: Delivery | None) -> tuple[Delivery, bool]:
+        """What this run sends, and whether its URLs were signed by this run.
 
-    def _start_or_drop_attachments(
-        self,
-        planned: Plan,
-        index: int,
-        request: dict[str, Any],
-        *,
-        sent: list[dict[str, str]],
-        skipped: list[Skipped],
-        related: str | None,
-    ) -> str | None:
-        """Start the contact; if Connect refuses its attachments, start it without them.
-
-        One attachment Connect will not take (a size or type the limits here did not foresee)
-        must not cost the customer's email: the contact is created with the attachments listed
-        as skipped, and the raw message, which has them all, stays referenced.
+        An earlier delivery is replayed while its URLs are valid; past that, the files are
+        signed again (same keys, same names), keeping the thread root and fallbacks it recorded.
         """
-        try:
-            return self._start(request)
-        except PermanentDeliveryError as exc:
-            if exc.reason not in ATTACHMENT_REJECTIONS or not request.get("Attachments"):
+        if earlier is not None and earlier.replayable(self.clock()):
+            return earlier, False
+        related = self._related(planned) if earlier is None else earlier.related_contact_id
+        delivery = self._signed(planned, related, {} if earlier is None else earlier.dropped)
+        if self.io.ledger is None:
+            return delivery, True
+        stored = self.io.ledger.save_delivery(planned.record.message_id, delivery, first=earlier is None)
+        return stored, stored is delivery
+
+    def _signed(self, planned: Plan, related: str | None, dropped: Mapping[str, tuple[str, ...]]) -> Delivery:
+        sent, skipped = send(
+            planned.candidates,
+            self.io.attachments,
+            planned.attachment_prefix,
+            uploads=self.settings.attachment_uploads,
+        )
+        return Delivery.signed(sent, skipped, related, dropped)
+
+    def _start_destination(self, run: _Run, index: int) -> str | None:
+        """Start one destination's contact, taking the fallbacks Connect's refusals call for.
+
+        * A request that replays URLs signed earlier and is refused as invalid is sent again
+          with URLs signed now: the old ones may have gone stale (their credentials expired).
+        * Refused attachments: sent without them, under a token of its own.
+        * A refused RelatedContactId (a thread root Connect does not know): sent unlinked,
+          under a token of its own, and flagged; if that fails the same way, the root was not
+          the cause and the first error stands.
+        Each fallback is written to the ledger before it is sent, so a retry resumes it.
+        """
+        planned = run.planned
+        base = client_token(planned.record.message_id, planned.destinations[index].address)
+        unlinked_after: str | None = None  # the error that made this run drop the thread root
+        while True:
+            steps = run.delivery.steps(base)
+            request = self._request(run, index, steps)
+            # Connect can know this token only from an attempt the ledger recorded beforehand.
+            reached = run.earlier is not None and run.earlier.steps(base) == steps
+            try:
+                return self._start(request, reached=reached)
+            except IdempotencyConflict:
                 raise
-            logger.warning(
-                "Connect refused the attachments; creating the contact without them",
-                extra={"code": exc.code, "reason": exc.reason},
-            )
-            dropped = [Skipped(item["FileName"], f"{Skip.REJECTED_BY_CONNECT}:{exc.reason}") for item in sent]
-            retry = build_requests(planned, [], [*skipped, *dropped], related)
-            return self._start(retry.requests[index])
+            except PermanentDeliveryError as exc:
+                if request.get("Attachments") and not run.fresh and exc.code == "InvalidRequestException":
+                    logger.warning("Connect refused replayed attachment URLs; signing them again")
+                    self._store(
+                        run, self._signed(planned, run.delivery.related_contact_id, run.delivery.dropped)
+                    )
+                    run.fresh = True
+                    continue
+                step = _fallback(exc, request)
+                if step is None:
+                    if steps and steps[-1] == Drop.RELATED and exc.code == unlinked_after:
+                        # Unlinked, it fails the same way: the thread root was not the cause.
+                        self._store(run, run.delivery.with_steps(base, steps[:-1]))
+                    raise
+                logger.warning(
+                    "Connect refused the request; sending it without what it refused",
+                    extra={"code": exc.code, "reason": exc.reason, "dropped": step.split(":", 1)[0]},
+                )
+                unlinked_after = exc.code if step == Drop.RELATED else None
+                self._store(run, run.delivery.with_steps(base, (*steps, step)))
+
+    def _store(self, run: _Run, delivery: Delivery) -> None:
+        run.delivery = delivery
+        if self.io.ledger is not None:
+            self.io.ledger.save_delivery(run.planned.record.message_id, delivery, first=False)
+
+    def _request(self, run: _Run, index: int, steps: tuple[str, ...]) -> dict[str, Any]:
+        """The destination's request with ``steps`` dropped, under that variant's token."""
+        delivery = run.delivery
+        attachments, skipped = list(delivery.attachments), list(delivery.skipped)
+        for step in steps:
+            if step.startswith(Drop.ATTACHMENTS):
+                reason = step.split(":", 1)[1]
+                skipped += [
+                    Skipped(item["FileName"], f"{Skip.REJECTED_BY_CONNECT}:{reason}") for item in attachments
+                ]
+                attachments = []
+        related = None if Drop.RELATED in steps else delivery.related_contact_id
+        request = build_requests(run.planned, attachments, skipped, related).requests[index]
+        if Drop.RELATED in steps and delivery.related_contact_id:
+            flagged = {
+                **request,
+                "Attributes": {
+                    **request["Attributes"],
+                    "sesRelatedContactUnknown": delivery.related_contact_id,
+                },
+            }
+            if not check_request(flagged):  # the flag never costs the contact its limits
+                request = flagged
+        request["ClientToken"] = variant_token(request["ClientToken"], steps)
+        return request
+
+    def _start(self, request: dict[str, Any], *, reached: bool) -> str | None:
+        """Create the contact; None when it exists and Connect will not say its id.
+
+        ``IdempotencyException`` means "created" only when an earlier attempt with this very
+        token was recorded before it was sent (and so may have reached Connect); otherwise it
+        is an error with its reason, for the failure queue.
+        """
+
+        def start(params: Mapping[str, Any]) -> str | None:
+            try:
+                return self.io.contacts.start(params)
+            except IdempotencyConflict as exc:
+                if not reached:
+                    raise IdempotencyConflict(
+                        f"{exc} (no earlier attempt with this ClientToken is recorded)",
+                        code=exc.code,
+                        reason="token_used_by_unrecorded_request",
+                    ) from exc
+                logger.warning("the contact exists but Connect does not say its id (its request changed)")
+                return None
+
+        if self.io.ledger is None:
+            return start(request)
+        return self.io.ledger.start_once(request, start)
 
     def _related(self, planned: Plan) -> str | None:
         if self.io.threads is None:
@@ -236,6 +345,53 @@ class Pipeline:
         if self.io.threads is None or own_id is None or not contact_ids:
             return
         self.io.threads.remember(own_id, contact_ids[0], related or contact_ids[0])
+
+
+@dataclass
+class _Run:
+    """One invocation's view of a message's delivery."""
+
+    planned: Plan
+    earlier: Delivery | None  # as the ledger held it when this invocation began
+    delivery: Delivery  # what this invocation sends (updated as fallbacks are taken)
+    fresh: bool  # the URLs were signed by this invocation
+
+
+def _token(planned: Plan, index: int, delivery: Delivery) -> str:
+    base = client_token(planned.record.message_id, planned.destinations[index].address)
+    return variant_token(base, delivery.steps(base))
+
+
+def _fallback(error: PermanentDeliveryError, request: Mapping[str, Any]) -> str | None:
+    """What to leave out of a refused request so that Connect takes it, if anything."""
+    if error.reason in ATTACHMENT_REJECTIONS and request.get("Attachments"):
+        return f"{Drop.ATTACHMENTS}:{error.reason}"
+    if request.get("RelatedContactId") and error.code in {
+        "ResourceNotFoundException",
+        "InvalidRequestException",
+    }:
+        return Drop.RELATED  # whether the root was the cause, the unlinked request tells
+    return None
+
+
+def _unlinked(delivery: Delivery | None) -> bool:
+    return delivery is not None and any(Drop.RELATED in steps for steps in delivery.dropped.values())
+
+
+def _dropped_files(delivery: Delivery) -> list[Skipped]:
+    """The files Connect refused (once per file, whichever destinations refused them)."""
+    reasons = {
+        step.split(":", 1)[1]
+        for steps in delivery.dropped.values()
+        for step in steps
+        if step.startswith(Drop.ATTACHMENTS)
+    }
+    reason = next(iter(sorted(reasons)), None)
+    if reason is None:
+        return []
+    return [
+        Skipped(item["FileName"], f"{Skip.REJECTED_BY_CONNECT}:{reason}") for item in delivery.attachments
+    ]
 
 
 def _kinds(defects: list[str]) -> list[str]:

@@ -1,8 +1,10 @@
-"""Issue 5, reply threading and exactly-once contacts, over real HTTP.
+"""Issues 5 and 12, reply threading and exactly-once contacts with their ids, over real HTTP.
 
 "Exactly once" is checked where it matters: the contacts the Connect emulator holds, the
 StartEmailContact requests it answered (``emulator.attempts()``) and the attachment objects
-S3 holds (the bucket is versioned, so every upload is a new version).
+S3 holds (the bucket is versioned, so every upload is a new version). The emulator checks
+every attachment URL's SigV4 signature and dates before its idempotency check, so a retry
+gets the contact's id back only by sending the very request that created it.
 """
 
 from __future__ import annotations
@@ -14,15 +16,19 @@ from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from typing import Any
 
+import boto3
 import pytest
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-from local_pipeline.aws import THREADS_TABLE, LocalAws
-from local_pipeline.connect_emulator import Attempt, ConnectEmulator, EmailContact
+from local_pipeline.aws import IDEMPOTENCY_TABLE, SUPPORT_ADDRESS, THREADS_TABLE, LocalAws
+from local_pipeline.connect_emulator import Attempt, ConnectEmulator, EmailContact, RefusedTokens, SigningKey
 from local_pipeline.lambda_runtime import AsyncLambda, Invocation, LambdaContext
 from ses_to_connect import handler
 from ses_to_connect.adapters.connect import ContactStarter
+from ses_to_connect.adapters.ledger import DELIVERY_PREFIX
 from ses_to_connect.adapters.threads import ThreadIndex
+from ses_to_connect.convert import client_token
+from ses_to_connect.delivery import variant_token
 from ses_to_connect.errors import RetryableDeliveryError, StorageError
 
 from . import (
@@ -43,8 +49,10 @@ from . import (
     wire,
 )
 
-CREATED = Attempt(200, None)
+CREATED = Attempt(200, None)  # a new contact, or the one a byte-identical request created
 IDEMPOTENCY_ANSWER = Attempt(409, "IdempotencyException")
+LOST = Attempt(500, "InternalServiceException")  # the contact was created, the answer lost
+ROTATED_KEY = "ASIAROTATEDKEY"
 
 
 class Crash(RuntimeError):
@@ -74,6 +82,43 @@ def with_attachments(subject: str, **headers: str) -> tuple[EmailMessage, list[t
         attach(message, f"item,qty\n{subject},1\n".encode(), "text/csv", "items.csv"),
     ]
     return message, [("contract.pdf", decoded(parts[0])), ("items.csv", decoded(parts[1]))]
+
+
+def new_container(monkeypatch: pytest.MonkeyPatch, emulator: ConnectEmulator) -> None:
+    """Lambda's retry lands in another container, whose role session has other credentials."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a new process resolves credentials anew
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ROTATED_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "rotated-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "rotated-session-token")
+    emulator.add_signing_key(ROTATED_KEY, SigningKey("rotated-secret"))
+    handler.pipeline.cache_clear()
+
+
+def lose_the_answer(
+    monkeypatch: pytest.MonkeyPatch, emulator: ConnectEmulator, event: dict[str, Any]
+) -> EmailContact:
+    """The first invocation creates the contact but never hears its id (one botocore attempt)."""
+    monkeypatch.setenv("CONNECT_MAX_ATTEMPTS", "1")
+    handler.pipeline.cache_clear()
+    emulator.lose_answers(1)
+    with pytest.raises(RetryableDeliveryError, match="InternalServiceException"):
+        invoke(event)
+    return only_contact(emulator, ses_message_id(event))
+
+
+def answer_lost_then_new_container(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, subject: str, **headers: str
+) -> tuple[dict[str, Any], EmailContact, list[tuple[str, bytes]]]:
+    """A message with attachments whose contact was created, its answer lost; Lambda's retry is next."""
+    message, expected = with_attachments(subject, **headers)
+    event = store(aws, wire(message))
+    contact = lose_the_answer(monkeypatch, emulator, event)
+    new_container(monkeypatch, emulator)
+    return event, contact, expected
+
+
+def signed_by(contact: EmailContact) -> set[str]:
+    return {a["S3Url"].split("X-Amz-Credential=")[1].split("%2F")[0] for a in contact.params["Attachments"]}
 
 
 def thread_item(aws: LocalAws, message_id_header: str) -> dict[str, str] | None:
@@ -243,8 +288,8 @@ def _crash_after_connect_before_the_record(
     """StartEmailContact succeeds, then the function dies before the ledger says COMPLETED.
 
     The in-progress record it leaves expires with the invocation (the context's remaining
-    time, 1 s here); the retry comes after that, re-signs the attachment URLs (a new
-    X-Amz-Date) and so sends Connect other parameters under the same ClientToken.
+    time, 1 s here); the retry comes after that and replays the stored delivery: the same
+    URLs, so the same request, and Connect answers with the contact it created.
     """
     event = store(aws, wire(message))
     crash_once(monkeypatch, BasePersistenceLayer, "save_success")
@@ -263,13 +308,22 @@ def test_crash_after_start_email_contact_before_the_ledger_record(
     event, retried = _crash_after_connect_before_the_record(aws, emulator, monkeypatch, message)
 
     message_id = ses_message_id(event)
-    assert retried["outcome"] == "contact"
-    assert emulator.attempts() == [CREATED, IDEMPOTENCY_ANSWER]
-    assert_sent(aws, only_contact(emulator, message_id), message_id, expected)
+    contact = only_contact(emulator, message_id)
+    assert (retried["outcome"], retried["contactIds"], retried["contactsWithoutId"]) == (
+        "contact",
+        [contact.contact_id],
+        0,
+    )
+    assert emulator.attempts() == [CREATED, CREATED]
+    assert_sent(aws, contact, message_id, expected)
     # Now recorded: a later duplicate calls Connect no more.
     again = invoke(event)
-    assert (again["outcome"], again["duplicate"]) == ("contact", True)
-    assert emulator.attempts() == [CREATED, IDEMPOTENCY_ANSWER]
+    assert (again["outcome"], again["duplicate"], again["contactIds"]) == (
+        "contact",
+        True,
+        [contact.contact_id],
+    )
+    assert emulator.attempts() == [CREATED, CREATED]
     assert len(emulator.contacts()) == 1
 
 
@@ -291,9 +345,10 @@ def test_connect_answer_lost_to_a_timeout_then_retry(
     assert len(emulator.contacts()) == 1
     retried = invoke(event)
 
-    assert retried["outcome"] == "contact"
-    assert emulator.attempts() == [CREATED, IDEMPOTENCY_ANSWER]
-    assert_sent(aws, only_contact(emulator, message_id), message_id, expected)
+    contact = only_contact(emulator, message_id)
+    assert (retried["outcome"], retried["contactIds"]) == ("contact", [contact.contact_id])
+    assert emulator.attempts() == [CREATED, CREATED]
+    assert_sent(aws, contact, message_id, expected)
 
 
 def test_crash_after_the_ledger_record_before_the_thread_index(
@@ -335,9 +390,10 @@ def _without_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
     assert handler.pipeline().io.ledger is None
 
 
-def test_without_ledger_a_retry_with_attachments_gives_one_contact(
+def test_without_ledger_an_unexplained_idempotency_answer_goes_to_the_failure_queue(
     aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Nothing recorded the first attempt, so IdempotencyException proves nothing: never a success."""
     _without_ledger(monkeypatch)
     message, expected = with_attachments("No ledger")
     event = store(aws, wire(message))
@@ -345,10 +401,13 @@ def test_without_ledger_a_retry_with_attachments_gives_one_contact(
     invoke(event)
     next_second()  # the retry's pre-signed URLs carry another X-Amz-Date
 
-    retried = invoke(event)
+    response = handler.lambda_handler(event, LambdaContext())
 
-    assert retried["outcome"] == "contact"
+    assert response["failed"]["code"] == "IdempotencyException"
+    assert "no earlier attempt with this ClientToken is recorded" in response["failed"]["error"]
     assert emulator.attempts() == [CREATED, IDEMPOTENCY_ANSWER]
+    [record] = failure_records_for(aws, message_id)
+    assert record["responsePayload"]["errorType"] == "IdempotencyConflict"
     assert_sent(aws, only_contact(emulator, message_id), message_id, expected)
 
 
@@ -362,7 +421,7 @@ def test_without_ledger_a_retry_keeps_the_thread_linked_to_the_real_contact(
     invoke(event)
     contact = only_contact(emulator, ses_message_id(event))
     next_second()
-    invoke(event)  # answered IdempotencyException: the contact already exists
+    assert handler.lambda_handler(event, LambdaContext())["failed"]["code"] == "IdempotencyException"
 
     reply_id, _ = deliver(aws, new_message("Re: No ledger, then a reply", In_Reply_To=own_id))
 
@@ -381,3 +440,153 @@ def test_after_a_crash_before_the_record_a_reply_links_only_to_a_real_contact(
 
     assert result["outcome"] == "contact"
     assert_links_only_to_existing_contacts(emulator, only_contact(emulator, reply_id))
+
+
+# --- Issue 12: lost answers, stale URLs, refused attachments, unknown thread roots -----------------------
+
+
+def test_a_lost_answer_is_recovered_with_its_id_by_a_new_container_with_new_credentials(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own_id = unique_message_id()
+    event, contact, expected = answer_lost_then_new_container(
+        aws, emulator, monkeypatch, "Lost answer", Message_ID=own_id
+    )
+    message_id = ses_message_id(event)
+
+    retried = invoke(event)
+
+    assert (retried["contactIds"], retried["contactsWithoutId"]) == ([contact.contact_id], 0)
+    # The retry replayed the first container's URLs: byte for byte the request that created it.
+    assert emulator.attempts() == [LOST, CREATED]
+    assert signed_by(contact) == {"testing"}
+    assert_sent(aws, contact, message_id, expected)
+    assert thread_item(aws, own_id) == {
+        "messageId": own_id,
+        "contactId": contact.contact_id,
+        "rootContactId": contact.contact_id,
+    }
+
+
+def test_past_the_urls_validity_the_contact_is_reported_as_existing_without_id(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event, contact, _ = answer_lost_then_new_container(aws, emulator, monkeypatch, "Retried hours later")
+    handler.pipeline().clock = lambda: time.time() + 2 * 3600  # Lambda's retry, 2 hours later
+
+    retried = invoke(event)
+
+    # Signed again (the old URLs expired after an hour), so Connect cannot match the request.
+    assert (retried["outcome"], retried["contactIds"], retried["contactsWithoutId"]) == ("contact", [], 1)
+    assert emulator.attempts() == [LOST, IDEMPOTENCY_ANSWER]
+    assert emulator.contacts() == [contact]
+
+
+def test_urls_whose_credentials_expired_early_are_signed_again(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """X-Amz-Expires says valid, but the role session that signed them ended: Connect refuses the replay."""
+    event, contact, _ = answer_lost_then_new_container(aws, emulator, monkeypatch, "Session ended")
+    emulator.add_signing_key("testing", SigningKey("testing", expires_at=time.time()))
+    try:
+        retried = invoke(event)
+    finally:
+        emulator.add_signing_key("testing", SigningKey("testing"))
+
+    assert (retried["contactIds"], retried["contactsWithoutId"]) == ([], 1)
+    assert emulator.attempts() == [LOST, Attempt(400, "InvalidRequestException"), IDEMPOTENCY_ANSWER]
+    assert emulator.contacts() == [contact]
+
+
+def test_an_idempotency_answer_the_ledger_cannot_explain_goes_to_the_failure_queue(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event, _, _ = answer_lost_then_new_container(aws, emulator, monkeypatch, "Ledger lost its record")
+    message_id = ses_message_id(event)
+    aws.client("dynamodb").delete_item(
+        TableName=IDEMPOTENCY_TABLE, Key={"id": {"S": DELIVERY_PREFIX + message_id}}
+    )
+
+    response = handler.lambda_handler(event, LambdaContext())
+
+    assert response["failed"]["code"] == "IdempotencyException"
+    [record] = failure_records_for(aws, message_id)
+    assert "no earlier attempt with this ClientToken is recorded" in record["responsePayload"]["errorMessage"]
+    assert len(emulator.contacts()) == 1
+
+
+@pytest.mark.parametrize("reading", ["kept", "forgotten"])
+def test_refused_attachments_fall_back_under_a_token_of_their_own(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, reading: RefusedTokens
+) -> None:
+    emulator.set_refused_tokens(reading)
+    message, _ = with_attachments(f"Refused files, tokens {reading}")
+    event = store(aws, wire(message))
+    message_id = ses_message_id(event)
+    emulator.inject_errors("InvalidRequestException", reason="INVALID_FILE_TYPE")
+    contact = lose_the_answer(monkeypatch, emulator, event)  # and the fallback's answer is lost too
+    new_container(monkeypatch, emulator)
+
+    retried = invoke(event)
+
+    assert (retried["contactIds"], retried["contactsWithoutId"]) == ([contact.contact_id], 0)
+    assert (retried["attachmentsSent"], retried["attachmentsSkipped"]) == (
+        0,
+        {"rejected_by_connect:INVALID_FILE_TYPE": 2},
+    )
+    base = client_token(message_id, SUPPORT_ADDRESS)
+    assert contact.params["ClientToken"] == variant_token(base, ["attachments:INVALID_FILE_TYPE"]) != base
+    assert "Attachments" not in contact.params
+    assert contact.params["Attributes"]["sesAttachmentsSkipped"] == "; ".join(
+        f"{name} (rejected_by_connect:INVALID_FILE_TYPE)" for name in ("contract.pdf", "items.csv")
+    )
+    assert emulator.attempts() == [Attempt(400, "InvalidRequestException"), LOST, CREATED]
+    again = invoke(event)
+    assert (again["duplicate"], again["contactIds"]) == (True, [contact.contact_id])
+    assert len(emulator.attempts()) == 3
+
+
+@pytest.mark.parametrize("reading", ["kept", "forgotten"])
+def test_an_unknown_thread_root_gives_an_unlinked_flagged_contact(
+    aws: LocalAws, emulator: ConnectEmulator, reading: RefusedTokens
+) -> None:
+    emulator.set_refused_tokens(reading)
+    parent_id, reply_id = unique_message_id(), unique_message_id()
+    ThreadIndex(aws.client("dynamodb"), THREADS_TABLE, 1).remember(
+        parent_id, "deleted-contact", "deleted-root"
+    )
+
+    message_id, result = deliver(
+        aws, new_message("Re: an expired contact", Message_ID=reply_id, In_Reply_To=parent_id)
+    )
+
+    contact = only_contact(emulator, message_id)
+    assert "RelatedContactId" not in contact.params
+    assert contact.params["Attributes"]["sesRelatedContactUnknown"] == "deleted-root"
+    base = client_token(message_id, SUPPORT_ADDRESS)
+    assert contact.params["ClientToken"] == variant_token(base, ["related"])
+    assert (result["contactIds"], result["relatedContactId"]) == ([contact.contact_id], None)
+    assert emulator.attempts() == [Attempt(404, "ResourceNotFoundException"), CREATED]
+    assert thread_item(aws, reply_id) == {
+        "messageId": reply_id,
+        "contactId": contact.contact_id,
+        "rootContactId": contact.contact_id,
+    }
+
+
+def test_when_unlinking_does_not_help_the_first_error_stands(
+    aws: LocalAws, emulator: ConnectEmulator
+) -> None:
+    root_id = unique_message_id()
+    root_message_id, _ = deliver(aws, new_message("A flow that goes away", Message_ID=root_id))
+    root = only_contact(emulator, root_message_id).contact_id
+    event = store(aws, wire(new_message("Re: A flow that goes away", In_Reply_To=root_id)))
+    emulator.inject_errors("ResourceNotFoundException", count=2, message="Contact flow not found")
+
+    response = handler.lambda_handler(event, LambdaContext())
+
+    assert response["failed"]["code"] == "ResourceNotFoundException"
+    assert contacts_of(emulator, ses_message_id(event)) == []
+    # Fixed, the redrive links the reply: the failed unlinked attempt left nothing behind.
+    assert invoke(event)["relatedContactId"] == root
+    assert only_contact(emulator, ses_message_id(event)).params["RelatedContactId"] == root

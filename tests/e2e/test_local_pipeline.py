@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from dataclasses import replace
 from email.message import Message
 from email.policy import compat32
 from pathlib import Path
@@ -17,7 +19,7 @@ from local_pipeline.aws import BUCKET, LocalAws
 from local_pipeline.connect_emulator import Attempt, ConnectEmulator
 from local_pipeline.lambda_runtime import AsyncLambda
 from local_pipeline.ses import Receipt
-from local_pipeline.simulate import eml_files, simulate
+from local_pipeline.simulate import eml_files, simulate, table
 from ses_to_connect import handler
 from ses_to_connect.event_builder import message_id_for
 
@@ -32,6 +34,7 @@ from . import (
     failure_records_for,
     invoke,
     new_message,
+    next_second,
     only_contact,
     s3_body,
     ses_message_id,
@@ -304,3 +307,33 @@ def test_a_failed_verdict_from_the_sidecar_quarantines(
     assert contacts_of(emulator, report.ses_message_id) == []
     stored = s3_body(aws, f"quarantine/{report.ses_message_id}")
     assert stored == s3_body(aws, f"inbound/{report.ses_message_id}")
+
+
+@pytest.mark.parametrize("endpoint", ["emulator", "any other endpoint"])
+def test_simulate_tells_an_unknown_id_apart_from_a_lost_message(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, endpoint: str
+) -> None:
+    """The answer is lost; Lambda's retry comes after the URLs expired: the contact exists, id unknown."""
+    monkeypatch.setenv("CONNECT_MAX_ATTEMPTS", "1")
+    path = tmp_path / "late-retry.eml"
+    message = new_message("Answer lost, retried late")
+    attach(message, b"%PDF-1.4 late\n", "application/pdf", "late.pdf")
+    path.write_bytes(wire(message))
+    emulator.lose_answers(1)
+
+    def two_hours_later(_seconds: float) -> None:
+        next_second()  # the URLs signed again differ (X-Amz-Date)
+        handler.pipeline().clock = lambda: time.time() + 2 * 3600
+
+    seen_as = aws if endpoint == "emulator" else replace(aws, emulator=None)
+    [report] = simulate([path], seen_as, between_attempts=two_hours_later)
+
+    assert (report.outcome, report.contact_ids, report.contacts_without_id, report.attempts) == (
+        "id_unknown",
+        [],
+        1,
+        2,
+    )
+    assert len(contacts_of(emulator, report.ses_message_id)) == 1
+    assert "late-retry.eml  id_unknown  id unknown" in table([report])
+    assert table([report]).endswith("1 messages: 1 id_unknown")

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,10 +21,13 @@ from botocore.exceptions import ReadTimeoutError
 from moto.server import ThreadedMotoServer
 
 from local_pipeline.connect_emulator import (
+    DEFAULT_TOKEN_WINDOW_SECONDS,
     ERROR_CODES,
     HEADER_KEYS,
     ConnectEmulator,
     ErrorCode,
+    RefusedTokens,
+    SigningKey,
     server_side_limits,
 )
 
@@ -134,7 +138,7 @@ def s3() -> Iterator[Any]:
         region_name="us-east-1",
         aws_access_key_id="x",
         aws_secret_access_key="x",
-        config=Config(s3={"addressing_style": "path"}),
+        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
     )
     client.create_bucket(Bucket=BUCKET)
     yield client
@@ -205,6 +209,7 @@ def test_maximal_request_at_every_limit_creates_a_contact(
         },
         "ClientToken": "t" * 500,
     }
+    emulator.add_older_contact("r" * 256)
 
     contact_id = client.start_email_contact(**request)["ContactId"]
 
@@ -605,6 +610,73 @@ def test_token_is_forgotten_after_the_idempotency_window() -> None:
         assert client.start_email_contact(**request)["ContactId"] != first
 
 
+def test_tokens_are_remembered_for_24_hours_by_default() -> None:
+    clock = FakeClock()
+    with ConnectEmulator(clock=clock) as default:
+        client = connect_client(default.url)
+        request = {**minimal_request(), "ClientToken": "ses-message-0001"}
+        first = client.start_email_contact(**request)["ContactId"]
+        clock.now += DEFAULT_TOKEN_WINDOW_SECONDS
+        assert client.start_email_contact(**request)["ContactId"] == first
+        clock.now += 1
+        assert client.start_email_contact(**request)["ContactId"] != first
+    assert DEFAULT_TOKEN_WINDOW_SECONDS == 86_400
+
+
+@pytest.mark.parametrize(
+    ("reading", "other_parameters_answer"), [("kept", "IdempotencyException"), ("forgotten", None)]
+)
+def test_a_refused_request_uses_up_its_token_only_when_kept(
+    emulator: ConnectEmulator, client: Any, reading: RefusedTokens, other_parameters_answer: str | None
+) -> None:
+    emulator.set_refused_tokens(reading)
+    refused = {**minimal_request(), "ClientToken": "refused-0001"}
+    emulator.inject_errors("InvalidRequestException", reason="INVALID_FILE_TYPE")
+    with pytest.raises(client.exceptions.InvalidRequestException):
+        client.start_email_contact(**refused)
+
+    other = changed(refused, "Name", "without the attachments")
+    if other_parameters_answer is None:
+        assert client.start_email_contact(**other)["ContactId"] == emulator.contacts()[0].contact_id
+    else:
+        with pytest.raises(client.exceptions.IdempotencyException):
+            client.start_email_contact(**other)
+        assert emulator.contacts() == []
+        # The very request that was refused is evaluated again (and may pass now).
+        assert client.start_email_contact(**refused)["ContactId"] == emulator.contacts()[0].contact_id
+    assert len(emulator.contacts()) == 1
+
+
+def test_a_lost_answer_still_creates_and_the_same_request_returns_the_contact(
+    emulator: ConnectEmulator, client: Any
+) -> None:
+    request = {**minimal_request(), "ClientToken": "lost-0001"}
+    emulator.lose_answers(1)
+
+    with pytest.raises(client.exceptions.InternalServiceException):
+        client.start_email_contact(**request)
+
+    [contact] = emulator.contacts()
+    assert client.start_email_contact(**request)["ContactId"] == contact.contact_id
+    assert [a.status for a in emulator.attempts()] == [500, 200]
+
+
+def test_an_unknown_related_contact_is_not_found(emulator: ConnectEmulator, client: Any) -> None:
+    with pytest.raises(client.exceptions.ResourceNotFoundException) as raised:
+        client.start_email_contact(**{**minimal_request(), "RelatedContactId": "deleted-contact"})
+    assert "RelatedContactId deleted-contact" in raised.value.response["Error"]["Message"]
+
+    root = client.start_email_contact(**minimal_request())["ContactId"]
+    emulator.add_older_contact("from-before-the-emulator")
+    for related in (root, "from-before-the-emulator"):
+        client.start_email_contact(**{**minimal_request(), "RelatedContactId": related})
+    assert [c.params.get("RelatedContactId") for c in emulator.contacts()] == [
+        None,
+        root,
+        "from-before-the-emulator",
+    ]
+
+
 # --- Throttling ------------------------------------------------------------------------------------------
 
 
@@ -794,3 +866,125 @@ def test_runs_standalone_from_the_command_line() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --- Pre-signed attachment URLs --------------------------------------------------------------------------
+
+
+class WallClock:
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def strict() -> Iterator[tuple[ConnectEmulator, WallClock]]:
+    """An emulator that accepts only URLs signed by the s3 fixture's key "x", on its own wall clock."""
+    wall = WallClock()
+    with ConnectEmulator(signing_keys={"x": SigningKey("x")}, wall_clock=wall) as running:
+        yield running, wall
+
+
+def start_with(emulator: ConnectEmulator, url: str) -> str:
+    client = connect_client(emulator.url)
+    return str(
+        client.start_email_contact(**{**minimal_request(), "Attachments": attachment("a.pdf", url)})[
+            "ContactId"
+        ]
+    )
+
+
+def refusal(emulator: ConnectEmulator, url: str) -> str:
+    client = connect_client(emulator.url)
+    with pytest.raises(client.exceptions.InvalidRequestException) as raised:
+        client.start_email_contact(**{**minimal_request(), "Attachments": attachment("a.pdf", url)})
+    message = raised.value.response["Error"]["Message"]
+    assert isinstance(message, str) and "Attachments[0].S3Url" in message
+    return message
+
+
+def test_a_url_signed_by_a_known_key_within_its_time_is_downloaded(
+    strict: tuple[ConnectEmulator, WallClock], s3: Any
+) -> None:
+    emulator, _ = strict
+    start_with(emulator, presigned(s3, "signed/ok", b"%PDF ok"))
+    assert emulator.contacts()[0].attachments[0].size == len(b"%PDF ok")
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [(301.0, "not have expired"), (-60.0, "be valid already")],
+    ids=["expired", "not-yet-valid"],
+)
+def test_a_url_outside_its_time_is_refused(
+    strict: tuple[ConnectEmulator, WallClock], s3: Any, offset: float, expected: str
+) -> None:
+    emulator, wall = strict
+    url = presigned(s3, "signed/timed", b"%PDF timed")  # ExpiresIn=300
+    wall.offset = offset
+    assert expected in refusal(emulator, url)
+    assert emulator.contacts() == []
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        (lambda url: url.replace("/signed/", "/signed-other/"), "carry a valid signature"),
+        (lambda url: url.replace("X-Amz-Expires=300", "X-Amz-Expires=600"), "carry a valid signature"),
+        (lambda url: url.split("?")[0], "be a pre-signed URL"),
+    ],
+    ids=["other-key", "longer-expiry", "unsigned"],
+)
+def test_a_tampered_or_unsigned_url_is_refused(
+    strict: tuple[ConnectEmulator, WallClock], s3: Any, tamper: Any, expected: str
+) -> None:
+    emulator, _ = strict
+    s3.put_object(Bucket=BUCKET, Key="signed-other/t", Body=b"%PDF other")
+    url = presigned(s3, "signed/t", b"%PDF t")
+    assert expected in refusal(emulator, tamper(url))
+
+
+def test_urls_of_unknown_or_expired_credentials_are_refused(
+    strict: tuple[ConnectEmulator, WallClock], s3: Any
+) -> None:
+    emulator, _ = strict
+    stranger = boto3.client(
+        "s3",
+        endpoint_url=s3.meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="ASIASTRANGER",
+        aws_secret_access_key="secret",
+        aws_session_token="session",
+        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+    )
+    s3.put_object(Bucket=BUCKET, Key="signed/k", Body=b"%PDF k")
+    url = stranger.generate_presigned_url(
+        "get_object", Params={"Bucket": BUCKET, "Key": "signed/k"}, ExpiresIn=300
+    )
+    assert "known access key" in refusal(emulator, url)
+
+    emulator.add_signing_key("ASIASTRANGER", SigningKey("secret"))
+    start_with(emulator, url)
+    emulator.add_signing_key("ASIASTRANGER", SigningKey("secret", expires_at=time.time() - 1))
+    assert "credentials that have not expired" in refusal(emulator, url)
+
+
+def test_a_stale_url_is_refused_even_when_the_token_is_known(
+    strict: tuple[ConnectEmulator, WallClock], s3: Any
+) -> None:
+    """The strict order: URLs are checked before the idempotency check."""
+    emulator, wall = strict
+    client = connect_client(emulator.url)
+    request = {
+        **minimal_request(),
+        "Attachments": attachment("a.pdf", presigned(s3, "signed/replay", b"%PDF r")),
+        "ClientToken": "replay-0001",
+    }
+    first = client.start_email_contact(**request)["ContactId"]
+    assert client.start_email_contact(**request)["ContactId"] == first
+    wall.offset = 3600
+    with pytest.raises(client.exceptions.InvalidRequestException):
+        client.start_email_contact(**request)
+    assert len(emulator.contacts()) == 1

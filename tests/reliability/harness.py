@@ -2,14 +2,16 @@
 
 The invariant: every message is exactly one contact per destination, or a quarantine with a
 reason, or a failure-queue entry — never none (lost), never two contacts (duplicated).
-It is checked against the services themselves: the emulator's contacts, S3, the queue.
+It is checked against the services themselves: the emulator's contacts, S3, the queue. A
+contact's id is *known* when the handler reported exactly the emulator's contact ids for the
+message; *id unknown* when it reported the contact as existing without its id.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from local_pipeline.aws import BUCKET, LocalAws
-from local_pipeline.lambda_runtime import AsyncLambda
+from local_pipeline.lambda_runtime import AsyncLambda, Invocation
 from local_pipeline.ses import Receipt, receive
 from tests.reliability.conftest import TABLE
 
@@ -29,6 +31,8 @@ class Counts:
     scenario: str
     messages: int
     contacts: int
+    ids_known: int
+    id_unknown: int
     quarantined: int
     failure_queue: int
     lost: int
@@ -41,22 +45,26 @@ class Counts:
             table.write(json.dumps(asdict(self)) + "\n")
 
 
-def message(tag: str, number: int) -> bytes:
+def message(tag: str, number: int, in_reply_to: str | None = None) -> bytes:
     mail = EmailMessage()
     mail["From"] = f"Customer {number} <customer{number}@example.org>"
     mail["To"] = "support@example.com"
     mail["Subject"] = f"{tag} message {number}"
     mail["Message-ID"] = f"<{tag}-{number}@example.org>"
+    if in_reply_to is not None:
+        mail["In-Reply-To"] = in_reply_to
     mail.set_content(f"Body of {tag} message {number}.\n")
     mail.add_attachment(PDF, maintype="application", subtype="pdf", filename=f"{tag}-{number}.pdf")
     return bytes(mail)
 
 
-def store(aws: LocalAws, tag: str, count: int) -> list[dict[str, Any]]:
+def store(
+    aws: LocalAws, tag: str, count: int, in_reply_to: Callable[[int], str] | None = None
+) -> list[dict[str, Any]]:
     s3 = aws.client("s3")
     return [
         receive(
-            message(tag, n),
+            message(tag, n, None if in_reply_to is None else in_reply_to(n)),
             name=f"{tag}-{n}.eml",
             receipt=Receipt(),
             connect_addresses=aws.addresses,
@@ -78,29 +86,42 @@ def runtime(aws: LocalAws, sleep: Callable[[float], None] = lambda _s: None) -> 
     )
 
 
-def invoke_concurrently(lam: AsyncLambda, event: dict[str, Any], times: int) -> int:
+def invoke_concurrently(lam: AsyncLambda, event: dict[str, Any], times: int) -> list[Invocation]:
     """The same event delivered ``times`` at once (SES and Lambda are at-least-once)."""
-    attempts: list[int] = []
-    threads = [
-        threading.Thread(target=lambda: attempts.append(lam.invoke(event).attempts)) for _ in range(times)
-    ]
+    runs: list[Invocation] = []
+    threads = [threading.Thread(target=lambda: runs.append(lam.invoke(event))) for _ in range(times)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(attempts)
+    return runs
 
 
-def check(aws: LocalAws, scenario: str, events: list[dict[str, Any]], invocations: int) -> Counts:
+def check(aws: LocalAws, scenario: str, events: list[dict[str, Any]], runs: Sequence[Invocation]) -> Counts:
     assert aws.emulator is not None
     s3 = aws.client("s3")
     ids = [e["Records"][0]["ses"]["mail"]["messageId"] for e in events]
     contacts = [c.params["Attributes"]["sesMessageId"] for c in aws.emulator.contacts()]
+    contact_ids: dict[str, set[str]] = {}
+    for contact in aws.emulator.contacts():
+        contact_ids.setdefault(contact.params["Attributes"]["sesMessageId"], set()).add(contact.contact_id)
+    reported = [
+        message
+        for run in runs
+        if run.result is not None
+        for message in run.result.get("messages", [])
+        if message["outcome"] == "contact"
+    ]
     queued = [
         r["ses"]["mail"]["messageId"] for e in aws.failure_records() for r in e["requestPayload"]["Records"]
     ]
-    counts = Counts(scenario, len(ids), 0, 0, 0, 0, 0, invocations)
+    invocations = sum(run.attempts for run in runs)
+    counts = Counts(scenario, len(ids), 0, 0, 0, 0, 0, 0, 0, invocations)
     for message_id in ids:
+        mine = [m for m in reported if m["messageId"] == message_id]
+        real = contact_ids.get(message_id, set())
+        counts.ids_known += int(bool(real) and any(set(m["contactIds"]) == real for m in mine))
+        counts.id_unknown += int(bool(real) and any(m["contactsWithoutId"] for m in mine))
         created = contacts.count(message_id)
         in_queue = queued.count(message_id)
         quarantined = _exists(s3, f"quarantine/{message_id}")

@@ -46,8 +46,14 @@ def _drain(aws: LocalAws, tag: str, count: int, rate: float) -> tuple[float, flo
     with ThreadPoolExecutor(max_workers=RESERVED_CONCURRENCY) as pool:
         invocations = list(pool.map(lam.invoke, events))
     elapsed = time.monotonic() - started
-    counts = check(aws, f"burst {count} at {rate:g}/s", events, sum(i.attempts for i in invocations))
-    assert (counts.contacts, counts.lost, counts.duplicated, counts.failure_queue) == (count, 0, 0, 0)
+    counts = check(aws, f"burst {count} at {rate:g}/s", events, invocations)
+    assert (counts.contacts, counts.ids_known, counts.lost, counts.duplicated, counts.failure_queue) == (
+        count,
+        count,
+        0,
+        0,
+        0,
+    )
     burst = max(1, int(rate))  # the emulator's bucket starts full (local_aws sets burst = rate)
     minimum = (count - burst) / rate
     print(

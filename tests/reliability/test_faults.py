@@ -1,4 +1,4 @@
-"""Fault injection through the local pipeline: nothing lost, nothing duplicated (issue 6).
+"""Fault injection through the local pipeline: nothing lost, nothing duplicated, ids known (issues 6, 12).
 
 Each scenario sends messages through SES storage, the real handler and Lambda's async retry
 semantics over real HTTP to moto (behind a fault proxy) and the Connect emulator, then checks
@@ -8,14 +8,50 @@ the invariant against the services. Each prints a row of the scenario table.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import boto3
 import pytest
 
-from local_pipeline.aws import BUCKET, LocalAws
+from local_pipeline.aws import BUCKET, THREADS_TABLE, LocalAws
+from local_pipeline.connect_emulator import RefusedTokens, SigningKey
+from ses_to_connect import handler
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.adapters.threads import ThreadIndex
 from tests.reliability.harness import check, invoke_concurrently, runtime, store
+
+
+@pytest.fixture(autouse=True)
+def fresh_pipeline(aws: LocalAws) -> Iterator[None]:
+    """Each scenario builds its own container (its settings may differ); the emulator reads as default."""
+    handler.pipeline.cache_clear()
+    yield
+    handler.pipeline.cache_clear()
+    _emulator(aws).set_refused_tokens("forgotten")
+
+
+def _short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONNECT_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("AWS_TIMEOUT_SECONDS", "1")
+
+
+def _new_container(
+    monkeypatch: pytest.MonkeyPatch, aws: LocalAws, later_seconds: float = 0
+) -> Callable[[float], None]:
+    """Lambda's wait before a retry, after which the retry runs in a new container (new role
+    session: other credentials), ``later_seconds`` later than the first attempt."""
+
+    def wait(_seconds: float) -> None:
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ASIANEWCONTAINER")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "new-container-secret")
+        monkeypatch.setenv("AWS_SESSION_TOKEN", "new-container-session")
+        _emulator(aws).add_signing_key("ASIANEWCONTAINER", SigningKey("new-container-secret"))
+        handler.pipeline.cache_clear()
+        handler.pipeline().clock = lambda: time.time() + later_seconds
+
+    return wait
 
 
 def _emulator(aws: LocalAws) -> Any:
@@ -36,7 +72,7 @@ def _run(aws: LocalAws, tag: str, count: int = 3) -> tuple[list[dict[str, Any]],
 
 def test_baseline_every_message_is_one_contact(aws: LocalAws) -> None:
     events, invocations = _run(aws, "baseline")
-    counts = check(aws, "baseline", events, sum(i.attempts for i in invocations))
+    counts = check(aws, "baseline", events, invocations)
     assert (counts.contacts, counts.lost, counts.duplicated, counts.invocations) == (3, 0, 0, 3)
 
 
@@ -47,7 +83,7 @@ def test_s3_no_such_key_goes_straight_to_the_failure_queue(aws: LocalAws) -> Non
         s3.delete_object(Bucket=BUCKET, Key=f"inbound/{event['Records'][0]['ses']['mail']['messageId']}")
     lam = runtime(aws)
     invocations = [lam.invoke(event) for event in events]
-    counts = check(aws, "s3 NoSuchKey (permanent)", events, sum(i.attempts for i in invocations))
+    counts = check(aws, "s3 NoSuchKey (permanent)", events, invocations)
     assert [i.attempts for i in invocations] == [1, 1]  # not retried: it cannot succeed
     assert (counts.failure_queue, counts.contacts, counts.lost, counts.duplicated) == (2, 0, 0, 0)
     record = next(r for r in aws.failure_records() if r["requestPayload"] == events[0])
@@ -59,15 +95,16 @@ def test_s3_5xx_is_retried_until_it_passes(aws: LocalAws) -> None:
     # botocore makes 3 attempts per call (standard mode): 4 failures defeat the first invocation.
     _proxy(aws).fail("GET", r"/inbound/", count=4, status=500, code="InternalError")
     events, invocations = _run(aws, "s3-5xx", 1)
-    counts = check(aws, "s3 5xx", events, sum(i.attempts for i in invocations))
+    counts = check(aws, "s3 5xx", events, invocations)
     assert invocations[0].attempts == 2
     assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
 
 
-def test_s3_timeouts_are_retried_until_they_pass(aws: LocalAws) -> None:
+def test_s3_timeouts_are_retried_until_they_pass(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    _short_timeouts(monkeypatch)
     _proxy(aws).delay("GET", r"/inbound/", count=3, seconds=1.6)  # AWS_TIMEOUT_SECONDS is 1
     events, invocations = _run(aws, "s3-timeout", 1)
-    counts = check(aws, "s3 timeouts", events, sum(i.attempts for i in invocations))
+    counts = check(aws, "s3 timeouts", events, invocations)
     assert invocations[0].attempts == 2
     assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
 
@@ -75,7 +112,7 @@ def test_s3_timeouts_are_retried_until_they_pass(aws: LocalAws) -> None:
 def test_connect_throttling_burst(aws: LocalAws) -> None:
     _emulator(aws).inject_errors("ThrottlingException", count=5)
     events, invocations = _run(aws, "throttle", 3)
-    counts = check(aws, "connect throttling burst", events, sum(i.attempts for i in invocations))
+    counts = check(aws, "connect throttling burst", events, invocations)
     assert (counts.contacts, counts.lost, counts.duplicated, counts.failure_queue) == (3, 0, 0, 0)
     assert counts.invocations > 3  # the burst outlasted botocore's retries and reached Lambda's
 
@@ -83,19 +120,22 @@ def test_connect_throttling_burst(aws: LocalAws) -> None:
 def test_connect_500s(aws: LocalAws) -> None:
     _emulator(aws).inject_errors("InternalServiceException", count=3)
     events, invocations = _run(aws, "connect-500", 1)
-    counts = check(aws, "connect 500s", events, sum(i.attempts for i in invocations))
+    counts = check(aws, "connect 500s", events, invocations)
     assert invocations[0].attempts == 2
     assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
 
 
-def test_connect_timeout_after_the_contact_was_created(aws: LocalAws) -> None:
+def test_connect_timeout_after_the_contact_was_created(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The emulator records the contact, then answers too late: the caller never sees the id."""
+    _short_timeouts(monkeypatch)
     emulator = _emulator(aws)
     emulator.set_delay(1.6)  # CONNECT_TIMEOUT_SECONDS is 1
     events = store(aws, "connect-timeout", 1)
     lam = runtime(aws, sleep=lambda _seconds: emulator.set_delay(0))  # Connect recovers before the retry
     invocation = lam.invoke(events[0])
-    counts = check(aws, "connect timeouts", events, invocation.attempts)
+    counts = check(aws, "connect timeouts", events, [invocation])
     assert invocation.attempts == 2
     assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
 
@@ -104,7 +144,7 @@ def test_connect_timeout_after_the_contact_was_created(aws: LocalAws) -> None:
 def test_permanent_connect_errors_go_straight_to_the_failure_queue(aws: LocalAws, code: str) -> None:
     _emulator(aws).inject_errors(code, count=1)
     events, invocations = _run(aws, f"permanent-{code}", 1)
-    counts = check(aws, f"connect {code}", events, sum(i.attempts for i in invocations))
+    counts = check(aws, f"connect {code}", events, invocations)
     assert invocations[0].attempts == 1
     assert (counts.failure_queue, counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0, 0)
     record = next(r for r in aws.failure_records() if r["requestPayload"] == events[0])
@@ -124,7 +164,7 @@ def test_crash_after_start_email_contact_succeeded(aws: LocalAws, monkeypatch: p
 
     monkeypatch.setattr(ContactStarter, "start", start_then_crash)
     events, invocations = _run(aws, "crash-after-start", 1)
-    counts = check(aws, "crash after StartEmailContact", events, sum(i.attempts for i in invocations))
+    counts = check(aws, "crash after StartEmailContact", events, invocations)
     assert invocations[0].attempts == 2
     assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
 
@@ -141,7 +181,7 @@ def test_crash_before_the_thread_record(aws: LocalAws, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(ThreadIndex, "remember", crash_once)
     events, invocations = _run(aws, "crash-before-thread", 1)
-    counts = check(aws, "crash before thread record", events, sum(i.attempts for i in invocations))
+    counts = check(aws, "crash before thread record", events, invocations)
     assert invocations[0].attempts == 2
     assert invocations[0].result is not None and invocations[0].result["messages"][0]["duplicate"] is True
     assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
@@ -150,6 +190,82 @@ def test_crash_before_the_thread_record(aws: LocalAws, monkeypatch: pytest.Monke
 def test_the_same_event_three_times_at_once(aws: LocalAws) -> None:
     events = store(aws, "triple", 2)
     lam = runtime(aws, sleep=lambda _seconds: time.sleep(0.3))  # let the first invocation finish
-    attempts = sum(invoke_concurrently(lam, event, 3) for event in events)
-    counts = check(aws, "same event x3 concurrently", events, attempts)
+    runs = [run for event in events for run in invoke_concurrently(lam, event, 3)]
+    counts = check(aws, "same event x3 concurrently", events, runs)
     assert (counts.contacts, counts.lost, counts.duplicated, counts.failure_queue) == (2, 0, 0, 0)
+
+
+# --- Issue 12: the contact's id survives lost answers; refusals never lose the email ----------------------
+
+
+def test_lost_answer_after_create_retried_in_a_new_container(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _emulator(aws).lose_answers(2)  # both of botocore's attempts: the invocation fails
+    events = store(aws, "lost-answer", 1)
+    invocation = runtime(aws, sleep=_new_container(monkeypatch, aws)).invoke(events[0])
+    counts = check(aws, "lost answer, new container + credentials", events, [invocation])
+    assert (counts.contacts, counts.ids_known, counts.lost, counts.duplicated, counts.invocations) == (
+        1,
+        1,
+        0,
+        0,
+        2,
+    )
+
+
+def test_lost_answer_retried_after_the_urls_expired(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    _emulator(aws).lose_answers(2)
+    events = store(aws, "lost-answer-late", 1)
+    late = _new_container(monkeypatch, aws, later_seconds=2 * 3600)  # URLs live 1 hour
+    invocation = runtime(aws, sleep=late).invoke(events[0])
+    counts = check(aws, "lost answer, retried past URL validity", events, [invocation])
+    assert (counts.contacts, counts.ids_known, counts.id_unknown, counts.lost, counts.duplicated) == (
+        1,
+        0,
+        1,
+        0,
+        0,
+    )
+
+
+@pytest.mark.parametrize("reading", ["kept", "forgotten"])
+def test_refused_attachments(aws: LocalAws, reading: RefusedTokens) -> None:
+    emulator = _emulator(aws)
+    emulator.set_refused_tokens(reading)
+    events, lam = store(aws, f"refused-{reading}", 3), runtime(aws)
+    invocations = []
+    for event in events:
+        emulator.inject_errors("InvalidRequestException", reason="INVALID_FILE_SIZE")  # its first request
+        invocations.append(lam.invoke(event))
+    counts = check(aws, f"refused attachments, tokens {reading}", events, invocations)
+    assert (counts.contacts, counts.ids_known, counts.lost, counts.duplicated, counts.failure_queue) == (
+        3,
+        3,
+        0,
+        0,
+        0,
+    )
+    assert [i.attempts for i in invocations] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("reading", ["kept", "forgotten"])
+def test_unknown_thread_root(aws: LocalAws, reading: RefusedTokens) -> None:
+    _emulator(aws).set_refused_tokens(reading)
+    # Each message's Message-ID <tag-n@example.org> names a thread whose root Connect has deleted.
+    tag = f"orphan-{reading}"
+    threads = ThreadIndex(aws.client("dynamodb"), THREADS_TABLE, 1)
+    events = store(aws, tag, 2, in_reply_to=lambda n: f"<{tag}-parent-{n}@example.org>")
+    for n in range(2):
+        threads.remember(f"<{tag}-parent-{n}@example.org>", "deleted-contact", "deleted-root")
+    lam = runtime(aws)
+    invocations = [lam.invoke(event) for event in events]
+    counts = check(aws, f"unknown thread root, tokens {reading}", events, invocations)
+    assert (counts.contacts, counts.ids_known, counts.lost, counts.duplicated, counts.failure_queue) == (
+        2,
+        2,
+        0,
+        0,
+        0,
+    )
+    assert [i.attempts for i in invocations] == [1, 1]

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ses_to_connect.errors import PermanentDeliveryError, RetryableDeliveryError
+from ses_to_connect.errors import IdempotencyConflict, PermanentDeliveryError, RetryableDeliveryError
 
 # botocore already retried these (standard/adaptive mode) before they reach us; Lambda's own
 # asynchronous retries give them more time.
@@ -35,22 +35,22 @@ class ContactStarter:
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def start(self, request: Mapping[str, Any]) -> str | None:
-        """Create the contact and return its id; None when it already existed, id unknown.
+    def start(self, request: Mapping[str, Any]) -> str:
+        """Create the contact and return its id.
 
-        ``IdempotencyException`` means this ClientToken already created a contact with other
-        parameters (a retry re-signs attachment URLs): the contact exists, exactly once, but
-        Connect does not say its id.
+        ``IdempotencyException`` (this ClientToken came before with other parameters) raises
+        :class:`IdempotencyConflict`: only the caller, with the ledger, can tell whether an
+        earlier attempt created the contact.
         """
         try:
             response = self._client.start_email_contact(**request)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code = str(error.get("Code", "Unknown"))
-            if code == "IdempotencyException":
-                return None
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
             message = f"StartEmailContact failed: {code}: {error.get('Message', '')}"
+            if code == "IdempotencyException":
+                raise IdempotencyConflict(message, code=code) from exc
             if code in RETRYABLE_CODES or status >= 500:
                 raise RetryableDeliveryError(message, code=code) from exc
             raise PermanentDeliveryError(message, code=code, reason=_reason(exc.response)) from exc

@@ -1,14 +1,21 @@
-"""Exactly-once contacts: Powertools idempotency (DynamoDB) keyed by the request's ClientToken.
+"""Exactly-once contacts: what was sent, and what was created, in the idempotency table.
 
-Connect's ClientToken already makes a byte-identical retry return the same contact; this
-ledger adds what it cannot: a duplicate invocation that finds every destination recorded
-as completed skips attachment uploads and Connect calls altogether, and two invocations
-of the same event racing each other cannot both call Connect (the loser gets
-:class:`RetryableDeliveryError` and Lambda retries it, by which time the record is complete).
+Two kinds of item share the table:
+
+* the **delivery** of each message (:class:`~ses_to_connect.delivery.Delivery`: signed
+  attachment URLs, thread root, fallbacks taken), written before the first StartEmailContact,
+  so that a retry sends Connect byte-identical requests and Connect answers with the contact
+  it already created; its presence is also how the pipeline knows an earlier attempt may have
+  reached Connect;
+* one Powertools idempotency record per ClientToken, holding the ContactId once created:
+  a duplicate invocation that finds every destination completed skips uploads and Connect
+  calls altogether, and two invocations racing each other cannot both call Connect (the
+  loser gets :class:`RetryableDeliveryError` and Lambda retries it).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -20,15 +27,24 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
+from ses_to_connect.delivery import Delivery
 from ses_to_connect.errors import RetryableDeliveryError, StorageError
 
 # Fixed, so that renaming or redeploying the function keeps the records it wrote.
 KEY_PREFIX = "ses-to-connect#StartEmailContact"
+DELIVERY_PREFIX = "ses-to-connect#Delivery#"
 
 
 class ContactLedger:
-    def __init__(self, persistence: BasePersistenceLayer, ttl_seconds: int) -> None:
+    def __init__(
+        self, persistence: BasePersistenceLayer, ttl_seconds: int, *, client: Any, table: str
+    ) -> None:
+        """``persistence`` keeps the Powertools records; ``client`` and ``table`` the deliveries."""
+        self._client = client
+        self._table = table
+        self._ttl_seconds = ttl_seconds
         self._config = IdempotencyConfig(
             event_key_jmespath="ClientToken",
             raise_on_no_idempotency_key=True,
@@ -63,10 +79,46 @@ class ContactLedger:
         contact_id = response.get("ContactId")
         return [str(contact_id)] if contact_id else []
 
+    def delivery(self, message_id: str) -> Delivery | None:
+        """The delivery an earlier invocation stored for this SES message, if any."""
+        try:
+            item = self._client.get_item(
+                TableName=self._table, Key={"id": {"S": DELIVERY_PREFIX + message_id}}, ConsistentRead=True
+            ).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot read the idempotency table: {exc}") from exc
+        return None if item is None else Delivery.from_json(item["delivery"]["S"])
+
+    def save_delivery(self, message_id: str, delivery: Delivery, *, first: bool) -> Delivery:
+        """Store ``delivery``; the first one stored wins, so racing invocations send the same URLs.
+
+        Returns what is stored: ``delivery``, or with ``first`` the one another invocation
+        stored a moment earlier.
+        """
+        item = {
+            "id": {"S": DELIVERY_PREFIX + message_id},
+            "delivery": {"S": delivery.to_json()},
+            "expiration": {"N": str(int(time.time()) + self._ttl_seconds)},  # the table's TTL
+        }
+        condition = {"ConditionExpression": "attribute_not_exists(id)"} if first else {}
+        try:
+            self._client.put_item(TableName=self._table, Item=item, **condition)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise StorageError(f"cannot write the idempotency table: {exc}") from exc
+            stored = self.delivery(message_id)
+            if stored is None:  # expired by TTL between the two calls: this one is as good
+                return self.save_delivery(message_id, delivery, first=False)
+            return stored
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot write the idempotency table: {exc}") from exc
+        return delivery
+
     def start_once(
         self, request: Mapping[str, Any], start: Callable[[Mapping[str, Any]], str | None]
     ) -> str | None:
-        """``start(request)`` unless a record for its ClientToken exists; the record stores the ContactId."""
+        """``start(request)`` unless a record for its ClientToken exists; the record stores the ContactId
+        (None: the contact exists, Connect never said its id)."""
 
         try:
             result = self._start_and_record(request=dict(request), start=start)

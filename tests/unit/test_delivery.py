@@ -1,0 +1,75 @@
+"""``ses_to_connect.delivery``: derived tokens, URL validity, and the ledger's JSON (issue 12)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from ses_to_connect.attachments import Skipped
+from ses_to_connect.delivery import (
+    MAX_SKIPPED_KEPT,
+    URL_SAFETY_MARGIN_SECONDS,
+    Delivery,
+    urls_valid_until,
+    variant_token,
+)
+
+BASE = "a" * 64
+
+
+def signed_url(date: str, expires: int) -> str:
+    return (
+        "https://mail.s3.amazonaws.com/attachments/m/00.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        f"&X-Amz-Credential=ASIA%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date={date}"
+        f"&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host&X-Amz-Signature=00"
+    )
+
+
+def test_the_first_request_keeps_the_base_token_and_each_fallback_has_its_own() -> None:
+    attachments = variant_token(BASE, ["attachments:INVALID_FILE_TYPE"])
+    both = variant_token(BASE, ["related", "attachments:INVALID_FILE_TYPE"])
+
+    assert variant_token(BASE, []) == BASE
+    assert attachments == hashlib.sha256(f"{BASE}\nattachments:INVALID_FILE_TYPE".encode()).hexdigest()
+    assert len({BASE, attachments, both, variant_token(BASE, ["related"])}) == 4
+    assert variant_token(BASE, ("related", "attachments:INVALID_FILE_TYPE")) == both  # deterministic
+
+
+def test_urls_are_valid_until_the_first_expires_less_the_margin() -> None:
+    start = datetime(2024, 1, 1, 12, 0, tzinfo=UTC).timestamp()
+
+    valid = urls_valid_until([signed_url("20240101T120000Z", 3600), signed_url("20240101T123000Z", 600)])
+
+    assert valid == start + 1800 + 600 - URL_SAFETY_MARGIN_SECONDS
+    assert urls_valid_until([]) is None
+    assert urls_valid_until(["https://mail.s3.amazonaws.com/attachments/m/00.pdf"]) is None
+
+
+def test_a_delivery_survives_the_ledger_unchanged() -> None:
+    delivery = Delivery.signed(
+        [{"FileName": "a.pdf", "S3Url": signed_url("20240101T120000Z", 3600)}],
+        [Skipped("b.exe", "type_not_allowed")],
+        "root-contact",
+        {BASE: ("related",)},
+    ).with_steps("b" * 64, ("attachments:INVALID_FILE_SIZE",))
+
+    again = Delivery.from_json(delivery.to_json())
+
+    assert again == delivery
+    assert again.to_json() == delivery.to_json()
+    assert (again.steps(BASE), again.steps("c" * 64)) == (("related",), ())
+    assert not again.replayable(again.valid_until or 0) and again.replayable((again.valid_until or 0) - 1)
+
+
+def test_only_the_first_skipped_files_are_kept_by_name_the_rest_counted() -> None:
+    skipped = [Skipped(f"f{n}.pdf", "too_many" if n % 2 else "empty") for n in range(MAX_SKIPPED_KEPT + 10)]
+
+    delivery = Delivery.signed([], skipped, None, {})
+
+    assert delivery.skipped == tuple(skipped[:MAX_SKIPPED_KEPT])
+    assert delivery.valid_until is None and delivery.replayable(float("inf"))
+    assert delivery.skip_counts() == {
+        "too_many": (MAX_SKIPPED_KEPT + 10) // 2,
+        "empty": (MAX_SKIPPED_KEPT + 10) // 2,
+    }
+    assert Delivery.from_json(delivery.to_json()).skip_counts() == delivery.skip_counts()
