@@ -49,7 +49,10 @@ def pipeline() -> Pipeline:
     adapters = Adapters(
         store=MailStore(s3, settings.mail_bucket),
         attachments=AttachmentStore(s3, settings.mail_bucket, settings.attachment_url_expiry_seconds),
-        contacts=ContactStarter(boto3.client("connect", config=connect_config)),
+        # Connect may live in another region than the function (SES receiving is in fewer regions).
+        contacts=ContactStarter(
+            boto3.client("connect", region_name=settings.connect_region, config=connect_config)
+        ),
     )
     if settings.failure_queue_url:
         adapters.failures = FailureQueue(boto3.client("sqs", config=aws_config), settings.failure_queue_url)
