@@ -170,6 +170,17 @@ def test_mail_bucket_policy_denies_plain_http_and_old_tls(default: Synth) -> Non
     }
 
 
+def allowed_for_ses_of_this_rule(s: Synth) -> dict[str, Any]:
+    """What every grant to SES carries: the principal, this account and this exact rule."""
+    return {
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": config_of(s).receipt_rule_arn}
+        },
+        "Effect": "Allow",
+        "Principal": {"Service": "ses.amazonaws.com"},
+    }
+
+
 @pytest.mark.parametrize("fixture", ["default", "inactive"])
 def test_ses_may_only_put_inbound_mail_for_this_account_and_rule(
     fixture: str, request: pytest.FixtureRequest
@@ -180,14 +191,7 @@ def test_ses_may_only_put_inbound_mail_for_this_account_and_rule(
     assert allows == [
         {
             "Action": "s3:PutObject",
-            "Condition": {
-                "StringEquals": {
-                    "aws:SourceAccount": ACCOUNT,
-                    "aws:SourceArn": config_of(s).receipt_rule_arn,
-                }
-            },
-            "Effect": "Allow",
-            "Principal": {"Service": "ses.amazonaws.com"},
+            **allowed_for_ses_of_this_rule(s),
             "Resource": objects(s, "inbound/"),
             "Sid": "AllowSesToStoreInboundMail",
         }
@@ -211,17 +215,7 @@ def test_kms_mode_writes_through_an_s3_action_role_trusted_for_this_rule_only(km
     }
     assert "KmsKeyArn" not in action  # client-side encryption: unreadable for get_object
     assert s.properties(receipt.write_role)["AssumeRolePolicyDocument"]["Statement"] == [
-        {
-            "Action": "sts:AssumeRole",
-            "Condition": {
-                "StringEquals": {
-                    "aws:SourceAccount": ACCOUNT,
-                    "aws:SourceArn": config_of(s).receipt_rule_arn,
-                }
-            },
-            "Effect": "Allow",
-            "Principal": {"Service": "ses.amazonaws.com"},
-        }
+        {"Action": "sts:AssumeRole", **allowed_for_ses_of_this_rule(s)}
     ]
     policy = s.properties(receipt.write_policy)
     assert policy["Roles"] == [{"Ref": s.logical_id(receipt.write_role)}]
