@@ -3,9 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# checkov gets a virtualenv of its own: its dependencies would conflict with the project's pins.
-CHECKOV_VENV := .venv-checkov
-CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export PYTHONPATH := $(CURDIR)/lambda_src:$(CURDIR)
 # jsii prints a banner about Node 20's end of life on every synth; CI's Node is 20 by design.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
@@ -18,6 +15,9 @@ $(STAMP): requirements/lambda.txt requirements/dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $(STAMP)
 
+# checkov gets a virtualenv of its own: its dependencies would conflict with the project's pins.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 $(CHECKOV_STAMP): requirements/checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt

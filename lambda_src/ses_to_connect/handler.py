@@ -36,6 +36,9 @@ def pipeline() -> Pipeline:
     """Settings read and validated once, clients created once, per container."""
     settings = Settings.from_env(os.environ)
     connect_config = Config(
+        # Connect may live in another region than the function (SES receiving is in fewer regions);
+        # None keeps the function's own.
+        region_name=settings.connect_region,
         retries={"mode": settings.connect_retry_mode, "total_max_attempts": settings.connect_max_attempts},
         connect_timeout=settings.connect_timeout_seconds,
         read_timeout=settings.connect_timeout_seconds,
@@ -49,10 +52,7 @@ def pipeline() -> Pipeline:
     adapters = Adapters(
         store=MailStore(s3, settings.mail_bucket),
         attachments=AttachmentStore(s3, settings.mail_bucket, settings.attachment_url_expiry_seconds),
-        # Connect may live in another region than the function (SES receiving is in fewer regions).
-        contacts=ContactStarter(
-            boto3.client("connect", region_name=settings.connect_region, config=connect_config)
-        ),
+        contacts=ContactStarter(boto3.client("connect", config=connect_config)),
     )
     if settings.failure_queue_url:
         adapters.failures = FailureQueue(boto3.client("sqs", config=aws_config), settings.failure_queue_url)

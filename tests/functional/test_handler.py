@@ -21,7 +21,7 @@ from ses_to_connect import handler
 from ses_to_connect.convert import client_token
 from ses_to_connect.errors import PermanentDeliveryError, RetryableDeliveryError, StorageError
 from ses_to_connect.event_builder import build_ses_event
-from ses_to_connect.settings import Settings, SettingsError
+from ses_to_connect.settings import SettingsError
 
 from . import (
     BUCKET,
@@ -287,28 +287,6 @@ def test_clients_and_settings_are_created_once_per_container(bridge: Bridge) -> 
     config = bridge.connect.meta.config
     assert (config.connect_timeout, config.read_timeout) == (10, 10)
     assert config.retries["mode"] == "standard"
-
-
-@pytest.mark.parametrize(
-    ("connect_region", "called_region"), [("ap-northeast-2", "ap-northeast-2"), (None, "us-east-1")]
-)
-def test_connect_is_called_in_the_instance_region(connect_region: str | None, called_region: str) -> None:
-    """The stack receives mail where SES can, and names the instance's region in CONNECT_REGION."""
-    with running_bridge(bridge_env(CONNECT_REGION=connect_region)) as bridge:
-        bridge.store(PLAIN, MESSAGE_ID)
-        bridge.stubber.add_response("start_email_contact", {"ContactId": "contact-1"})
-        assert bridge.invoke(event_for(PLAIN, [SUPPORT])) == contact_result("contact-1")
-
-        assert bridge.connect.meta.region_name == called_region
-        assert bridge.connect.meta.endpoint_url == f"https://connect.{called_region}.amazonaws.com"
-        assert bridge.s3.meta.region_name == "us-east-1"  # everything else stays in the function's region
-
-
-def test_a_malformed_connect_region_is_refused() -> None:
-    env = {name: value for name, value in bridge_env(CONNECT_REGION="Tokyo").items() if value is not None}
-    with pytest.raises(SettingsError) as raised:
-        Settings.from_env(env)
-    assert raised.value.problems == ["CONNECT_REGION: 'Tokyo' is not an AWS region name"]
 
 
 def test_importing_the_handler_freezes_what_it_imported() -> None:
@@ -699,3 +677,22 @@ def test_the_quarantine_log_names_the_reason_and_defect_kinds(bridge: Bridge) ->
         "spam:FAIL",
         ["unknown_charset"],
     )
+
+
+# --- Connect in another region ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("connect_region", "called_region"), [("ap-northeast-2", "ap-northeast-2"), (None, "us-east-1")]
+)
+def test_connect_is_called_in_the_instance_region(connect_region: str | None, called_region: str) -> None:
+    """The stack receives mail where SES can, and names the instance's region in CONNECT_REGION."""
+    with running_bridge(bridge_env(CONNECT_REGION=connect_region)) as bridge:
+        bridge.store(PLAIN, MESSAGE_ID)
+        bridge.stubber.add_response("start_email_contact", {"ContactId": "contact-1"})
+        assert bridge.invoke(event_for(PLAIN, [SUPPORT])) == contact_result("contact-1")
+
+        assert bridge.connect.meta.region_name == called_region
+        assert bridge.connect.meta.endpoint_url == f"https://connect.{called_region}.amazonaws.com"
+        # Everything else stays in the function's region.
+        assert handler.pipeline().io.store._client.meta.region_name == "us-east-1"
