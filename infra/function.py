@@ -240,7 +240,9 @@ class BridgeFunction(Construct):
             service="Lambda",
             action="PutFunctionConcurrency",
             parameters={"FunctionName": function_name, "ReservedConcurrentExecutions": executions},
-            physical_resource_id=cr.PhysicalResourceId.of(f"reserved-concurrency-{executions}"),
+            # One id whatever the number: a new id would make CloudFormation replace the resource and
+            # then delete the old one, whose on_delete would remove the reservation just made.
+            physical_resource_id=cr.PhysicalResourceId.of("reserved-concurrency"),
             ignore_error_codes_matching="InvalidParameterValueException",
         )
         reservation = cr.AwsCustomResource(

@@ -277,7 +277,8 @@ def test_concurrency_is_reserved_at_deploy_time_where_the_account_quota_allows(d
         "service": "Lambda",
         "action": "PutFunctionConcurrency",
         "parameters": {"FunctionName": "<function>", "ReservedConcurrentExecutions": 2},
-        "physicalResourceId": {"id": "reserved-concurrency-2"},
+        # Fixed, so a changed number updates in place (a replacement's delete would unreserve).
+        "physicalResourceId": {"id": "reserved-concurrency"},
         # A quota that cannot spare the reservation (a new account's 10) leaves the function
         # unreserved instead of failing the deploy.
         "ignoreErrorCodesMatching": "InvalidParameterValueException",
