@@ -23,12 +23,20 @@ $(STAMP): requirements/lambda.txt requirements/dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $(STAMP)
 
+# checkov gets a virtualenv of its own: its dependencies would conflict with the project's pins.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+$(CHECKOV_STAMP): requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	touch $(CHECKOV_STAMP)
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch node_modules/.installed
 
 ## test: lint, type-check and run every test (what CI runs)
-test: $(STAMP) node_modules/.installed lint typecheck unit
+test: $(STAMP) node_modules/.installed $(CHECKOV_STAMP) lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -37,7 +45,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy lambda_src infra local_pipeline operations bench tests app.py
 
-unit: $(STAMP) node_modules/.installed
+unit: $(STAMP) node_modules/.installed $(CHECKOV_STAMP)
 	$(BIN)/pytest -n 2 --dist loadfile -q -m "not slow"
 
 ## test-long: the long runs: 10,000+ fuzz cases and the 500-message burst at 5 requests/second
@@ -58,4 +66,4 @@ synth: $(STAMP) node_modules/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth --quiet
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache

@@ -34,6 +34,7 @@ from ses_to_connect.settings import (
 
 __all__ = [
     "CONTEXT_KEYS",
+    "MAX_ATTACHMENT_URL_EXPIRY_SECONDS",
     "SES_RECEIVING_REGIONS",
     "BridgeConfig",
     "ConfigError",
@@ -41,6 +42,8 @@ __all__ = [
     "RemovalMode",
     "RuleSetMode",
     "TlsPolicy",
+    "connect_call_seconds",
+    "timeout_budget_seconds",
 ]
 
 
@@ -78,7 +81,10 @@ class TlsPolicy(StrEnum):
     OPTIONAL = "Optional"
 
 
-# Regions with SES email receiving (aws-facts.md; partly verified). Others only get a warning.
+# Regions with SES email receiving: the "Email receiving endpoints" table of the AWS General
+# Reference (SES endpoints and quotas) as last checked. SES invokes only a function in its own
+# region, so a stack anywhere else can never receive mail: synth refuses it. A region AWS has
+# added since is accepted through the extraReceivingRegions key.
 SES_RECEIVING_REGIONS = frozenset(
     {
         "us-east-1",
@@ -101,6 +107,16 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAX_SES_RECIPIENTS = 100  # per receipt rule
+# A URL pre-signed with the function's role session stops working when the session's credentials
+# expire, whatever X-Amz-Expires says (S3 user guide). How long Lambda's sessions last is not
+# documented, so the lifetime is capped at an hour rather than promising days the session may not keep.
+MAX_ATTACHMENT_URL_EXPIRY_SECONDS = 3600
+# botocore's standard and adaptive retry modes wait at most min(2 ** i, 20) s before retry i + 1
+# (botocore/retries/standard.py, ExponentialBackoff).
+RETRY_BACKOFF_CAP_SECONDS = 20
+# Besides Connect, one invocation reads the raw message and stores its attachments: one attempt of
+# each (connect + read timeout) is allowed for in the timeout budget.
+OTHER_AWS_CALLS_IN_BUDGET = 2
 MAX_ATTRIBUTE_BYTES = 32768  # all contact attributes together
 
 _ARN = re.compile(
@@ -119,6 +135,24 @@ _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _SERVICE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9._/#: -]{1,255}$")
 _LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
+
+
+def connect_call_seconds(attempts: int, timeout_seconds: int) -> int:
+    """The longest one Connect call can take: every attempt times out connecting, then reading
+    (both ``timeout_seconds``), with the longest backoff between attempts."""
+    backoff = sum(min(1 << retry, RETRY_BACKOFF_CAP_SECONDS) for retry in range(attempts - 1))
+    return attempts * 2 * timeout_seconds + backoff
+
+
+def timeout_budget_seconds(
+    *, destinations: int, connect_attempts: int, connect_timeout_seconds: int, aws_timeout_seconds: int
+) -> int:
+    """What the function's timeout must cover: one worst-case Connect call per destination (one per
+    configured Connect address at most, made one after another) plus one attempt of each other AWS
+    call the invocation waits on."""
+    other = OTHER_AWS_CALLS_IN_BUDGET * 2 * aws_timeout_seconds
+    return destinations * connect_call_seconds(connect_attempts, connect_timeout_seconds) + other
+
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=StrEnum)
@@ -140,7 +174,14 @@ CONTEXT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("connectInstanceArn", "string", None, "Connect instance ARN (or give connectInstanceId)"),
     KeySpec("connectInstanceId", "string", None, "Connect instance id; needs region and account"),
     KeySpec("account", "string", None, "12-digit account id; default: from connectInstanceArn"),
-    KeySpec("region", "string", None, "deployment region; default: from connectInstanceArn"),
+    KeySpec(
+        "region",
+        "string",
+        None,
+        "region that receives mail (SES receiving); default: from connectInstanceArn, whose region "
+        "the function calls Connect in",
+    ),
+    KeySpec("extraReceivingRegions", "list", [], "SES receiving regions added since the built-in list"),
     KeySpec("connectAddresses", "list", None, 'required: [{"address": ..., "contactFlowId": ...}]'),
     KeySpec(
         "sesRecipients", "list", None, "addresses/domains the rule accepts; default: the Connect addresses"
@@ -167,15 +208,20 @@ CONTEXT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("alarmEmail", "string", None, "e-mail subscribed to the alarm topic"),
     KeySpec("quarantineAlarmThreshold", "integer", 10, "quarantined messages per hour that alarm"),
     KeySpec("lambdaMemoryMb", "integer", 256, "128..10240; 256 fits a 40 MB message (docs/performance.md)"),
-    KeySpec("lambdaTimeoutSeconds", "integer", 60, "1..900"),
-    KeySpec("lambdaReservedConcurrency", "integer", 2, '1..1000, or "none" for no reservation'),
+    KeySpec("lambdaTimeoutSeconds", "integer", 300, "1..900; must cover the retry budget"),
+    KeySpec(
+        "lambdaReservedConcurrency",
+        "integer",
+        2,
+        '1..1000, or "none"; applied at deploy when the account\'s concurrency quota allows it',
+    ),
     KeySpec("asyncRetryAttempts", "integer", 2, "0..2 retries of a failed asynchronous invocation"),
     KeySpec("asyncMaxEventAgeSeconds", "integer", 21600, "60..21600"),
     KeySpec("connectRetryMode", "string", "standard", "standard | adaptive"),
     KeySpec("connectMaxAttempts", "integer", 5, "1..10 botocore attempts per Connect call"),
     KeySpec("connectTimeoutSeconds", "integer", 10, "1..60 per attempt"),
     KeySpec("awsTimeoutSeconds", "integer", 10, "1..60 connect/read timeout of S3 and DynamoDB calls"),
-    KeySpec("attachmentUrlExpirySeconds", "integer", 3600, "60..604800 lifetime of attachment URLs"),
+    KeySpec("attachmentUrlExpirySeconds", "integer", 3600, "60..3600 lifetime of attachment URLs"),
     KeySpec("attachmentUploads", "integer", 4, "1..10 attachments stored to S3 at once"),
     KeySpec(
         "idempotencyTtlSeconds", "integer", 604800, "3600..31536000 how long created contacts are remembered"
@@ -216,6 +262,7 @@ class BridgeConfig:
     region: str
     partition: str
     connect_instance_id: str
+    connect_region: str
     connect_addresses: tuple[ConnectAddress, ...]
     ses_recipients: tuple[str, ...]
     rule_set_mode: RuleSetMode
@@ -241,7 +288,7 @@ class BridgeConfig:
     alarm_email: str | None = None
     quarantine_alarm_threshold: int = 10
     lambda_memory_mb: int = 256
-    lambda_timeout_seconds: int = 60
+    lambda_timeout_seconds: int = 300
     lambda_reserved_concurrency: int | None = 2
     async_retry_attempts: int = 2
     async_max_event_age_seconds: int = 21600
@@ -259,14 +306,30 @@ class BridgeConfig:
     metrics_namespace: str = "SesToConnect"
     log_level: str = "INFO"
     powertools_layer_arn: str | None = None
-    warnings: tuple[str, ...] = ()
+    extra_receiving_regions: tuple[str, ...] = ()
 
     # ---- derived values -------------------------------------------------------------------
 
     @property
     def connect_instance_arn(self) -> str:
         return (
-            f"arn:{self.partition}:connect:{self.region}:{self.account}:instance/{self.connect_instance_id}"
+            f"arn:{self.partition}:connect:{self.connect_region}:{self.account}:"
+            f"instance/{self.connect_instance_id}"
+        )
+
+    @property
+    def mx_host(self) -> str:
+        """Where the domain's MX record points: SES's inbound endpoint of the receiving region."""
+        return f"inbound-smtp.{self.region}.amazonaws.com"
+
+    @property
+    def timeout_budget_seconds(self) -> int:
+        """The longest one invocation can legitimately take (see :func:`timeout_budget_seconds`)."""
+        return timeout_budget_seconds(
+            destinations=len(self.connect_addresses),
+            connect_attempts=self.connect_max_attempts,
+            connect_timeout_seconds=self.connect_timeout_seconds,
+            aws_timeout_seconds=self.aws_timeout_seconds,
         )
 
     @property
@@ -289,6 +352,7 @@ class BridgeConfig:
         ]
         env = {
             "CONNECT_INSTANCE_ID": self.connect_instance_id,
+            "CONNECT_REGION": self.connect_region,
             "CONNECT_ADDRESSES": json.dumps(addresses, separators=(",", ":")),
             "MAIL_BUCKET": resources.mail_bucket,
             "IDEMPOTENCY_TABLE": resources.idempotency_table,
@@ -334,7 +398,7 @@ class BridgeConfig:
         reader = _Reader(context, problems)
         _report_misspelled_keys(context, problems)
 
-        partition, account, region, instance_id = _connect_instance(reader, problems)
+        partition, account, region, connect_region, instance_id = _connect_instance(reader, problems)
         addresses = reader.connect_addresses("connectAddresses")
         recipients = reader.recipients("sesRecipients", addresses)
         mode = reader.choice("ruleSetMode", RuleSetMode)
@@ -344,6 +408,7 @@ class BridgeConfig:
             "region": region,
             "partition": partition,
             "connect_instance_id": instance_id,
+            "connect_region": connect_region,
             "connect_addresses": addresses,
             "ses_recipients": recipients,
             "rule_set_mode": mode,
@@ -381,7 +446,9 @@ class BridgeConfig:
             "connect_max_attempts": reader.integer("connectMaxAttempts", 1, 10),
             "connect_timeout_seconds": reader.integer("connectTimeoutSeconds", 1, 60),
             "aws_timeout_seconds": reader.integer("awsTimeoutSeconds", 1, 60),
-            "attachment_url_expiry_seconds": reader.integer("attachmentUrlExpirySeconds", 60, 604_800),
+            "attachment_url_expiry_seconds": reader.integer(
+                "attachmentUrlExpirySeconds", 60, MAX_ATTACHMENT_URL_EXPIRY_SECONDS
+            ),
             "attachment_uploads": reader.integer("attachmentUploads", 1, 10),
             "idempotency_ttl_seconds": reader.integer("idempotencyTtlSeconds", 3600, 31_536_000),
             "thread_ttl_days": reader.integer("threadTtlDays", 1, 3650),
@@ -395,6 +462,7 @@ class BridgeConfig:
             "powertools_layer_arn": reader.optional_pattern(
                 "powertoolsLayerArn", _LAYER_ARN, "a Lambda layer version ARN ending in ':<version>'"
             ),
+            "extra_receiving_regions": reader.regions("extraReceivingRegions"),
         }
         _cross_checks(kwargs, problems)
         if not problems:
@@ -408,13 +476,7 @@ class BridgeConfig:
                 )
         if problems:
             raise ConfigError(problems)
-        warnings: list[str] = []
-        if region not in SES_RECEIVING_REGIONS:
-            warnings.append(
-                f"region {region!r} is not in the list of SES email-receiving regions "
-                f"({', '.join(sorted(SES_RECEIVING_REGIONS))}); check the SES endpoints page before deploying"
-            )
-        return cls(**kwargs, warnings=tuple(warnings))
+        return cls(**kwargs)
 
 
 _RULE_NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit"
@@ -433,8 +495,13 @@ def _report_misspelled_keys(context: Mapping[str, Any], problems: list[str]) -> 
             problems.append(f"{key}: unknown key; did you mean {match!r}?")
 
 
-def _connect_instance(reader: _Reader, problems: list[str]) -> tuple[str, str, str, str]:
-    """(partition, account, region, id) from connectInstanceArn, or connectInstanceId + account + region."""
+def _connect_instance(reader: _Reader, problems: list[str]) -> tuple[str, str, str, str, str]:
+    """(partition, account, region, connect region, id) from connectInstanceArn, or connectInstanceId +
+    account + region.
+
+    ``region`` (where the stack receives mail) defaults to the instance's region and may differ from
+    it: the function then calls Connect across regions.
+    """
     arn = reader.optional_str("connectInstanceArn")
     instance_id = reader.optional_str("connectInstanceId")
     account = reader.optional_str("account")
@@ -444,6 +511,7 @@ def _connect_instance(reader: _Reader, problems: list[str]) -> tuple[str, str, s
         problems.append(f"account: {account!r} must be a 12-digit AWS account id")
     if region is not None and not _REGION.fullmatch(region):
         problems.append(f"region: {region!r} is not an AWS region name such as 'us-east-1'")
+        region = None
     if arn is not None:
         match = _ARN.fullmatch(arn)
         if not match:
@@ -451,7 +519,7 @@ def _connect_instance(reader: _Reader, problems: list[str]) -> tuple[str, str, s
                 f"connectInstanceArn: {arn!r} is not a Connect instance ARN "
                 "(arn:aws:connect:REGION:ACCOUNT:instance/INSTANCE-ID)"
             )
-            return partition, account or "", region or "", instance_id or ""
+            return partition, account or "", region or "", region or "", instance_id or ""
         partition = match["partition"]
         if instance_id is not None and instance_id != match["id"]:
             problems.append(
@@ -464,24 +532,19 @@ def _connect_instance(reader: _Reader, problems: list[str]) -> tuple[str, str, s
                 f"({match['account']!r}); "
                 "the Connect instance must be in the deployment account"
             )
-        if region is not None and region != match["region"]:
-            problems.append(
-                f"region: {region!r} differs from the region of connectInstanceArn ({match['region']!r}); "
-                "the function calls Connect in its own region"
-            )
-        return partition, match["account"], match["region"], match["id"]
+        return partition, match["account"], region or match["region"], match["region"], match["id"]
     if instance_id is None:
         problems.append(
             "connectInstanceArn is required (or connectInstanceId together with account and region)"
         )
-        return partition, account or "", region or "", ""
+        return partition, account or "", region or "", region or "", ""
     if not _UUID.fullmatch(instance_id):
         problems.append(f"connectInstanceId: {instance_id!r} is not a Connect instance id (a lowercase UUID)")
     if account is None:
         problems.append("account is required when connectInstanceId is given instead of connectInstanceArn")
     if region is None:
         problems.append("region is required when connectInstanceId is given instead of connectInstanceArn")
-    return partition, account or "", region or "", instance_id
+    return partition, account or "", region or "", region or "", instance_id
 
 
 def _cross_checks(kwargs: Mapping[str, Any], problems: list[str]) -> None:
@@ -499,12 +562,29 @@ def _cross_checks(kwargs: Mapping[str, Any], problems: list[str]) -> None:
                     f"{first} and {second}: {a!r} and {b!r} overlap; the prefixes must be disjoint so that "
                     "each IAM grant covers one kind of object"
                 )
-    timeout, connect_timeout = kwargs["lambda_timeout_seconds"], kwargs["connect_timeout_seconds"]
-    if timeout and connect_timeout and timeout <= connect_timeout:
+    if kwargs["connect_addresses"]:
+        budget = timeout_budget_seconds(
+            destinations=len(kwargs["connect_addresses"]),
+            connect_attempts=kwargs["connect_max_attempts"],
+            connect_timeout_seconds=kwargs["connect_timeout_seconds"],
+            aws_timeout_seconds=kwargs["aws_timeout_seconds"],
+        )
+        if kwargs["lambda_timeout_seconds"] < budget:
+            problems.append(
+                f"lambdaTimeoutSeconds: {kwargs['lambda_timeout_seconds']} s is shorter than the retry "
+                f"budget of {budget} s ({len(kwargs['connect_addresses'])} Connect address(es) x "
+                f"{kwargs['connect_max_attempts']} attempts x 2 x connectTimeoutSeconds "
+                f"{kwargs['connect_timeout_seconds']} + backoff, + {OTHER_AWS_CALLS_IN_BUDGET} x 2 x "
+                f"awsTimeoutSeconds {kwargs['aws_timeout_seconds']}); raise it to at least {budget} "
+                "(max 900) or lower connectMaxAttempts / connectTimeoutSeconds"
+            )
+    region = kwargs["region"]
+    receiving = SES_RECEIVING_REGIONS | set(kwargs["extra_receiving_regions"])
+    if region and region not in receiving:
         problems.append(
-            f"lambdaTimeoutSeconds: {timeout} must be greater than connectTimeoutSeconds "
-            f"({connect_timeout}), "
-            "or a single Connect call can outlive the function"
+            f"region: {region!r} has no SES email receiving, and SES invokes only a function in its own "
+            f"region; deploy to a receiving region ({', '.join(sorted(receiving))}) with -c region=..., "
+            "and the function calls Connect in the instance's region"
         )
     expiry, kept_days = kwargs["attachment_url_expiry_seconds"], kwargs["attachments_retention_days"]
     if expiry and kept_days and kept_days * 86_400 < expiry:
@@ -671,6 +751,15 @@ class _Reader:
             article = "a list" if kind is list else "an object"
             return self._fail(key, f"must be {article} (JSON), not {json.dumps(value)}", None)
         return value
+
+    def regions(self, key: str) -> tuple[str, ...]:
+        items = self.json_value(key, list)
+        if items is None:
+            return ()
+        bad = [item for item in items if not isinstance(item, str) or not _REGION.fullmatch(item)]
+        if bad:
+            return self._fail(key, f"{json.dumps(bad)} are not AWS region names such as 'eu-west-3'", ())
+        return tuple(items)
 
     def connect_addresses(self, key: str) -> tuple[ConnectAddress, ...]:
         items = self.json_value(key, list)

@@ -3,8 +3,10 @@
 It always encrypts the alarm topic: CloudWatch alarms cannot publish to a topic encrypted with
 the AWS managed ``alias/aws/sns`` key, so an encrypted alarm topic needs a key whose policy lets
 ``cloudwatch.amazonaws.com`` use it. With ``mailEncryption: kms`` the same key also encrypts the
-mail bucket (SSE-KMS, bucket key on) and the failure queue. It is never given to the SES S3
-action (``KmsKeyArn`` means client-side encryption that a plain ``get_object`` cannot read).
+mail bucket (SSE-KMS, bucket key on), the failure queue and the tables. It is never given to the
+SES S3 action as ``KmsKeyArn`` (client-side encryption that a plain ``get_object`` cannot read):
+SES writes through the action's IAM role instead (:mod:`infra.receipt_rule`), whose own policy
+grants the key, so the key policy names no SES principal.
 """
 
 from __future__ import annotations
@@ -40,30 +42,27 @@ class StackKey(Construct):
         )
 
     def allow_cloudwatch_alarms(self) -> None:
-        """Let CloudWatch alarms publish to a topic encrypted with this key (CloudWatch user guide)."""
+        """Let CloudWatch alarms of this account and region publish to a topic encrypted with this key.
+
+        The conditions keep the service principal from acting for anyone else's alarms (the confused
+        deputy); alarm names are generated, so the alarm ARN is matched by pattern.
+        """
+        stack = cdk.Stack.of(self)
+        alarms = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsToUseTheKey",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy, "*" means this key
-            )
-        )
-
-    def allow_ses_delivery(self, *, account: str, receipt_rule_arn: str) -> None:
-        """Let SES write objects into a bucket whose default encryption is this key.
-
-        S3 asks KMS for a data key on behalf of the writer (SES), so the key policy must allow it,
-        scoped like the bucket policy to this account and this receipt rule.
-        """
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowSesToWriteMailWithTheKey",
-                principals=[iam.ServicePrincipal("ses.amazonaws.com")],
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=["*"],  # in a key policy, "*" means this key
                 conditions={
-                    "StringEquals": {"aws:SourceAccount": account, "aws:SourceArn": receipt_rule_arn},
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": alarms},
                 },
             )
         )

@@ -9,6 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.checkov_skips import skip_checkov
 from infra.nag import acknowledge
 
 __all__ = ["FailureQueue", "FailureQueueProps"]
@@ -41,6 +42,14 @@ class FailureQueue(Construct):
             enforce_ssl=True,
             retention_period=cdk.Duration.days(props.retention_days),
         )
+        if props.encryption_key is None:
+            skip_checkov(
+                self.queue,
+                {
+                    "CKV_AWS_27": "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled), which the check "
+                    "does not recognise; mailEncryption kms uses the stack's customer managed key instead.",
+                },
+            )
         acknowledge(
             self.queue,
             "AwsSolutions-SQS3",

@@ -1,9 +1,18 @@
 """The SES side: receipt rule (and, by mode, its rule set and activation), plus SES's own grants.
 
 Names are deterministic (from configuration), so the rule's ARN is known before the rule exists:
-the bucket policy, the Lambda permission and the KMS key policy reference it as a plain string,
-and the rule then depends on them. No token cycle, and SES can write its setup object and
-invoke the function the moment the rule is created.
+the bucket policy (or, with a KMS-encrypted bucket, the S3 action role's trust policy) and the
+Lambda permission reference it as a plain string, and the rule then depends on them. No token
+cycle, and SES can write its setup object and invoke the function the moment the rule is created.
+
+How SES writes the raw message:
+
+* SSE-S3 bucket: as ``ses.amazonaws.com``, allowed by the bucket policy for this account and rule.
+* SSE-KMS bucket: through the S3 action's ``IamRoleArn``. SES assumes a role (trusted for this
+  account and rule only) that may put objects under the inbound prefix and use the key; with a
+  role, SES uses the role and only the role for the action (SES developer guide, "Giving
+  permissions to Amazon SES for email receiving"), so neither the bucket nor the key policy names
+  SES.
 
 Rule set modes:
 
@@ -17,10 +26,12 @@ Rule set modes:
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ses as ses
@@ -31,10 +42,7 @@ from infra.config import RuleSetMode, TlsPolicy
 from infra.mail_bucket import MailBucket
 from infra.nag import acknowledge
 
-__all__ = ["AWS_CUSTOM_RESOURCE_FUNCTION_ID", "InboundReceiptRule", "InboundReceiptRuleProps"]
-
-# The construct id CDK gives the singleton function behind every AwsCustomResource in a stack.
-AWS_CUSTOM_RESOURCE_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+__all__ = ["InboundReceiptRule", "InboundReceiptRuleProps"]
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,10 @@ class InboundReceiptRuleProps:
     function: lambda_.IFunction
     tls_policy: TlsPolicy = TlsPolicy.REQUIRE
     rule_after: str | None = None
-    # Log group of the activation custom resource's function (create-and-activate only).
-    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
-    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN
+    # The bucket's SSE-KMS key: SES then writes through an S3 action role allowed to use it.
+    mail_key: kms.IKey | None = None
+    # Log group of the deploy-time API calls' provider function (create-and-activate only).
+    custom_resource_log_group: logs.ILogGroup | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -67,7 +76,8 @@ class InboundReceiptRuleProps:
 
 class InboundReceiptRule(Construct):
     """Public attributes: ``rule``, ``rule_set`` (None in ``existing`` mode), ``activation`` (None unless
-    ``create-and-activate``), ``lambda_permission``, ``bucket_statement``."""
+    ``create-and-activate``), ``lambda_permission``, and how SES writes: ``bucket_statement`` (SSE-S3)
+    or ``write_role`` and ``write_policy`` (SSE-KMS); the other pair is None."""
 
     def __init__(self, scope: Construct, construct_id: str, props: InboundReceiptRuleProps) -> None:
         super().__init__(scope, construct_id)
@@ -75,9 +85,15 @@ class InboundReceiptRule(Construct):
         mail = props.mail_bucket
 
         # SES's access, scoped to this account and this exact rule.
-        self.bucket_statement = mail.grant_ses_delivery(
-            account=props.account, receipt_rule_arn=props.receipt_rule_arn
-        )
+        self.bucket_statement: iam.PolicyStatement | None = None
+        self.write_role: iam.Role | None = None
+        self.write_policy: iam.Policy | None = None
+        if props.mail_key is None:
+            self.bucket_statement = mail.grant_ses_delivery(
+                account=props.account, receipt_rule_arn=props.receipt_rule_arn
+            )
+        else:
+            self.write_role, self.write_policy = self._write_role(props, props.mail_key)
         self.lambda_permission = lambda_.CfnPermission(
             self,
             "SesInvokePermission",
@@ -111,6 +127,7 @@ class InboundReceiptRule(Construct):
                         s3_action=ses.CfnReceiptRule.S3ActionProperty(
                             bucket_name=mail.bucket.bucket_name,
                             object_key_prefix=mail.props.inbound_prefix,
+                            iam_role_arn=self.write_role.role_arn if self.write_role else None,
                             # No kms_key_arn: that is client-side encryption get_object cannot read.
                         )
                     ),
@@ -124,6 +141,8 @@ class InboundReceiptRule(Construct):
             ),
         )
         self.rule.node.add_dependency(self.lambda_permission, mail.policy)
+        if self.write_policy is not None:
+            self.rule.node.add_dependency(self.write_policy)
         if self.rule_set is not None:
             self.rule.node.add_dependency(self.rule_set)
 
@@ -131,15 +150,60 @@ class InboundReceiptRule(Construct):
         if props.mode is RuleSetMode.CREATE_AND_ACTIVATE:
             self.activation = self._activate(props)
 
+    def _write_role(self, props: InboundReceiptRuleProps, key: kms.IKey) -> tuple[iam.Role, iam.Policy]:
+        """The role SES assumes to store raw mail in the SSE-KMS bucket (trust policy as documented)."""
+        mail = props.mail_bucket
+        role = iam.Role(
+            self,
+            "SesWriteRole",
+            assumed_by=iam.ServicePrincipal(
+                "ses.amazonaws.com",
+                conditions={
+                    "StringEquals": {
+                        "aws:SourceAccount": props.account,
+                        "aws:SourceArn": props.receipt_rule_arn,
+                    }
+                },
+            ),
+            description="SES receipt rule's S3 action: stores inbound mail in the KMS-encrypted bucket",
+        )
+        policy = iam.Policy(
+            self,
+            "SesWritePolicy",
+            statements=[
+                iam.PolicyStatement(
+                    sid="StoreInboundMail",
+                    actions=["s3:PutObject"],
+                    resources=[mail.object_arn(mail.props.inbound_prefix)],
+                ),
+                iam.PolicyStatement(
+                    sid="EncryptInboundMailWithTheKey",
+                    # S3 asks KMS for the object's data key as the writer. Encrypt and GenerateDataKey
+                    # are what the S3 action's IamRoleArn documentation lists; Decrypt is what SES's
+                    # guide adds for SSE-KMS buckets (S3 needs it for multipart uploads).
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                    resources=[key.key_arn],
+                ),
+            ],
+        )
+        policy.attach_to_role(role)
+        bucket_id = cdk.Stack.of(self).get_logical_id(
+            typing.cast(cdk.CfnElement, mail.bucket.node.default_child)
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{mail.props.inbound_prefix}*]",
+            "SES names each raw message by its message id under the inbound prefix; the role may put "
+            "objects there and nowhere else in the bucket.",
+        )
+        return role, policy
+
     def _activate(self, props: InboundReceiptRuleProps) -> cr.AwsCustomResource:
         call = cr.AwsSdkCall(
             service="SES",
             action="SetActiveReceiptRuleSet",
             parameters={"RuleSetName": props.rule_set_name},
             physical_resource_id=cr.PhysicalResourceId.of(f"active-receipt-rule-set-{props.rule_set_name}"),
-        )
-        log_group = logs.LogGroup(
-            self, "ActivationLogGroup", retention=props.log_retention, removal_policy=props.removal_policy
         )
         activation = cr.AwsCustomResource(
             self,
@@ -159,23 +223,14 @@ class InboundReceiptRule(Construct):
                 ]
             ),
             install_latest_aws_sdk=False,
-            log_group=log_group,
+            log_group=props.custom_resource_log_group,
         )
         # Activate only once the rule is in the set, so the set never goes live empty.
         activation.node.add_dependency(self.rule)
-
-        stack = cdk.Stack.of(self)
-        provider = stack.node.find_child(AWS_CUSTOM_RESOURCE_FUNCTION_ID)
         acknowledge(
             activation.node.find_child("CustomResourcePolicy"),
             "AwsSolutions-IAM5[Resource::*]",
             "ses:SetActiveReceiptRuleSet supports no resource-level permissions; '*' is the only possible "
             "Resource, and the statement allows nothing but that one action.",
-        )
-        acknowledge(
-            provider.node.find_child("ServiceRole"),
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-            "CDK's AwsCustomResource provider function always uses the AWS managed basic execution "
-            "role for its CloudWatch logs; it runs only during deployments.",
         )
         return activation

@@ -12,7 +12,8 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.alarms import BridgeAlarms, BridgeAlarmsProps
-from infra.config import BridgeConfig, MailEncryption, RemovalMode, RuntimeResources
+from infra.config import BridgeConfig, MailEncryption, RemovalMode, RuleSetMode, RuntimeResources
+from infra.custom_resources import describe_provider, provider_log_group
 from infra.encryption import StackKey, StackKeyProps
 from infra.failure_queue import FailureQueue, FailureQueueProps
 from infra.function import BridgeFunction, BridgeFunctionProps, log_retention
@@ -26,7 +27,7 @@ __all__ = ["SesToConnectStack"]
 
 class SesToConnectStack(cdk.Stack):
     """Public attributes: ``config``, ``key``, ``mail``, ``failure_queue``, ``tables``, ``bridge``,
-    ``receipt``, ``alarms``."""
+    ``receipt``, ``alarms``, ``outputs`` (name -> CfnOutput)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: BridgeConfig, **kwargs: Any) -> None:
         kwargs.setdefault("env", cdk.Environment(account=config.account, region=config.region))
@@ -41,14 +42,21 @@ class SesToConnectStack(cdk.Stack):
             if config.removal_policy is RemovalMode.RETAIN
             else cdk.RemovalPolicy.DESTROY
         )
-        for warning in config.warnings:
-            cdk.Annotations.of(self).add_warning_v2("ses-to-connect:config", warning)
 
         self.key = StackKey(self, "Key", StackKeyProps(removal_policy=removal))
         self.key.allow_cloudwatch_alarms()
         data_key = self.key.key if config.mail_encryption is MailEncryption.KMS else None
-        if data_key is not None:
-            self.key.allow_ses_delivery(account=config.account, receipt_rule_arn=config.receipt_rule_arn)
+        needs_deploy_calls = (
+            config.lambda_reserved_concurrency is not None
+            or config.rule_set_mode is RuleSetMode.CREATE_AND_ACTIVATE
+        )
+        deploy_call_logs = (
+            provider_log_group(
+                self, retention=log_retention(config.log_retention_days), removal_policy=removal
+            )
+            if needs_deploy_calls
+            else None
+        )
 
         self.mail = MailBucket(
             self,
@@ -91,6 +99,7 @@ class SesToConnectStack(cdk.Stack):
                 memory_mb=config.lambda_memory_mb,
                 timeout_seconds=config.lambda_timeout_seconds,
                 reserved_concurrency=config.lambda_reserved_concurrency,
+                custom_resource_log_group=deploy_call_logs,
                 retry_attempts=config.async_retry_attempts,
                 max_event_age_seconds=config.async_max_event_age_seconds,
                 log_retention_days=config.log_retention_days,
@@ -113,8 +122,8 @@ class SesToConnectStack(cdk.Stack):
                 function=self.bridge.function,
                 tls_policy=config.tls_policy,
                 rule_after=config.rule_after,
-                log_retention=log_retention(config.log_retention_days),
-                removal_policy=removal,
+                mail_key=data_key,
+                custom_resource_log_group=deploy_call_logs,
             ),
         )
 
@@ -133,9 +142,31 @@ class SesToConnectStack(cdk.Stack):
             ),
         )
 
+        describe_provider(self)
+        self.outputs = {
+            name: cdk.CfnOutput(self, name, value=value, description=description)
+            for name, (value, description) in self._outputs().items()
+        }
+
+    def _outputs(self) -> dict[str, tuple[str, str]]:
+        """What an operator needs after the deploy: where mail goes, what runs, where to look."""
+        config = self.config
+        active = {
+            RuleSetMode.EXISTING: f"unchanged: the rule was added to '{config.rule_set_name}', which this "
+            "stack does not activate (the preflight checks that it is the active set)",
+            RuleSetMode.CREATE_INACTIVE: f"false: activate with aws ses set-active-receipt-rule-set "
+            f"--rule-set-name {config.rule_set_name} (replaces the active set)",
+            RuleSetMode.CREATE_AND_ACTIVATE: "true: this stack made it the region's active rule set",
+        }[config.rule_set_mode]
+        reservation = config.lambda_reserved_concurrency
         outputs = {
+            "MxHost": (
+                config.mx_host,
+                "Point the receiving domain's MX record here (e.g. 10 inbound-smtp.REGION.amazonaws.com)",
+            ),
             "MailBucketName": (self.mail.bucket.bucket_name, "Bucket SES stores raw mail in"),
             "FunctionName": (self.bridge.function.function_name, "Bridge function"),
+            "LogGroupName": (self.bridge.log_group.log_group_name, "The bridge function's logs"),
             "FailureQueueUrl": (self.failure_queue.queue.queue_url, "On-failure destination of the function"),
             "IdempotencyTableName": (self.tables.idempotency.table_name, "Contacts created, by ClientToken"),
             "ThreadsTableName": (
@@ -144,7 +175,15 @@ class SesToConnectStack(cdk.Stack):
             ),
             "RuleSetName": (config.rule_set_name, f"Receipt rule set ({config.rule_set_mode.value})"),
             "RuleName": (config.rule_name, "Receipt rule"),
+            "RuleSetActive": (active, "Whether the rule set holding the rule is the active one"),
+            "ConnectInstanceArn": (config.connect_instance_arn, "Where contacts are created (its region)"),
+            "ReservedConcurrency": (
+                f"{reservation} requested" if reservation is not None else "none",
+                "Applied only where the account's concurrency quota leaves 100 unreserved "
+                "(aws lambda get-function-concurrency shows it)",
+            ),
             "AlarmTopicArn": (self.alarms.topic.topic_arn, "SNS topic of the alarms"),
         }
-        for name, (value, description) in outputs.items():
-            cdk.CfnOutput(self, name, value=value, description=description)
+        if config.mail_encryption is MailEncryption.KMS:
+            outputs["MailKeyArn"] = (self.key.key.key_arn, "KMS key of the mail bucket, queue and tables")
+        return outputs

@@ -37,6 +37,9 @@ def pipeline() -> Pipeline:
     """Settings read and validated once, clients created once, per container."""
     settings = Settings.from_env(os.environ)
     connect_config = Config(
+        # Connect may live in another region than the function (SES receiving is in fewer regions);
+        # None keeps the function's own.
+        region_name=settings.connect_region,
         retries={"mode": settings.connect_retry_mode, "total_max_attempts": settings.connect_max_attempts},
         connect_timeout=settings.connect_timeout_seconds,
         read_timeout=settings.connect_timeout_seconds,

@@ -9,6 +9,8 @@ Environment variables (the CDK stack sets all of them; names are the contract):
 
 =============================  ==========================================================
 CONNECT_INSTANCE_ID            Connect instance id or ARN (required)
+CONNECT_REGION                 region of the Connect instance when it differs from the function's
+                               (empty: the function's own region)
 CONNECT_ADDRESSES              JSON list: ``[{"address": "support@example.com",
                                "contactFlowId": "optional-flow-id"}, ...]`` (required)
 MAIL_BUCKET                    bucket the SES S3 action writes to (required)
@@ -108,6 +110,7 @@ MAX_PREFIX = 256
 MAX_STATIC_ATTRIBUTES_BYTES = 16_384
 _PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
 _BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 
 
 class ConnectAddress(NamedTuple):
@@ -128,6 +131,7 @@ class Settings:
     instance_id: str
     connect_addresses: tuple[ConnectAddress, ...]
     mail_bucket: str
+    connect_region: str | None = None
     inbound_prefix: str = "inbound/"
     quarantine_prefix: str = "quarantine/"
     attachments_prefix: str = "attachments/"
@@ -170,6 +174,7 @@ class Settings:
             "instance_id": reader.required("CONNECT_INSTANCE_ID"),
             "connect_addresses": reader.connect_addresses("CONNECT_ADDRESSES"),
             "mail_bucket": reader.required("MAIL_BUCKET"),
+            "connect_region": env.get("CONNECT_REGION", "").strip() or None,
             "inbound_prefix": env.get("INBOUND_PREFIX", "inbound/"),
             "quarantine_prefix": env.get("QUARANTINE_PREFIX", "quarantine/"),
             "attachments_prefix": env.get("ATTACHMENTS_PREFIX", "attachments/"),
@@ -311,6 +316,8 @@ def _validate(settings: Settings) -> list[str]:
             problems.append(
                 f"CONNECT_ADDRESSES: contactFlowId of {entry.address!r} must be a string of <= 500"
             )
+    if settings.connect_region is not None and not _REGION_PATTERN.fullmatch(settings.connect_region):
+        problems.append(f"CONNECT_REGION: {settings.connect_region!r} is not an AWS region name")
     if not _BUCKET_PATTERN.fullmatch(settings.mail_bucket):
         problems.append(f"MAIL_BUCKET: {settings.mail_bucket!r} is not a valid S3 bucket name")
     for name, prefix in (

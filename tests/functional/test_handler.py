@@ -703,3 +703,22 @@ def test_the_quarantine_log_names_the_reason_and_defect_kinds(bridge: Bridge) ->
         "spam:FAIL",
         ["unknown_charset"],
     )
+
+
+# --- Connect in another region ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("connect_region", "called_region"), [("ap-northeast-2", "ap-northeast-2"), (None, "us-east-1")]
+)
+def test_connect_is_called_in_the_instance_region(connect_region: str | None, called_region: str) -> None:
+    """The stack receives mail where SES can, and names the instance's region in CONNECT_REGION."""
+    with running_bridge(bridge_env(CONNECT_REGION=connect_region)) as bridge:
+        bridge.store(PLAIN, MESSAGE_ID)
+        bridge.stubber.add_response("start_email_contact", {"ContactId": "contact-1"})
+        assert bridge.invoke(event_for(PLAIN, [SUPPORT])) == contact_result("contact-1")
+
+        assert bridge.connect.meta.region_name == called_region
+        assert bridge.connect.meta.endpoint_url == f"https://connect.{called_region}.amazonaws.com"
+        # Everything else stays in the function's region.
+        assert handler.pipeline().io.store._client.meta.region_name == "us-east-1"

@@ -11,6 +11,7 @@ import pytest
 from infra.config import (
     CONTEXT_KEYS,
     PLACEHOLDER_RESOURCES,
+    SES_RECEIVING_REGIONS,
     BridgeConfig,
     ConfigError,
     MailEncryption,
@@ -18,6 +19,8 @@ from infra.config import (
     RuleSetMode,
     RuntimeResources,
     TlsPolicy,
+    connect_call_seconds,
+    timeout_budget_seconds,
 )
 from infra.paths import REPO_ROOT
 from ses_to_connect.settings import BodyPreference, ConnectAddress, Settings
@@ -44,6 +47,8 @@ def problems_of(**overrides: Any) -> list[str]:
 def test_minimal_context_gets_the_documented_defaults() -> None:
     config = build()
     assert (config.account, config.region, config.partition) == ("111122223333", "us-east-1", "aws")
+    assert config.connect_region == "us-east-1"  # the instance's, and by default also the stack's
+    assert config.extra_receiving_regions == ()
     assert config.connect_instance_id == "00000000-0000-0000-0000-000000000000"
     assert config.connect_instance_arn == ARN
     assert config.connect_addresses == (ConnectAddress("support@example.com"),)
@@ -78,7 +83,7 @@ def test_minimal_context_gets_the_documented_defaults() -> None:
     assert config.quarantine_alarm_threshold == 10
     assert (config.lambda_memory_mb, config.lambda_timeout_seconds, config.lambda_reserved_concurrency) == (
         256,
-        60,
+        300,
         2,
     )
     assert (config.async_retry_attempts, config.async_max_event_age_seconds) == (2, 21600)
@@ -94,15 +99,18 @@ def test_minimal_context_gets_the_documented_defaults() -> None:
         "SesToConnect",
         "INFO",
     )
+    assert config.attachment_url_expiry_seconds == 3600
     assert config.powertools_layer_arn is None
     assert config.stack_name == "SesToConnect"
-    assert config.warnings == ()
+    assert config.mx_host == "inbound-smtp.us-east-1.amazonaws.com"
 
 
 def test_defaults_in_code_match_the_key_table() -> None:
     config = build()
     table = {spec.key: spec.default for spec in CONTEXT_KEYS}
     assert table["lambdaMemoryMb"] == config.lambda_memory_mb
+    assert table["lambdaTimeoutSeconds"] == config.lambda_timeout_seconds
+    assert table["attachmentUrlExpirySeconds"] == config.attachment_url_expiry_seconds
     assert table["lambdaReservedConcurrency"] == config.lambda_reserved_concurrency
     assert table["inboundRetentionDays"] == config.inbound_retention_days
     assert table["quarantineAlarmThreshold"] == config.quarantine_alarm_threshold
@@ -187,6 +195,7 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
     )
     assert env == {
         "CONNECT_INSTANCE_ID": "00000000-0000-0000-0000-000000000000",
+        "CONNECT_REGION": "us-east-1",
         "CONNECT_ADDRESSES": '[{"address":"a@example.com","contactFlowId":"flow-1"},'
         '{"address":"b@example.com"}]',
         "MAIL_BUCKET": "my-mail-bucket",
@@ -216,6 +225,7 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
     }
     settings = Settings.from_env(env)  # the function accepts what the stack renders
     assert settings.instance_id == config.connect_instance_id
+    assert settings.connect_region == "us-east-1"
     assert settings.connect_addresses == config.connect_addresses
     assert settings.contact_expiry_minutes == 120
     assert settings.attachment_uploads == 2
@@ -257,13 +267,77 @@ def test_cdk_json_example_sets_every_key() -> None:
     ]
 
 
-def test_unlisted_region_is_a_warning_not_an_error() -> None:
-    config = build(connectInstanceArn=ARN.replace("us-east-1", "eu-north-1"))
-    assert config.region == "eu-north-1"
-    assert len(config.warnings) == 1
-    assert config.warnings[0].startswith(
-        "region 'eu-north-1' is not in the list of SES email-receiving regions"
+# ---- regions ------------------------------------------------------------------------------------
+
+SEOUL_ARN = ARN.replace("us-east-1", "ap-northeast-2")
+
+
+def test_a_region_without_ses_receiving_is_refused_naming_the_receiving_regions() -> None:
+    problems = problems_of(connectInstanceArn=ARN.replace("us-east-1", "eu-north-1"))
+    assert problems == [
+        "region: 'eu-north-1' has no SES email receiving, and SES invokes only a function in its own "
+        f"region; deploy to a receiving region ({', '.join(sorted(SES_RECEIVING_REGIONS))}) with "
+        "-c region=..., and the function calls Connect in the instance's region"
+    ]
+    assert "ap-northeast-1, ap-southeast-1" in problems[0]
+
+
+def test_an_instance_outside_the_receiving_regions_is_reached_from_one_that_receives() -> None:
+    refused = problems_of(connectInstanceArn=SEOUL_ARN)
+    assert refused[0].startswith("region: 'ap-northeast-2' has no SES email receiving")
+
+    config = build(connectInstanceArn=SEOUL_ARN, region="ap-northeast-1")
+    assert (config.region, config.connect_region) == ("ap-northeast-1", "ap-northeast-2")
+    assert config.connect_instance_arn == SEOUL_ARN
+    assert config.receipt_rule_arn.startswith("arn:aws:ses:ap-northeast-1:111122223333:")
+    assert config.mx_host == "inbound-smtp.ap-northeast-1.amazonaws.com"
+    env = config.lambda_environment(PLACEHOLDER_RESOURCES)
+    assert env["CONNECT_REGION"] == "ap-northeast-2"
+    assert Settings.from_env(env).connect_region == "ap-northeast-2"
+
+
+def test_a_receiving_region_added_since_can_be_named() -> None:
+    config = build(
+        connectInstanceArn=ARN.replace("us-east-1", "eu-west-3"), extraReceivingRegions='["eu-west-3"]'
     )
+    assert config.region == "eu-west-3"
+    assert config.extra_receiving_regions == ("eu-west-3",)
+
+
+# ---- timeout and retry budget -------------------------------------------------------------------
+
+
+def test_one_connect_call_takes_at_most_every_attempt_timing_out_plus_the_capped_backoff() -> None:
+    assert connect_call_seconds(1, 10) == 20
+    assert connect_call_seconds(5, 10) == 5 * 20 + (1 + 2 + 4 + 8)
+    assert connect_call_seconds(10, 1) == 10 * 2 + (1 + 2 + 4 + 8 + 16 + 20 + 20 + 20 + 20)
+
+
+def test_the_budget_covers_every_destination_and_the_other_calls() -> None:
+    assert (
+        timeout_budget_seconds(
+            destinations=2, connect_attempts=5, connect_timeout_seconds=10, aws_timeout_seconds=10
+        )
+        == 2 * 115 + 2 * 2 * 10
+    )
+
+
+def test_the_default_timeout_covers_the_budget_of_the_example_configuration() -> None:
+    config = BridgeConfig.from_context(cdk_json_context())
+    assert len(config.connect_addresses) == 2
+    assert config.timeout_budget_seconds == 270
+    assert config.lambda_timeout_seconds >= config.timeout_budget_seconds
+
+
+def test_a_timeout_below_the_budget_is_refused_with_the_numbers() -> None:
+    addresses = [{"address": f"a{i}@example.com"} for i in range(3)]
+    assert problems_of(connectAddresses=addresses) == [
+        "lambdaTimeoutSeconds: 300 s is shorter than the retry budget of 385 s (3 Connect address(es) x 5 "
+        "attempts x 2 x connectTimeoutSeconds 10 + backoff, + 2 x 2 x awsTimeoutSeconds 10); raise it to "
+        "at least 385 (max 900) or lower connectMaxAttempts / connectTimeoutSeconds"
+    ]
+    assert build(connectAddresses=addresses, lambdaTimeoutSeconds=385).timeout_budget_seconds == 385
+    assert build(connectAddresses=addresses, connectMaxAttempts=3).timeout_budget_seconds == 3 * 63 + 40
 
 
 VALID_FLOW = "f" * 500
@@ -283,10 +357,10 @@ UNVERSIONED_LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowert
             "instance ARN "
             "(arn:aws:connect:REGION:ACCOUNT:instance/INSTANCE-ID)",
         ),
+        ({"region": "us-east"}, "region: 'us-east' is not an AWS region name such as 'us-east-1'"),
         (
-            {"region": "eu-west-1"},
-            "region: 'eu-west-1' differs from the region of connectInstanceArn ('us-east-1'); "
-            "the function calls Connect in its own region",
+            {"extraReceivingRegions": ["Paris"]},
+            "extraReceivingRegions: [\"Paris\"] are not AWS region names such as 'eu-west-3'",
         ),
         (
             {"account": "999999999999"},
@@ -427,10 +501,12 @@ UNVERSIONED_LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowert
         ({"lambdaMemoryMb": 64}, "lambdaMemoryMb: must be between 128 and 10240, not 64"),
         ({"lambdaTimeoutSeconds": 901}, "lambdaTimeoutSeconds: must be between 1 and 900, not 901"),
         (
-            {"lambdaTimeoutSeconds": 10},
-            "lambdaTimeoutSeconds: 10 must be greater than connectTimeoutSeconds (10), or a single "
-            "Connect call "
-            "can outlive the function",
+            {"lambdaTimeoutSeconds": 60},
+            "lambdaTimeoutSeconds: 60 s is shorter than the retry budget of 155 s",
+        ),
+        (
+            {"attachmentUrlExpirySeconds": 7200},
+            "attachmentUrlExpirySeconds: must be between 60 and 3600, not 7200",
         ),
         (
             {"lambdaReservedConcurrency": 0},

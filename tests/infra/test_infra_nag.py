@@ -8,7 +8,8 @@ import pytest
 from aws_cdk import aws_iam as iam
 
 from infra.application import build_app
-from tests.infra.infra_support import Synth, SynthFactory, cdk_json_context
+from infra.config import ConfigError
+from tests.infra.infra_support import Synth, cdk_json_context
 
 INSTANCE = "arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000"
 BRIDGE_POLICY = {
@@ -16,16 +17,25 @@ BRIDGE_POLICY = {
     "AwsSolutions-IAM5[Resource::<MailBucketC2C0137B.Arn>/attachments/*]",
     "AwsSolutions-IAM5[Resource::<MailBucketC2C0137B.Arn>/quarantine/*]",
     f"AwsSolutions-IAM5[Resource::{INSTANCE}/contact-flow/*]",
-    f"AwsSolutions-IAM5[Resource::{INSTANCE}/email-address/*]",
 }
-ALWAYS = {("SesToConnect/FailureQueue/Queue", "AwsSolutions-SQS3")} | {
-    ("SesToConnect/Bridge/Policy", rule) for rule in BRIDGE_POLICY
-}
+PROVIDER = (
+    "SesToConnect/AWS679f53fac002430cb0da5b7982bd2287/ServiceRole",
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+)
+ALWAYS = {
+    ("SesToConnect/FailureQueue/Queue", "AwsSolutions-SQS3"),
+    ("SesToConnect/Bridge/Function", "AwsSolutions-L1"),
+} | {("SesToConnect/Bridge/Policy", rule) for rule in BRIDGE_POLICY}
+# The concurrency reservation (default 2) is a deploy-time call through CDK's provider function.
+RESERVED = {PROVIDER}
 ACTIVATION = {
     ("SesToConnect/Receipt/Activate/CustomResourcePolicy", "AwsSolutions-IAM5[Resource::*]"),
+    PROVIDER,
+}
+KMS = {
     (
-        "SesToConnect/AWS679f53fac002430cb0da5b7982bd2287/ServiceRole",
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        "SesToConnect/Receipt/SesWritePolicy",
+        "AwsSolutions-IAM5[Resource::<MailBucketC2C0137B.Arn>/inbound/*]",
     ),
 }
 
@@ -39,7 +49,11 @@ def nag_report(s: Synth) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("fixture", "expected"),
-    [("default", ALWAYS), ("inactive", ALWAYS), ("kms_activated", ALWAYS | ACTIVATION)],
+    [
+        ("default", ALWAYS | RESERVED),
+        ("inactive", ALWAYS | RESERVED),
+        ("kms_activated", ALWAYS | ACTIVATION | KMS),
+    ],
 )
 def test_no_open_findings_and_exactly_the_expected_acknowledgments(
     fixture: str, expected: set[tuple[str, str]], request: pytest.FixtureRequest
@@ -73,13 +87,10 @@ def test_an_unacknowledged_finding_fails_the_synth(tmp_path: Any) -> None:
     assert "SesToConnect/TooBroad/Resource" in report
 
 
-def test_an_unlisted_region_is_a_warning_that_does_not_fail_the_synth(synth_factory: SynthFactory) -> None:
-    arn = "arn:aws:connect:eu-north-1:111122223333:instance/00000000-0000-0000-0000-000000000000"
-    s = synth_factory({"connectInstanceArn": arn})
-    assert s.stack.region == "eu-north-1"
-    assert nag_report(s)["conclusion"] == "success"
-    annotations = [r for r in s.report["pluginReports"] if r["pluginName"] != "AwsSolutions"]
-    messages = [v["description"] for r in annotations for v in r["violations"]]
-    assert [r["conclusion"] for r in annotations] == ["success"]
-    assert len(messages) == 1
-    assert messages[0].startswith("region 'eu-north-1' is not in the list of SES email-receiving regions")
+def test_a_region_without_ses_receiving_stops_the_synth_naming_the_receiving_regions(tmp_path: Any) -> None:
+    context = cdk_json_context()
+    context["connectInstanceArn"] = INSTANCE.replace("us-east-1", "eu-north-1")
+    with pytest.raises(ConfigError, match=r"region: 'eu-north-1' has no SES email receiving") as raised:
+        build_app(context, outdir=str(tmp_path))
+    assert "deploy to a receiving region (ap-northeast-1, ap-southeast-1, " in str(raised.value)
+    assert not (tmp_path / "manifest.json").exists()

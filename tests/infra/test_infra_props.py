@@ -121,10 +121,10 @@ def test_powertools_version_is_read_from_the_requirements(tmp_path: Path) -> Non
 
 
 def test_layer_parameter_paths() -> None:
-    assert powertools_layer_parameter("3.37.0") == "/aws/service/powertools/python/arm64/python3.14/3.37.0"
+    assert powertools_layer_parameter("3.37.0") == "/aws/service/powertools/python/arm64/python3.13/3.37.0"
     assert (
         powertools_layer_parameter("3.37.0", lambda_.Architecture.X86_64)
-        == "/aws/service/powertools/python/x86_64/python3.14/3.37.0"
+        == "/aws/service/powertools/python/x86_64/python3.13/3.37.0"
     )
 
 

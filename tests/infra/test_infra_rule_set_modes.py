@@ -27,7 +27,9 @@ def test_create_inactive_creates_the_set_and_does_not_activate_it(inactive: Synt
     assert rule["Properties"]["Rule"]["TlsPolicy"] == "Optional"
     assert s.resources("Custom::SesActiveReceiptRuleSet") == {}
     assert s.stack.receipt.activation is None
-    assert len(s.resources("AWS::Lambda::Function")) == 1
+    # The bridge, and CDK's provider of the deploy-time calls (here only the concurrency reservation).
+    assert len(s.resources("AWS::Lambda::Function")) == 2
+    assert s.resources("Custom::ReservedConcurrency")
 
 
 def test_create_and_activate_activates_the_new_set_after_its_rule_exists(kms_activated: Synth) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +117,13 @@ def test_access_log_bucket(default: Synth) -> None:
     ] == {
         "SSEAlgorithm": "AES256"  # server access logs can only be delivered to SSE-S3 buckets
     }
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["LifecycleConfiguration"]["Rules"] == [
         {
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
             "ExpirationInDays": 90,
             "Id": "expire-access-logs",
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 7},
             "Status": "Enabled",
         }
     ]
@@ -166,27 +170,72 @@ def test_mail_bucket_policy_denies_plain_http_and_old_tls(default: Synth) -> Non
     }
 
 
-@pytest.mark.parametrize("fixture", ["default", "kms_activated", "inactive"])
+def allowed_for_ses_of_this_rule(s: Synth) -> dict[str, Any]:
+    """What every grant to SES carries: the principal, this account and this exact rule."""
+    return {
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": config_of(s).receipt_rule_arn}
+        },
+        "Effect": "Allow",
+        "Principal": {"Service": "ses.amazonaws.com"},
+    }
+
+
+@pytest.mark.parametrize("fixture", ["default", "inactive"])
 def test_ses_may_only_put_inbound_mail_for_this_account_and_rule(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
     s: Synth = request.getfixturevalue(fixture)
+    assert s.stack.receipt.write_role is None
     allows = [st for st in mail_bucket_policy(s) if st["Effect"] == "Allow"]
     assert allows == [
         {
             "Action": "s3:PutObject",
-            "Condition": {
-                "StringEquals": {
-                    "aws:SourceAccount": ACCOUNT,
-                    "aws:SourceArn": config_of(s).receipt_rule_arn,
-                }
-            },
-            "Effect": "Allow",
-            "Principal": {"Service": "ses.amazonaws.com"},
+            **allowed_for_ses_of_this_rule(s),
             "Resource": objects(s, "inbound/"),
             "Sid": "AllowSesToStoreInboundMail",
         }
     ]
+
+
+def test_kms_mode_writes_through_an_s3_action_role_trusted_for_this_rule_only(kms_activated: Synth) -> None:
+    s = kms_activated
+    receipt = s.stack.receipt
+    assert receipt.write_role is not None and receipt.write_policy is not None
+    assert receipt.bucket_statement is None
+    # The role, and only the role, is used by the action: no bucket or key policy names SES.
+    assert [st for st in mail_bucket_policy(s) if st["Effect"] == "Allow"] == []
+    assert not any("ses.amazonaws.com" in str(st.get("Principal")) for st in key_statements(s))
+
+    action = s.properties(receipt.rule)["Rule"]["Actions"][0]["S3Action"]
+    assert action == {
+        "BucketName": {"Ref": s.logical_id(s.stack.mail.bucket)},
+        "IamRoleArn": get_att(s.logical_id(receipt.write_role)),
+        "ObjectKeyPrefix": "inbound/",
+    }
+    assert "KmsKeyArn" not in action  # client-side encryption: unreadable for get_object
+    assert s.properties(receipt.write_role)["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", **allowed_for_ses_of_this_rule(s)}
+    ]
+    policy = s.properties(receipt.write_policy)
+    assert policy["Roles"] == [{"Ref": s.logical_id(receipt.write_role)}]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "s3:PutObject",
+            "Effect": "Allow",
+            "Resource": objects(s, "inbound/"),
+            "Sid": "StoreInboundMail",
+        },
+        {
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Effect": "Allow",
+            "Resource": get_att(s.logical_id(s.stack.key.key)),
+            "Sid": "EncryptInboundMailWithTheKey",
+        },
+    ]
+    # SES writes its setup object when the rule is created: the role must be usable by then.
+    rule = s.template["Resources"][s.logical_id(receipt.rule)]
+    assert s.logical_id(receipt.write_policy) in rule["DependsOn"]
 
 
 def test_receipt_rule_arn_is_the_exact_rule(default: Synth, kms_activated: Synth, inactive: Synth) -> None:
@@ -199,20 +248,65 @@ def test_receipt_rule_arn_is_the_exact_rule(default: Synth, kms_activated: Synth
 # ---- function -----------------------------------------------------------------------------
 
 
+def test_the_deployed_runtime_is_the_python_the_tests_run_on(default: Synth) -> None:
+    runtime = default.properties(default.stack.bridge.function)["Runtime"]
+    assert runtime == f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
 def test_function_runtime_architecture_handler_and_sizes(default: Synth) -> None:
     props = default.properties(default.stack.bridge.function)
-    assert props["Runtime"] == "python3.14"
+    assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "ses_to_connect.handler.lambda_handler"
     assert props["MemorySize"] == 256
-    assert props["Timeout"] == 60
-    assert props["ReservedConcurrentExecutions"] == 2
+    assert props["Timeout"] == 300
+    # Set by the custom resource below where the account allows it, never by the function itself.
+    assert "ReservedConcurrentExecutions" not in props
     assert props["Role"] == get_att(default.logical_id(default.stack.bridge.role))
     assert props["LoggingConfig"] == {"LogGroup": {"Ref": default.logical_id(default.stack.bridge.log_group)}}
 
 
+def test_concurrency_is_reserved_at_deploy_time_where_the_account_quota_allows(default: Synth) -> None:
+    s = default
+    reservation = s.stack.bridge.reservation
+    assert reservation is not None
+    resource = s.only("Custom::ReservedConcurrency")
+    function = {"Ref": s.logical_id(s.stack.bridge.function)}
+    create = json.loads(_joined(resource["Properties"]["Create"], function))
+    assert create == {
+        "service": "Lambda",
+        "action": "PutFunctionConcurrency",
+        "parameters": {"FunctionName": "<function>", "ReservedConcurrentExecutions": 2},
+        # Fixed, so a changed number updates in place (a replacement's delete would unreserve).
+        "physicalResourceId": {"id": "reserved-concurrency"},
+        # A quota that cannot spare the reservation (a new account's 10) leaves the function
+        # unreserved instead of failing the deploy.
+        "ignoreErrorCodesMatching": "InvalidParameterValueException",
+    }
+    assert json.loads(_joined(resource["Properties"]["Update"], function)) == create
+    delete = json.loads(_joined(resource["Properties"]["Delete"], function))
+    assert delete["action"] == "DeleteFunctionConcurrency"
+    policy = s.properties(reservation.node.find_child("CustomResourcePolicy"))
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Action": ["lambda:DeleteFunctionConcurrency", "lambda:PutFunctionConcurrency"],
+            "Effect": "Allow",
+            "Resource": get_att(s.logical_id(s.stack.bridge.function)),
+        }
+    ]
+
+
+def _joined(value: Any, function: dict[str, Any]) -> str:
+    """A custom resource's call as JSON, with the function's name token shown as <function>."""
+    if isinstance(value, str):
+        return value
+    parts = value["Fn::Join"][1]
+    return "".join("<function>" if part == function else part for part in parts)
+
+
 def test_unreserved_concurrency_when_set_to_none(kms_activated: Synth) -> None:
-    assert "ReservedConcurrentExecutions" not in kms_activated.properties(kms_activated.stack.bridge.function)
+    assert kms_activated.stack.bridge.reservation is None
+    assert kms_activated.resources("Custom::ReservedConcurrency") == {}
 
 
 def test_powertools_layer_comes_from_the_public_ssm_parameter_of_the_pinned_version(default: Synth) -> None:
@@ -223,12 +317,12 @@ def test_powertools_layer_comes_from_the_public_ssm_parameter_of_the_pinned_vers
     parameter = layers[0]["Ref"]
     assert default.template["Parameters"][parameter] == {
         "Type": "AWS::SSM::Parameter::Value<String>",
-        "Default": f"/aws/service/powertools/python/arm64/python3.14/{version}",
+        "Default": f"/aws/service/powertools/python/arm64/python3.13/{version}",
     }
 
 
 def test_explicit_layer_arn_and_rule_position(synth_factory: SynthFactory) -> None:
-    layer = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27"
+    layer = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
     s = synth_factory({"powertoolsLayerArn": layer, "ruleAfter": "spam-filter"})
     assert s.properties(s.stack.bridge.function)["Layers"] == [layer]
     assert not any("powertools" in name.lower() for name in s.template.get("Parameters", {}))
@@ -239,6 +333,7 @@ def test_function_environment_is_exactly_the_settings_contract(default: Synth) -
     env = default.properties(default.stack.bridge.function)["Environment"]["Variables"]
     assert env == {
         "CONNECT_INSTANCE_ID": "00000000-0000-0000-0000-000000000000",
+        "CONNECT_REGION": "us-east-1",
         "CONNECT_ADDRESSES": '[{"address":"support@example.com"},'
         '{"address":"billing@example.com","contactFlowId":"11111111-1111-1111-1111-111111111111"}]',
         "MAIL_BUCKET": {"Ref": default.logical_id(default.stack.mail.bucket)},
@@ -329,7 +424,7 @@ def expected_function_statements(s: Synth) -> list[dict[str, Any]]:
         {
             "Action": "connect:StartEmailContact",
             "Effect": "Allow",
-            "Resource": [INSTANCE_ARN, f"{INSTANCE_ARN}/contact-flow/*", f"{INSTANCE_ARN}/email-address/*"],
+            "Resource": f"{INSTANCE_ARN}/contact-flow/*",
             "Sid": "StartEmailContacts",
         },
         {
@@ -418,9 +513,15 @@ def test_connect_is_granted_on_the_configured_instance_only(
         for _, st in all_allow_statements(s)
         if any(a.startswith("connect:") for a in as_list(st["Action"]))
     ]
-    assert len(connect) == 1
-    assert connect[0]["Action"] == "connect:StartEmailContact"
-    assert all(r == INSTANCE_ARN or r.startswith(INSTANCE_ARN + "/") for r in connect[0]["Resource"])
+    # IAM authorizes StartEmailContact against contact flows only: no instance or address ARNs.
+    assert connect == [
+        {
+            "Action": "connect:StartEmailContact",
+            "Effect": "Allow",
+            "Resource": f"{INSTANCE_ARN}/contact-flow/*",
+            "Sid": "StartEmailContacts",
+        }
+    ]
 
 
 # ---- failure path -------------------------------------------------------------------------
@@ -505,7 +606,11 @@ def test_receipt_rule_stores_then_invokes_with_scanning_and_tls(default: Synth) 
 
 def test_no_drop_spam_rule_and_no_other_function(default: Synth) -> None:
     assert len(default.resources("AWS::SES::ReceiptRule")) == 1
-    assert len(default.resources("AWS::Lambda::Function")) == 1
+    # The bridge and CDK's provider of the deploy-time concurrency reservation; no drop-spam function.
+    assert sorted(default.resources("AWS::Lambda::Function")) == [
+        "AWS679f53fac002430cb0da5b7982bd22872D164C4C",
+        default.logical_id(default.stack.bridge.function),
+    ]
 
 
 def test_recipients_can_be_a_domain(kms_activated: Synth) -> None:
@@ -536,6 +641,10 @@ def key_statements(s: Synth) -> list[dict[str, Any]]:
 
 CLOUDWATCH_KEY_STATEMENT = {
     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+    "Condition": {
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:*"},
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+    },
     "Effect": "Allow",
     "Principal": {"Service": "cloudwatch.amazonaws.com"},
     "Resource": "*",
@@ -543,29 +652,13 @@ CLOUDWATCH_KEY_STATEMENT = {
 }
 
 
-def test_key_is_rotated_and_lets_cloudwatch_alarms_publish(default: Synth) -> None:
-    props = default.properties(default.stack.key.key)
-    assert props["EnableKeyRotation"] is True
-    assert key_statements(default)[1:] == [CLOUDWATCH_KEY_STATEMENT]  # no SES grant without the kms option
-
-
-def test_kms_option_lets_ses_write_with_the_key_for_this_rule_only(kms_activated: Synth) -> None:
-    assert key_statements(kms_activated)[1:] == [
-        CLOUDWATCH_KEY_STATEMENT,
-        {
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Condition": {
-                "StringEquals": {
-                    "aws:SourceAccount": ACCOUNT,
-                    "aws:SourceArn": config_of(kms_activated).receipt_rule_arn,
-                }
-            },
-            "Effect": "Allow",
-            "Principal": {"Service": "ses.amazonaws.com"},
-            "Resource": "*",
-            "Sid": "AllowSesToWriteMailWithTheKey",
-        },
-    ]
+@pytest.mark.parametrize("fixture", ["default", "kms_activated"])
+def test_key_is_rotated_and_lets_only_this_accounts_alarms_publish(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    s: Synth = request.getfixturevalue(fixture)
+    assert s.properties(s.stack.key.key)["EnableKeyRotation"] is True
+    assert key_statements(s)[1:] == [CLOUDWATCH_KEY_STATEMENT]  # SES uses its role, not the key policy
 
 
 def test_alarm_topic_is_encrypted_and_ssl_only(default: Synth) -> None:
@@ -684,15 +777,35 @@ def test_outputs(default: Synth) -> None:
     s = default
     outputs = {name: o["Value"] for name, o in s.template["Outputs"].items()}
     assert outputs == {
+        "MxHost": "inbound-smtp.us-east-1.amazonaws.com",
         "MailBucketName": {"Ref": s.logical_id(s.stack.mail.bucket)},
         "FunctionName": {"Ref": s.logical_id(s.stack.bridge.function)},
+        "LogGroupName": {"Ref": s.logical_id(s.stack.bridge.log_group)},
         "FailureQueueUrl": {"Ref": s.logical_id(s.stack.failure_queue.queue)},
         "IdempotencyTableName": {"Ref": s.logical_id(s.stack.tables.idempotency)},
         "ThreadsTableName": {"Ref": s.logical_id(s.stack.tables.threads)},
         "RuleSetName": "default-rule-set",
         "RuleName": "ses-to-connect",
+        "RuleSetActive": "unchanged: the rule was added to 'default-rule-set', which this stack does not "
+        "activate (the preflight checks that it is the active set)",
+        "ConnectInstanceArn": INSTANCE_ARN,
+        "ReservedConcurrency": "2 requested",
         "AlarmTopicArn": {"Ref": s.logical_id(s.stack.alarms.topic)},
     }
+    assert all(o["Description"] for o in s.template["Outputs"].values())
+
+
+def test_outputs_name_the_key_and_the_rule_set_state_by_mode(kms_activated: Synth, inactive: Synth) -> None:
+    kms = {name: o["Value"] for name, o in kms_activated.template["Outputs"].items()}
+    assert kms["MailKeyArn"] == get_att(kms_activated.logical_id(kms_activated.stack.key.key))
+    assert kms["RuleSetActive"] == "true: this stack made it the region's active rule set"
+    assert kms["ReservedConcurrency"] == "none"
+    plain = {name: o["Value"] for name, o in inactive.template["Outputs"].items()}
+    assert "MailKeyArn" not in plain
+    assert plain["RuleSetActive"] == (
+        "false: activate with aws ses set-active-receipt-rule-set --rule-set-name bridge-rules "
+        "(replaces the active set)"
+    )
 
 
 def test_stack_environment_is_explicit_and_needs_no_lookups(default: Synth) -> None:

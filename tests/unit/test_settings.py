@@ -101,3 +101,11 @@ def test_each_bad_value_is_named(overrides: dict[str, str], message: str) -> Non
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({**BASE, **overrides})
     assert any(message in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_connect_region_names_the_instance_region_or_is_left_to_the_function_region() -> None:
+    assert Settings.from_env({**BASE, "CONNECT_REGION": "ap-northeast-2"}).connect_region == "ap-northeast-2"
+    assert Settings.from_env(BASE).connect_region is None
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**BASE, "CONNECT_REGION": "Tokyo"})
+    assert caught.value.problems == ["CONNECT_REGION: 'Tokyo' is not an AWS region name"]
