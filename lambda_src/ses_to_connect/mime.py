@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import binascii
 import codecs
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email._policybase import Compat32
 from email.errors import MessageError
 from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.parser import BytesHeaderParser
+from functools import partial
 from typing import NamedTuple
 
 from ses_to_connect.headers import (
@@ -180,9 +181,9 @@ def _render(message: Message, prefer: str, defects: Defects, files: list[Message
     is the text of the first forwarded message that has some shown instead (still a file too).
     """
     walk = _Walk(prefer, defects, files)
-    pieces = walk.pieces(message)
-    if pieces:
-        return _compose(pieces, prefer)
+    shown = _read(walk.pieces(message))
+    if shown:
+        return _compose(shown, prefer)
     for forwarded in walk.forwarded:
         for inner in _children(forwarded):
             body = _render(inner, prefer, defects, files=None)
@@ -212,10 +213,10 @@ class _Walk:
         self.files = files
         self.forwarded: list[Message] = []
 
-    def pieces(self, part: Message) -> list[Body]:
+    def pieces(self, part: Message) -> list[_Piece]:
         content_type = part.get_content_type()
         if content_type in REPORT_TYPES:
-            return _shown(Body(_report_text(part, self.defects), "text/plain"))
+            return [_Piece("text/plain", partial(_report_text, part, self.defects))]
         if is_forwarded(part):
             _decode_forwarded(part, self.defects)
             self._file(part)
@@ -230,8 +231,8 @@ class _Walk:
                 return _choose(options, self.prefer)
             return [piece for option in options for piece in option]
         if _is_shown_text(part):
-            text = _decode_text(part, self.defects)
-            return _shown(Body(text, content_type if content_type in BODY_TYPES else "text/plain"))
+            shown_as = content_type if content_type in BODY_TYPES else "text/plain"
+            return [_Piece(shown_as, partial(_decode_text, part, self.defects))]
         self._file(part)
         return []
 
@@ -292,19 +293,32 @@ def _is_shown_text(part: Message) -> bool:
     return part.get_content_type() in SHOWN_TEXT_TYPES and not is_attachment(part)
 
 
-def _shown(body: Body) -> list[Body]:
-    """A piece with something to read: text that is only white space shows nothing."""
-    return [body] if body.text.strip() else []
+class _Piece(NamedTuple):
+    """A part to show, decoded only when it is shown: of an alternative's children, one is."""
+
+    content_type: str  # "text/html" or "text/plain"
+    read: Callable[[], str]
 
 
-def _choose(options: list[list[Body]], prefer: str) -> list[Body]:
-    """The alternative a client shows: the last of the preferred type, else the last with text."""
-    with_text = [option for option in options if option]
-    preferred = [option for option in with_text if _type_of(option) == prefer]
-    return preferred[-1] if preferred else with_text[-1] if with_text else []
+def _read(pieces: list[_Piece]) -> list[Body]:
+    """The pieces' text; a piece that is only white space shows nothing."""
+    bodies = [Body(piece.read(), piece.content_type) for piece in pieces]
+    return [body for body in bodies if body.text.strip()]
 
 
-def _type_of(pieces: list[Body]) -> str:
+def _choose(options: list[list[_Piece]], prefer: str) -> list[_Piece]:
+    """The alternative a client shows: the last of the preferred type with text, else the last
+    with text. Only the alternatives tried are decoded."""
+    latest_first = [option for option in reversed(options) if option]
+    ranked = sorted(latest_first, key=lambda option: _type_of(option) != prefer)  # stable
+    for option in ranked:
+        shown = _read(option)
+        if shown:
+            return [_Piece(body.content_type, partial(str, body.text)) for body in shown]
+    return []
+
+
+def _type_of(pieces: list[Body] | list[_Piece]) -> str:
     return "text/html" if any(piece.content_type == "text/html" for piece in pieces) else "text/plain"
 
 
