@@ -2,7 +2,9 @@
 
 The stdlib feed parser (``compat32`` policy, which never raises on header access) records
 structural defects on each part; this module adds its own (unknown charsets, undecodable
-headers, a missing body) to the same list and always returns something usable.
+headers, a missing body) to the same list and always returns something usable. The body is
+what a mail client shows of the message (:class:`_Walk`); every part it does not show is
+returned as a file for the attachment rules.
 """
 
 from __future__ import annotations
