@@ -29,7 +29,7 @@ from ses_to_connect.limits import (
     MAX_FILE_NAME,
     MAX_S3_URL,
 )
-from ses_to_connect.mime import decoded_payload, is_attachment, render_forwarded
+from ses_to_connect.mime import decoded_payload, is_forwarded, render_forwarded
 from ses_to_connect.model import Defects
 
 # Extensions Connect accepts, by content type, for parts whose name has none.
@@ -102,14 +102,15 @@ class AttachmentSink(Protocol):
 
 
 def find_candidates(
-    message: Message, body_part: Message | None, body_html: str | None, defects: Defects
+    files: Iterable[Message], body_html: str | None, defects: Defects
 ) -> tuple[list[Candidate], list[Skipped]]:
-    """Attachments in sending order (explicit first, then inline images) and early skips."""
+    """The parts the body does not show, as attachments in sending order (explicit first, then
+    inline images), and early skips."""
     referenced = {cid.strip("<>") for cid in _CID_REFERENCE.findall(body_html or "")}
     explicit: list[Candidate] = []
     inline: list[Candidate] = []
     skipped: list[Skipped] = []
-    for part in _leaves(message, body_part):
+    for part in files:
         content_type = part.get_content_type()
         name = _file_name(part, content_type, defects)
         if content_type in TNEF_TYPES or name.lower() == "winmail.dat":
@@ -117,7 +118,7 @@ def find_candidates(
             if not unpacked:
                 skipped.append(Skipped(name, Skip.TNEF_UNREADABLE if unpacked is None else Skip.TNEF_EMPTY))
             found = unpacked or []
-        elif content_type == "message/rfc822":
+        elif is_forwarded(part):
             found = [_forwarded(part, name, defects)]
         else:
             content_id = next(iter(message_ids(str(part.get("Content-ID", "")))), "").strip("<>")
@@ -224,41 +225,6 @@ def _uploader(workers: int) -> Iterator[Callable[..., Future[str]]]:
         return done
 
     yield store_now
-
-
-def _leaves(message: Message, body_part: Message | None) -> Iterator[Message]:
-    """Parts that may be attachments: leaves other than the body, and forwarded messages whole."""
-    stack = [message]
-    while stack:
-        part = stack.pop(0)
-        if part is body_part:
-            continue
-        content_type = part.get_content_type()
-        if content_type == "message/rfc822" and part is not message:
-            yield part  # sent as one readable .txt; its own attachments are walked too
-        if part.is_multipart():
-            payload = part.get_payload()
-            stack[0:0] = (
-                [child for child in payload if isinstance(child, Message)]
-                if isinstance(payload, list)
-                else []
-            )
-            continue
-        if _is_body_like(part):
-            continue
-        yield part
-
-
-def _is_body_like(part: Message) -> bool:
-    """Unnamed inline text: an alternative or extra body part, not a file the sender attached."""
-    if is_attachment(part):
-        return False
-    content_type = part.get_content_type()
-    return (content_type in {"text/plain", "text/html"} and part.get_filename() is None) or content_type in {
-        "message/delivery-status",
-        "message/disposition-notification",
-        "text/rfc822-headers",
-    }
 
 
 def _file_name(part: Message, content_type: str, defects: Defects) -> str:

@@ -92,7 +92,7 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
     skipped: list[Skipped] = []
     if reason is None:
         html = message.body.text if message.body and message.body.content_type == "text/html" else None
-        candidates, skipped = find_candidates(message.root, message.body_part, html, defects)
+        candidates, skipped = find_candidates(message.files, html, defects)
     return Plan(record, settings, message, decision, destinations, customer, candidates, skipped, reason)
 
 
@@ -309,6 +309,24 @@ def _additional_recipients(
     return {name: entries for name, entries in lists.items() if entries}
 
 
+def _skipped_listing(skipped: list[Skipped]) -> str:
+    """``name (reason); ...`` within ``MAX_SKIPPED_ATTRIBUTE`` characters: whole entries, then
+    "… and N more" for those that do not fit."""
+    entries = [f"{item.file_name} ({item.reason})" for item in skipped]
+    listing = "; ".join(entries)
+    if len(listing) <= MAX_SKIPPED_ATTRIBUTE:
+        return listing
+    kept, size = 0, 0
+    for entry in entries:
+        tail = f"; … and {len(entries) - kept - 1} more"
+        if size + (2 if kept else 0) + len(entry) + len(tail) > MAX_SKIPPED_ATTRIBUTE:
+            break
+        size += (2 if kept else 0) + len(entry)
+        kept += 1
+    rest = f"… and {len(entries) - kept} more"
+    return "; ".join([*entries[:kept], rest])
+
+
 def _attributes(plan: Plan, sent: int, skipped: list[Skipped]) -> dict[str, str]:
     """Static attributes first; the bridge's own keys are added last so they cannot be overridden."""
     record, settings, defects = plan.record, plan.settings, plan.defects
@@ -327,8 +345,7 @@ def _attributes(plan: Plan, sent: int, skipped: list[Skipped]) -> dict[str, str]
     if sent or skipped:
         attributes["sesAttachmentsSent"] = str(sent)
     if skipped:
-        listing = "; ".join(f"{item.file_name} ({item.reason})" for item in skipped)
-        attributes["sesAttachmentsSkipped"] = listing[:MAX_SKIPPED_ATTRIBUTE]
+        attributes["sesAttachmentsSkipped"] = _skipped_listing(skipped)
     if record.replay is not None:
         attributes["sesReplayReason"] = (
             clean_text(record.replay.reason)[:MAX_REPLAY_REASON_ATTRIBUTE] or "replay"
