@@ -187,6 +187,10 @@ CONTEXT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("metricsNamespace", "string", "SesToConnect", "POWERTOOLS_METRICS_NAMESPACE"),
     KeySpec("logLevel", "string", "INFO", "DEBUG | INFO | WARNING | ERROR | CRITICAL"),
     KeySpec("powertoolsLayerArn", "string", None, "explicit layer ARN instead of the public SSM parameter"),
+    KeySpec("tracing", "boolean", False, "X-Ray active tracing with Powertools Tracer (costs cold start)"),
+    KeySpec(
+        "noContactsAlarmHours", "integer", None, "1..24: alarm when mail arrives but no contact is created"
+    ),
 )
 _SPECS = {spec.key: spec for spec in CONTEXT_KEYS}
 
@@ -259,6 +263,8 @@ class BridgeConfig:
     metrics_namespace: str = "SesToConnect"
     log_level: str = "INFO"
     powertools_layer_arn: str | None = None
+    tracing: bool = False
+    no_contacts_alarm_hours: int | None = None
     warnings: tuple[str, ...] = ()
 
     # ---- derived values -------------------------------------------------------------------
@@ -281,7 +287,8 @@ class BridgeConfig:
     def lambda_environment(self, resources: RuntimeResources) -> dict[str, str]:
         """The function's environment, exactly per ``ses_to_connect.settings`` (the names are the contract).
 
-        ``CONTACT_EXPIRY_MINUTES`` is left out when unset, which the settings read as "Connect's default".
+        ``CONTACT_EXPIRY_MINUTES`` is left out when unset, which the settings read as "Connect's default";
+        ``TRACING`` only appears when tracing is on.
         """
         addresses = [
             {"address": a.address, **({"contactFlowId": a.contact_flow_id} if a.contact_flow_id else {})}
@@ -320,6 +327,8 @@ class BridgeConfig:
         }
         if self.contact_expiry_minutes is not None:
             env["CONTACT_EXPIRY_MINUTES"] = str(self.contact_expiry_minutes)
+        if self.tracing:
+            env["TRACING"] = "true"
         return env
 
     # ---- construction ---------------------------------------------------------------------
@@ -395,6 +404,8 @@ class BridgeConfig:
             "powertools_layer_arn": reader.optional_pattern(
                 "powertoolsLayerArn", _LAYER_ARN, "a Lambda layer version ARN ending in ':<version>'"
             ),
+            "tracing": reader.boolean("tracing"),
+            "no_contacts_alarm_hours": reader.optional_int("noContactsAlarmHours", 1, 24),
         }
         _cross_checks(kwargs, problems)
         if not problems:

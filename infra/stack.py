@@ -13,6 +13,7 @@ from constructs import Construct
 
 from infra.alarms import BridgeAlarms, BridgeAlarmsProps
 from infra.config import BridgeConfig, MailEncryption, RemovalMode, RuntimeResources
+from infra.dashboard import BridgeDashboard, BridgeDashboardProps
 from infra.encryption import StackKey, StackKeyProps
 from infra.failure_queue import FailureQueue, FailureQueueProps
 from infra.function import BridgeFunction, BridgeFunctionProps, log_retention
@@ -26,7 +27,7 @@ __all__ = ["SesToConnectStack"]
 
 class SesToConnectStack(cdk.Stack):
     """Public attributes: ``config``, ``key``, ``mail``, ``failure_queue``, ``tables``, ``bridge``,
-    ``receipt``, ``alarms``."""
+    ``receipt``, ``alarms``, ``dashboard``."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: BridgeConfig, **kwargs: Any) -> None:
         kwargs.setdefault("env", cdk.Environment(account=config.account, region=config.region))
@@ -96,6 +97,7 @@ class SesToConnectStack(cdk.Stack):
                 log_retention_days=config.log_retention_days,
                 removal_policy=removal,
                 extra_statements=self.tables.statements(),
+                tracing=config.tracing,
             ),
         )
 
@@ -130,6 +132,20 @@ class SesToConnectStack(cdk.Stack):
                 service_name=config.service_name,
                 quarantine_threshold=config.quarantine_alarm_threshold,
                 alarm_email=config.alarm_email,
+                max_event_age_seconds=config.async_max_event_age_seconds,
+                no_contacts_hours=config.no_contacts_alarm_hours,
+            ),
+        )
+        self.dashboard = BridgeDashboard(
+            self,
+            "Dashboard",
+            BridgeDashboardProps(
+                function=self.bridge.function,
+                failure_queue=self.failure_queue.queue,
+                metrics_namespace=config.metrics_namespace,
+                service_name=config.service_name,
+                alarms=self.alarms.alarms,
+                reserved_concurrency=config.lambda_reserved_concurrency,
             ),
         )
 
@@ -145,6 +161,7 @@ class SesToConnectStack(cdk.Stack):
             "RuleSetName": (config.rule_set_name, f"Receipt rule set ({config.rule_set_mode.value})"),
             "RuleName": (config.rule_name, "Receipt rule"),
             "AlarmTopicArn": (self.alarms.topic.topic_arn, "SNS topic of the alarms"),
+            "DashboardUrl": (self.dashboard.url, "CloudWatch dashboard of the bridge"),
         }
         for name, (value, description) in outputs.items():
             cdk.CfnOutput(self, name, value=value, description=description)

@@ -670,6 +670,36 @@ def test_alarms(default: Synth) -> None:
             "EvaluationPeriods": 1,
             "DatapointsToAlarm": 1,
         },
+        "AsyncEventAge": {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "AsyncEventAge",
+            "Dimensions": function,
+            "Statistic": "Maximum",
+            "Period": 300,
+            "Threshold": 900_000,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+        },
+        "AsyncEventsDropped": {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "AsyncEventsDropped",
+            "Dimensions": function,
+            "Statistic": "Sum",
+            "Period": 300,
+            "Threshold": 1,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+        },
+        "AttachmentUrlLength": {
+            "Namespace": "SesToConnect",
+            "MetricName": "AttachmentUrlLength",
+            "Dimensions": [{"Name": "service", "Value": "ses-to-connect"}],
+            "Statistic": "Maximum",
+            "Period": 300,
+            "Threshold": 1800,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+        },
     }
     alarms = {a.node.id: s.properties(a) for a in s.stack.alarms.alarms}
     assert set(alarms) == set(expected)
@@ -692,6 +722,15 @@ def test_outputs(default: Synth) -> None:
         "RuleSetName": "default-rule-set",
         "RuleName": "ses-to-connect",
         "AlarmTopicArn": {"Ref": s.logical_id(s.stack.alarms.topic)},
+        "DashboardUrl": {
+            "Fn::Join": [
+                "",
+                [
+                    "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=",
+                    {"Ref": s.logical_id(s.stack.dashboard.dashboard)},
+                ],
+            ]
+        },
     }
 
 
