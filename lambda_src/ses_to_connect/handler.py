@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -48,7 +50,9 @@ def pipeline() -> Pipeline:
     s3 = boto3.client("s3", config=aws_config.merge(Config(signature_version="s3v4")))
     adapters = Adapters(
         store=MailStore(s3, settings.mail_bucket),
-        attachments=AttachmentStore(s3, settings.mail_bucket, settings.attachment_url_expiry_seconds),
+        attachments=AttachmentStore(
+            s3, settings.mail_bucket, settings.attachment_url_expiry_seconds, on_url_length=_record_url_length
+        ),
         contacts=ContactStarter(boto3.client("connect", config=connect_config)),
     )
     if settings.failure_queue_url:
@@ -71,9 +75,33 @@ def pipeline() -> Pipeline:
     return Pipeline(settings, adapters)
 
 
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def entry() -> Handler:
+    """The handler's body, inside Powertools Tracer when ``TRACING`` is true (the stack's ``tracing``)."""
+    return _with_tracing(pipeline().settings.tracing)
+
+
+@cache
+def _with_tracing(enabled: bool) -> Handler:
+    """Only when tracing is on is the X-Ray SDK imported and botocore patched, so that every AWS
+    call becomes a subsegment (class-wide: clients created before the patch are traced too).
+    Off, tracing costs nothing at cold start; ``make bench`` measures both."""
+    if not enabled:
+        return _handle
+    tracer = Tracer(patch_modules=["botocore"])
+    # No response in the trace: it lists message and contact ids, which the logs already carry.
+    return tracer.capture_lambda_handler(_handle, capture_response=False)
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="Records[0].ses.mail.messageId")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return entry()(event, context)
+
+
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bridge = pipeline()
     if bridge.io.ledger is not None:
         bridge.io.ledger.register_context(context)
@@ -115,6 +143,15 @@ def _permanent_failure(
     bridge.io.failures.send(record)
     logger.error("permanent failure; event sent to the failure queue", extra={"code": code})
     return {"disposition": "CONTINUE", "messages": [], "failed": {"code": code, "error": str(error)}}
+
+
+_METRICS_LOCK = threading.Lock()
+
+
+def _record_url_length(length: int) -> None:
+    """Attachments are stored on several threads; the metric set is shared, so add one at a time."""
+    with _METRICS_LOCK:
+        metrics.add_metric(name="AttachmentUrlLength", unit=MetricUnit.Count, value=length)
 
 
 def _record_metrics(result: RecordResult) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ses_to_connect.attachments import Candidate
@@ -15,6 +16,7 @@ from ses_to_connect.errors import StorageError
 # Either way retrying cannot help: the event goes to the failure queue at once.
 _PERMANENT_CODES = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"})
 CHUNK_BYTES = 256 * 1024
+logger = Logger(child=True)
 
 
 class MailStore:
@@ -60,10 +62,18 @@ class MailStore:
 class AttachmentStore:
     """The :class:`~ses_to_connect.attachments.AttachmentSink` of the Lambda: S3 plus a pre-signed GET."""
 
-    def __init__(self, client: Any, bucket: str, url_expiry_seconds: int) -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        url_expiry_seconds: int,
+        on_url_length: Callable[[int], None] | None = None,
+    ) -> None:
+        """``on_url_length`` is told each pre-signed URL's length (the handler makes it a metric)."""
         self._client = client
         self._bucket = bucket
         self._expiry = url_expiry_seconds
+        self._on_url_length = on_url_length
 
     def store(self, key: str, candidate: Candidate, data: bytes) -> str:
         try:
@@ -76,4 +86,9 @@ class AttachmentStore:
             )
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"cannot store attachment s3://{self._bucket}/{key}: {exc}") from exc
+        # The URL carries the role's session token: its length (Connect takes at most 2,000
+        # characters) depends on the credentials, not on this code, so it is watched in production.
+        logger.info("attachment stored", extra={"url_length": len(url)})
+        if self._on_url_length is not None:
+            self._on_url_length(len(url))
         return url
