@@ -1,4 +1,4 @@
-"""``python -m operations redrive|replay ...``: the operators' tools (see README, Operations)."""
+"""``python -m operations preflight|smoke|redrive|replay ...``: the operators' tools (see README)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from collections.abc import Sequence
 
 import boto3
 
+from infra.config import ConfigError
+from operations.deployment import Clients, load_config
 from operations.invoke import InvocationFailed, Invoker, LambdaInvoker, LocalInvoker
+from operations.preflight import preflight, render
 from operations.redrive import redrive
 from operations.replay import ReplayError, replay
 
@@ -44,7 +47,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     replay_cmd.add_argument(
         "--recipient", action="append", default=[], help="envelope recipient (repeatable)"
     )
+    preflight_cmd = commands.add_parser("preflight", help="read-only checks before (or after) a deploy")
+    preflight_cmd.add_argument(
+        "--deployed", action="store_true", help="the stack is deployed: its receipt rule must exist"
+    )
+    for sub in (preflight_cmd,):
+        sub.add_argument(
+            "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="as for cdk synth"
+        )
     args = parser.parse_args(argv)
+
+    if args.command == "preflight":
+        try:
+            config = load_config(args.context)
+        except (ConfigError, ValueError) as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        checks = preflight(config, Clients.for_config(config), deployed=args.deployed)
+        print(render(checks))
+        return 0 if all(check.passed for check in checks) else 1
 
     if args.command == "redrive":
         report = redrive(boto3.client("sqs"), args.queue_url, _invoker(args), limit=args.max)
