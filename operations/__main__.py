@@ -15,6 +15,7 @@ from operations.invoke import InvocationFailed, Invoker, LambdaInvoker, LocalInv
 from operations.preflight import preflight, render
 from operations.redrive import redrive
 from operations.replay import ReplayError, replay
+from operations.smoke import SmokeFailed, smoke
 
 
 def _invoker(args: argparse.Namespace) -> Invoker:
@@ -51,7 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     preflight_cmd.add_argument(
         "--deployed", action="store_true", help="the stack is deployed: its receipt rule must exist"
     )
-    for sub in (preflight_cmd,):
+    smoke_cmd = commands.add_parser("smoke", help="after a deploy: one email with a PDF through to Connect")
+    smoke_cmd.add_argument("--sender", required=True, help="a verified SES identity to send from")
+    smoke_cmd.add_argument("--to", help="the Connect address to send to (default: the first configured)")
+    smoke_cmd.add_argument("--timeout", type=float, default=300, help="seconds to wait in all (default 300)")
+    for sub in (preflight_cmd, smoke_cmd):
         sub.add_argument(
             "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="as for cdk synth"
         )
@@ -66,6 +71,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         checks = preflight(config, Clients.for_config(config), deployed=args.deployed)
         print(render(checks))
         return 0 if all(check.passed for check in checks) else 1
+    if args.command == "smoke":
+        try:
+            config = load_config(args.context)
+        except (ConfigError, ValueError) as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        try:
+            outcome = smoke(
+                config,
+                Clients.for_config(config),
+                sender=args.sender,
+                recipient=args.to,
+                timeout_seconds=args.timeout,
+            )
+        except SmokeFailed as exc:
+            print(f"smoke test failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"contact {outcome.contact_id} (SES message {outcome.message_id})")
+        print(
+            f"attachment {outcome.attachment}: went with the contact ({outcome.attachment_status} in Connect)"
+        )
+        return 0
 
     if args.command == "redrive":
         report = redrive(boto3.client("sqs"), args.queue_url, _invoker(args), limit=args.max)
