@@ -18,7 +18,7 @@ from constructs import Construct
 
 from ses_to_connect.limits import MAX_S3_URL
 
-__all__ = ["MAX_S3_URL", "URL_LENGTH_ALARM_THRESHOLD", "BridgeAlarms", "BridgeAlarmsProps"]
+__all__ = ["MAX_S3_URL", "URL_LENGTH_ALARM_THRESHOLD", "BridgeAlarms", "BridgeAlarmsProps", "bridge_metric"]
 
 _FIVE_MINUTES = cdk.Duration.minutes(5)
 # A pre-signed URL carries the role's session token (about 1,700 of Connect's 2,000 characters
@@ -51,6 +51,17 @@ class BridgeAlarmsProps:
             raise ValueError(
                 "BridgeAlarmsProps: no_contacts_hours must be 1-24 (an alarm period is at most a day)"
             )
+
+
+def bridge_metric(namespace: str, service: str, name: str, statistic: str, period: cdk.Duration) -> cw.Metric:
+    """One of the function's own metrics: Powertools EMF, dimension ``service``."""
+    return cw.Metric(
+        namespace=namespace,
+        metric_name=name,
+        dimensions_map={"service": service},
+        statistic=statistic,
+        period=period,
+    )
 
 
 class BridgeAlarms(Construct):
@@ -165,13 +176,7 @@ class BridgeAlarms(Construct):
         )
 
     def _bridge_metric(self, name: str, statistic: str, period: cdk.Duration) -> cw.Metric:
-        return cw.Metric(
-            namespace=self.props.metrics_namespace,
-            metric_name=name,
-            dimensions_map={"service": self.props.service_name},
-            statistic=statistic,
-            period=period,
-        )
+        return bridge_metric(self.props.metrics_namespace, self.props.service_name, name, statistic, period)
 
     def _no_contacts(self, hours: int) -> cw.Alarm:
         period = cdk.Duration.hours(hours)

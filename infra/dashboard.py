@@ -17,7 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.alarms import MAX_S3_URL, URL_LENGTH_ALARM_THRESHOLD
+from infra.alarms import MAX_S3_URL, URL_LENGTH_ALARM_THRESHOLD, bridge_metric
 
 __all__ = ["BridgeDashboard", "BridgeDashboardProps", "dashboard_url"]
 
@@ -128,14 +128,7 @@ class BridgeDashboard(Construct):
         )
 
     def _bridge(self, name: str, *, statistic: str = "Sum") -> cw.Metric:
-        """One of the function's own metrics (Powertools EMF, dimension ``service``)."""
-        return cw.Metric(
-            namespace=self.props.metrics_namespace,
-            metric_name=name,
-            dimensions_map={"service": self.props.service_name},
-            statistic=statistic,
-            period=_PERIOD,
-        )
+        return bridge_metric(self.props.metrics_namespace, self.props.service_name, name, statistic, _PERIOD)
 
     def _quarantine_by_reason(self) -> cw.MathExpression:
         # The reasons are open-ended (verdict rules, guards, ...): one line per reason that occurred.

@@ -62,21 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     args = parser.parse_args(argv)
 
-    if args.command == "preflight":
+    if args.command in ("preflight", "smoke"):
         try:
             config = load_config(args.context)
         except (ConfigError, ValueError) as exc:
             print(exc, file=sys.stderr)
             return 2
+    if args.command == "preflight":
         checks = preflight(config, Clients.for_config(config), deployed=args.deployed)
         print(render(checks))
         return 0 if all(check.passed for check in checks) else 1
     if args.command == "smoke":
-        try:
-            config = load_config(args.context)
-        except (ConfigError, ValueError) as exc:
-            print(exc, file=sys.stderr)
-            return 2
         try:
             outcome = smoke(
                 config,

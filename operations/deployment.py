@@ -52,20 +52,22 @@ class Clients:
 
     @classmethod
     def for_config(cls, config: BridgeConfig) -> Clients:
-        region = config.region
+        in_stack_region = {
+            field: boto3.client(service, region_name=config.region)
+            for field, service in _SERVICES.items()
+        }
+        return cls(connect=boto3.client("connect", region_name=connect_region(config)), **in_stack_region)
 
-        def client(service: str, in_region: str = region) -> Any:
-            return boto3.client(service, region_name=in_region)
 
-        return cls(
-            connect=client("connect", connect_region(config)),
-            ses=client("ses"),
-            ssm=client("ssm"),
-            lambda_=client("lambda"),
-            cloudformation=client("cloudformation"),
-            s3=client("s3"),
-            dynamodb=client("dynamodb"),
-        )
+# Clients field -> service, all in the stack's region (Connect's is the instance's).
+_SERVICES = {
+    "ses": "ses",
+    "ssm": "ssm",
+    "lambda_": "lambda",
+    "cloudformation": "cloudformation",
+    "s3": "s3",
+    "dynamodb": "dynamodb",
+}
 
 
 def aws_error(exc: Exception) -> str:

@@ -6,13 +6,8 @@ import json
 import re
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 
-from infra.alarms import BridgeAlarmsProps
 from infra.config import ConfigError
 from tests.infra.infra_support import Synth, SynthFactory, cdk_json_context
 from tests.infra.test_infra_config import build
@@ -147,20 +142,3 @@ def test_tracing_and_no_contacts_keys_are_validated() -> None:
 def test_cdk_json_leaves_tracing_and_the_no_contacts_alarm_off() -> None:
     context = cdk_json_context()
     assert (context["tracing"], context["noContactsAlarmHours"]) == (False, None)
-
-
-def test_alarm_props_bound_the_no_contacts_period() -> None:
-    stack = cdk.Stack()
-    function = lambda_.Function.from_function_name(stack, "F", "f")
-    queue = sqs.Queue.from_queue_arn(stack, "Q", "arn:aws:sqs:us-east-1:111122223333:q")
-    key = kms.Key.from_key_arn(stack, "K", "arn:aws:kms:us-east-1:111122223333:key/k")
-    with pytest.raises(ValueError, match="no_contacts_hours must be 1-24"):
-        BridgeAlarmsProps(
-            function=function,
-            failure_queue=queue,
-            topic_key=key,
-            account="111122223333",
-            metrics_namespace="N",
-            service_name="s",
-            no_contacts_hours=0,
-        )

@@ -604,8 +604,25 @@ def test_email_subscription_only_when_configured(default: Synth, kms_activated: 
     }
 
 
+def _five_minutes(
+    namespace: str, name: str, dimensions: list[dict[str, Any]], statistic: str, threshold: int
+) -> dict[str, Any]:
+    """An alarm on one 5-minute datapoint."""
+    return {
+        "Namespace": namespace,
+        "MetricName": name,
+        "Dimensions": dimensions,
+        "Statistic": statistic,
+        "Period": 300,
+        "Threshold": threshold,
+        "EvaluationPeriods": 1,
+        "DatapointsToAlarm": 1,
+    }
+
+
 def test_alarms(default: Synth) -> None:
     s = default
+    service = [{"Name": "service", "Value": "ses-to-connect"}]
     topic = [{"Ref": s.logical_id(s.stack.alarms.topic)}]
     function = [{"Name": "FunctionName", "Value": {"Ref": s.logical_id(s.stack.bridge.function)}}]
     common = {
@@ -670,36 +687,9 @@ def test_alarms(default: Synth) -> None:
             "EvaluationPeriods": 1,
             "DatapointsToAlarm": 1,
         },
-        "AsyncEventAge": {
-            "Namespace": "AWS/Lambda",
-            "MetricName": "AsyncEventAge",
-            "Dimensions": function,
-            "Statistic": "Maximum",
-            "Period": 300,
-            "Threshold": 900_000,
-            "EvaluationPeriods": 1,
-            "DatapointsToAlarm": 1,
-        },
-        "AsyncEventsDropped": {
-            "Namespace": "AWS/Lambda",
-            "MetricName": "AsyncEventsDropped",
-            "Dimensions": function,
-            "Statistic": "Sum",
-            "Period": 300,
-            "Threshold": 1,
-            "EvaluationPeriods": 1,
-            "DatapointsToAlarm": 1,
-        },
-        "AttachmentUrlLength": {
-            "Namespace": "SesToConnect",
-            "MetricName": "AttachmentUrlLength",
-            "Dimensions": [{"Name": "service", "Value": "ses-to-connect"}],
-            "Statistic": "Maximum",
-            "Period": 300,
-            "Threshold": 1800,
-            "EvaluationPeriods": 1,
-            "DatapointsToAlarm": 1,
-        },
+        "AsyncEventAge": _five_minutes("AWS/Lambda", "AsyncEventAge", function, "Maximum", 900_000),
+        "AsyncEventsDropped": _five_minutes("AWS/Lambda", "AsyncEventsDropped", function, "Sum", 1),
+        "AttachmentUrlLength": _five_minutes("SesToConnect", "AttachmentUrlLength", service, "Maximum", 1800),
     }
     alarms = {a.node.id: s.properties(a) for a in s.stack.alarms.alarms}
     assert set(alarms) == set(expected)
