@@ -137,13 +137,15 @@ def test_a_created_contact_can_be_described_with_its_attributes_and_references(c
         InstanceId=INSTANCE_ID, ContactId=contact_id, ReferenceTypes=["STRING", "ATTACHMENT"]
     )["ReferenceSummaryList"]
     assert strings == [{"String": {"Name": "rawMessage", "Value": "s3://b/inbound/x"}}]
-    for call in (
-        lambda: connect.describe_contact(InstanceId=INSTANCE_ID, ContactId="nope"),
-        lambda: connect.get_contact_attributes(InstanceId=OTHER_INSTANCE, InitialContactId=contact_id),
-        lambda: connect.list_contact_references(
-            InstanceId=INSTANCE_ID, ContactId="nope", ReferenceTypes=["ATTACHMENT"]
+    unknown: list[tuple[str, dict[str, Any]]] = [
+        ("describe_contact", {"InstanceId": INSTANCE_ID, "ContactId": "nope"}),
+        ("get_contact_attributes", {"InstanceId": OTHER_INSTANCE, "InitialContactId": contact_id}),
+        (
+            "list_contact_references",
+            {"InstanceId": INSTANCE_ID, "ContactId": "nope", "ReferenceTypes": ["URL"]},
         ),
-    ):
+    ]
+    for operation, params in unknown:
         with pytest.raises(ClientError) as raised:
-            call()
+            getattr(connect, operation)(**params)
         assert _code(raised) == "ResourceNotFoundException"
