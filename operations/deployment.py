@@ -53,8 +53,7 @@ class Clients:
     @classmethod
     def for_config(cls, config: BridgeConfig) -> Clients:
         in_stack_region = {
-            field: boto3.client(service, region_name=config.region)
-            for field, service in _SERVICES.items()
+            field: boto3.client(service, region_name=config.region) for field, service in _SERVICES.items()
         }
         return cls(connect=boto3.client("connect", region_name=connect_region(config)), **in_stack_region)
 
