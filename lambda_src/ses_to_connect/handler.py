@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-import threading
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -50,9 +49,7 @@ def pipeline() -> Pipeline:
     s3 = boto3.client("s3", config=aws_config.merge(Config(signature_version="s3v4")))
     adapters = Adapters(
         store=MailStore(s3, settings.mail_bucket),
-        attachments=AttachmentStore(
-            s3, settings.mail_bucket, settings.attachment_url_expiry_seconds, on_url_length=_record_url_length
-        ),
+        attachments=AttachmentStore(s3, settings.mail_bucket, settings.attachment_url_expiry_seconds),
         contacts=ContactStarter(boto3.client("connect", config=connect_config)),
     )
     if settings.failure_queue_url:
@@ -110,6 +107,7 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         for record in records(event):
             result = bridge.process(record)
             _record_metrics(result)
+            _record_url_lengths(bridge)
             results.append(result.as_json())
     except (PermanentDeliveryError, EventError, StorageError) as exc:
         if isinstance(exc, StorageError) and not exc.permanent:
@@ -145,13 +143,11 @@ def _permanent_failure(
     return {"disposition": "CONTINUE", "messages": [], "failed": {"code": code, "error": str(error)}}
 
 
-_METRICS_LOCK = threading.Lock()
-
-
-def _record_url_length(length: int) -> None:
-    """Attachments are stored on several threads; the metric set is shared, so add one at a time."""
-    with _METRICS_LOCK:
-        metrics.add_metric(name="AttachmentUrlLength", unit=MetricUnit.Count, value=length)
+def _record_url_lengths(bridge: Pipeline) -> None:
+    """Each pre-signed URL's length: it carries the session token, and Connect takes 2,000 characters."""
+    if isinstance(bridge.io.attachments, AttachmentStore):
+        for length in bridge.io.attachments.take_url_lengths():
+            metrics.add_metric(name="AttachmentUrlLength", unit=MetricUnit.Count, value=length)
 
 
 def _record_metrics(result: RecordResult) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -62,18 +63,11 @@ class MailStore:
 class AttachmentStore:
     """The :class:`~ses_to_connect.attachments.AttachmentSink` of the Lambda: S3 plus a pre-signed GET."""
 
-    def __init__(
-        self,
-        client: Any,
-        bucket: str,
-        url_expiry_seconds: int,
-        on_url_length: Callable[[int], None] | None = None,
-    ) -> None:
-        """``on_url_length`` is told each pre-signed URL's length (the handler makes it a metric)."""
+    def __init__(self, client: Any, bucket: str, url_expiry_seconds: int) -> None:
         self._client = client
         self._bucket = bucket
         self._expiry = url_expiry_seconds
-        self._on_url_length = on_url_length
+        self._url_lengths: deque[int] = deque()  # appended from the upload threads (thread-safe)
 
     def store(self, key: str, candidate: Candidate, data: bytes) -> str:
         try:
@@ -89,6 +83,12 @@ class AttachmentStore:
         # The URL carries the role's session token: its length (Connect takes at most 2,000
         # characters) depends on the credentials, not on this code, so it is watched in production.
         logger.info("attachment stored", extra={"url_length": len(url)})
-        if self._on_url_length is not None:
-            self._on_url_length(len(url))
+        self._url_lengths.append(len(url))
         return url
+
+    def take_url_lengths(self) -> list[int]:
+        """The lengths of the URLs signed since the last call (the handler makes them a metric)."""
+        lengths = []
+        while self._url_lengths:
+            lengths.append(self._url_lengths.popleft())
+        return lengths
