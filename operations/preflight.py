@@ -256,6 +256,9 @@ def _layer(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
             )
             return
     layer, _, version = arn.rpartition(":")
+    if not version.isdigit():
+        yield Check(name, False, f"{arn} (from {source}) names no layer version", "fix powertoolsLayerArn")
+        return
     try:
         clients.lambda_.get_layer_version(LayerName=layer, VersionNumber=int(version))
     except ClientError as exc:

@@ -266,6 +266,10 @@ def test_missing_layer_parameter_and_a_wrong_layer_arn(account: Account) -> None
     assert failed.detail.endswith("does not exist in us-east-1")
     assert failed.fix.startswith("set powertoolsLayerArn to the Powertools layer ARN")
 
+    account.public[powertools_layer_parameter(powertools_version())] = "arn:aws:lambda:us-east-1:1:layer:x"
+    (failed,) = _failed(account.run())
+    assert failed.detail.endswith("names no layer version")
+
     wrong = "arn:aws:lambda:us-east-1:111122223333:layer:powertools:9"
     (failed,) = _failed(account.run(f"powertoolsLayerArn={wrong}"))
     assert failed.detail.startswith(f"{wrong} (from powertoolsLayerArn): ")
