@@ -14,6 +14,11 @@ config files, so nothing on the developer's machine changes what the clients rea
 
 The handler calls ``gc.freeze()`` once its imports are done (``handler.py``); a fourth script
 turns that into a no-op, so the table also shows what the imports cost without it.
+
+With the stack's ``tracing`` key the function runs with ``TRACING=true``: ``entry()`` then
+imports the X-Ray SDK and patches botocore (Powertools Tracer). The same handler script runs
+with that environment (and ``LAMBDA_TASK_ROOT``, without which Tracer disables itself outside
+Lambda) to show what tracing adds to each cold start.
 """
 
 from __future__ import annotations
@@ -82,7 +87,7 @@ HANDLER_SCRIPT = f"""\
 {_START}
 from ses_to_connect import handler
 _t1 = time.perf_counter()
-handler.pipeline()
+handler.entry()
 _t2 = time.perf_counter()
 {_REPORT}
 """
@@ -141,6 +146,11 @@ def _environment(path: str | None = None) -> dict[str, str]:
     """A clean environment: no AWS_* or PYTHON* variable of the caller's leaks in."""
     kept = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
     return {**kept, **FUNCTION_ENV, "PYTHONPATH": path or project_path()}
+
+
+def _traced_environment() -> dict[str, str]:
+    """The function's environment with the stack's ``tracing`` on, as Lambda runs it."""
+    return {**_environment(), "TRACING": "true", "LAMBDA_TASK_ROOT": str(REPO / "lambda_src")}
 
 
 @contextmanager
@@ -242,12 +252,14 @@ def run(repeats: int) -> Section:
     boto3_runs: list[Run] = []
     source_runs: list[Run] = []
     unfrozen_runs: list[Run] = []
+    traced_runs: list[Run] = []
     with _without_bytecode() as source_env:
         kinds = [
             (HANDLER_SCRIPT, env, handler_runs),
             (baseline_script, env, boto3_runs),
             (HANDLER_SCRIPT, source_env, source_runs),
             (UNFROZEN_SCRIPT, env, unfrozen_runs),
+            (HANDLER_SCRIPT, _traced_environment(), traced_runs),
         ]
         for script, environment, _ in kinds:  # warm-up: byte-code and page cache, for all alike
             _run(script, environment)
@@ -294,6 +306,19 @@ def run(repeats: int) -> Section:
             "the handler's imports alone: the collector's full pass during client creation rescans them",
         )
     )
+    traced_ms = median([r.total for r in traced_runs]) * 1000
+    section.figures.append(
+        Figure(
+            "cold start: with tracing (X-Ray)",
+            traced_ms,
+            boto3_ms,
+            "ms",
+            traced_ms / boto3_ms,
+            None,
+            f"tracing=true: Powertools Tracer imports the X-Ray SDK and patches botocore; "
+            f"+{traced_ms - handler_ms:.0f} ms ({traced_ms / handler_ms - 1:+.0%}) over tracing off",
+        )
+    )
     section.figures.append(
         Figure(
             "cold start: whole process, as seen by the parent",
@@ -330,6 +355,7 @@ def run(repeats: int) -> Section:
         "boto3_import_ms": [round(r.imports * 1000, 2) for r in boto3_runs],
         "source_only_ms": [round(r.total * 1000, 2) for r in source_runs],
         "unfrozen_ms": [round(r.total * 1000, 2) for r in unfrozen_runs],
+        "traced_ms": [round(r.total * 1000, 2) for r in traced_runs],
         "handler_cpu_ms": [round(r.cpu * 1000, 2) for r in handler_runs],
         "boto3_cpu_ms": [round(r.cpu * 1000, 2) for r in boto3_runs],
         "imports": totals,

@@ -1,4 +1,5 @@
-"""Alarms on the failure path, the function and the quarantine rate, to an encrypted SNS topic."""
+"""Alarms on the failure path, the function, Lambda's event queue, the quarantine rate and the
+attachment URLs, to an encrypted SNS topic."""
 
 from __future__ import annotations
 
@@ -15,9 +16,16 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-__all__ = ["BridgeAlarms", "BridgeAlarmsProps"]
+from ses_to_connect.limits import MAX_S3_URL
+
+__all__ = ["MAX_S3_URL", "URL_LENGTH_ALARM_THRESHOLD", "BridgeAlarms", "BridgeAlarmsProps", "bridge_metric"]
 
 _FIVE_MINUTES = cdk.Duration.minutes(5)
+# A pre-signed URL carries the role's session token (about 1,700 of Connect's 2,000 characters
+# with a realistic token): warn while there is still room, before attachments start being skipped.
+URL_LENGTH_ALARM_THRESHOLD = 1800
+# Events normally wait seconds in Lambda's queue; this long means throttling holds them back.
+_EVENT_AGE_ALARM_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -31,15 +39,35 @@ class BridgeAlarmsProps:
     service_name: str
     quarantine_threshold: int = 10
     alarm_email: str | None = None
+    # The function's maximum event age: the event-age alarm fires well before events expire.
+    max_event_age_seconds: int = 21600
+    # Alarm when mail arrives but no contact is created for this many hours (None: no such alarm).
+    no_contacts_hours: int | None = None
 
     def __post_init__(self) -> None:
         if self.quarantine_threshold < 1:
             raise ValueError("BridgeAlarmsProps: quarantine_threshold must be at least 1")
+        if self.no_contacts_hours is not None and not 1 <= self.no_contacts_hours <= 24:
+            raise ValueError(
+                "BridgeAlarmsProps: no_contacts_hours must be 1-24 (an alarm period is at most a day)"
+            )
+
+
+def bridge_metric(namespace: str, service: str, name: str, statistic: str, period: cdk.Duration) -> cw.Metric:
+    """One of the function's own metrics: Powertools EMF, dimension ``service``."""
+    return cw.Metric(
+        namespace=namespace,
+        metric_name=name,
+        dimensions_map={"service": service},
+        statistic=statistic,
+        period=period,
+    )
 
 
 class BridgeAlarms(Construct):
     """Public attributes: ``topic``, ``failure_queue_depth``, ``errors``, ``throttles``,
-    ``destination_failures``, ``quarantine_rate``, ``alarms`` (all of them)."""
+    ``destination_failures``, ``quarantine_rate``, ``async_event_age``, ``async_events_dropped``,
+    ``url_length``, ``contacts_without_id``, ``no_contacts`` (None unless configured), ``alarms`` (all of them)."""
 
     def __init__(self, scope: Construct, construct_id: str, props: BridgeAlarmsProps) -> None:
         super().__init__(scope, construct_id)
@@ -93,13 +121,7 @@ class BridgeAlarms(Construct):
             threshold=1,
             description="Lambda could not put failed events into the failure queue: those events are lost.",
         )
-        quarantined = cw.Metric(
-            namespace=props.metrics_namespace,
-            metric_name="Quarantined",
-            dimensions_map={"service": props.service_name},
-            statistic="Sum",
-            period=cdk.Duration.hours(1),
-        )
+        quarantined = self._bridge_metric("Quarantined", "Sum", cdk.Duration.hours(1))
         self.quarantine_rate = self._alarm(
             "QuarantineRate",
             quarantined,
@@ -109,12 +131,82 @@ class BridgeAlarms(Construct):
                 "verdict policy and the quarantine prefix."
             ),
         )
+        event_age_seconds = min(_EVENT_AGE_ALARM_SECONDS, props.max_event_age_seconds // 2)
+        self.async_event_age = self._alarm(
+            "AsyncEventAge",
+            fn.metric("AsyncEventAge", period=_FIVE_MINUTES, statistic="Maximum"),
+            threshold=event_age_seconds * 1000,  # the metric is in milliseconds
+            description=(
+                f"Events waited over {event_age_seconds} s in Lambda's asynchronous queue (throttling or "
+                f"errors hold them back); after {props.max_event_age_seconds} s they are dropped."
+            ),
+        )
+        self.async_events_dropped = self._alarm(
+            "AsyncEventsDropped",
+            fn.metric("AsyncEventsDropped", period=_FIVE_MINUTES, statistic="Sum"),
+            threshold=1,
+            description=(
+                "Lambda dropped asynchronous events without running them successfully: check the failure "
+                "queue (each should be there) and DestinationDeliveryFailures (then they are lost)."
+            ),
+        )
+        self.url_length = self._alarm(
+            "AttachmentUrlLength",
+            self._bridge_metric("AttachmentUrlLength", "Maximum", _FIVE_MINUTES),
+            threshold=URL_LENGTH_ALARM_THRESHOLD,
+            description=(
+                f"A pre-signed attachment URL reached {URL_LENGTH_ALARM_THRESHOLD} characters; Connect "
+                f"takes at most {MAX_S3_URL}, longer ones are skipped (url_too_long). Shorten the "
+                "attachments prefix or the role's session token."
+            ),
+        )
+        self.contacts_without_id = self._alarm(
+            "ContactsWithoutId",
+            self._bridge_metric("ContactsWithoutId", "Sum", _FIVE_MINUTES),
+            threshold=1,
+            description=(
+                "A contact exists but its id is unknown: Connect's answer was lost and the retry came after "
+                "the attachment URLs expired (docs/exactly-once.md). Replies to that email will not thread; "
+                "find the contact in Connect by the sesMessageId attribute in the logs."
+            ),
+        )
+        self.no_contacts = (
+            None if props.no_contacts_hours is None else self._no_contacts(props.no_contacts_hours)
+        )
         self.alarms = (
             self.failure_queue_depth,
             self.errors,
             self.throttles,
             self.destination_failures,
             self.quarantine_rate,
+            self.async_event_age,
+            self.async_events_dropped,
+            self.url_length,
+            self.contacts_without_id,
+            *((self.no_contacts,) if self.no_contacts is not None else ()),
+        )
+
+    def _bridge_metric(self, name: str, statistic: str, period: cdk.Duration) -> cw.Metric:
+        return bridge_metric(self.props.metrics_namespace, self.props.service_name, name, statistic, period)
+
+    def _no_contacts(self, hours: int) -> cw.Alarm:
+        period = cdk.Duration.hours(hours)
+        arrived = self.props.function.metric("AsyncEventsReceived", period=period, statistic="Sum")
+        created = self._bridge_metric("ContactsCreated", "Sum", period)
+        return self._alarm(
+            "NoContacts",
+            cw.MathExpression(
+                # No ContactsCreated datapoint at all is the case this alarm exists for: FILL makes it 0.
+                expression="IF(FILL(arrived, 0) > 0 AND FILL(created, 0) == 0, 1, 0)",
+                using_metrics={"arrived": arrived, "created": created},
+                period=period,
+                label="mail arrived, no contact created",
+            ),
+            threshold=1,
+            description=(
+                f"Mail reached the function in the last {hours} h but no contact was created: everything "
+                "was quarantined or failed. Check the quarantine prefix, the failure queue and the logs."
+            ),
         )
 
     def _alarm(

@@ -233,6 +233,10 @@ CONTEXT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("metricsNamespace", "string", "SesToConnect", "POWERTOOLS_METRICS_NAMESPACE"),
     KeySpec("logLevel", "string", "INFO", "DEBUG | INFO | WARNING | ERROR | CRITICAL"),
     KeySpec("powertoolsLayerArn", "string", None, "explicit layer ARN instead of the public SSM parameter"),
+    KeySpec("tracing", "boolean", False, "X-Ray active tracing with Powertools Tracer (costs cold start)"),
+    KeySpec(
+        "noContactsAlarmHours", "integer", None, "1..24: alarm when mail arrives but no contact is created"
+    ),
 )
 _SPECS = {spec.key: spec for spec in CONTEXT_KEYS}
 
@@ -307,6 +311,8 @@ class BridgeConfig:
     log_level: str = "INFO"
     powertools_layer_arn: str | None = None
     extra_receiving_regions: tuple[str, ...] = ()
+    tracing: bool = False
+    no_contacts_alarm_hours: int | None = None
 
     # ---- derived values -------------------------------------------------------------------
 
@@ -344,7 +350,8 @@ class BridgeConfig:
     def lambda_environment(self, resources: RuntimeResources) -> dict[str, str]:
         """The function's environment, exactly per ``ses_to_connect.settings`` (the names are the contract).
 
-        ``CONTACT_EXPIRY_MINUTES`` is left out when unset, which the settings read as "Connect's default".
+        ``CONTACT_EXPIRY_MINUTES`` is left out when unset, which the settings read as "Connect's default";
+        ``TRACING`` only appears when tracing is on.
         """
         addresses = [
             {"address": a.address, **({"contactFlowId": a.contact_flow_id} if a.contact_flow_id else {})}
@@ -384,6 +391,8 @@ class BridgeConfig:
         }
         if self.contact_expiry_minutes is not None:
             env["CONTACT_EXPIRY_MINUTES"] = str(self.contact_expiry_minutes)
+        if self.tracing:
+            env["TRACING"] = "true"
         return env
 
     # ---- construction ---------------------------------------------------------------------
@@ -463,6 +472,8 @@ class BridgeConfig:
                 "powertoolsLayerArn", _LAYER_ARN, "a Lambda layer version ARN ending in ':<version>'"
             ),
             "extra_receiving_regions": reader.regions("extraReceivingRegions"),
+            "tracing": reader.boolean("tracing"),
+            "no_contacts_alarm_hours": reader.optional_int("noContactsAlarmHours", 1, 24),
         }
         _cross_checks(kwargs, problems)
         if not problems:

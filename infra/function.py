@@ -110,6 +110,8 @@ class BridgeFunctionProps:
     log_retention_days: int = 30
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN
     description: str = "SES receipt rule -> Amazon Connect StartEmailContact"
+    # X-Ray active tracing; the handler turns on Powertools Tracer from the TRACING variable.
+    tracing: bool = False
     extra_statements: tuple[iam.PolicyStatement, ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -179,7 +181,10 @@ class BridgeFunction(Construct):
             timeout=cdk.Duration.seconds(props.timeout_seconds),
             environment=dict(props.environment),
             log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE if props.tracing else None,
         )
+        if props.tracing:
+            self._acknowledge_xray_grant()
         # The role's permissions must exist before the function can run or be wired to SES.
         self.function.node.add_dependency(self.policy)
         acknowledge(
@@ -270,6 +275,17 @@ class BridgeFunction(Construct):
             log_group=self.props.custom_resource_log_group,
         )
         return reservation
+
+    def _acknowledge_xray_grant(self) -> None:
+        """Active tracing grants xray:PutTraceSegments/PutTelemetryRecords on "*" in the DefaultPolicy."""
+        default_policy = self.role.node.try_find_child("DefaultPolicy")
+        if default_policy is not None:
+            acknowledge(
+                default_policy,
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "
+                "CDK grants them on '*' for active tracing, as the X-Ray documentation requires.",
+            )
 
     def _acknowledge_scoped_wildcards(self) -> None:
         """The only wildcards in the policy are object keys under one prefix and Connect's contact flows."""

@@ -14,6 +14,7 @@ from constructs import Construct
 from infra.alarms import BridgeAlarms, BridgeAlarmsProps
 from infra.config import BridgeConfig, MailEncryption, RemovalMode, RuleSetMode, RuntimeResources
 from infra.custom_resources import describe_provider, provider_log_group
+from infra.dashboard import BridgeDashboard, BridgeDashboardProps
 from infra.encryption import StackKey, StackKeyProps
 from infra.failure_queue import FailureQueue, FailureQueueProps
 from infra.function import BridgeFunction, BridgeFunctionProps, log_retention
@@ -27,7 +28,7 @@ __all__ = ["SesToConnectStack"]
 
 class SesToConnectStack(cdk.Stack):
     """Public attributes: ``config``, ``key``, ``mail``, ``failure_queue``, ``tables``, ``bridge``,
-    ``receipt``, ``alarms``, ``outputs`` (name -> CfnOutput)."""
+    ``receipt``, ``alarms``, ``dashboard``, ``outputs`` (name -> CfnOutput)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: BridgeConfig, **kwargs: Any) -> None:
         kwargs.setdefault("env", cdk.Environment(account=config.account, region=config.region))
@@ -105,6 +106,7 @@ class SesToConnectStack(cdk.Stack):
                 log_retention_days=config.log_retention_days,
                 removal_policy=removal,
                 extra_statements=self.tables.statements(),
+                tracing=config.tracing,
             ),
         )
 
@@ -139,6 +141,20 @@ class SesToConnectStack(cdk.Stack):
                 service_name=config.service_name,
                 quarantine_threshold=config.quarantine_alarm_threshold,
                 alarm_email=config.alarm_email,
+                max_event_age_seconds=config.async_max_event_age_seconds,
+                no_contacts_hours=config.no_contacts_alarm_hours,
+            ),
+        )
+        self.dashboard = BridgeDashboard(
+            self,
+            "Dashboard",
+            BridgeDashboardProps(
+                function=self.bridge.function,
+                failure_queue=self.failure_queue.queue,
+                metrics_namespace=config.metrics_namespace,
+                service_name=config.service_name,
+                alarms=self.alarms.alarms,
+                reserved_concurrency=config.lambda_reserved_concurrency,
             ),
         )
 
@@ -183,6 +199,7 @@ class SesToConnectStack(cdk.Stack):
                 "(aws lambda get-function-concurrency shows it)",
             ),
             "AlarmTopicArn": (self.alarms.topic.topic_arn, "SNS topic of the alarms"),
+            "DashboardUrl": (self.dashboard.url, "CloudWatch dashboard of the bridge"),
         }
         if config.mail_encryption is MailEncryption.KMS:
             outputs["MailKeyArn"] = (self.key.key.key_arn, "KMS key of the mail bucket, queue and tables")

@@ -18,6 +18,11 @@ Design
   ``RestJSONParser`` reads for the code) and a JSON body with ``message`` (what botocore copies into
   ``Error.Message``), ``Message`` (the modeled member) and, where modeled, the ``Reason`` union, which
   botocore parses into ``response["Reason"]``.
+* Read-only operations the operators' preflight and smoke test need (``DescribeInstance``,
+  ``ListInstanceStorageConfigs``, ``SearchEmailAddresses``, ``DescribeContact``,
+  ``GetContactAttributes``, ``ListContactReferences``) answer from the same state: the known
+  instances, their addresses and storage, and the contacts created. Their input is checked against
+  the botocore model like StartEmailContact's; they never throttle and take no injected faults.
 * Order of work per request: injected fault, access key, token bucket, validation, instance and address,
   pre-signed attachment URLs (signature, X-Amz-Date + X-Amz-Expires, the signing key's expiry), idempotency,
   RelatedContactId (must be a contact of this emulator), attachment downloads (loopback hosts only), contact
@@ -55,7 +60,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, Self, get_args
-from urllib.parse import SplitResult, parse_qs, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit, urlunsplit
 
 import botocore.session
 from botocore.auth import S3SigV4QueryAuth
@@ -97,6 +102,8 @@ _REFUSALS = frozenset(
     {"InvalidRequestException", "ServiceQuotaExceededException", "ResourceNotFoundException"}
 )
 RefusedTokens = Literal["kept", "forgotten"]
+# What an instance needs for the email channel (Connect admin guide): storage for both.
+EMAIL_STORAGE_TYPES = ("EMAIL_MESSAGES", "ATTACHMENTS")
 
 
 class ConnectError(Exception):
@@ -381,8 +388,8 @@ def server_side_limits(max_attachments: int = 10) -> tuple[Limit, ...]:
 
 
 @functools.cache
-def _operation_model() -> Any:
-    return botocore.session.get_session().get_service_model("connect").operation_model("StartEmailContact")
+def _operation_model(name: str = "StartEmailContact") -> Any:
+    return botocore.session.get_session().get_service_model("connect").operation_model(name)
 
 
 def _check_size(metadata: Mapping[str, Any], size: int, where: str, what: str) -> None:
@@ -604,6 +611,9 @@ class ConnectEmulator:
         signing_keys: Mapping[str, SigningKey] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        storage: Mapping[str, Collection[str]] | None = None,
+        account: str = "111122223333",
+        region: str = "us-east-1",
     ) -> None:
         """Configure; nothing listens before start().
 
@@ -615,6 +625,8 @@ class ConnectEmulator:
         ``signing_keys`` (access key id -> :class:`SigningKey`) are the credentials attachment URLs must be
         signed with (None: any signature; the dates are checked regardless). ``clock`` measures the
         throttle and the token window; ``wall_clock`` is what pre-signed URLs and keys expire against.
+        ``storage`` maps an instance id to the storage resource types configured for it (None: every
+        instance has ``EMAIL_STORAGE_TYPES``); ``account`` and ``region`` go into the ARNs it answers.
         """
         self._requested_port = port
         self._instances = (
@@ -633,6 +645,9 @@ class ConnectEmulator:
         self._signing_keys = None if signing_keys is None else dict(signing_keys)
         self._clock = clock
         self._wall_clock = wall_clock
+        self._storage = None if storage is None else {key: frozenset(v) for key, v in storage.items()}
+        self._account = account
+        self._region = region
         operation = _operation_model()
         self._input_shape: Any = operation.input_shape
         self._status = {
@@ -953,8 +968,205 @@ class ConnectEmulator:
             self._stopping.wait(delay)
         return status, headers, json.dumps(payload).encode()
 
+    # Read-only operations
+
+    def _instance_arn(self, instance_id: str) -> str:
+        return f"arn:aws:connect:{self._region}:{self._account}:instance/{instance_id}"
+
+    def _known_instance(self, instance_id: str) -> None:
+        if self._instances is not None and instance_id not in self._instances:
+            raise ConnectError("ResourceNotFoundException", f"Instance {instance_id} not found")
+
+    def _contact(self, instance_id: str, contact_id: str) -> EmailContact:
+        self._known_instance(instance_id)
+        found = next(
+            (
+                c
+                for c in self.contacts()
+                if c.contact_id == contact_id and c.params["InstanceId"] == instance_id
+            ),
+            None,
+        )
+        if found is None:
+            raise ConnectError("ResourceNotFoundException", f"Contact {contact_id} not found")
+        return found
+
+    def _describe_instance(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        instance_id = params["InstanceId"]
+        self._known_instance(instance_id)
+        return {
+            "Instance": {
+                "Id": instance_id,
+                "Arn": self._instance_arn(instance_id),
+                "IdentityManagementType": "CONNECT_MANAGED",
+                "InstanceStatus": "ACTIVE",
+                "InboundCallsEnabled": True,
+                "OutboundCallsEnabled": True,
+            }
+        }
+
+    def _list_instance_storage_configs(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        instance_id, resource_type = params["InstanceId"], params["ResourceType"]
+        self._known_instance(instance_id)
+        configured = EMAIL_STORAGE_TYPES if self._storage is None else self._storage.get(instance_id, ())
+        if resource_type not in configured:
+            return {"StorageConfigs": []}
+        association = hashlib.sha256(f"{instance_id}/{resource_type}".encode()).hexdigest()[:32]
+        return {
+            "StorageConfigs": [
+                {
+                    "AssociationId": association,
+                    "StorageType": "S3",
+                    "S3Config": {"BucketName": "connect-storage", "BucketPrefix": resource_type.lower()},
+                }
+            ]
+        }
+
+    def _search_email_addresses(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        instance_id = params["InstanceId"]
+        self._known_instance(instance_id)
+        if self._instances is None:
+            raise ConnectError(
+                "InvalidRequestException", "The emulator knows addresses only when it is given instances"
+            )
+        if params.get("SearchCriteria") or params.get("SearchFilter"):
+            # Emulator restriction: callers here list every address and compare themselves.
+            raise ConnectError("InvalidRequestException", "The emulator does not filter: omit SearchCriteria")
+        everything = sorted(self._instances[instance_id])
+        start = int(params["NextToken"]) if str(params.get("NextToken", "")).isdigit() else 0
+        end = start + int(params.get("MaxResults", 100))
+        addresses = everything[start:end]
+        found = [
+            {
+                "EmailAddressId": hashlib.sha256(address.encode()).hexdigest()[:32],
+                "EmailAddressArn": f"{self._instance_arn(instance_id)}/email-address/"
+                + hashlib.sha256(address.encode()).hexdigest()[:32],
+                "EmailAddress": address,
+            }
+            for address in addresses
+        ]
+        page: dict[str, Any] = {"EmailAddresses": found, "ApproximateTotalCount": len(everything)}
+        if end < len(everything):
+            page["NextToken"] = str(end)
+        return page
+
+    def _describe_contact(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        contact = self._contact(params["InstanceId"], params["ContactId"])
+        return {
+            "Contact": {
+                "Arn": f"{self._instance_arn(params['InstanceId'])}/contact/{contact.contact_id}",
+                "Id": contact.contact_id,
+                "InitialContactId": contact.contact_id,
+                "InitiationMethod": "API",
+                "Channel": "EMAIL",
+            }
+        }
+
+    def _get_contact_attributes(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        contact = self._contact(params["InstanceId"], params["InitialContactId"])
+        return {"Attributes": dict(contact.params.get("Attributes") or {})}
+
+    def _list_contact_references(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        contact = self._contact(params["InstanceId"], params["ContactId"])
+        references: list[dict[str, Any]] = []
+        if "ATTACHMENT" in params["ReferenceTypes"]:
+            # What the emulator downloaded is what Connect would hold: approved once stored.
+            references += [
+                {"Attachment": {"Name": digest.file_name, "Value": digest.sha256, "Status": "APPROVED"}}
+                for digest in contact.attachments
+            ]
+        for name, reference in (contact.params.get("References") or {}).items():
+            kind = reference.get("Type")
+            if kind in params["ReferenceTypes"] and kind in _REFERENCE_MEMBERS:
+                references.append(
+                    {_REFERENCE_MEMBERS[kind]: {"Name": name, "Value": reference.get("Value", "")}}
+                )
+        return {"ReferenceSummaryList": references}
+
+    def _answer_read(self, name: str, params: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """One read-only operation: its input checked against the model, then answered from state."""
+        operation = _operation_model(name)
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
+        handlers: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+            "DescribeInstance": self._describe_instance,
+            "ListInstanceStorageConfigs": self._list_instance_storage_configs,
+            "SearchEmailAddresses": self._search_email_addresses,
+            "DescribeContact": self._describe_contact,
+            "GetContactAttributes": self._get_contact_attributes,
+            "ListContactReferences": self._list_contact_references,
+        }
+        try:
+            _check_model(operation.input_shape, params, "")
+            return 200, headers, json.dumps(handlers[name](params)).encode()
+        except ConnectError as error:
+            code = (
+                error.code
+                if error.code in {e.name for e in operation.error_shapes}
+                else "InvalidRequestException"
+            )
+            status = {e.name: e.metadata["error"]["httpStatusCode"] for e in operation.error_shapes}.get(
+                code, 400
+            )
+            headers["x-amzn-ErrorType"] = code
+            return status, headers, json.dumps({"message": error.message, "Message": error.message}).encode()
+
     def _contacts_json(self) -> bytes:
         return json.dumps({"contacts": [dataclasses.asdict(contact) for contact in self.contacts()]}).encode()
+
+
+_REFERENCE_MEMBERS = {"URL": "Url", "STRING": "String", "NUMBER": "Number", "DATE": "Date", "EMAIL": "Email"}
+
+
+# Read-only routes: (method, path pattern whose groups are the URI members, operation).
+_READ_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("GET", re.compile(r"/instance/(?P<InstanceId>[^/]+)"), "DescribeInstance"),
+    ("GET", re.compile(r"/instance/(?P<InstanceId>[^/]+)/storage-configs"), "ListInstanceStorageConfigs"),
+    ("POST", re.compile(r"/search-email-addresses"), "SearchEmailAddresses"),
+    ("GET", re.compile(r"/contacts/(?P<InstanceId>[^/]+)/(?P<ContactId>[^/]+)"), "DescribeContact"),
+    (
+        "GET",
+        re.compile(r"/contact/attributes/(?P<InstanceId>[^/]+)/(?P<InitialContactId>[^/]+)"),
+        "GetContactAttributes",
+    ),
+    (
+        "GET",
+        re.compile(r"/contact/references/(?P<InstanceId>[^/]+)/(?P<ContactId>[^/]+)"),
+        "ListContactReferences",
+    ),
+)
+
+
+def _read_request(method: str, target: str, body: bytes) -> tuple[str, dict[str, Any]] | None:
+    """(operation, parameters by model member name) for a read-only request, None if it is not one."""
+    parts = urlsplit(target)
+    for route_method, pattern, name in _READ_ROUTES:
+        match = pattern.fullmatch(parts.path)
+        if route_method != method or match is None:
+            continue
+        params: dict[str, Any] = {key: unquote(value) for key, value in match.groupdict().items()}
+        shape = _operation_model(name).input_shape
+        query = parse_qs(parts.query)
+        for member_name, member in shape.members.items():
+            if member.serialization.get("location") != "querystring":
+                continue
+            values = query.get(member.serialization.get("name", member_name))
+            if values is None:
+                continue
+            if member.type_name == "list":
+                params[member_name] = values
+            elif member.type_name == "integer":
+                params[member_name] = int(values[0]) if values[0].isdigit() else values[0]
+            else:
+                params[member_name] = values[0]
+        if body:
+            try:
+                decoded = json.loads(body)
+            except ValueError:
+                decoded = None
+            if isinstance(decoded, dict):
+                params.update(decoded)
+        return name, params
+    return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -979,7 +1191,17 @@ def _handler_class(emulator: ConnectEmulator) -> type[BaseHTTPRequestHandler]:
             if urlsplit(self.path).path == _CONTACTS_PATH:
                 self._send(200, {"Content-Type": "application/json"}, emulator._contacts_json())
             else:
+                self._send_read(b"")
+
+        def do_POST(self) -> None:
+            self._send_read(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        def _send_read(self, body: bytes) -> None:
+            request = _read_request(self.command, self.path, body)
+            if request is None:
                 self._send_unknown()
+            else:
+                self._send(*emulator._answer_read(*request))
 
         def _send_unknown(self) -> None:
             body = json.dumps({"message": f"No operation at {self.command} {self.path}"}).encode()

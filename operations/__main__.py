@@ -1,4 +1,4 @@
-"""``python -m operations redrive|replay ...``: the operators' tools (see README, Operations)."""
+"""``python -m operations preflight|smoke|redrive|replay ...``: the operators' tools (see README)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ from collections.abc import Sequence
 
 import boto3
 
+from infra.config import ConfigError
+from operations.deployment import Clients, load_config
 from operations.invoke import InvocationFailed, Invoker, LambdaInvoker, LocalInvoker
+from operations.preflight import preflight, render
 from operations.redrive import redrive
 from operations.replay import ReplayError, replay
+from operations.smoke import SmokeFailed, smoke
 
 
 def _invoker(args: argparse.Namespace) -> Invoker:
@@ -44,7 +48,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     replay_cmd.add_argument(
         "--recipient", action="append", default=[], help="envelope recipient (repeatable)"
     )
+    preflight_cmd = commands.add_parser("preflight", help="read-only checks before (or after) a deploy")
+    preflight_cmd.add_argument(
+        "--deployed", action="store_true", help="the stack is deployed: its receipt rule must exist"
+    )
+    smoke_cmd = commands.add_parser("smoke", help="after a deploy: one email with a PDF through to Connect")
+    smoke_cmd.add_argument("--sender", required=True, help="a verified SES identity to send from")
+    smoke_cmd.add_argument("--to", help="the Connect address to send to (default: the first configured)")
+    smoke_cmd.add_argument("--timeout", type=float, default=300, help="seconds to wait in all (default 300)")
+    for sub in (preflight_cmd, smoke_cmd):
+        sub.add_argument(
+            "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="as for cdk synth"
+        )
     args = parser.parse_args(argv)
+
+    if args.command in ("preflight", "smoke"):
+        try:
+            config = load_config(args.context)
+        except (ConfigError, ValueError) as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    if args.command == "preflight":
+        checks = preflight(config, Clients.for_config(config), deployed=args.deployed)
+        print(render(checks))
+        return 0 if all(check.passed for check in checks) else 1
+    if args.command == "smoke":
+        try:
+            outcome = smoke(
+                config,
+                Clients.for_config(config),
+                sender=args.sender,
+                recipient=args.to,
+                timeout_seconds=args.timeout,
+            )
+        except SmokeFailed as exc:
+            print(f"smoke test failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"contact {outcome.contact_id} (SES message {outcome.message_id})")
+        print(
+            f"attachment {outcome.attachment}: went with the contact ({outcome.attachment_status} in Connect)"
+        )
+        return 0
 
     if args.command == "redrive":
         report = redrive(boto3.client("sqs"), args.queue_url, _invoker(args), limit=args.max)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import boto3
 import botocore
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -91,9 +92,33 @@ def _connect_client(config: Config) -> Any:
     return client
 
 
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def entry() -> Handler:
+    """The handler's body, inside Powertools Tracer when ``TRACING`` is true (the stack's ``tracing``)."""
+    return _with_tracing(pipeline().settings.tracing)
+
+
+@cache
+def _with_tracing(enabled: bool) -> Handler:
+    """Only when tracing is on is the X-Ray SDK imported and botocore patched, so that every AWS
+    call becomes a subsegment (class-wide: clients created before the patch are traced too).
+    Off, tracing costs nothing at cold start; ``make bench`` measures both."""
+    if not enabled:
+        return _handle
+    tracer = Tracer(patch_modules=["botocore"])
+    # No response in the trace: it lists message and contact ids, which the logs already carry.
+    return tracer.capture_lambda_handler(_handle, capture_response=False)
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="Records[0].ses.mail.messageId")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return entry()(event, context)
+
+
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bridge = pipeline()
     if bridge.io.ledger is not None:
         bridge.io.ledger.register_context(context)
@@ -102,6 +127,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         for record in records(event):
             result = bridge.process(record)
             _record_metrics(result)
+            _record_url_lengths(bridge)
             results.append(result.as_json())
     except (PermanentDeliveryError, EventError, StorageError) as exc:
         if isinstance(exc, StorageError) and not exc.permanent:
@@ -135,6 +161,13 @@ def _permanent_failure(
     bridge.io.failures.send(record)
     logger.error("permanent failure; event sent to the failure queue", extra={"code": code})
     return {"disposition": "CONTINUE", "messages": [], "failed": {"code": code, "error": str(error)}}
+
+
+def _record_url_lengths(bridge: Pipeline) -> None:
+    """Each pre-signed URL's length: it carries the session token, and Connect takes 2,000 characters."""
+    if isinstance(bridge.io.attachments, AttachmentStore):
+        for length in bridge.io.attachments.take_url_lengths():
+            metrics.add_metric(name="AttachmentUrlLength", unit=MetricUnit.Count, value=length)
 
 
 def _record_metrics(result: RecordResult) -> None:

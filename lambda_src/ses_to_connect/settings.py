@@ -36,6 +36,8 @@ THREADS_TABLE                  DynamoDB table Message-ID -> ContactId; empty: no
 THREAD_TTL_DAYS                how long a message can be replied to and still thread (default 365)
 FAILURE_QUEUE_URL              the on-failure destination queue: permanent failures are sent there
                                at once instead of being retried; empty: raise and let Lambda retry
+TRACING                        ``true``/``false``: Powertools Tracer (X-Ray) around the handler and
+                               every AWS call (default false; the stack sets it with active tracing)
 =============================  ==========================================================
 """
 
@@ -151,6 +153,7 @@ class Settings:
     threads_table: str | None = None
     thread_ttl_days: int = 365
     failure_queue_url: str | None = None
+    tracing: bool = False
 
     def __post_init__(self) -> None:
         problems = _validate(self)
@@ -194,6 +197,7 @@ class Settings:
             "threads_table": env.get("THREADS_TABLE", "").strip() or None,
             "thread_ttl_days": reader.integer("THREAD_TTL_DAYS", default=365),
             "failure_queue_url": env.get("FAILURE_QUEUE_URL", "").strip() or None,
+            "tracing": reader.boolean("TRACING", default=False),
         }
         if problems:
             raise SettingsError(problems)

@@ -183,9 +183,13 @@ def test_a_delivered_message_logs_nothing_personal(
     deployed.invoke()
 
     lines, logs = printed(capsys)
-    assert [(r["level"], r["message"]) for r in logs] == [("INFO", "contacts created")]
+    assert [(r["level"], r["message"]) for r in logs] == [
+        ("INFO", "attachment stored"),
+        ("INFO", "contacts created"),
+    ]
     assert {r["correlation_id"] for r in logs} == {MESSAGE_ID}
-    assert logs[0]["attachments_sent"] == 1
+    assert 0 < logs[0]["url_length"] <= 2000  # the length only, never the URL or the file name
+    assert logs[1]["attachments_sent"] == 1
     assert leaks(lines) == []
 
 
@@ -221,10 +225,11 @@ def test_a_permanent_connect_failure_logs_nothing_personal(
 
     lines, logs = printed(capsys)
     # The wording of the ERROR line is the handler's to change; its level and code are the contract.
-    assert [(r["level"], r["code"]) for r in logs] == [
+    assert [(r["level"], r.get("code")) for r in logs] == [
+        ("INFO", None),  # attachment stored
         ("WARNING", "InvalidRequestException"),
         ("ERROR", "InvalidRequestException"),
     ]
-    assert logs[0]["message"] == "contact not created"
+    assert logs[1]["message"] == "contact not created"
     assert {r["correlation_id"] for r in logs} == {MESSAGE_ID}
     assert leaks(lines) == []

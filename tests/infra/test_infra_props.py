@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -89,19 +91,29 @@ def test_receipt_rule_props_check_the_arn_names_the_rule(scope: cdk.Stack, mail:
         )
 
 
-def test_alarm_props_need_a_positive_threshold(scope: cdk.Stack) -> None:
-    function = lambda_.Function.from_function_name(scope, "Fn2", "fn")
-    queue = sqs.Queue.from_queue_arn(scope, "Q2", "arn:aws:sqs:us-east-1:111122223333:q")
-    with pytest.raises(ValueError, match="quarantine_threshold must be at least 1"):
-        BridgeAlarmsProps(
-            function=function,
-            failure_queue=queue,
-            topic_key=kms.Key(scope, "Key"),
-            account="111122223333",
-            metrics_namespace="N",
-            service_name="s",
-            quarantine_threshold=0,
-        )
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("quarantine_threshold", 0, "quarantine_threshold must be at least 1"),
+        ("no_contacts_hours", 0, "no_contacts_hours must be 1-24"),
+        ("no_contacts_hours", 25, "no_contacts_hours must be 1-24"),
+    ],
+)
+def test_alarm_props_validate_their_numbers(scope: cdk.Stack, field: str, value: int, message: str) -> None:
+    name = f"{field}{value}"
+    function = lambda_.Function.from_function_name(scope, f"Fn-{name}", "fn")
+    queue = sqs.Queue.from_queue_arn(scope, f"Q-{name}", "arn:aws:sqs:us-east-1:111122223333:q")
+    valid = BridgeAlarmsProps(
+        function=function,
+        failure_queue=queue,
+        topic_key=kms.Key(scope, f"Key-{name}"),
+        account="111122223333",
+        metrics_namespace="N",
+        service_name="s",
+    )
+    changes: dict[str, Any] = {field: value}
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(valid, **changes)
 
 
 def test_acknowledgments_need_a_reason(scope: cdk.Stack) -> None:

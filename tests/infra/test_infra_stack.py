@@ -697,8 +697,25 @@ def test_email_subscription_only_when_configured(default: Synth, kms_activated: 
     }
 
 
+def _five_minutes(
+    namespace: str, name: str, dimensions: list[dict[str, Any]], statistic: str, threshold: int
+) -> dict[str, Any]:
+    """An alarm on one 5-minute datapoint."""
+    return {
+        "Namespace": namespace,
+        "MetricName": name,
+        "Dimensions": dimensions,
+        "Statistic": statistic,
+        "Period": 300,
+        "Threshold": threshold,
+        "EvaluationPeriods": 1,
+        "DatapointsToAlarm": 1,
+    }
+
+
 def test_alarms(default: Synth) -> None:
     s = default
+    service = [{"Name": "service", "Value": "ses-to-connect"}]
     topic = [{"Ref": s.logical_id(s.stack.alarms.topic)}]
     function = [{"Name": "FunctionName", "Value": {"Ref": s.logical_id(s.stack.bridge.function)}}]
     common = {
@@ -763,6 +780,10 @@ def test_alarms(default: Synth) -> None:
             "EvaluationPeriods": 1,
             "DatapointsToAlarm": 1,
         },
+        "AsyncEventAge": _five_minutes("AWS/Lambda", "AsyncEventAge", function, "Maximum", 900_000),
+        "AsyncEventsDropped": _five_minutes("AWS/Lambda", "AsyncEventsDropped", function, "Sum", 1),
+        "AttachmentUrlLength": _five_minutes("SesToConnect", "AttachmentUrlLength", service, "Maximum", 1800),
+        "ContactsWithoutId": _five_minutes("SesToConnect", "ContactsWithoutId", service, "Sum", 1),
     }
     alarms = {a.node.id: s.properties(a) for a in s.stack.alarms.alarms}
     assert set(alarms) == set(expected)
@@ -791,6 +812,15 @@ def test_outputs(default: Synth) -> None:
         "ConnectInstanceArn": INSTANCE_ARN,
         "ReservedConcurrency": "2 requested",
         "AlarmTopicArn": {"Ref": s.logical_id(s.stack.alarms.topic)},
+        "DashboardUrl": {
+            "Fn::Join": [
+                "",
+                [
+                    "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=",
+                    {"Ref": s.logical_id(s.stack.dashboard.dashboard)},
+                ],
+            ]
+        },
     }
     assert all(o["Description"] for o in s.template["Outputs"].values())
 

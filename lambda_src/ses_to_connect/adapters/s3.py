@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ses_to_connect.attachments import Candidate
@@ -15,6 +17,7 @@ from ses_to_connect.errors import StorageError
 # Either way retrying cannot help: the event goes to the failure queue at once.
 _PERMANENT_CODES = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"})
 CHUNK_BYTES = 256 * 1024
+logger = Logger(child=True)
 
 
 class MailStore:
@@ -64,6 +67,7 @@ class AttachmentStore:
         self._client = client
         self._bucket = bucket
         self._expiry = url_expiry_seconds
+        self._url_lengths: deque[int] = deque()  # appended from the upload threads (thread-safe)
 
     def store(self, key: str, candidate: Candidate, data: bytes) -> str:
         try:
@@ -76,4 +80,15 @@ class AttachmentStore:
             )
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"cannot store attachment s3://{self._bucket}/{key}: {exc}") from exc
+        # The URL carries the role's session token: its length (Connect takes at most 2,000
+        # characters) depends on the credentials, not on this code, so it is watched in production.
+        logger.info("attachment stored", extra={"url_length": len(url)})
+        self._url_lengths.append(len(url))
         return url
+
+    def take_url_lengths(self) -> list[int]:
+        """The lengths of the URLs signed since the last call (the handler makes them a metric)."""
+        lengths = []
+        while self._url_lengths:
+            lengths.append(self._url_lengths.popleft())
+        return lengths

@@ -1,0 +1,91 @@
+"""What the operators' checks know about a deployment: its configuration, clients and stack outputs.
+
+The configuration is the stack's own: ``cdk.json`` context with ``-c KEY=VALUE`` overrides, read
+and validated by :class:`infra.config.BridgeConfig` exactly as ``cdk synth`` does, so the checks
+look at the account the stack will be (or was) deployed to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra.config import BridgeConfig
+from infra.paths import CDK_JSON
+
+__all__ = ["Clients", "aws_error", "connect_region", "load_config", "stack_outputs"]
+
+
+def load_config(overrides: Sequence[str] = (), cdk_json: Path = CDK_JSON) -> BridgeConfig:
+    """The deployment configuration; raises :class:`infra.config.ConfigError` like a synth would."""
+    context: dict[str, Any] = json.loads(cdk_json.read_text(encoding="utf-8"))["context"]
+    for item in overrides:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise ValueError(f"-c expects KEY=VALUE, not {item!r}")
+        context[key.strip()] = value  # a string, as the CDK CLI passes it
+    return BridgeConfig.from_context(context)
+
+
+def connect_region(config: BridgeConfig) -> str:
+    """The Connect instance's region, from its ARN (it may differ from the stack's region)."""
+    return config.connect_instance_arn.split(":")[3]
+
+
+@dataclass(frozen=True)
+class Clients:
+    """boto3 clients (or anything with their methods); Connect's in the instance's region."""
+
+    connect: Any
+    ses: Any
+    ssm: Any
+    lambda_: Any
+    cloudformation: Any
+    s3: Any
+    dynamodb: Any
+
+    @classmethod
+    def for_config(cls, config: BridgeConfig) -> Clients:
+        in_stack_region = {
+            field: boto3.client(service, region_name=config.region) for field, service in _SERVICES.items()
+        }
+        return cls(connect=boto3.client("connect", region_name=connect_region(config)), **in_stack_region)
+
+
+# Clients field -> service, all in the stack's region (Connect's is the instance's).
+_SERVICES = {
+    "ses": "ses",
+    "ssm": "ssm",
+    "lambda_": "lambda",
+    "cloudformation": "cloudformation",
+    "s3": "s3",
+    "dynamodb": "dynamodb",
+}
+
+
+def aws_error(exc: Exception) -> str:
+    """``Code: message`` of a botocore error, for one line of output."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
+    if isinstance(exc, BotoCoreError):
+        return f"{type(exc).__name__}: {exc}"
+    return str(exc)
+
+
+def stack_outputs(cloudformation: Any, stack_name: str) -> Mapping[str, str] | None:
+    """The deployed stack's outputs by key, or None when the stack does not exist."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+    outputs = stacks[0].get("Outputs", []) if stacks else []
+    return {o["OutputKey"]: o["OutputValue"] for o in outputs}

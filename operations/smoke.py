@@ -1,0 +1,204 @@
+"""``smoke``: after a deploy, one real email through SES, the function and Connect, with a PDF.
+
+SES rewrites the Message-ID of what it sends, so the test email is found by a header of its
+own (``X-Ses-To-Connect-Smoke``) among the objects SES stored under the inbound prefix; the key
+is SES's inbound message id, and the stored Message-ID leads to the contact through the
+function's thread table. Connect then shows the contact, its attributes (what the function
+sent or skipped) and its attachment references (what Connect holds). Every wait is bounded;
+every way it can end other than "contact with attachment" raises :class:`SmokeFailed`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from typing import Any, NamedTuple, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra.config import BridgeConfig
+from operations.deployment import Clients, aws_error, stack_outputs
+from ses_to_connect.headers import message_ids
+
+__all__ = ["MARKER_HEADER", "SmokeFailed", "SmokeResult", "smoke", "smoke_message"]
+
+MARKER_HEADER = "X-Ses-To-Connect-Smoke"
+HEADER_BYTES = 64 * 1024
+# Objects older than this before the send cannot be the test email (clock skew allowance).
+_SKEW = timedelta(minutes=5)
+# The smallest well-formed PDF: one empty page.
+_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+_ATTACHMENT_DONE = ("APPROVED", "AVAILABLE")
+_ATTACHMENT_REFUSED = ("REJECTED", "FAILED", "DELETED")
+_T = TypeVar("_T")
+
+
+class SmokeFailed(Exception):
+    """The test email did not end as a contact with its attachment; the message says where it stopped."""
+
+
+class SmokeResult(NamedTuple):
+    contact_id: str
+    message_id: str  # SES's inbound message id (the object key under the inbound prefix)
+    attachment: str  # the file name as Connect lists it
+    attachment_status: str
+
+
+def smoke_message(sender: str, recipient: str, token: str) -> tuple[bytes, str]:
+    """The test email and its attachment's file name."""
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = recipient
+    mail["Subject"] = f"ses-to-connect smoke test {token}"
+    mail[MARKER_HEADER] = token
+    mail.set_content(f"Smoke test of the SES to Connect bridge ({token}). It can be closed.\n")
+    file_name = f"smoke-{token[:8]}.pdf"
+    mail.add_attachment(_PDF, maintype="application", subtype="pdf", filename=file_name)
+    return bytes(mail), file_name
+
+
+def smoke(
+    config: BridgeConfig,
+    clients: Clients,
+    *,
+    sender: str,
+    recipient: str | None = None,
+    timeout_seconds: float = 300,
+    poll_seconds: float = 5,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SmokeResult:
+    addresses = [a.address for a in config.connect_addresses]
+    recipient = recipient or addresses[0]
+    if recipient.lower() not in {a.lower() for a in addresses}:
+        raise SmokeFailed(
+            f"{recipient} is not one of the configured connectAddresses ({', '.join(addresses)})"
+        )
+    outputs = stack_outputs(clients.cloudformation, config.stack_name)
+    if outputs is None or not {"MailBucketName", "ThreadsTableName"} <= set(outputs):
+        raise SmokeFailed(
+            f"stack {config.stack_name} is not deployed (or lacks its outputs): run cdk deploy first"
+        )
+    token = uuid.uuid4().hex
+    raw, file_name = smoke_message(sender, recipient, token)
+    sent_at = datetime.now(UTC)
+    try:
+        clients.ses.send_raw_email(Source=sender, Destinations=[recipient], RawMessage={"Data": raw})
+    except (ClientError, BotoCoreError) as exc:
+        raise SmokeFailed(
+            f"SES did not send the test email: {aws_error(exc)} (the sender must be a verified SES identity "
+            "in this region; in the SES sandbox the recipient's domain must be verified too)"
+        ) from exc
+    deadline = clock() + timeout_seconds
+    waiter = _Waiter(clock, sleep, deadline, poll_seconds)
+    found = waiter.until(
+        lambda: _stored(clients.s3, outputs["MailBucketName"], config.inbound_prefix, token, sent_at)
+    )
+    if found is None:
+        raise SmokeFailed(
+            f"SES did not store the test email under {config.inbound_prefix} in {outputs['MailBucketName']} "
+            f"within {timeout_seconds:.0f} s: check the MX record, that the rule set is active and that the "
+            f"rule's recipients include {recipient} (python -m operations preflight --deployed)"
+        )
+    message_id, own_id = found
+    contact_id = waiter.until(lambda: _contact(clients, outputs, config, message_id, own_id))
+    if contact_id is None:
+        raise SmokeFailed(
+            f"stored as {config.inbound_prefix}{message_id} but no contact within {timeout_seconds:.0f} s: "
+            "see the function's log (correlation id: that message id) and the failure queue (FailureQueueUrl)"
+        )
+    clients.connect.describe_contact(InstanceId=config.connect_instance_id, ContactId=contact_id)
+    attributes = clients.connect.get_contact_attributes(
+        InstanceId=config.connect_instance_id, InitialContactId=contact_id
+    ).get("Attributes", {})
+    if attributes.get("sesAttachmentsSent") != "1":
+        raise SmokeFailed(
+            f"contact {contact_id} was created without the attachment: "
+            f"{attributes.get('sesAttachmentsSkipped') or 'no attachment recorded'}"
+        )
+    status = waiter.until(lambda: _attachment_status(clients, config, contact_id, file_name))
+    if status is None or status in _ATTACHMENT_REFUSED:
+        raise SmokeFailed(
+            f"contact {contact_id}: the function sent {file_name}, but Connect "
+            + ("does not list it" if status is None else f"lists it as {status}")
+            + " (check the instance's attachment storage and the URL's lifetime)"
+        )
+    return SmokeResult(contact_id, message_id, file_name, status)
+
+
+class _Waiter:
+    """Polls until a step answers something other than None, or the one deadline passes."""
+
+    def __init__(
+        self, clock: Callable[[], float], sleep: Callable[[float], None], deadline: float, poll: float
+    ) -> None:
+        self._clock, self._sleep, self._deadline, self._poll = clock, sleep, deadline, poll
+
+    def until(self, step: Callable[[], _T | None]) -> _T | None:
+        while True:
+            answer = step()
+            if answer is not None or self._clock() >= self._deadline:
+                return answer
+            self._sleep(self._poll)
+
+
+def _stored(s3: Any, bucket: str, prefix: str, token: str, sent_at: datetime) -> tuple[str, str] | None:
+    """(SES message id, the stored Message-ID) of the object carrying ``token``, once SES stored it."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for item in page.get("Contents", []):
+            if item["LastModified"] < sent_at - _SKEW:
+                continue
+            head = s3.get_object(Bucket=bucket, Key=item["Key"], Range=f"bytes=0-{HEADER_BYTES - 1}")[
+                "Body"
+            ].read()
+            headers = BytesHeaderParser().parsebytes(head)
+            if headers.get(MARKER_HEADER, "").strip() == token:
+                return item["Key"][len(prefix) :], str(headers.get("Message-ID", ""))
+    return None
+
+
+def _contact(
+    clients: Clients, outputs: Mapping[str, str], config: BridgeConfig, message_id: str, own_id: str
+) -> str | None:
+    """The contact the function created for the message; a quarantine ends the wait with its reason."""
+    try:
+        record = clients.s3.get_object(
+            Bucket=outputs["MailBucketName"], Key=f"{config.quarantine_prefix}{message_id}.json"
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404", "AccessDenied", "403"):
+            raise
+    else:
+        reason = json.loads(record["Body"].read()).get("reason")
+        raise SmokeFailed(f"the function quarantined the test email ({reason}): see the verdict policy")
+    key = next(iter(message_ids(own_id)[-1:]), None)
+    if key is None:
+        return None
+    item = clients.dynamodb.get_item(
+        TableName=outputs["ThreadsTableName"], Key={"messageId": {"S": key}}
+    ).get("Item")
+    return None if item is None else str(item["contactId"]["S"])
+
+
+def _attachment_status(clients: Clients, config: BridgeConfig, contact_id: str, file_name: str) -> str | None:
+    """Connect's status of the attachment reference, once it is final (None while absent or pending)."""
+    references = clients.connect.list_contact_references(
+        InstanceId=config.connect_instance_id, ContactId=contact_id, ReferenceTypes=["ATTACHMENT"]
+    ).get("ReferenceSummaryList", [])
+    for reference in references:
+        attachment = reference.get("Attachment") or {}
+        status = attachment.get("Status")
+        if attachment.get("Name") == file_name and status in (*_ATTACHMENT_DONE, *_ATTACHMENT_REFUSED):
+            return str(status)
+    return None

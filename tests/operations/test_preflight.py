@@ -1,0 +1,336 @@
+"""``python -m operations preflight`` against moto (SES, SSM, Lambda, CloudFormation) and the emulator.
+
+The account starts ready for the first email (cdk.json's example configuration); each failure
+test breaks one thing and asserts the exact check that fails and the fix it prints.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto import mock_aws
+
+from infra.config import BridgeConfig
+from infra.function import powertools_layer_parameter
+from infra.paths import powertools_version
+from local_pipeline.connect_emulator import ConnectEmulator
+from operations import __main__ as cli
+from operations.deployment import Clients, load_config
+from operations.preflight import Check, preflight, render
+
+INSTANCE_ID = "00000000-0000-0000-0000-000000000000"  # cdk.json's example instance
+ADDRESSES = ("support@example.com", "billing@example.com")
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+}
+
+
+@dataclass
+class Account:
+    clients: Clients
+    emulator: ConnectEmulator
+    unreserved: list[int]  # what GetAccountSettings answers (moto does not implement it)
+    public: dict[str, str]  # AWS's public SSM parameters (moto refuses names under /aws/)
+    account_settings: Any  # the GetAccountSettings hook
+
+    def run(self, *overrides: str, deployed: bool = False) -> list[Check]:
+        return preflight(load_config(overrides), self.clients, deployed=deployed)
+
+
+def _failed(checks: list[Check]) -> list[Check]:
+    return [check for check in checks if not check.passed]
+
+
+def _public_parameters(public: dict[str, str]) -> Any:
+    def answer(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        name = json.loads(params["body"])["Name"]  # the serialized request
+        if name not in public:
+            return None  # moto answers: ParameterNotFound
+        parameter = {"Name": name, "Type": "String", "Value": public[name], "Version": 1}
+        return AWSResponse("https://ssm", 200, {}, None), {"Parameter": parameter}
+
+    return answer
+
+
+def _account_settings(unreserved: list[int]) -> Any:
+    def answer(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        limits = {"ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": unreserved[0]}
+        return AWSResponse("https://lambda", 200, {}, None), {"AccountLimit": limits, "AccountUsage": {}}
+
+    return answer
+
+
+@pytest.fixture
+def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in FAKE_ENV.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws(), ConnectEmulator(instances={INSTANCE_ID: ADDRESSES}) as emulator:
+        connect = boto3.client("connect", endpoint_url=emulator.url, region_name="us-east-1")
+        lambda_ = boto3.client("lambda", region_name="us-east-1")
+        unreserved = [1000]
+        settings = _account_settings(unreserved)
+        lambda_.meta.events.register("before-call.lambda.GetAccountSettings", settings)
+        clients = Clients(
+            connect=connect,
+            ses=boto3.client("ses", region_name="us-east-1"),
+            ssm=boto3.client("ssm", region_name="us-east-1"),
+            lambda_=lambda_,
+            cloudformation=boto3.client("cloudformation", region_name="us-east-1"),
+            s3=boto3.client("s3", region_name="us-east-1"),
+            dynamodb=boto3.client("dynamodb", region_name="us-east-1"),
+        )
+        clients.ses.create_receipt_rule_set(RuleSetName="default-rule-set")
+        clients.ses.set_active_receipt_rule_set(RuleSetName="default-rule-set")
+        clients.ses.verify_domain_identity(Domain="example.com")
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as layer:
+            layer.writestr("python/aws_lambda_powertools/__init__.py", "")
+        arn = lambda_.publish_layer_version(LayerName="powertools", Content={"ZipFile": archive.getvalue()})[
+            "LayerVersionArn"
+        ]
+        public = {powertools_layer_parameter(powertools_version()): arn}
+        clients.ssm.meta.events.register("before-call.ssm.GetParameter", _public_parameters(public))
+        yield Account(clients, emulator, unreserved, public, settings)
+
+
+def test_a_ready_account_passes_every_check(account: Account) -> None:
+    checks = account.run()
+    assert [(c.name, c.passed) for c in checks] == [
+        ("Connect instance exists", True),
+        ("Connect storage for EMAIL_MESSAGES", True),
+        ("Connect storage for ATTACHMENTS", True),
+        ("Connect address support@example.com", True),
+        ("Connect address billing@example.com", True),
+        ("receipt rule set is active", True),
+        ("rule 'ses-to-connect' in 'default-rule-set'", True),
+        ("no other rule handles the Connect addresses", True),
+        ("domain example.com verified in SES (us-east-1)", True),
+        ("Powertools layer resolves", True),
+        ("reserved concurrency fits the account", True),
+    ]
+    assert checks[6].detail == "not there yet: the deploy adds it"
+    assert render(checks).endswith("11 passed, 0 failed")
+
+
+def test_missing_instance(account: Account) -> None:
+    other = "11111111-1111-1111-1111-111111111111"
+    checks = account.run(f"connectInstanceArn=arn:aws:connect:us-east-1:111122223333:instance/{other}")
+    assert _failed(checks)[0] == Check(
+        "Connect instance exists",
+        False,
+        f"no instance {other} in us-east-1",
+        "set connectInstanceArn to an instance of this account "
+        "(aws connect list-instances --region us-east-1)",
+    )
+
+
+def test_missing_email_storage(account: Account) -> None:
+    with ConnectEmulator(
+        instances={INSTANCE_ID: ADDRESSES}, storage={INSTANCE_ID: ("ATTACHMENTS",)}
+    ) as emulator:
+        account.clients = Clients(
+            **{
+                **account.clients.__dict__,
+                "connect": boto3.client("connect", endpoint_url=emulator.url, region_name="us-east-1"),
+            }
+        )
+        (failed,) = _failed(account.run())
+    assert failed.name == "Connect storage for EMAIL_MESSAGES"
+    assert failed.detail == "not configured: the email channel does not work without it"
+    assert "Data storage > Email messages and attachments" in failed.fix
+    assert "--resource-type EMAIL_MESSAGES" in failed.fix
+
+
+def test_unknown_address(account: Account) -> None:
+    checks = account.run(
+        'connectAddresses=[{"address": "support@example.com"}, {"address": "help@example.com"}]'
+    )
+    (failed,) = _failed(checks)
+    assert (failed.name, failed.detail) == (
+        "Connect address help@example.com",
+        "not an email address of the instance",
+    )
+    assert failed.fix == "create it in Connect (Channels > Email addresses) or fix connectAddresses"
+
+
+def test_rule_set_not_active(account: Account) -> None:
+    account.clients.ses.create_receipt_rule_set(RuleSetName="other")
+    account.clients.ses.set_active_receipt_rule_set(RuleSetName="other")
+    (failed,) = _failed(account.run())
+    assert failed.name == "receipt rule set is active"
+    assert (
+        failed.detail
+        == "'default-rule-set' is not active (the active set is 'other'): SES applies only the active set"
+    )
+    assert failed.fix == (
+        "aws ses set-active-receipt-rule-set --rule-set-name default-rule-set, or set ruleSetName=other"
+    )
+
+
+def test_no_active_rule_set_and_a_set_the_deploy_leaves_inactive(account: Account) -> None:
+    account.clients.ses.set_active_receipt_rule_set()  # none active
+    (failed,) = _failed(account.run("ruleSetMode=create-inactive", "ruleSetName=bridge"))
+    assert failed.detail == "'bridge' is not active (no rule set is active): SES applies only the active set"
+
+
+def test_create_and_activate_says_what_it_replaces(account: Account) -> None:
+    checks = account.run("ruleSetMode=create-and-activate", "ruleSetName=bridge")
+    assert _failed(checks) == []
+    assert checks[5].detail == "the deploy activates 'bridge', replacing the active set 'default-rule-set'"
+
+
+def test_after_deploy_the_rule_must_be_there(account: Account) -> None:
+    (failed,) = _failed(account.run(deployed=True))
+    assert (failed.name, failed.detail) == (
+        "rule 'ses-to-connect' in 'default-rule-set'",
+        "not there yet: the deploy adds it",
+    )
+    assert failed.fix == "run cdk deploy (or check stackName, ruleSetName and ruleName)"
+    account.clients.ses.create_receipt_rule(
+        RuleSetName="default-rule-set",
+        Rule={"Name": "ses-to-connect", "Enabled": True, "Recipients": list(ADDRESSES), "Actions": []},
+    )
+    assert _failed(account.run(deployed=True)) == []
+
+
+def _rule(
+    account: Account, name: str, recipients: list[str], action: dict[str, Any], after: str | None = None
+) -> None:
+    rule = {"Name": name, "Enabled": True, "Recipients": recipients, "Actions": [action]}
+    account.clients.ses.create_receipt_rule(
+        RuleSetName="default-rule-set", Rule=rule, **({"After": after} if after else {})
+    )
+
+
+CONNECT_ACTION = {
+    "ConnectAction": {
+        "InstanceARN": f"arn:aws:connect:us-east-1:111122223333:instance/{INSTANCE_ID}",
+        "IAMRoleARN": "arn:aws:iam::111122223333:role/connect-email",
+    }
+}
+
+
+def test_a_connect_rule_for_the_same_addresses_would_double_every_contact(account: Account) -> None:
+    _rule(account, "connect-email", ["example.com"], CONNECT_ACTION)
+    _rule(account, "tag", [], {"AddHeaderAction": {"HeaderName": "X-Seen", "HeaderValue": "1"}})  # harmless
+    (failed,) = _failed(account.run())
+    assert failed.name == "no other rule handles the Connect addresses"
+    assert failed.detail == (
+        "'connect-email' has a Connect action for support@example.com, billing@example.com"
+    )
+    assert failed.fix.startswith("remove those recipients from the other rule (a Connect action there")
+
+
+def test_an_earlier_stop_rule_takes_the_mail_first(account: Account) -> None:
+    _rule(account, "spam-filter", ["support@example.com"], {"StopAction": {"Scope": "RuleSet"}})
+    _rule(account, "unrelated", ["other.example"], {"StopAction": {"Scope": "RuleSet"}})
+    assert _failed(account.run()) == []  # the stack's rule goes first: nothing runs before it
+    (failed,) = _failed(account.run("ruleAfter=spam-filter"))
+    assert failed.detail == "'spam-filter' (StopAction) runs first for support@example.com"
+
+
+def test_unverified_domain(account: Account) -> None:
+    checks = account.run(
+        'connectAddresses=[{"address": "support@example.com"}, {"address": "help@example.net"}]'
+    )
+    failed = [c for c in _failed(checks) if c.name.startswith("domain")]
+    assert failed == [
+        Check(
+            "domain example.net verified in SES (us-east-1)",
+            False,
+            "verification status NotStarted",
+            "verify example.net in SES in us-east-1 and point its MX record at "
+            "inbound-smtp.us-east-1.amazonaws.com",
+        )
+    ]
+
+
+def test_missing_layer_parameter_and_a_wrong_layer_arn(account: Account) -> None:
+    account.public.clear()  # the versioned parameter is missing in the region
+    (failed,) = _failed(account.run())
+    assert failed.name == "Powertools layer resolves"
+    assert failed.detail.endswith("does not exist in us-east-1")
+    assert failed.fix.startswith("set powertoolsLayerArn to the Powertools layer ARN")
+
+    account.public[powertools_layer_parameter(powertools_version())] = "arn:aws:lambda:us-east-1:1:layer:x"
+    (failed,) = _failed(account.run())
+    assert failed.detail.endswith("names no layer version")
+
+    wrong = "arn:aws:lambda:us-east-1:111122223333:layer:powertools:9"
+    (failed,) = _failed(account.run(f"powertoolsLayerArn={wrong}"))
+    assert failed.detail.startswith(f"{wrong} (from powertoolsLayerArn): ")
+    assert failed.fix == "fix powertoolsLayerArn"
+
+
+def test_concurrency_the_account_cannot_reserve(account: Account) -> None:
+    account.unreserved[0] = 101  # a new account: 10 in all would show 10; 101 leaves room for 1
+    (failed,) = _failed(account.run())
+    assert failed.name == "reserved concurrency fits the account"
+    assert failed.detail.startswith("lambdaReservedConcurrency=2; the account allows 1 ")
+    assert "lambdaReservedConcurrency=none" in failed.fix
+    assert _failed(account.run("lambdaReservedConcurrency=1")) == []
+    assert _failed(account.run("lambdaReservedConcurrency=none")) == []
+
+
+def test_a_deployed_function_keeps_its_own_reservation(account: Account) -> None:
+    lambda_ = account.clients.lambda_
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lambda_.create_function(
+        FunctionName="bridge", Runtime="python3.13", Role=role, Handler="h.h", Code={"ZipFile": b"x"}
+    )
+    lambda_.put_function_concurrency(FunctionName="bridge", ReservedConcurrentExecutions=2)
+    account.clients.cloudformation.create_stack(
+        StackName="SesToConnect",
+        TemplateBody='{"Resources": {"H": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},'
+        ' "Outputs": {"FunctionName": {"Value": "bridge"}}}',
+    )
+    account.unreserved[0] = 100  # the function's 2 are already taken out of the account's pool
+    assert _failed(account.run()) == []
+
+
+def test_a_check_that_cannot_ask_fails_with_the_permission_it_needs(account: Account) -> None:
+    # Without the hook moto answers GetAccountSettings "404 Not yet implemented": an error like any other.
+    account.clients.lambda_.meta.events.unregister(
+        "before-call.lambda.GetAccountSettings", account.account_settings
+    )
+    (failed,) = _failed(account.run())
+    assert failed.name == "reserved concurrency"
+    assert failed.detail.startswith("could not check: ")
+    assert failed.fix.startswith("allow lambda:GetAccountSettings")
+
+
+def test_command_line_exit_codes(
+    account: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(Clients, "for_config", classmethod(lambda _cls, _config: account.clients))
+    assert cli.main(["preflight"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "11 passed, 0 failed"
+    assert cli.main(["preflight", "--deployed"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  rule 'ses-to-connect' in 'default-rule-set': not there yet" in out
+    assert "      fix: run cdk deploy" in out
+    assert cli.main(["preflight", "-c", "lambdaMemoryMb=1"]) == 2
+    assert "lambdaMemoryMb: must be between 128 and 10240, not 1" in capsys.readouterr().err
+
+
+def test_config_is_the_stacks_own(account: Account) -> None:
+    config = load_config(["lambdaReservedConcurrency=none"])
+    assert isinstance(config, BridgeConfig)
+    assert config.lambda_reserved_concurrency is None
+    with pytest.raises(ValueError, match="-c expects KEY=VALUE"):
+        load_config(["novalue"])
