@@ -67,7 +67,8 @@ def bridge_metric(namespace: str, service: str, name: str, statistic: str, perio
 class BridgeAlarms(Construct):
     """Public attributes: ``topic``, ``failure_queue_depth``, ``errors``, ``throttles``,
     ``destination_failures``, ``quarantine_rate``, ``async_event_age``, ``async_events_dropped``,
-    ``url_length``, ``contacts_without_id``, ``no_contacts`` (None unless configured), ``alarms`` (all of them)."""
+    ``url_length``, ``contacts_without_id``, ``no_contacts`` (None unless configured), ``alarms``
+    (all of them)."""
 
     def __init__(self, scope: Construct, construct_id: str, props: BridgeAlarmsProps) -> None:
         super().__init__(scope, construct_id)
