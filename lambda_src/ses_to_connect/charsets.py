@@ -234,8 +234,8 @@ def _valid_utf8(data: bytes) -> str | None:
 
 
 def _mostly_undecodable(text: str) -> bool:
-    """A quarter or more of the non-ASCII characters are U+FFFD: the wrong charset, not damage."""
-    return 4 * text.count("\ufffd") > len(text) - len(text.encode("ascii", "ignore"))
+    """Most non-ASCII characters are U+FFFD: the wrong charset, not a few damaged bytes."""
+    return 2 * text.count("\ufffd") > len(text) - len(text.encode("ascii", "ignore"))
 
 
 def _decode(data: bytes, encoding: str, errors: str) -> str:
