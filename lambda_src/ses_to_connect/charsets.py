@@ -139,6 +139,12 @@ _DETECTABLE = {
     "koi8_u": "koi8-u",
     "mac_roman": "macintosh",
 }
+# ISO-2022-JP: escapes to ASCII, JIS-Roman, half-width katakana and JIS X 0208 (WHATWG's set).
+_ISO_2022_JP_ESCAPE = re.compile(rb"\x1b(\(B|\(J|\(I|\$@|\$B)")
+_JIS_PAIRS = re.compile(rb"(?:[\x21-\x7e]{2})+")
+_KATAKANA_AS_CP932 = bytes(b + 0x80 if 0x21 <= b <= 0x5F else b for b in range(256))
+# Where Python's iso2022_jp maps JIS X 0208 otherwise than the WHATWG index (cp932) does.
+_JIS_AS_CP932 = str.maketrans("\u301c\u2016\u2212\u00a2\u00a3\u00ac", "\uff5e\u2225\uff0d\uffe0\uffe1\uffe2")
 FALLBACK = "windows-1252"  # WHATWG's default for undeclared text, and what Windows mailers send
 
 
@@ -201,7 +207,7 @@ def decode(data: bytes, encoding: str | None, hints: Sequence[str] = ()) -> Deco
 def _guess(data: bytes, declared: str | None, hints: Sequence[str]) -> Decoded:
     if data.isascii() and b"\x1b$" in data:  # ISO-2022-JP escapes in undeclared 7-bit text
         try:
-            return Decoded(data.decode("iso2022_jp"), "iso-2022-jp", clean=True, guessed=True)
+            return Decoded(_decode(data, "iso-2022-jp", "strict"), "iso-2022-jp", clean=True, guessed=True)
         except UnicodeError:
             pass
     if declared != "utf-8":
@@ -247,7 +253,44 @@ def _decode(data: bytes, encoding: str, errors: str) -> str:
         return codecs.charmap_decode(data, errors, _whatwg_table(codec))[0]
     if codec == "cp950":
         return data.decode(codec, f"{__name__}.big5-{errors}")
+    if codec == "iso-2022-jp":
+        try:
+            return data.decode("iso2022_jp").translate(_JIS_AS_CP932)
+        except UnicodeDecodeError:  # NEC and IBM rows (①, №), which Python's codec lacks
+            return _iso_2022_jp(data, errors)
     return data.decode(codec, errors)
+
+
+def _iso_2022_jp(data: bytes, errors: str) -> str:
+    """WHATWG's ISO-2022-JP decoder: its JIS X 0208 index is cp932's, so each two-byte run is
+    turned into Shift_JIS and decoded as cp932; half-width katakana likewise."""
+    out: list[str] = []
+    mode, start = b"(B", 0
+    for escape in _ISO_2022_JP_ESCAPE.finditer(data):
+        out.append(_iso_2022_jp_segment(data[start : escape.start()], mode, errors))
+        mode, start = escape.group(1), escape.end()
+    out.append(_iso_2022_jp_segment(data[start:], mode, errors))
+    return "".join(out)
+
+
+def _iso_2022_jp_segment(data: bytes, mode: bytes, errors: str) -> str:
+    if mode == b"(I":
+        return data.translate(_KATAKANA_AS_CP932).decode("cp932", errors)
+    if mode not in {b"$@", b"$B"}:
+        return data.decode("ascii", errors)
+    out: list[str] = []
+    end = 0
+    for run in _JIS_PAIRS.finditer(data):
+        out.append(data[end : run.start()].decode("ascii", errors))
+        shift_jis = bytearray()
+        for j1, j2 in zip(run.group()[::2], run.group()[1::2], strict=True):
+            s1 = (j1 - 0x21) // 2 + 0x81
+            s2 = j2 + 0x1F + (j2 >= 0x60) if j1 % 2 else j2 + 0x7E
+            shift_jis += bytes((s1 + 0x40 if s1 > 0x9F else s1, s2))
+        out.append(shift_jis.decode("cp932", errors))
+        end = run.end()
+    out.append(data[end:].decode("ascii", errors))
+    return "".join(out)
 
 
 @cache

@@ -86,6 +86,19 @@ def test_a_legacy_cjk_label_is_read_as_its_whatwg_superset(label: str, codec: st
     assert (body, defects) == (text, [])
 
 
+def test_iso_2022_jp_reads_nec_row_13_and_half_width_katakana_as_whatwg_does() -> None:
+    """Python's iso2022_jp knows neither; WHATWG's decoder reads JIS X 0208 with cp932's table."""
+    body = (
+        "ご注文".encode("iso2022_jp") + b"\x1b$B-!\x1b(B" + b"\x1b(I6@6E\x1b(B" + " 〜".encode("iso2022_jp")
+    )
+    with pytest.raises(UnicodeDecodeError):
+        body.decode("iso2022_jp")
+
+    text, defects = body_and_defects(message(body, "text/plain; charset=iso-2022-jp", cte=b"7bit"))
+
+    assert (text, defects) == ("ご注文①ｶﾀｶﾅ ～", [])  # and WAVE DASH as cp932 has it, like the rest
+
+
 def test_iso_8859_1_with_windows_smart_quotes_reads_as_windows_1252() -> None:
     body = "\u201cQuoted\u201d \u2013 it\u2019s 10\u20ac\u2026".encode("cp1252")
 
@@ -213,6 +226,14 @@ def test_one_bad_encoded_word_leaves_the_others_decoded() -> None:
 
     assert subject == "Café =?utf-8?b?A?= naïveok end"
     assert defects == ["undecodable_header:subject"]
+
+
+def test_an_iso_2022_jp_encoded_word_with_a_numero_sign_is_decoded() -> None:
+    word = b"=?iso-2022-jp?B?GyRCJygnJS1iGyhCNDEgGyRCJ2AnZBsoQiAyOC4wOS4yMDE2?="  # a real one
+
+    subject, defects = subject_and_defects(message(b"ok", "text/plain", b"Subject: " + word))
+
+    assert (subject, defects) == ("ЖД№41 от 28.09.2016", [])
 
 
 def test_a_raw_cp1251_subject_is_read_in_the_charset_the_body_declares() -> None:
