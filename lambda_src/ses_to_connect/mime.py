@@ -106,7 +106,7 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
         message = BytesHeaderParser(policy=_POLICY).parsebytes(bytes(head))
         body, body_part = None, None
 
-    hints = declared_charsets(message)  # for raw 8-bit header bytes
+    hints = _declared_charsets(message)  # for raw 8-bit header bytes
 
     def text(name: str, limit: int | None = None) -> str:
         return header_text(message.get(name), defects, name.lower(), limit, hints)
@@ -219,7 +219,7 @@ def _decode_text(part: Message, defects: Defects) -> str:
     return without_lone_surrogates(decoded.text)
 
 
-def declared_charsets(message: Message) -> list[str]:
+def _declared_charsets(message: Message) -> list[str]:
     """The usable charsets the message's parts declare, in order, each once."""
     found: dict[str, None] = {}
     for part in message.walk():
