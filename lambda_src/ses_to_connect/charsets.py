@@ -219,7 +219,7 @@ def _guess(data: bytes, declared: str | None, hints: Sequence[str]) -> Decoded:
         if _UTF8_SEQUENCE.search(data) and not _mostly_undecodable(text):
             return Decoded(text, "utf-8", clean=False, guessed=True)
     for hint in dict.fromkeys(hints):
-        if hint not in {declared, "utf-8"}:
+        if hint not in {declared, "utf-8"} and _ascii_compatible(hint):
             try:
                 return Decoded(_decode(data, hint, "strict"), hint, clean=True, guessed=True)
             except UnicodeError:
@@ -227,6 +227,17 @@ def _guess(data: bytes, declared: str | None, hints: Sequence[str]) -> Decoded:
     encoding = _detect(data) or FALLBACK
     text = _decode(data, encoding, "replace")
     return Decoded(text, encoding, "\ufffd" not in text, guessed=True)
+
+
+@cache
+def _ascii_compatible(encoding: str) -> bool:
+    """Whether ASCII bytes read as ASCII in ``encoding``: a UTF-16 or EBCDIC part says nothing
+    about the charset of 8-bit bytes found elsewhere."""
+    sample = bytes(range(0x20, 0x7F))
+    try:
+        return _decode(sample, encoding, "strict") == sample.decode("ascii")
+    except UnicodeError:
+        return False
 
 
 def _valid_utf8(data: bytes) -> str | None:

@@ -246,6 +246,13 @@ def test_a_raw_cp1251_subject_is_read_in_the_charset_the_body_declares() -> None
     assert subject_and_defects(raw) == ("Привет", ["8bit_header:subject"])
 
 
+def test_a_charset_that_is_not_ascii_compatible_is_no_hint_for_raw_header_bytes() -> None:
+    subject = b"Frau M\xfcllers"  # UTF-16 would read it too, as 6 CJK characters
+    raw = message("Text".encode("utf-16"), "text/plain; charset=utf-16", b"Subject: " + subject)
+
+    assert subject_and_defects(raw) == ("Frau Müllers", ["8bit_header:subject"])
+
+
 def test_a_raw_cp1251_subject_without_any_hint_is_detected() -> None:
     raw = message(b"ok", "text/plain", b"Subject: " + "Узнай как заработать миллион".encode("cp1251"))
 
