@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
@@ -23,9 +23,12 @@ FIXED_TIMESTAMP = "1970-01-01T00:00:00.000Z"
 UNKNOWN_ENVELOPE_SENDER = "unknown-sender@envelope.invalid"
 
 
-def message_id_for(raw: bytes) -> str:
-    """A stable SES-style message id (lower-case base32) derived from the message bytes."""
-    return base64.b32encode(hashlib.sha256(raw).digest()).decode().lower().rstrip("=")[:40]
+def message_id_for(raw: bytes | Iterable[bytes]) -> str:
+    """A stable SES-style message id (lower-case base32) derived from the message bytes (or chunks)."""
+    digest = hashlib.sha256()
+    for chunk in [raw] if isinstance(raw, bytes) else raw:
+        digest.update(chunk)
+    return base64.b32encode(digest.digest()).decode().lower().rstrip("=")[:40]
 
 
 def build_ses_event(

@@ -8,44 +8,85 @@ Connect request passes through :func:`clean_text`, so CR, LF and other control c
 
 from __future__ import annotations
 
+import binascii
+import itertools
 import re
-from email.errors import MessageError
-from email.header import decode_header, make_header
+from collections.abc import Sequence
 
+from ses_to_connect import charsets
 from ses_to_connect.model import Defects
 
 _CONTROL_OR_SPACE_RUN = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff]+")
 _SURROGATES = re.compile(r"[\udc80-\udcff]+")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_FOLD = re.compile(r"\r?\n(?=[ \t])")  # unfolding removes the line break, not the white space
+# As lenient as the stdlib's: anywhere in the text, charset with an optional RFC 2231 language.
+_ENCODED_WORD = re.compile(r"=\?([^?]*)\?([bBqQ])\?(.*?)\?=")
 
 
-def decode_8bit(value: str, defects: Defects, field: str) -> str:
-    """Undo surrogate escapes: raw 8-bit header bytes are read as UTF-8, else as cp1252.
-
-    Text that is UTF-8 but for a sequence or two (senders cut long names mid-character) stays
-    UTF-8, with U+FFFD where the damage is.
-    """
+def decode_8bit(value: str, defects: Defects, field: str, hints: Sequence[str] = ()) -> str:
+    """Undo surrogate escapes: raw 8-bit header bytes are read as UTF-8 (also when damaged in a
+    few places: senders cut long names mid-character), else in a charset the message declares
+    (``hints``, from :func:`charsets.codec_for`), else in the charset detection finds."""
     if not _SURROGATES.search(value):
         return value
     defects.add("8bit_header", field)
-    raw = value.encode("utf-8", "surrogateescape")
-    text = raw.decode("utf-8", "replace")
-    if text.count("\ufffd") <= 2:
-        return text
-    return raw.decode("cp1252", "replace")
+    return charsets.decode(value.encode("utf-8", "surrogateescape"), None, hints).text
 
 
-def decode_words(value: str, defects: Defects, field: str) -> str:
-    """Decode RFC 2047 encoded words; a broken word is kept as written and recorded."""
-    value = decode_8bit(value, defects, field)
+def decode_words(value: str, defects: Defects, field: str, hints: Sequence[str] = ()) -> str:
+    """Decode RFC 2047 encoded words, each run of them on its own: one bad word spoils itself only.
+
+    White space between two encoded words is dropped, white space around plain text kept (RFC
+    2047 section 6.2); the words of one run in one charset are decoded together, since senders
+    split multi-byte characters across words. A word that is not decodable stays as written.
+    """
+    value = _FOLD.sub("", decode_8bit(value, defects, field, hints))
     if "=?" not in value:
         return value
+    out: list[str] = []
+    run: list[tuple[str, bytes]] = []  # (charset label, bytes) of adjacent encoded words
+    end = 0
+    for word in _ENCODED_WORD.finditer(value):
+        between = value[end : word.start()]
+        data = _word_bytes(word)
+        if data is None:
+            defects.add("undecodable_header", field)
+            out.append(_decode_run(run, defects, field, hints) + between + word.group())
+            run = []
+        else:
+            if not run or between.strip(" \t"):
+                out.append(_decode_run(run, defects, field, hints) + between)
+                run = []
+            run.append((word.group(1).split("*", 1)[0].strip().lower(), data))
+        end = word.end()
+    out.append(_decode_run(run, defects, field, hints) + value[end:])
+    return "".join(out)
+
+
+def _word_bytes(word: re.Match[str]) -> bytes | None:
+    """The bytes an encoded word stands for, or None when its encoded text is broken."""
+    encoded = word.group(3)
     try:
-        return str(make_header(decode_header(value)))
-    except (LookupError, UnicodeError, ValueError, TypeError, MessageError):  # the stdlib's many ways
-        defects.add("undecodable_header", field)
-        return value
+        if word.group(2) in "bB":
+            compact = "".join(encoded.split())
+            return binascii.a2b_base64(compact + "=" * (-len(compact) % 4))
+        return binascii.a2b_qp(encoded.encode("utf-8", "surrogateescape"), header=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _decode_run(run: list[tuple[str, bytes]], defects: Defects, field: str, hints: Sequence[str]) -> str:
+    parts: list[str] = []
+    for label, group in itertools.groupby(run, key=lambda word: word[0]):
+        data = b"".join(data for _, data in group)
+        encoding = charsets.codec_for(label)
+        decoded = charsets.decode(data, encoding, hints)
+        if encoding is None or not decoded.clean or decoded.guessed:
+            defects.add("undecodable_header", field)
+        parts.append(decoded.text)
+    return "".join(parts)
 
 
 def clean_text(value: str) -> str:
@@ -58,11 +99,14 @@ def without_lone_surrogates(value: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", value)
 
 
-def header_text(value: str | None, defects: Defects, field: str, limit: int | None = None) -> str:
+def header_text(
+    value: str | None, defects: Defects, field: str, limit: int | None = None, hints: Sequence[str] = ()
+) -> str:
     """A header's value decoded, unfolded and stripped of control characters.
 
     ``limit`` bounds the raw value before decoding, for headers whose use is short anyway (a
     210 kB Subject is cut to 998 characters; decoding all of it first is wasted work).
+    ``hints`` are the message's declared charsets, for raw 8-bit bytes (see :func:`decode_8bit`).
     """
     if value is None:
         return ""
@@ -70,7 +114,7 @@ def header_text(value: str | None, defects: Defects, field: str, limit: int | No
     if limit is not None and len(raw) > limit:
         defects.add("header_truncated", field)
         raw = raw[:limit]
-    return clean_text(decode_words(raw, defects, field))
+    return clean_text(decode_words(raw, defects, field, hints))
 
 
 def message_ids(value: str | None) -> list[str]:

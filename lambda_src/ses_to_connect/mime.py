@@ -10,7 +10,6 @@ returned as a file for the attachment rules.
 from __future__ import annotations
 
 import binascii
-import codecs
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email._policybase import Compat32
@@ -21,6 +20,7 @@ from email.parser import BytesHeaderParser
 from functools import partial
 from typing import NamedTuple
 
+from ses_to_connect import charsets
 from ses_to_connect.addresses import parse_addresses
 from ses_to_connect.headers import clean_text, decode_8bit, header_text, without_lone_surrogates
 from ses_to_connect.limits import MAX_SUBJECT
@@ -56,7 +56,7 @@ class _RawHeaderPolicy(Compat32):
     """compat32, except that header values come back as parsed, 8-bit bytes still escaped.
 
     compat32 wraps 8-bit values in a ``Header`` whose ``str()`` turns every such byte into
-    U+FFFD; keeping the escapes lets :func:`decode_8bit` recover UTF-8 or cp1252 text.
+    U+FFFD; keeping the escapes lets :func:`decode_8bit` recover the text in its charset.
     """
 
     def header_fetch_parse(self, name: str, value: str) -> str:
@@ -123,8 +123,10 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
         message = BytesHeaderParser(policy=_POLICY).parsebytes(bytes(head))
         body, files = None, []
 
+    hints = _declared_charsets(message)  # for raw 8-bit header bytes
+
     def text(name: str, limit: int | None = None) -> str:
-        return header_text(message.get(name), defects, name.lower(), limit)
+        return header_text(message.get(name), defects, name.lower(), limit, hints)
 
     def addresses(name: str) -> list[Address]:
         return parse_addresses(message.get_all(name, []), defects, name.lower())
@@ -382,35 +384,42 @@ def decoded_payload(part: Message, defects: Defects) -> bytes:
 
 
 def _decode_text(part: Message, defects: Defects) -> str:
-    """A text part's content in its declared charset; wrong or unknown charsets fall back."""
+    """A text part's content in its declared charset, read as browsers read it (see
+    :mod:`charsets`); undecodable bytes become U+FFFD, and every fallback is recorded."""
     data = decoded_payload(part, defects)
     if not data:
         return ""
     declared = _charset(part, defects)
-    if declared:
-        try:
-            return without_lone_surrogates(data.decode(declared))
-        except UnicodeError:  # undecodable, or a codec (idna, "undefined") that is no charset
-            defects.add("charset_mismatch", declared[:40])
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        if not declared:
-            defects.add("undeclared_8bit_body")
-        return data.decode("cp1252", "replace")
+    decoded = charsets.decode(data, declared)
+    if declared is not None and (not decoded.clean or decoded.guessed):
+        defects.add("charset_mismatch", declared)
+    elif declared is None and decoded.guessed and part.get_param("charset") is None:
+        defects.add("undeclared_8bit_body")
+    if decoded.guessed:
+        defects.add("charset_guessed", decoded.encoding)
+    return without_lone_surrogates(decoded.text)
+
+
+def _declared_charsets(message: Message) -> list[str]:
+    """The usable charsets the message's parts declare, in order, each once."""
+    found: dict[str, None] = {}
+    for part in message.walk():
+        raw = part.get_param("charset")
+        if isinstance(raw, str):
+            encoding = charsets.codec_for(raw.strip("\"'"))
+            if encoding is not None:
+                found[encoding] = None
+    return list(found)
 
 
 def _charset(part: Message, defects: Defects) -> str | None:
+    """The encoding the part's charset parameter names; an unusable name is recorded."""
     raw = part.get_param("charset")
     if raw is None:
         return None
     value = decode_8bit(str(raw if isinstance(raw, str) else raw[2] or ""), defects, "content-type")
-    name = value.strip().strip("\"'").lower()
-    try:
-        # Only text codecs: "base64" or "rot13" are codecs too, but not charsets.
-        if not codecs.lookup(name)._is_text_encoding:
-            raise LookupError(name)
-    except (LookupError, ValueError):  # ValueError: a NUL in the name
-        defects.add("unknown_charset", clean_text(name)[:40])
-        return None
-    return name
+    name = value.strip().strip("\"'")
+    encoding = charsets.codec_for(name)
+    if encoding is None:
+        defects.add("unknown_charset", clean_text(name.lower())[:40])
+    return encoding

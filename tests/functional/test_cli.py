@@ -7,18 +7,26 @@ unusable arguments or an unreadable file exit 2 with one line on stderr and no t
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ses_to_connect import convert as convert_module
+from ses_to_connect.__main__ import main as cli_main
+from ses_to_connect.adapters.s3 import CHUNK_BYTES
 from ses_to_connect.convert import client_token
-from ses_to_connect.event_builder import message_id_for
+from ses_to_connect.event_builder import build_ses_event, message_id_for
+from ses_to_connect.mime import ParsedMessage, parse_message
+from ses_to_connect.ses_event import records
+from ses_to_connect.settings import ConnectAddress, Settings
 
 from . import LAMBDA_SRC, SUPPORT, mime
 
@@ -245,6 +253,48 @@ def test_the_output_is_byte_identical_across_runs(tmp_path: Path) -> None:
         "ToAddresses": [{"EmailAddress": "other@customer.example"}],
         "CcAddresses": [{"EmailAddress": "rene@customer.example", "DisplayName": "René"}],
     }
+
+
+def test_the_file_reaches_the_parser_in_chunks_and_converts_as_in_one_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 11, section 7: the command feeds the parser as the handler does (256 KiB chunks,
+    never the whole file), and what it prints is what the whole message in one piece gives."""
+    attachment = base64.encodebytes(bytes(range(256)) * 4000).decode()  # 1 MB, about 1.4 MB encoded
+    raw = RICH.replace(
+        b"--b1--\r\n",
+        b"--b1\r\nContent-Type: application/pdf; name=a.pdf\r\n"
+        b"Content-Disposition: attachment; filename=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + attachment.encode()
+        + b"--b1--\r\n",
+    )
+    path = tmp_path / "large.eml"
+    path.write_bytes(raw)
+    fed: list[int] = []
+
+    def counted(chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            fed.append(len(chunk))
+            yield chunk
+
+    def spy(source: bytes | Iterable[bytes], prefer: str = "text/html") -> ParsedMessage:
+        assert not isinstance(source, bytes)
+        return parse_message(counted(source), prefer)
+
+    monkeypatch.setattr(convert_module, "parse_message", spy)
+    assert cli_main(["convert", str(path), *BASE_ARGS]) == 0
+    streamed = json.loads(capsys.readouterr().out)
+    monkeypatch.undo()
+
+    assert sum(fed) == len(raw)
+    assert fed == [CHUNK_BYTES] * (len(raw) // CHUNK_BYTES) + [len(raw) % CHUNK_BYTES]
+    event = build_ses_event(raw, message_id=message_id_for(raw), recipients=[SUPPORT])
+    settings = Settings(
+        instance_id="i-1", connect_addresses=(ConnectAddress(SUPPORT),), mail_bucket="ses-to-connect-mail"
+    )
+    whole = convert_module.convert(raw, records(event)[0], settings)
+    assert streamed == json.loads(json.dumps(whole.as_json()))
+    assert streamed["requests"][0]["Attachments"][0]["FileName"] == "a.pdf"
 
 
 @pytest.mark.parametrize(

@@ -212,8 +212,9 @@ def test_crlf_and_controls_in_the_subject_are_flattened() -> None:
 def test_crlf_and_controls_in_message_id_in_reply_to_and_references_never_reach_the_headers() -> None:
     """Identifiers are cleaned like any header text. What happens to a damaged one: an encoded
     word is decoded even inside ``<...>`` (RFC 2047 allows none there), the CR LF it hides
-    becomes a space, the id no longer matches ``<...>``, and the last space-separated piece is
-    kept as MESSAGE_ID; a NUL in In-Reply-To becomes a space likewise. No line break survives."""
+    becomes a space, the id no longer matches ``<...>``, and the last space-separated piece
+    (the word's end and the text after it, which has no space before it) is kept as MESSAGE_ID;
+    a NUL in In-Reply-To becomes a space likewise. No line break survives."""
     raw = message(
         [
             ("From", FROM),
@@ -228,7 +229,7 @@ def test_crlf_and_controls_in_message_id_in_reply_to_and_references_never_reach_
     request = only_request(run(raw))
 
     assert raw_message(request)["Headers"] == {
-        "MESSAGE_ID": "@example.org>",
+        "MESSAGE_ID": "1@example.org>",
         "IN_REPLY_TO": "<p q@example.org>",
         "REFERENCES": "<r1@example.org> <r2@example.org> <r3@example.org>",
         "X_SES_SPAM_VERDICT": "PASS",

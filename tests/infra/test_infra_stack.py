@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -876,4 +877,18 @@ def test_function_code_vendors_the_pinned_pure_python_packages(default: Synth) -
     assert stage is not None
     staged = Path(stage.outdir) / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     assert (staged / "tnefparse" / "__init__.py").is_file()
-    assert sorted(p.name for p in staged.iterdir()) == ["ses_to_connect", "tnefparse"]
+    assert sorted(p.name for p in staged.iterdir()) == ["charset_normalizer", "ses_to_connect", "tnefparse"]
+    # Sources only: the synth machine's compiled modules would not load on the function's arm64.
+    assert (staged / "charset_normalizer" / "md.py").is_file()
+    assert [p.name for p in staged.rglob("*") if p.suffix in {".so", ".pyd", ".pyc"}] == []
+    detect = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import charset_normalizer as cn; "
+        "print(cn.md.__file__.startswith(sys.argv[1]), cn.from_bytes(sys.argv[2].encode('cp932')).best())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", detect, str(staged), "こんにちは、お元気ですか"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["True", "こんにちは、お元気ですか"]
