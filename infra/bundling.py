@@ -9,14 +9,27 @@ Only Python sources are copied. ``charset_normalizer``'s wheels for the synth ma
 mypyc-compiled modules for its own architecture next to the ``.py`` files they were compiled
 from; without the compiled ones the package runs as its pure-Python wheel does, on any
 architecture (the function runs on arm64), only slower at detection, which few messages need.
+
+The copied tree is then compiled to byte-code (``__pycache__/*.cpython-3XY.pyc``) by the synth
+interpreter, when its major.minor is the deployed runtime's (``infra.function.RUNTIME``): Lambda
+cannot write ``__pycache__`` under ``/var/task``, so without it every cold start compiles the
+function's modules. The ``.pyc`` files are unchecked-hash (never compared with the sources, whose
+mtimes mean nothing in an asset) and reproducible: the same sources and interpreter give the same
+bytes. Under another minor version nothing is compiled (that byte-code would be ignored) and a
+warning says so.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import os
+import re
 import shutil
+import subprocess
+import sys
 import typing
+import warnings
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -24,13 +37,16 @@ import jsii
 
 from infra.paths import LAMBDA_SRC, pinned_version
 
-__all__ = ["VENDORED_PACKAGES", "code_bundling"]
+__all__ = ["VENDORED_PACKAGES", "code_bundling", "compile_tree"]
 
 # Import name -> distribution name (as pinned in requirements/lambda.txt).
 VENDORED_PACKAGES = {"tnefparse": "tnefparse", "charset_normalizer": "charset-normalizer"}
 _IGNORE = shutil.ignore_patterns(
     "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", "*.egg-info", "*.so", "*.pyd"
 )
+# Where Lambda unpacks the asset: the path compiled into the byte-code, so that it does not depend on
+# the staging folder's name (the import system replaces it with the real path on loading anyway).
+_TASK_ROOT = "/var/task"
 
 
 @jsii.implements(cdk.ILocalBundling)
@@ -41,7 +57,69 @@ class _CopyBundling:
             shutil.copytree(
                 _installed_package(package, distribution), Path(output_dir) / package, ignore=_IGNORE
             )
+        runtime = _runtime_version()
+        if sys.version_info[:2] == runtime:
+            compile_tree(Path(output_dir))
+        else:
+            # Byte-code is specific to a minor version: the runtime would ignore (and could not
+            # replace) a .pyc made here, so the asset ships sources only and every cold start
+            # compiles them. Deploying still works; it is only slower, hence a warning, not an error.
+            warnings.warn(
+                f"cdk synth runs Python {sys.version_info.major}.{sys.version_info.minor} but the function "
+                f"runs python{runtime[0]}.{runtime[1]}: the code asset ships without byte-code, so each "
+                "cold start compiles the function's modules. Synthesize with the runtime's Python.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return True
+
+
+def _runtime_version() -> tuple[int, int]:
+    """The deployed runtime's (major, minor), from ``RUNTIME.name`` (e.g. ``python3.13``)."""
+    # Imported here: infra.function imports this module, and RUNTIME is defined there only.
+    from infra.function import RUNTIME  # noqa: PLC0415
+
+    match = re.fullmatch(r"python(\d+)\.(\d+)", RUNTIME.name)
+    if match is None:
+        raise RuntimeError(f"not a Python runtime: {RUNTIME.name}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def compile_tree(root: Path) -> None:
+    """Write ``__pycache__`` next to every ``.py`` under ``root``, with this interpreter, reproducibly.
+
+    A fresh interpreter, so that nothing of this process (its hash seed, ``-O``) leaks in:
+    ``PYTHONHASHSEED=0``, so nothing marshalled can follow string hashes (3.13's marshal already
+    sorts frozenset constants; the fixed seed keeps that true whatever the interpreter); optimization
+    level 0, so asserts and docstrings stay as in the sources; one worker and compileall's sorted
+    walk; and the paths compiled in are ``/var/task/...`` whatever the staging folder is called
+    (without that, two bundlings differ).
+    """
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTHON")}
+    done = subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            "-f",
+            "-j",
+            "1",
+            "-o",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-d",
+            _TASK_ROOT,
+            str(root),
+        ],
+        env={**env, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"compiling the code asset failed: {(done.stdout + done.stderr).strip()[-2000:]}")
 
 
 def _installed_package(package: str, distribution: str) -> Path:
