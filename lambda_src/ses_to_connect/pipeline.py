@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -238,9 +238,12 @@ class Pipeline:
     def _start_destination(self, run: _Run, index: int) -> str | None:
         """Start one destination's contact, taking the fallbacks Connect's refusals call for.
 
-        * A request that replays URLs signed earlier and is refused as invalid is sent again
-          with URLs signed now: the old ones may have gone stale (their credentials expired).
         * Refused attachments: sent without them, under a token of its own.
+        * A request that replays URLs signed earlier and is refused as invalid for another reason
+          is sent again with URLs signed now: the old ones may have gone stale (their credentials
+          expired). Same token, so an earlier contact is never duplicated; but if Connect keeps
+          refused tokens, an ``IdempotencyException`` after that refusal no longer proves an
+          earlier contact, and the message goes to the failure queue instead of counting as one.
         * A refused RelatedContactId (a thread root Connect does not know): sent unlinked,
           under a token of its own, and flagged; if that fails the same way, the root was not
           the cause and the first error stands.
@@ -252,21 +255,28 @@ class Pipeline:
         while True:
             steps = run.delivery.steps(base)
             request = self._request(run, index, steps)
-            # Connect can know this token only from an attempt the ledger recorded beforehand.
-            reached = run.earlier is not None and run.earlier.steps(base) == steps
+            # Connect can know this token only from an attempt the ledger recorded beforehand,
+            # and an IdempotencyException proves that attempt only if this run's own refused
+            # request did not use the token up.
+            refused_here = request["ClientToken"] in run.refused_tokens
+            reached = run.earlier is not None and run.earlier.steps(base) == steps and not refused_here
             try:
-                return self._start(request, reached=reached)
+                return self._start(request, reached=reached, refused_here=refused_here)
             except IdempotencyConflict:
                 raise
             except PermanentDeliveryError as exc:
-                if request.get("Attachments") and not run.fresh and exc.code == "InvalidRequestException":
+                step = _fallback(exc, request)
+                stale_urls = (
+                    request.get("Attachments") and not run.fresh and exc.code == "InvalidRequestException"
+                )
+                if stale_urls and (step is None or step == Drop.RELATED):
                     logger.warning("Connect refused replayed attachment URLs; signing them again")
+                    run.refused_tokens.add(request["ClientToken"])
                     self._store(
                         run, self._signed(planned, run.delivery.related_contact_id, run.delivery.dropped)
                     )
                     run.fresh = True
                     continue
-                step = _fallback(exc, request)
                 if step is None:
                     if steps and steps[-1] == Drop.RELATED and exc.code == unlinked_after:
                         # Unlinked, it fails the same way: the thread root was not the cause.
@@ -310,7 +320,7 @@ class Pipeline:
         request["ClientToken"] = variant_token(request["ClientToken"], steps)
         return request
 
-    def _start(self, request: dict[str, Any], *, reached: bool) -> str | None:
+    def _start(self, request: dict[str, Any], *, reached: bool, refused_here: bool = False) -> str | None:
         """Create the contact; None when it exists and Connect will not say its id.
 
         ``IdempotencyException`` means "created" only when an earlier attempt with this very
@@ -323,11 +333,18 @@ class Pipeline:
                 return self.io.contacts.start(params)
             except IdempotencyConflict as exc:
                 if not reached:
-                    raise IdempotencyConflict(
-                        f"{exc} (no earlier attempt with this ClientToken is recorded)",
-                        code=exc.code,
-                        reason="token_used_by_unrecorded_request",
-                    ) from exc
+                    why, reason = (
+                        (
+                            "this invocation's refused request may have used it up",
+                            "token_used_by_refused_request",
+                        )
+                        if refused_here
+                        else (
+                            "no earlier attempt with this ClientToken is recorded",
+                            "token_used_by_unrecorded_request",
+                        )
+                    )
+                    raise IdempotencyConflict(f"{exc} ({why})", code=exc.code, reason=reason) from exc
                 logger.warning("the contact exists but Connect does not say its id (its request changed)")
                 return None
 
@@ -355,6 +372,7 @@ class _Run:
     earlier: Delivery | None  # as the ledger held it when this invocation began
     delivery: Delivery  # what this invocation sends (updated as fallbacks are taken)
     fresh: bool  # the URLs were signed by this invocation
+    refused_tokens: set[str] = field(default_factory=set)  # tokens Connect refused in this invocation
 
 
 def _token(planned: Plan, index: int, delivery: Delivery) -> str:

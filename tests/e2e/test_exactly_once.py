@@ -482,20 +482,56 @@ def test_past_the_urls_validity_the_contact_is_reported_as_existing_without_id(
     assert emulator.contacts() == [contact]
 
 
-def test_urls_whose_credentials_expired_early_are_signed_again(
-    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("reading", ["kept", "forgotten"])
+def test_urls_whose_credentials_expired_early_are_signed_again_and_a_conflict_is_reported(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, reading: RefusedTokens
 ) -> None:
-    """X-Amz-Expires says valid, but the role session that signed them ended: Connect refuses the replay."""
-    event, contact, _ = answer_lost_then_new_container(aws, emulator, monkeypatch, "Session ended")
+    """X-Amz-Expires says valid, but the role session that signed them ended: Connect refuses the replay.
+
+    The URLs are signed again under the same token (a new token could duplicate the contact).
+    Connect then answers IdempotencyException, which no longer proves the earlier contact: under
+    the "kept" reading the refused replay itself may have used the token up. So the message goes
+    to the failure queue with that reason instead of counting as a contact.
+    """
+    emulator.set_refused_tokens(reading)
+    event, contact, _ = answer_lost_then_new_container(aws, emulator, monkeypatch, f"Session ended {reading}")
+    message_id = ses_message_id(event)
     emulator.add_signing_key("testing", SigningKey("testing", expires_at=time.time()))
     try:
-        retried = invoke(event)
+        response = handler.lambda_handler(event, LambdaContext())
     finally:
         emulator.add_signing_key("testing", SigningKey("testing"))
 
-    assert (retried["contactIds"], retried["contactsWithoutId"]) == ([], 1)
     assert emulator.attempts() == [LOST, Attempt(400, "InvalidRequestException"), IDEMPOTENCY_ANSWER]
+    assert response["failed"]["code"] == "IdempotencyException"
+    [record] = failure_records_for(aws, message_id)
+    assert "refused request may have used it up" in record["responsePayload"]["errorMessage"]
     assert emulator.contacts() == [contact]
+
+
+@pytest.mark.parametrize("reading", ["kept", "forgotten"])
+def test_throttled_then_refused_attachments_still_give_one_contact(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, reading: RefusedTokens
+) -> None:
+    """No contact exists after the throttled first attempt; the retry's replay is refused for its
+    files. The files are dropped under a token of their own, never re-signed under the refused one."""
+    emulator.set_refused_tokens(reading)
+    message, _ = with_attachments(f"Throttled, then refused files, tokens {reading}")
+    event = store(aws, wire(message))
+    monkeypatch.setenv("CONNECT_MAX_ATTEMPTS", "1")
+    handler.pipeline.cache_clear()
+    emulator.inject_errors("ThrottlingException")
+    with pytest.raises(RetryableDeliveryError):
+        invoke(event)
+    assert emulator.contacts() == []
+    emulator.inject_errors("InvalidRequestException", reason="INVALID_FILE_TYPE")
+
+    retried = invoke(event)
+
+    contact = only_contact(emulator, ses_message_id(event))
+    assert (retried["contactIds"], retried["contactsWithoutId"]) == ([contact.contact_id], 0)
+    assert "Attachments" not in contact.params
+    assert "rejected_by_connect:INVALID_FILE_TYPE" in contact.params["Attributes"]["sesAttachmentsSkipped"]
 
 
 def test_an_idempotency_answer_the_ledger_cannot_explain_goes_to_the_failure_queue(
