@@ -101,8 +101,13 @@ def build_requests(
     attachments: list[dict[str, str]],
     skipped: list[Skipped],
     related_contact_id: str | None = None,
+    unnamed_skips: int = 0,
 ) -> Conversion:
-    """The ``StartEmailContact`` requests of a delivered plan, given its stored attachments."""
+    """The ``StartEmailContact`` requests of a delivered plan, given its stored attachments.
+
+    ``unnamed_skips`` counts skipped files known only by number (the delivery record keeps a
+    bounded list of names); they are counted in the listing's "… and N more".
+    """
     assert plan.customer is not None and plan.quarantine_reason is None  # noqa: S101 (caller's contract)
     requests = [
         build_request(
@@ -112,6 +117,7 @@ def build_requests(
             attachments=attachments,
             skipped=[*plan.skipped, *skipped],
             related_contact_id=related_contact_id,
+            unnamed_skips=unnamed_skips,
         )
         for destination in plan.destinations
     ]
@@ -169,6 +175,7 @@ def build_request(
     attachments: list[dict[str, str]],
     skipped: list[Skipped],
     related_contact_id: str | None,
+    unnamed_skips: int = 0,
 ) -> dict[str, Any]:
     """The exact ``StartEmailContact`` parameters for one destination."""
     message, record, settings, defects = plan.message, plan.record, plan.settings, plan.defects
@@ -203,7 +210,7 @@ def build_request(
         request["ContactFlowId"] = destination.contact_flow_id
     if related_contact_id:
         request["RelatedContactId"] = related_contact_id
-    request["Attributes"] = _attributes(plan, len(attachments), skipped)
+    request["Attributes"] = _attributes(plan, len(attachments), skipped, unnamed_skips)
     if settings.contact_expiry_minutes is not None:
         request["SegmentAttributes"] = {
             "connect:ContactExpiry": {
@@ -309,25 +316,26 @@ def _additional_recipients(
     return {name: entries for name, entries in lists.items() if entries}
 
 
-def _skipped_listing(skipped: list[Skipped]) -> str:
+def _skipped_listing(skipped: list[Skipped], unnamed: int = 0) -> str:
     """``name (reason); ...`` within ``MAX_SKIPPED_ATTRIBUTE`` characters: whole entries, then
-    "… and N more" for those that do not fit."""
+    "… and N more" for those that do not fit and the ``unnamed`` ones."""
     entries = [f"{item.file_name} ({item.reason})" for item in skipped]
     listing = "; ".join(entries)
-    if len(listing) <= MAX_SKIPPED_ATTRIBUTE:
+    if not unnamed and len(listing) <= MAX_SKIPPED_ATTRIBUTE:
         return listing
+    total = len(entries) + unnamed
     kept, size = 0, 0
     for entry in entries:
-        tail = f"; … and {len(entries) - kept - 1} more"
+        tail = f"; … and {total - kept - 1} more"
         if size + (2 if kept else 0) + len(entry) + len(tail) > MAX_SKIPPED_ATTRIBUTE:
             break
         size += (2 if kept else 0) + len(entry)
         kept += 1
-    rest = f"… and {len(entries) - kept} more"
+    rest = f"… and {total - kept} more"
     return "; ".join([*entries[:kept], rest])
 
 
-def _attributes(plan: Plan, sent: int, skipped: list[Skipped]) -> dict[str, str]:
+def _attributes(plan: Plan, sent: int, skipped: list[Skipped], unnamed_skips: int = 0) -> dict[str, str]:
     """Static attributes first; the bridge's own keys are added last so they cannot be overridden."""
     record, settings, defects = plan.record, plan.settings, plan.defects
     attributes = dict(settings.static_attributes)
@@ -342,10 +350,10 @@ def _attributes(plan: Plan, sent: int, skipped: list[Skipped]) -> dict[str, str]
         attributes["sesPolicyFlags"] = ",".join(plan.decision.matched)
     if plan.decision.suppress_auto_reply:
         attributes["sesSuppressAutoReply"] = "true"
-    if sent or skipped:
+    if sent or skipped or unnamed_skips:
         attributes["sesAttachmentsSent"] = str(sent)
-    if skipped:
-        attributes["sesAttachmentsSkipped"] = _skipped_listing(skipped)
+    if skipped or unnamed_skips:
+        attributes["sesAttachmentsSkipped"] = _skipped_listing(skipped, unnamed_skips)
     if record.replay is not None:
         attributes["sesReplayReason"] = (
             clean_text(record.replay.reason)[:MAX_REPLAY_REASON_ATTRIBUTE] or "replay"

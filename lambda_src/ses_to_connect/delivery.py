@@ -26,10 +26,10 @@ from ses_to_connect.attachments import Skipped
 # A URL is replayed only while it stays valid this much longer: Connect may fetch the files
 # after it answers, and clocks differ.
 URL_SAFETY_MARGIN_SECONDS = 300
-# Skipped files kept by name: more than fill the 4,096-character sesAttachmentsSkipped listing
-# (at least 11 characters each), few enough for a DynamoDB item whatever the message. The
-# rest are kept as counts per reason.
-MAX_SKIPPED_KEPT = 400
+# Skipped files kept by name, in UTF-8 bytes: more than fill the 4,096-character
+# sesAttachmentsSkipped listing (4 bytes a character at worst), far below DynamoDB's 400 KB
+# item whatever the names. The rest are kept as counts per reason.
+MAX_SKIPPED_BYTES = 20_000
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 
 
@@ -45,7 +45,7 @@ class Delivery:
     """The I/O-derived inputs of a message's requests, as the ledger stores them."""
 
     attachments: tuple[dict[str, str], ...]  # {FileName, S3Url}, in order
-    skipped: tuple[Skipped, ...]  # files not stored, with the reason (the first MAX_SKIPPED_KEPT)
+    skipped: tuple[Skipped, ...]  # files not stored, with the reason (those within MAX_SKIPPED_BYTES)
     related_contact_id: str | None  # the thread root found when the message was first handled
     valid_until: float | None  # epoch seconds the URLs can still be replayed; None: no URLs
     # Base ClientToken -> the steps its request dropped, in order ("attachments:<reason>", "related").
@@ -62,11 +62,15 @@ class Delivery:
     ) -> Delivery:
         """A delivery of freshly signed URLs, valid as long as the first of them."""
         sent, skips = tuple(attachments), tuple(skipped)
-        beyond = Counter(item.reason for item in skips[MAX_SKIPPED_KEPT:])
+        kept, size = 0, 0
+        for item in skips:
+            size += len(item.file_name.encode("utf-8", "surrogatepass")) + len(item.reason) + 8
+            if size > MAX_SKIPPED_BYTES:
+                break
+            kept += 1
+        beyond = Counter(item.reason for item in skips[kept:])
         valid_until = urls_valid_until(item["S3Url"] for item in sent)
-        return cls(
-            sent, skips[:MAX_SKIPPED_KEPT], related_contact_id, valid_until, dropped, MappingProxyType(beyond)
-        )
+        return cls(sent, skips[:kept], related_contact_id, valid_until, dropped, MappingProxyType(beyond))
 
     def skip_counts(self) -> Counter[str]:
         """Every skipped file's reason, counted (the named ones and the rest)."""
@@ -94,6 +98,7 @@ class Delivery:
                 "moreSkipped": dict(self.more_skipped),
             },
             sort_keys=True,
+            ensure_ascii=False,  # DynamoDB counts UTF-8 bytes; \uXXXX escapes would triple them
         )
 
     @classmethod

@@ -127,6 +127,7 @@ class Pipeline:
             list(run.delivery.attachments),
             list(run.delivery.skipped),
             run.delivery.related_contact_id,
+            sum(run.delivery.more_skipped.values()),
         )
         if conversion.outcome is Outcome.QUARANTINE:
             return self._quarantine(key, record, conversion.reason or "unknown", conversion.defects)
@@ -306,7 +307,8 @@ class Pipeline:
                 ]
                 attachments = []
         related = None if Drop.RELATED in steps else delivery.related_contact_id
-        request = build_requests(run.planned, attachments, skipped, related).requests[index]
+        unnamed = sum(delivery.more_skipped.values())
+        request = build_requests(run.planned, attachments, skipped, related, unnamed).requests[index]
         if Drop.RELATED in steps and delivery.related_contact_id:
             flagged = {
                 **request,

@@ -52,3 +52,40 @@ def test_a_contact_that_exists_without_its_id_is_counted(
     message = result["messages"][0]
     assert (message["outcome"], message["contactIds"], message["contactsWithoutId"]) == ("contact", [], 1)
     assert emf_metrics(capsys.readouterr().out) == {"ContactsWithoutId": [1.0]}
+
+
+def test_every_skipped_file_is_counted_when_the_ledger_keeps_only_some_names(fake_aws: None) -> None:
+    """990 files over Connect's 10: the delivery record names some, and the listing counts all."""
+    boundary = "files"
+    parts = [
+        f"--{boundary}\r\nContent-Type: application/pdf\r\n"
+        f"Content-Disposition: attachment; filename=file-{'x' * 60}-{n:04}.pdf\r\n\r\n%PDF\r\n"
+        for n in range(1000)
+    ]
+    raw = mime(
+        "From: Customer <customer@example.org>",
+        f"To: {SUPPORT}",
+        "Subject: A thousand files",
+        "Message-ID: <thousand@example.org>",
+        content_type=f'multipart/mixed; boundary="{boundary}"',
+        body=f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nSee the files.\r\n"
+        + "".join(parts)
+        + f"--{boundary}--\r\n",
+    )
+    message_id = "k2thousand0files0counted0000000000000001"
+    with running_bridge(base_env(IDEMPOTENCY_TABLE=TABLE)) as bridge:
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        bridge.store(raw, message_id)
+        bridge.stubber.add_response("start_email_contact", {"ContactId": "contact-1"})
+
+        result = bridge.invoke(build_ses_event(raw, message_id=message_id, recipients=[SUPPORT]))
+
+    assert result["messages"][0]["attachmentsSkipped"] == {"too_many": 990}
+    listing = bridge.sent[0]["Attributes"]["sesAttachmentsSkipped"]
+    named = listing.count("(too_many)")
+    assert listing.endswith(f"; … and {990 - named} more")

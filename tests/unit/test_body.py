@@ -365,6 +365,21 @@ def test_a_listing_whose_first_entry_does_not_fit_says_how_many() -> None:
     assert _skipped_listing(skipped) == "… and 2 more"
 
 
+def test_files_known_only_by_number_are_counted_in_how_many_more() -> None:
+    """The delivery record keeps a bounded list of names; the rest still count in the listing."""
+    skipped = [Skipped("a.exe", "type_not_allowed"), Skipped("b.pdf", "too_large")]
+    assert _skipped_listing(skipped, unnamed=0) == "a.exe (type_not_allowed); b.pdf (too_large)"
+    assert (
+        _skipped_listing(skipped, unnamed=600)
+        == "a.exe (type_not_allowed); b.pdf (too_large); … and 600 more"
+    )
+    many = [Skipped(f"file-{n:03d}.exe", "type_not_allowed") for n in range(300)]
+    listing = _skipped_listing(many, unnamed=690)
+    assert len(listing) <= MAX_SKIPPED_ATTRIBUTE
+    named = listing.count("(type_not_allowed)")
+    assert listing.endswith(f"; … and {300 - named + 690} more")
+
+
 def test_the_listing_reaches_the_request_through_a_conversion() -> None:
     parts = [
         part(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from ses_to_connect.attachments import Skipped
 from ses_to_connect.delivery import (
-    MAX_SKIPPED_KEPT,
+    MAX_SKIPPED_BYTES,
     URL_SAFETY_MARGIN_SECONDS,
     Delivery,
     urls_valid_until,
@@ -62,14 +62,28 @@ def test_a_delivery_survives_the_ledger_unchanged() -> None:
 
 
 def test_only_the_first_skipped_files_are_kept_by_name_the_rest_counted() -> None:
-    skipped = [Skipped(f"f{n}.pdf", "too_many" if n % 2 else "empty") for n in range(MAX_SKIPPED_KEPT + 10)]
+    skipped = [Skipped(f"f{n:04}.pdf", "too_many" if n % 2 else "empty") for n in range(2000)]
 
     delivery = Delivery.signed([], skipped, None, {})
 
-    assert delivery.skipped == tuple(skipped[:MAX_SKIPPED_KEPT])
+    kept = len(delivery.skipped)
+    assert 0 < kept < 2000
+    assert delivery.skipped == tuple(skipped[:kept])
     assert delivery.valid_until is None and delivery.replayable(float("inf"))
-    assert delivery.skip_counts() == {
-        "too_many": (MAX_SKIPPED_KEPT + 10) // 2,
-        "empty": (MAX_SKIPPED_KEPT + 10) // 2,
-    }
+    assert delivery.skip_counts() == {"too_many": 1000, "empty": 1000}
     assert Delivery.from_json(delivery.to_json()).skip_counts() == delivery.skip_counts()
+
+
+def test_the_record_fits_a_dynamodb_item_whatever_the_names() -> None:
+    """DynamoDB items hold at most 400 KB of UTF-8: long CJK or emoji names must not outgrow it."""
+    for char in ("田", "😀"):
+        skipped = [Skipped(char * 250 + f"{n}.pdf", "too_many") for n in range(990)]
+        url = signed_url("20240101T000000Z", 3600) + "&X-Amz-Security-Token=" + "t" * 1200
+        attachments = [{"FileName": char * 250 + ".pdf", "S3Url": url}] * 10
+
+        record = Delivery.signed(attachments, skipped, None, {}).to_json().encode()
+
+        assert len(record) < 100_000, len(record)
+        named = Delivery.from_json(record.decode()).skipped
+        assert len(named) > 0 and sum(len(item.file_name.encode()) for item in named) <= MAX_SKIPPED_BYTES
+        assert Delivery.from_json(record.decode()).skip_counts() == {"too_many": 990}
