@@ -15,7 +15,7 @@ and nothing recurses), and recovers each address on its own:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from ses_to_connect.headers import clean_text, decode_8bit, decode_words
@@ -33,16 +33,18 @@ class Mailbox(NamedTuple):
     address: str
 
 
-def parse_addresses(values: list[str], defects: Defects, field: str) -> list[Address]:
+def parse_addresses(
+    values: list[str], defects: Defects, field: str, hints: Sequence[str] = ()
+) -> list[Address]:
     """Valid addresses from address headers, display names decoded; invalid ones are recorded."""
     addresses: list[Address] = []
     for value in values:
-        for mailbox in split_addresses(decode_8bit(str(value), defects, field)):
+        for mailbox in split_addresses(decode_8bit(str(value), defects, field, hints)):
             email = clean_text(mailbox.address)
             if not is_valid_address(email):
                 defects.add("invalid_address", field)
                 continue
-            display = clean_text(decode_words(mailbox.display_name, defects, field))[:MAX_DISPLAY_NAME]
+            display = clean_text(decode_words(mailbox.display_name, defects, field, hints))[:MAX_DISPLAY_NAME]
             addresses.append(Address(email=email, display_name=display or None))
     return addresses
 

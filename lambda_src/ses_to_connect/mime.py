@@ -129,7 +129,7 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
         return header_text(message.get(name), defects, name.lower(), limit, hints)
 
     def addresses(name: str) -> list[Address]:
-        return parse_addresses(message.get_all(name, []), defects, name.lower())
+        return parse_addresses(message.get_all(name, []), defects, name.lower(), hints)
 
     return ParsedMessage(
         # Encoded words take at most ~12 raw characters per decoded one; past that, waste.

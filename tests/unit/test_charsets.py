@@ -269,6 +269,21 @@ def test_a_latin1_display_name_is_not_a_replacement_character() -> None:
     assert request["FromEmailAddress"] == {"EmailAddress": "hans@example.org", "DisplayName": "Hans Müller"}
 
 
+@pytest.mark.parametrize(
+    ("name", "charset"),
+    [("Νίκος Παπαδόπουλος", "windows-1253"), ("田中 太郎", "shift_jis"), ("Łukasz Żółć", "iso-8859-2")],
+)
+def test_raw_8bit_display_names_are_read_in_the_charset_the_body_declares(name: str, charset: str) -> None:
+    """Short names are where detection guesses worst: the message's own charset is the better hint."""
+    raw = message("Text".encode(charset), f"text/plain; charset={charset}").replace(
+        b"From: " + FROM.encode(), b"From: " + name.encode(charset) + b" <sender@example.org>"
+    )
+
+    request = only_request(run(raw, source="sender@example.org"))
+
+    assert request["FromEmailAddress"] == {"EmailAddress": "sender@example.org", "DisplayName": name}
+
+
 def test_utf8_text_that_already_has_replacement_characters_is_not_garbled_again() -> None:
     subject = "Re: Caf\ufffd \ufffd\ufffd au lait"
     raw = message(b"ok", "text/plain", b"Subject: " + subject.encode())
