@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from ses_to_connect import charsets
 from ses_to_connect.charsets import codec_for, decode
+from ses_to_connect.headers import MAX_WORDS_DETECTED, decode_words
+from ses_to_connect.model import Defects
 from tests.unit.builders import SUPPORT, only_request, raw_message, run
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
@@ -312,3 +315,26 @@ def test_a_utf8_name_cut_mid_character_keeps_utf8() -> None:
 )
 def test_white_space_around_encoded_words_follows_rfc_2047(header: bytes, subject: str) -> None:
     assert subject_and_defects(message(b"ok", "text/plain", b"Subject: " + header)) == (subject, [])
+
+
+def test_a_header_of_many_unusable_encoded_words_is_not_detected_word_by_word(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each detection costs a fraction of a millisecond: thousands of hostile words must not add up."""
+    calls: list[bytes] = []
+    detect = charsets._detect
+
+    def counting(data: bytes) -> str | None:
+        calls.append(data)
+        return detect(data)
+
+    monkeypatch.setattr(charsets, "_detect", counting)
+    word = "=?x-unknown?B?" + base64.b64encode("Привет".encode("cp1251")).decode() + "?="
+
+    few = decode_words(" x ".join([word] * 3), Defects(), "subject")
+    assert len(calls) == 3 and few.startswith("Привет x Привет")
+    calls.clear()
+
+    many = decode_words(" x ".join([word] * (MAX_WORDS_DETECTED + 1)), Defects(), "references")
+    assert calls == []
+    assert many.startswith("Ïðèâåò x ")  # read as windows-1252, each word on its own
