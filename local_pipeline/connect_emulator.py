@@ -643,6 +643,8 @@ class ConnectEmulator:
         self._idempotency_window = idempotency_window
         self._refused_tokens: RefusedTokens = "forgotten"
         self._signing_keys = None if signing_keys is None else dict(signing_keys)
+        # What reset() returns to: a test's switched reading or added key must not leak into the next.
+        self._configured = (refused_tokens, self._signing_keys)
         self._clock = clock
         self._wall_clock = wall_clock
         self._storage = None if storage is None else {key: frozenset(v) for key, v in storage.items()}
@@ -726,8 +728,11 @@ class ConnectEmulator:
             return list(self._attempts)
 
     def reset(self) -> None:
-        """Forget contacts, ClientTokens, attempts, queued faults and the delay."""
+        """Forget contacts, ClientTokens, attempts, queued faults and the delay; restore the
+        configured reading of refused tokens and signing keys."""
         with self._lock:
+            self._refused_tokens, keys = self._configured
+            self._signing_keys = None if keys is None else dict(keys)
             self._contacts.clear()
             self._tokens.clear()
             self._attempts.clear()

@@ -127,12 +127,13 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         for record in records(event):
             result = bridge.process(record)
             _record_metrics(result)
-            _record_url_lengths(bridge)
             results.append(result.as_json())
     except (PermanentDeliveryError, EventError, StorageError) as exc:
         if isinstance(exc, StorageError) and not exc.permanent:
             raise  # S3 or DynamoDB had a passing problem: Lambda retries
         return _permanent_failure(bridge, event, exc, context)
+    finally:  # URLs signed by a failed invocation count in its own metrics, not the next one's
+        _record_url_lengths(bridge)
     # "disposition" matters only to a RequestResponse invocation; SES ignores it otherwise.
     return {"disposition": "CONTINUE", "messages": results}
 

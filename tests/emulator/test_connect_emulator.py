@@ -17,7 +17,7 @@ import boto3
 import botocore.retries.standard
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from moto.server import ThreadedMotoServer
 
 from local_pipeline.connect_emulator import (
@@ -822,6 +822,22 @@ def test_contacts_are_listed_over_http_and_reset_clears_them(client: Any, emulat
     emulator.reset()
     assert get_json(emulator.url, "/_emulator/contacts") == (200, {"contacts": []})
     assert emulator.attempts() == []
+
+
+def test_reset_restores_the_configured_reading_of_refused_tokens(
+    client: Any, emulator: ConnectEmulator
+) -> None:
+    """A test that switches to the "kept" reading must not leave it to the next test."""
+    emulator.set_refused_tokens("kept")
+    emulator.reset()
+    request = {**minimal_request(), "ClientToken": "token-refused-once"}
+    emulator.inject_errors("InvalidRequestException")
+    with pytest.raises(ClientError):
+        client.start_email_contact(**request)
+
+    client.start_email_contact(**{**request, "Name": "other parameters, same token"})
+
+    assert len(emulator.contacts()) == 1  # "forgotten", as configured: the refusal used nothing up
 
 
 def test_unknown_path_is_404(emulator: ConnectEmulator) -> None:
