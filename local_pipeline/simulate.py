@@ -122,6 +122,9 @@ def simulate(
         if not _found_where_reported(report, aws, s3):
             report.reason = f"not found where reported ({report.outcome}); {report.reason or ''}".strip("; ")
             report.outcome = "lost"
+        elif report.outcome == "id_unknown" and aws.emulator is None:
+            # Only the emulator can be asked which contacts exist: say whose word this is.
+            report.reason = "unverified: the ledger recorded the attempt; this endpoint cannot list contacts"
         reports.append(report)
         if progress is not None:
             progress.write(f"\r[{number}/{len(files)}] {path.name[:60]:<60}")
