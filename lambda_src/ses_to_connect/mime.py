@@ -267,12 +267,16 @@ def _decode_forwarded(part: Message, defects: Defects) -> None:
     inner = _children(part)
     if str(part.get("Content-Transfer-Encoding", "")).strip().lower() != "base64" or len(inner) != 1:
         return
-    encoded = inner[0].get_payload()
-    if inner[0].keys() or not isinstance(encoded, str):
+    if inner[0].keys():  # headers of its own: the parser read a real message, not base64 text
         return
     try:
+        encoded = inner[0].get_payload()
+        if not isinstance(encoded, str):
+            return
         data = binascii.a2b_base64(encoded.encode("ascii"))
-    except (UnicodeError, binascii.Error, ValueError):
+    # get_payload() decodes 8-bit text with the part's charset: idna, "undefined" or an RFC 2231
+    # tuple raise what the stdlib does not catch (see decoded_payload).
+    except (UnicodeError, LookupError, TypeError, binascii.Error, ValueError):
         defects.add("undecodable_part")
         return
     parser = BytesFeedParser(policy=_POLICY)

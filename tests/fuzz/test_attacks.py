@@ -581,3 +581,22 @@ def test_an_8bit_attachment_with_an_odd_charset_parameter_is_still_sent(charset:
 
     assert [item["FileName"] for item in request["Attachments"]] == ["scan.pdf"]
     assert sink.stored == [(f"attachments/{MESSAGE_ID}/00.pdf", "scan.pdf", 11)]
+
+
+@pytest.mark.parametrize("charset", ["idna", "undefined"])
+def test_a_base64_forwarded_message_whose_part_names_a_codec_that_cannot_decode_still_converts(
+    charset: str,
+) -> None:
+    """Found by the long fuzz run: the repair of base64 message/rfc822 read the inner payload with
+    ``get_payload()``, which decodes 8-bit text with the part's charset and raised a bare
+    ``UnicodeError`` for these codecs."""
+    raw = message(
+        [("From", FROM), ("To", SUPPORT), ("Subject", "Fwd"), ("Content-Transfer-Encoding", "base64")],
+        f"Content-Type: application/pdf; charset={charset}\r\nContent-Transfer-Encoding: 7bit\r\n\r\n\udc80",
+        content_type="message/rfc822",
+    )
+
+    conversion = run(raw)
+
+    assert conversion.outcome == "contact"
+    assert "encoded_forwarded_message:base64" not in conversion.defects
