@@ -75,6 +75,9 @@ class LocalAws:
                 records.append(json.loads(message["Body"]))
 
 
+METRICS_NAMESPACE = "SesToConnect"  # the stack's default metricsNamespace
+
+
 def handler_env(
     moto_url: str, connect_url: str, addresses: tuple[str, ...], **overrides: str
 ) -> dict[str, str]:
@@ -89,7 +92,7 @@ def handler_env(
         "AWS_ENDPOINT_URL_CONNECT": connect_url,
         "AWS_LAMBDA_FUNCTION_NAME": "ses-to-connect",
         "POWERTOOLS_SERVICE_NAME": "ses-to-connect",
-        "POWERTOOLS_METRICS_NAMESPACE": "SesToConnect",
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_DISABLED": "true",  # keep EMF lines out of the simulation's table
         "CONNECT_INSTANCE_ID": INSTANCE_ID,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local_pipeline.aws import BUCKET, LocalAws, local_aws
+from local_pipeline.aws import BUCKET, METRICS_NAMESPACE, LocalAws, local_aws
 from local_pipeline.connect_emulator import ConnectEmulator
 from ses_to_connect import handler
 
@@ -35,8 +35,15 @@ def emulator(aws: LocalAws) -> ConnectEmulator:
 
 
 @pytest.fixture(autouse=True)
-def fresh_pipeline() -> Iterator[None]:
-    """Settings and clients are cached per container; each test gets its own."""
+def fresh_pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Settings and clients are cached per container; each test gets its own.
+
+    The handler's Metrics read their namespace when the module was first imported, maybe before
+    local_aws() set the stack's environment: give them the stack's namespace, and no metrics left
+    over from another test (Powertools keeps them while metrics are disabled).
+    """
+    monkeypatch.setattr(handler.metrics, "namespace", METRICS_NAMESPACE)
+    handler.metrics.clear_metrics()
     handler.pipeline.cache_clear()
     yield
     handler.pipeline.cache_clear()
