@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -299,13 +299,9 @@ class Pipeline:
         """The destination's request with ``steps`` dropped, under that variant's token."""
         delivery = run.delivery
         attachments, skipped = list(delivery.attachments), list(delivery.skipped)
-        for step in steps:
-            if step.startswith(Drop.ATTACHMENTS):
-                reason = step.split(":", 1)[1]
-                skipped += [
-                    Skipped(item["FileName"], f"{Skip.REJECTED_BY_CONNECT}:{reason}") for item in attachments
-                ]
-                attachments = []
+        for reason in filter(None, map(_refused_files_reason, steps)):
+            skipped += _rejected(attachments, reason)
+            attachments = []
         related = None if Drop.RELATED in steps else delivery.related_contact_id
         unnamed = sum(delivery.more_skipped.values())
         request = build_requests(run.planned, attachments, skipped, related, unnamed).requests[index]
@@ -400,18 +396,20 @@ def _unlinked(delivery: Delivery | None) -> bool:
 
 def _dropped_files(delivery: Delivery) -> list[Skipped]:
     """The files Connect refused (once per file, whichever destinations refused them)."""
-    reasons = {
-        step.split(":", 1)[1]
-        for steps in delivery.dropped.values()
-        for step in steps
-        if step.startswith(Drop.ATTACHMENTS)
-    }
-    reason = next(iter(sorted(reasons)), None)
-    if reason is None:
-        return []
-    return [
-        Skipped(item["FileName"], f"{Skip.REJECTED_BY_CONNECT}:{reason}") for item in delivery.attachments
-    ]
+    steps = (step for steps in delivery.dropped.values() for step in steps)
+    reason = min(filter(None, map(_refused_files_reason, steps)), default=None)
+    return [] if reason is None else _rejected(delivery.attachments, reason)
+
+
+def _refused_files_reason(step: str) -> str | None:
+    """Connect's reason for refusing the files, if ``step`` dropped them ("attachments:<reason>")."""
+    kind, _, reason = step.partition(":")
+    return reason if kind == Drop.ATTACHMENTS else None
+
+
+def _rejected(attachments: Iterable[Mapping[str, str]], reason: str) -> list[Skipped]:
+    """Files Connect refused, listed as skipped with its reason."""
+    return [Skipped(item["FileName"], f"{Skip.REJECTED_BY_CONNECT}:{reason}") for item in attachments]
 
 
 def _kinds(defects: list[str]) -> list[str]:
