@@ -18,7 +18,7 @@ from constructs import Construct
 
 from ses_to_connect.limits import MAX_S3_URL
 
-__all__ = ["MAX_S3_URL", "URL_LENGTH_ALARM_THRESHOLD", "BridgeAlarms", "BridgeAlarmsProps", "bridge_metric"]
+__all__ = ["URL_LENGTH_ALARM_THRESHOLD", "BridgeAlarms", "BridgeAlarmsProps", "bridge_metric"]
 
 _FIVE_MINUTES = cdk.Duration.minutes(5)
 # A pre-signed URL carries the role's session token (about 1,700 of Connect's 2,000 characters

@@ -43,6 +43,7 @@ __all__ = [
     "RuleSetMode",
     "TlsPolicy",
     "connect_call_seconds",
+    "recipient_covers",
     "timeout_budget_seconds",
 ]
 
@@ -829,7 +830,7 @@ class _Reader:
                 self.problems.append(f"{key}[{index}]: {item!r} is listed twice")
             result.append(item)
         for address in addresses:
-            if not any(_recipient_covers(r, address.address) for r in result):
+            if not any(recipient_covers(r, address.address) for r in result):
                 self.problems.append(
                     f"{key}: no entry covers the Connect address {address.address!r}; mail to it would never "
                     "reach the function (add the address or its domain)"
@@ -897,7 +898,7 @@ def _is_null(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() in {"", "null"})
 
 
-def _recipient_covers(recipient: str, address: str) -> bool:
+def recipient_covers(recipient: str, address: str) -> bool:
     """SES matching: a full address, a domain (exact), or '.domain' (any subdomain)."""
     recipient, address = recipient.lower(), address.lower()
     domain = address.rpartition("@")[2]

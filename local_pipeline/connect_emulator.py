@@ -884,13 +884,12 @@ class ConnectEmulator:
             raise ConnectError("ResourceNotFoundException", f"RelatedContactId {related} was not found")
 
     def _check_instance(self, params: Mapping[str, Any]) -> None:
-        if self._instances is None:
-            return
         instance_id = params["InstanceId"]
-        addresses = self._instances.get(instance_id)
-        if addresses is None:
-            raise ConnectError("ResourceNotFoundException", f"Instance {instance_id} not found")
-        if params["DestinationEmailAddress"] not in addresses:
+        self._known_instance(instance_id)
+        if (
+            self._instances is not None
+            and params["DestinationEmailAddress"] not in self._instances[instance_id]
+        ):
             # ResourceNotFoundException, not InvalidRequestException: an instance's email address is a
             # resource of its own (CreateEmailAddress gives it an ARN under the instance), the API reference
             # defines ResourceNotFoundException as "The specified resource was not found", and

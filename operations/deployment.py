@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from infra.config import BridgeConfig
 from infra.paths import CDK_JSON
 
-__all__ = ["Clients", "aws_error", "connect_region", "load_config", "stack_outputs"]
+__all__ = ["Clients", "aws_error", "error_code", "load_config", "stack_outputs"]
 
 
 def load_config(overrides: Sequence[str] = (), cdk_json: Path = CDK_JSON) -> BridgeConfig:
@@ -31,11 +31,6 @@ def load_config(overrides: Sequence[str] = (), cdk_json: Path = CDK_JSON) -> Bri
             raise ValueError(f"-c expects KEY=VALUE, not {item!r}")
         context[key.strip()] = value  # a string, as the CDK CLI passes it
     return BridgeConfig.from_context(context)
-
-
-def connect_region(config: BridgeConfig) -> str:
-    """The Connect instance's region, from its ARN (it may differ from the stack's region)."""
-    return config.connect_instance_arn.split(":")[3]
 
 
 @dataclass(frozen=True)
@@ -55,7 +50,7 @@ class Clients:
         in_stack_region = {
             field: boto3.client(service, region_name=config.region) for field, service in _SERVICES.items()
         }
-        return cls(connect=boto3.client("connect", region_name=connect_region(config)), **in_stack_region)
+        return cls(connect=boto3.client("connect", region_name=config.connect_region), **in_stack_region)
 
 
 # Clients field -> service, all in the stack's region (Connect's is the instance's).
@@ -67,6 +62,11 @@ _SERVICES = {
     "s3": "s3",
     "dynamodb": "dynamodb",
 }
+
+
+def error_code(exc: ClientError) -> str:
+    """The service's error code (``NoSuchKey``, ``ResourceNotFoundException``...)."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def aws_error(exc: Exception) -> str:

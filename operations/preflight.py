@@ -12,14 +12,10 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.config import (
-    BridgeConfig,
-    RuleSetMode,
-    _recipient_covers,  # SES's matching, as the stack's own checks use it
-)
+from infra.config import BridgeConfig, RuleSetMode, recipient_covers
 from infra.function import powertools_layer_parameter
 from infra.paths import powertools_version
-from operations.deployment import Clients, aws_error, connect_region, stack_outputs
+from operations.deployment import Clients, aws_error, error_code, stack_outputs
 
 __all__ = ["EMAIL_STORAGE_TYPES", "MIN_UNRESERVED_CONCURRENCY", "Check", "preflight", "render"]
 
@@ -73,17 +69,13 @@ def preflight(config: BridgeConfig, clients: Clients, *, deployed: bool = False)
     return checks
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _instance(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
     name = "Connect instance exists"
-    region = connect_region(config)
+    region = config.connect_region
     try:
         instance = clients.connect.describe_instance(InstanceId=config.connect_instance_id)["Instance"]
     except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundException":
+        if error_code(exc) != "ResourceNotFoundException":
             raise
         yield Check(
             name,
@@ -196,7 +188,7 @@ def _competing_rules(config: BridgeConfig, rules: list[dict[str, Any]], names: l
         covered = [
             a.address
             for a in config.connect_addresses
-            if not recipients or any(_recipient_covers(r, a.address) for r in recipients)
+            if not recipients or any(recipient_covers(r, a.address) for r in recipients)
         ]
         kinds = {kind for action in rule.get("Actions", []) for kind in action}
         if not covered:
@@ -230,8 +222,7 @@ def _domains(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
             f"verification status {status}",
             ""
             if status == "Success"
-            else f"verify {domain} in SES in {config.region} and point its MX record at "
-            f"inbound-smtp.{config.region}.amazonaws.com",
+            else f"verify {domain} in SES in {config.region} and point its MX record at {config.mx_host}",
         )
 
 
@@ -245,7 +236,7 @@ def _layer(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
         try:
             arn = clients.ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
         except ClientError as exc:
-            if _code(exc) != "ParameterNotFound":
+            if error_code(exc) != "ParameterNotFound":
                 raise
             yield Check(
                 name,
@@ -262,7 +253,7 @@ def _layer(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
     try:
         clients.lambda_.get_layer_version(LayerName=layer, VersionNumber=int(version))
     except ClientError as exc:
-        if _code(exc) not in ("ResourceNotFoundException", "AccessDeniedException"):
+        if error_code(exc) not in ("ResourceNotFoundException", "AccessDeniedException"):
             raise
         yield Check(name, False, f"{arn} (from {source}): {aws_error(exc)}", "fix powertoolsLayerArn")
         return

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.config import BridgeConfig
-from operations.deployment import Clients, aws_error, stack_outputs
+from operations.deployment import Clients, aws_error, error_code, stack_outputs
 from ses_to_connect.headers import message_ids
 
 __all__ = ["MARKER_HEADER", "SmokeFailed", "SmokeResult", "smoke", "smoke_message"]
@@ -177,7 +177,7 @@ def _contact(
             Bucket=outputs["MailBucketName"], Key=f"{config.quarantine_prefix}{message_id}.json"
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404", "AccessDenied", "403"):
+        if error_code(exc) not in ("NoSuchKey", "404", "AccessDenied", "403"):
             raise
     else:
         reason = json.loads(record["Body"].read()).get("reason")
