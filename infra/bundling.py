@@ -34,10 +34,11 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_lambda as lambda_
 
 from infra.paths import LAMBDA_SRC, pinned_version
 
-__all__ = ["VENDORED_PACKAGES", "code_bundling", "compile_tree"]
+__all__ = ["VENDORED_PACKAGES", "code_bundling", "compile_tree", "python_version"]
 
 # Import name -> distribution name (as pinned in requirements/lambda.txt).
 VENDORED_PACKAGES = {"tnefparse": "tnefparse", "charset_normalizer": "charset-normalizer"}
@@ -51,13 +52,16 @@ _TASK_ROOT = "/var/task"
 
 @jsii.implements(cdk.ILocalBundling)
 class _CopyBundling:
+    def __init__(self, runtime: tuple[int, int]) -> None:
+        self.runtime = runtime  # the deployed Python's (major, minor)
+
     def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
         shutil.copytree(LAMBDA_SRC, output_dir, ignore=_IGNORE, dirs_exist_ok=True)
         for package, distribution in VENDORED_PACKAGES.items():
             shutil.copytree(
                 _installed_package(package, distribution), Path(output_dir) / package, ignore=_IGNORE
             )
-        runtime = _runtime_version()
+        runtime = self.runtime
         if sys.version_info[:2] == runtime:
             compile_tree(Path(output_dir))
         else:
@@ -74,14 +78,11 @@ class _CopyBundling:
         return True
 
 
-def _runtime_version() -> tuple[int, int]:
-    """The deployed runtime's (major, minor), from ``RUNTIME.name`` (e.g. ``python3.13``)."""
-    # Imported here: infra.function imports this module, and RUNTIME is defined there only.
-    from infra.function import RUNTIME  # noqa: PLC0415
-
-    match = re.fullmatch(r"python(\d+)\.(\d+)", RUNTIME.name)
+def python_version(runtime: lambda_.Runtime) -> tuple[int, int]:
+    """A Python runtime's (major, minor), from its name (e.g. ``python3.13``)."""
+    match = re.fullmatch(r"python(\d+)\.(\d+)", runtime.name)
     if match is None:
-        raise RuntimeError(f"not a Python runtime: {RUNTIME.name}")
+        raise RuntimeError(f"not a Python runtime: {runtime.name}")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -137,10 +138,11 @@ def _installed_package(package: str, distribution: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def code_bundling() -> cdk.BundlingOptions:
-    """Local bundling only: the image is never pulled, because the local step always succeeds."""
+def code_bundling(runtime: lambda_.Runtime) -> cdk.BundlingOptions:
+    """Local bundling only, byte-code for ``runtime``: the image is never pulled, because the local
+    step always succeeds."""
     return cdk.BundlingOptions(
         image=cdk.DockerImage.from_registry("local-bundling-only"),
         # jsii calls try_bundle(output_dir, options) positionally, unlike the generated stub's keywords.
-        local=typing.cast(cdk.ILocalBundling, _CopyBundling()),
+        local=typing.cast(cdk.ILocalBundling, _CopyBundling(python_version(runtime))),
     )

@@ -174,7 +174,9 @@ class BridgeFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=_ASSET_EXCLUDES, bundling=code_bundling()),
+            code=lambda_.Code.from_asset(
+                str(LAMBDA_SRC), exclude=_ASSET_EXCLUDES, bundling=code_bundling(RUNTIME)
+            ),
             layers=[self.layer],
             role=self.role,
             memory_size=props.memory_mb,

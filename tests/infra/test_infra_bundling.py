@@ -35,15 +35,17 @@ def byte_code(root: Path) -> dict[str, bytes]:
     return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*.pyc"))}
 
 
-def bundle(into: Path) -> Path:
+def bundle(into: Path, runtime: tuple[int, int] | None = None) -> Path:
+    """Bundle as the synth does, for the deployed runtime or the (major, minor) given."""
     into.mkdir()
-    assert bundling._CopyBundling().try_bundle(str(into), code_bundling())
+    version = bundling.python_version(RUNTIME) if runtime is None else runtime
+    assert bundling._CopyBundling(version).try_bundle(str(into), code_bundling(RUNTIME))
     return into
 
 
 def test_runtime_tag_is_the_deployed_runtime() -> None:
     assert RUNTIME.name == "python3.13"
-    assert bundling._runtime_version() == (3, 13)
+    assert bundling.python_version(RUNTIME) == (3, 13)
 
 
 def test_every_module_of_the_asset_has_its_byte_code(default: Synth) -> None:
@@ -134,9 +136,8 @@ def test_two_bundlings_give_the_same_byte_code(
     assert first == byte_code(staged_asset(default))
 
 
-def test_no_byte_code_under_another_minor_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bundling, "_runtime_version", lambda: (3, sys.version_info.minor + 1))
+def test_no_byte_code_under_another_minor_version(tmp_path: Path) -> None:
     with pytest.warns(RuntimeWarning, match="ships without byte-code"):
-        staged = bundle(tmp_path / "asset")
+        staged = bundle(tmp_path / "asset", runtime=(3, sys.version_info.minor + 1))
     assert (staged / "ses_to_connect" / "handler.py").is_file()
     assert byte_code(staged) == {}
