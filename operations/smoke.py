@@ -101,8 +101,11 @@ def smoke(
         ) from exc
     deadline = clock() + timeout_seconds
     waiter = _Waiter(clock, sleep, deadline, poll_seconds)
+    checked: set[str] = set()  # objects already read: each poll reads only the new ones
     found = waiter.until(
-        lambda: _stored(clients.s3, outputs["MailBucketName"], config.inbound_prefix, token, sent_at)
+        lambda: _stored(
+            clients.s3, outputs["MailBucketName"], config.inbound_prefix, token, sent_at, checked=checked
+        )
     )
     if found is None:
         raise SmokeFailed(
@@ -152,13 +155,19 @@ class _Waiter:
             self._sleep(self._poll)
 
 
-def _stored(s3: Any, bucket: str, prefix: str, token: str, sent_at: datetime) -> tuple[str, str] | None:
-    """(SES message id, the stored Message-ID) of the object carrying ``token``, once SES stored it."""
+def _stored(
+    s3: Any, bucket: str, prefix: str, token: str, sent_at: datetime, *, checked: set[str]
+) -> tuple[str, str] | None:
+    """(SES message id, the stored Message-ID) of the object carrying ``token``, once SES stored it.
+
+    Objects in ``checked`` are not read again; the ones read here are added to it.
+    """
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     for page in pages:
         for item in page.get("Contents", []):
-            if item["LastModified"] < sent_at - _SKEW:
+            if item["LastModified"] < sent_at - _SKEW or item["Key"] in checked:
                 continue
+            checked.add(item["Key"])
             head = s3.get_object(Bucket=bucket, Key=item["Key"], Range=f"bytes=0-{HEADER_BYTES - 1}")[
                 "Body"
             ].read()
