@@ -2,7 +2,7 @@
 
 botocore validates required members, types and minimum lengths only; maximum lengths,
 patterns, enums and byte totals are checked by the service, so a request that breaks them
-fails in production. :func:`check_request` checks every one of them (values and sources:
+fails in production. :func:`check_request` checks every one of them (source:
 ``docs/connect-limits.md``); the core runs it on each request it builds and never emits
 one that fails.
 """
