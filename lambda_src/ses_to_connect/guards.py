@@ -2,8 +2,8 @@
 
 Each test reads only what the parser already holds (the guard headers, the Subject, the senders,
 the top-level structure and the start of the body), so a guard never costs a pass over a large
-message. The signals and why each was chosen are listed in the README ("Verdict policy and loop
-guards"); the evidence behind them is in docs/loop-guards.md.
+message. The signals and why each was chosen are listed in docs/contacts.md ("What the guards
+recognise"); the evidence behind them is in docs/loop-guards.md.
 
 Bounces come in two kinds. Standard ones (a report: ``multipart/report`` or a bare
 ``message/delivery-status``; the null envelope sender; a ``MAILER-DAEMON`` sender; Exim's
