@@ -37,8 +37,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.alarms import BridgeAlarms, BridgeAlarmsProps
-from infra.config import BridgeConfig, MailEncryption, RemovalMode, RuleSetMode, RuntimeResources
-from infra.custom_resources import describe_provider, provider_log_group
+from infra.config import BridgeConfig, MailEncryption, RemovalMode, RuntimeResources
 from infra.dashboard import BridgeDashboard, BridgeDashboardProps
 from infra.encryption import StackKey, StackKeyProps, allow_cloudwatch_alarms
 from infra.failure_queue import FailureQueue, FailureQueueProps
@@ -109,17 +108,6 @@ class SesToConnect(Construct):
             if config.mail_encryption is MailEncryption.KMS
             else None
         )
-        needs_deploy_calls = (
-            config.lambda_reserved_concurrency is not None
-            or config.rule_set_mode is RuleSetMode.CREATE_AND_ACTIVATE
-        )
-        deploy_call_logs = (
-            provider_log_group(
-                self, retention=log_retention(config.log_retention_days), removal_policy=removal
-            )
-            if needs_deploy_calls
-            else None
-        )
 
         self.mail: MailBucket | None = None
         self.mail_bucket: s3.IBucket
@@ -159,7 +147,6 @@ class SesToConnect(Construct):
                 memory_mb=config.lambda_memory_mb,
                 timeout_seconds=config.lambda_timeout_seconds,
                 reserved_concurrency=config.lambda_reserved_concurrency,
-                custom_resource_log_group=deploy_call_logs,
                 retry_attempts=config.async_retry_attempts,
                 max_event_age_seconds=config.async_max_event_age_seconds,
                 log_retention_days=config.log_retention_days,
@@ -185,7 +172,8 @@ class SesToConnect(Construct):
                 tls_policy=config.tls_policy,
                 rule_after=config.rule_after,
                 mail_key=self.mail_key,
-                custom_resource_log_group=deploy_call_logs,
+                log_retention=log_retention(config.log_retention_days),
+                removal_policy=removal,
             ),
         )
 
@@ -217,7 +205,6 @@ class SesToConnect(Construct):
                 reserved_concurrency=config.lambda_reserved_concurrency,
             ),
         )
-        describe_provider(cdk.Stack.of(self))
 
     def _mail_bucket_props(self, removal: cdk.RemovalPolicy) -> MailBucketProps:
         config = self.config

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from infra.bundling import code_bundling
 from infra.checkov_skips import skip_checkov
+from infra.custom_resources import deploy_call
 from infra.nag import acknowledge, wildcard_resource_rule
 from infra.paths import LAMBDA_SRC
 
@@ -113,8 +114,6 @@ class BridgeFunctionProps:
     timeout_seconds: int = 300
     # Applied at deploy time when the account's concurrency quota allows it (see _reserve_concurrency).
     reserved_concurrency: int | None = 2
-    # Log group of the deploy-time API calls' provider function (the reservation).
-    custom_resource_log_group: logs.ILogGroup | None = None
     retry_attempts: int = 2
     max_event_age_seconds: int = 21600
     log_retention_days: int = 30
@@ -262,9 +261,11 @@ class BridgeFunction(Construct):
             physical_resource_id=cr.PhysicalResourceId.of("reserved-concurrency"),
             ignore_error_codes_matching="InvalidParameterValueException",
         )
-        reservation = cr.AwsCustomResource(
+        reservation = deploy_call(
             self,
             "ReservedConcurrency",
+            log_retention=log_retention(self.props.log_retention_days),
+            removal_policy=self.props.removal_policy,
             resource_type="Custom::ReservedConcurrency",
             on_create=reserve,
             on_update=reserve,
@@ -283,8 +284,6 @@ class BridgeFunction(Construct):
                     )
                 ]
             ),
-            install_latest_aws_sdk=False,
-            log_group=self.props.custom_resource_log_group,
         )
         return reservation
 

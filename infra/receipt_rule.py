@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -39,6 +40,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.config import RuleSetMode, TlsPolicy
+from infra.custom_resources import deploy_call
 from infra.nag import acknowledge, wildcard_resource_rule
 
 __all__ = ["InboundReceiptRule", "InboundReceiptRuleProps"]
@@ -60,8 +62,9 @@ class InboundReceiptRuleProps:
     rule_after: str | None = None
     # The bucket's SSE-KMS key: SES then writes through an S3 action role allowed to use it.
     mail_key: kms.IKey | None = None
-    # Log group of the deploy-time API calls' provider function (create-and-activate only).
-    custom_resource_log_group: logs.ILogGroup | None = None
+    # The activation's deploy-time call (create-and-activate only): its provider's log group.
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN
 
     def __post_init__(self) -> None:
         problems = []
@@ -217,9 +220,11 @@ class InboundReceiptRule(Construct):
             parameters={"RuleSetName": props.rule_set_name},
             physical_resource_id=cr.PhysicalResourceId.of(f"active-receipt-rule-set-{props.rule_set_name}"),
         )
-        activation = cr.AwsCustomResource(
+        activation = deploy_call(
             self,
             "Activate",
+            log_retention=props.log_retention,
+            removal_policy=props.removal_policy,
             resource_type="Custom::SesActiveReceiptRuleSet",
             on_create=call,
             on_update=call,
@@ -234,8 +239,6 @@ class InboundReceiptRule(Construct):
                     )
                 ]
             ),
-            install_latest_aws_sdk=False,
-            log_group=props.custom_resource_log_group,
         )
         # Activate only once the rule is in the set, so the set never goes live empty.
         activation.node.add_dependency(self.rule)
