@@ -20,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 
 from infra import BridgeConfig, SesToConnect, SesToConnectProps
 from infra.nag import add_nag_checks
+from infra.paths import REPO_ROOT
 from tests.infra.infra_support import Synth, cdk_json_context
 
 ACCOUNT, REGION = "111122223333", "us-east-1"
@@ -348,3 +349,20 @@ def test_the_default_stack_keeps_every_logical_id_and_uses_one_construct(default
     assert set(default.template["Resources"]) == DEFAULT_LOGICAL_IDS
     assert [type(c) for c in default.stack.node.children if isinstance(c, SesToConnect)] == [SesToConnect]
     assert default.construct.node.path == "SesToConnect/Default"
+
+
+def test_the_documented_example_synthesizes(tmp_path: Path) -> None:
+    doc = (REPO_ROOT / "docs" / "infrastructure.md").read_text(encoding="utf-8")
+    section = doc.split("## Use it inside your own CDK app", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "cdk.App()" in example
+    # (CDK_OUTDIR cannot redirect it: jsii's node process has read the environment already.)
+    runnable = example.replace("/path/to/ses-to-connect", str(REPO_ROOT)).replace(
+        "cdk.App()", f"cdk.App(outdir={str(tmp_path)!r})"
+    )
+    exec(runnable, {})  # noqa: S102 - the example of our own docs
+    template = json.loads((tmp_path / "TeamMail.template.json").read_text(encoding="utf-8"))
+    types = {resource["Type"] for resource in template["Resources"].values()}
+    assert {"AWS::Lambda::Function", "AWS::SES::ReceiptRule", "AWS::DynamoDB::Table"} <= types
+    assert not types & {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SQS::Queue"}
+    assert set(template["Outputs"]) == {"FunctionName"}
