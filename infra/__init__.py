@@ -1,13 +1,37 @@
 """CDK infrastructure of the SES -> S3 -> Lambda -> Amazon Connect email bridge.
 
-One construct per concern, composed by :class:`infra.stack.SesToConnectStack`:
+``from infra import SesToConnect, SesToConnectProps, BridgeConfig`` is all a CDK app needs
+(docs/infrastructure.md, "Use it inside your own CDK app"). One construct per concern, composed by
+:class:`infra.construct.SesToConnect`, which :class:`infra.stack.SesToConnectStack` builds from cdk.json:
 
 * :mod:`infra.config`: the cdk.json context, validated into a frozen :class:`BridgeConfig`
-* :mod:`infra.encryption`: the stack's KMS key (alarm topic; mail data with ``mailEncryption: kms``)
+* :mod:`infra.encryption`: the KMS key (alarm topic; mail data with ``mailEncryption: kms``)
 * :mod:`infra.mail_bucket`: the mail bucket and its access-log bucket
 * :mod:`infra.failure_queue`: the on-failure destination queue
+* :mod:`infra.state_tables`: the idempotency and reply-thread tables
 * :mod:`infra.function`: the bridge function, its role, log group and asynchronous-invoke config
 * :mod:`infra.receipt_rule`: the receipt rule (rule set and activation by mode) and SES's grants
-* :mod:`infra.alarms`: the alarms and their SNS topic
+* :mod:`infra.alarms`, :mod:`infra.dashboard`: the alarms, their SNS topic, the dashboard
 * :mod:`infra.nag`: cdk-nag checks and scoped acknowledgments
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from infra.config import BridgeConfig, ConfigError
+
+if TYPE_CHECKING:
+    from infra.construct import SesToConnect, SesToConnectProps
+
+__all__ = ["BridgeConfig", "ConfigError", "SesToConnect", "SesToConnectProps"]
+
+
+def __getattr__(name: str) -> object:
+    # The construct imports aws_cdk (a node process, about 2 s); the operations CLI reads only the
+    # configuration, so the construct is imported when first asked for.
+    if name in {"SesToConnect", "SesToConnectProps"}:
+        from infra import construct  # noqa: PLC0415
+
+        return getattr(construct, name)
+    raise AttributeError(f"module 'infra' has no attribute {name!r}")

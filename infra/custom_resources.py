@@ -1,28 +1,59 @@
-"""The provider function CDK shares between every ``AwsCustomResource`` of a stack (deploy-time API
-calls: the concurrency reservation, the rule set activation), its log group, and the findings on it.
+"""Deploy-time API calls (the concurrency reservation, the rule set activation) as ``AwsCustomResource``s,
+the log group of the provider function CDK shares between all of a stack's, and the findings on it.
 """
 
 from __future__ import annotations
 
+import typing
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.checkov_skips import skip_checkov
 from infra.nag import acknowledge
 
-__all__ = ["AWS_CUSTOM_RESOURCE_FUNCTION_ID", "describe_provider", "provider_log_group"]
+__all__ = ["AWS_CUSTOM_RESOURCE_FUNCTION_ID", "deploy_call"]
 
 # The construct id CDK gives the singleton function behind every AwsCustomResource in a stack.
 AWS_CUSTOM_RESOURCE_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+LOG_GROUP_ID = "CustomResourceLogs"
 
 
-def provider_log_group(
-    scope: Construct, *, retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
+def deploy_call(
+    scope: Construct,
+    construct_id: str,
+    *,
+    log_retention: logs.RetentionDays,
+    removal_policy: cdk.RemovalPolicy,
+    **props: Any,
+) -> cr.AwsCustomResource:
+    """An ``AwsCustomResource`` (``props`` as its own) whose provider logs to the stack's one log group.
+
+    The provider is a singleton that takes the log group of whichever custom resource creates it, so
+    the log group lives in the stack, made by the first call (which also describes the provider).
+    """
+    stack = cdk.Stack.of(scope)
+    existing = stack.node.try_find_child(LOG_GROUP_ID)
+    log_group = (
+        typing.cast(logs.ILogGroup, existing)
+        if existing is not None
+        else _provider_log_group(stack, log_retention, removal_policy)
+    )
+    resource = cr.AwsCustomResource(
+        scope, construct_id, log_group=log_group, install_latest_aws_sdk=False, **props
+    )
+    if existing is None:
+        _describe_provider(stack)
+    return resource
+
+
+def _provider_log_group(
+    stack: cdk.Stack, retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
 ) -> logs.LogGroup:
-    """One log group for the shared provider: a singleton takes the log group of whichever custom
-    resource creates it, so every custom resource of the stack must be given this same one."""
-    log_group = logs.LogGroup(scope, "CustomResourceLogs", retention=retention, removal_policy=removal_policy)
+    log_group = logs.LogGroup(stack, LOG_GROUP_ID, retention=retention, removal_policy=removal_policy)
     skip_checkov(
         log_group,
         {
@@ -33,11 +64,9 @@ def provider_log_group(
     return log_group
 
 
-def describe_provider(stack: cdk.Stack) -> None:
-    """Acknowledge and skip, with reasons, what the scanners find on CDK's provider function, if any."""
-    provider = stack.node.try_find_child(AWS_CUSTOM_RESOURCE_FUNCTION_ID)
-    if provider is None:
-        return
+def _describe_provider(stack: cdk.Stack) -> None:
+    """Acknowledge and skip, with reasons, what the scanners find on CDK's provider function."""
+    provider = stack.node.find_child(AWS_CUSTOM_RESOURCE_FUNCTION_ID)
     acknowledge(
         provider.node.find_child("ServiceRole"),
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",

@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-__all__ = ["StackKey", "StackKeyProps"]
+__all__ = ["StackKey", "StackKeyProps", "allow_cloudwatch_alarms"]
 
 
 @dataclass(frozen=True)
@@ -41,28 +41,30 @@ class StackKey(Construct):
             removal_policy=self.props.removal_policy,
         )
 
-    def allow_cloudwatch_alarms(self) -> None:
-        """Let CloudWatch alarms of this account and region publish to a topic encrypted with this key.
 
-        The conditions keep the service principal from acting for anyone else's alarms (the confused
-        deputy); alarm names are generated, so the alarm ARN is matched by pattern.
-        """
-        stack = cdk.Stack.of(self)
-        alarms = stack.format_arn(
-            service="cloudwatch",
-            resource="alarm",
-            resource_name="*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+def allow_cloudwatch_alarms(key: kms.IKey) -> bool:
+    """Let CloudWatch alarms of this account and region publish to a topic encrypted with ``key``.
+
+    The conditions keep the service principal from acting for anyone else's alarms (the confused
+    deputy); alarm names are generated, so the alarm ARN is matched by pattern. Returns False for an
+    imported key, whose policy this app cannot change: its owner adds the statement.
+    """
+    stack = cdk.Stack.of(key)
+    alarms = stack.format_arn(
+        service="cloudwatch",
+        resource="alarm",
+        resource_name="*",
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
+    return key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowCloudWatchAlarmsToUseTheKey",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {"aws:SourceArn": alarms},
+            },
         )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToUseTheKey",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": alarms},
-                },
-            )
-        )
+    ).statement_added

@@ -3,7 +3,6 @@ and the concurrency reservation that paces it toward Connect's request quota."""
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -12,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
@@ -19,8 +19,8 @@ from constructs import Construct
 
 from infra.bundling import code_bundling
 from infra.checkov_skips import skip_checkov
-from infra.mail_bucket import MailBucket
-from infra.nag import acknowledge
+from infra.custom_resources import deploy_call
+from infra.nag import acknowledge, wildcard_resource_rule
 from infra.paths import LAMBDA_SRC
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "RUNTIME",
     "BridgeFunction",
     "BridgeFunctionProps",
+    "MailPrefixes",
     "log_retention",
     "powertools_layer_parameter",
 ]
@@ -88,23 +89,31 @@ def powertools_layer_parameter(version: str, architecture: lambda_.Architecture 
 
 
 @dataclass(frozen=True)
+class MailPrefixes:
+    """Where in the mail bucket each kind of object lives (relative key prefixes ending in '/')."""
+
+    inbound: str = "inbound/"
+    attachments: str = "attachments/"
+    quarantine: str = "quarantine/"
+
+
+@dataclass(frozen=True)
 class BridgeFunctionProps:
     environment: Mapping[str, str]
     connect_instance_arn: str
-    mail_bucket: MailBucket
+    mail_bucket: s3.IBucket
     failure_queue: sqs.IQueue
     powertools_version: str
+    prefixes: MailPrefixes = MailPrefixes()
     # Explicit layer ARN (e.g. where the versioned SSM parameter is missing); default: the SSM parameter.
     powertools_layer_arn: str | None = None
-    # The key of the bucket and the queue when they use SSE-KMS; the function gets Decrypt and
-    # GenerateDataKey on it, nothing else.
-    data_key: kms.IKey | None = None
+    # The keys of the bucket and the queue when they use SSE-KMS (one key, or each its own); the
+    # function gets Decrypt and GenerateDataKey on them, nothing else.
+    data_keys: tuple[kms.IKey, ...] = ()
     memory_mb: int = 256
     timeout_seconds: int = 300
     # Applied at deploy time when the account's concurrency quota allows it (see _reserve_concurrency).
     reserved_concurrency: int | None = 2
-    # Log group of the deploy-time API calls' provider function (the reservation).
-    custom_resource_log_group: logs.ILogGroup | None = None
     retry_attempts: int = 2
     max_event_age_seconds: int = 21600
     log_retention_days: int = 30
@@ -252,9 +261,11 @@ class BridgeFunction(Construct):
             physical_resource_id=cr.PhysicalResourceId.of("reserved-concurrency"),
             ignore_error_codes_matching="InvalidParameterValueException",
         )
-        reservation = cr.AwsCustomResource(
+        reservation = deploy_call(
             self,
             "ReservedConcurrency",
+            log_retention=log_retention(self.props.log_retention_days),
+            removal_policy=self.props.removal_policy,
             resource_type="Custom::ReservedConcurrency",
             on_create=reserve,
             on_update=reserve,
@@ -273,8 +284,6 @@ class BridgeFunction(Construct):
                     )
                 ]
             ),
-            install_latest_aws_sdk=False,
-            log_group=self.props.custom_resource_log_group,
         )
         return reservation
 
@@ -292,20 +301,17 @@ class BridgeFunction(Construct):
     def _acknowledge_scoped_wildcards(self) -> None:
         """The only wildcards in the policy are object keys under one prefix and Connect's contact flows."""
         props = self.props
-        mail = props.mail_bucket
-        bucket_id = cdk.Stack.of(self).get_logical_id(
-            typing.cast(cdk.CfnElement, mail.bucket.node.default_child)
-        )
+        prefixes = props.prefixes
         reasons = {
-            mail.props.inbound_prefix: "SES names each raw message by its message id under this prefix; the "
+            prefixes.inbound: "SES names each raw message by its message id under this prefix; the "
             "function reads (and quarantine-copies) exactly those objects, nothing outside the prefix.",
-            mail.props.attachments_prefix: "Attachment objects get generated names under this prefix; the "
+            prefixes.attachments: "Attachment objects get generated names under this prefix; the "
             "function writes them and pre-signs GETs for Connect, nothing outside the prefix.",
-            mail.props.quarantine_prefix: "Quarantined copies and their JSON records are named by message id "
+            prefixes.quarantine: "Quarantined copies and their JSON records are named by message id "
             "under this prefix; the function writes them and reads them back for an operator's replay.",
         }
         for prefix, reason in reasons.items():
-            acknowledge(self.policy, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}*]", reason)
+            acknowledge(self.policy, wildcard_resource_rule(self, self._objects(prefix)), reason)
         acknowledge(
             self.policy,
             f"AwsSolutions-IAM5[Resource::{props.connect_instance_arn}/contact-flow/*]",
@@ -313,10 +319,12 @@ class BridgeFunction(Construct):
             "is chosen in Connect, not here, so the grant covers the flows of the configured instance only.",
         )
 
+    def _objects(self, prefix: str) -> str:
+        return self.props.mail_bucket.arn_for_objects(f"{prefix}*")
+
     def _statements(self) -> list[iam.PolicyStatement]:
         props = self.props
-        mail = props.mail_bucket
-        bucket = mail.props
+        prefixes = props.prefixes
         statements = [
             iam.PolicyStatement(
                 sid="WriteOwnLogGroup",
@@ -328,21 +336,18 @@ class BridgeFunction(Construct):
                 # Inbound mail is read (and is the quarantine copy's source); an operator's replay
                 # reads a quarantined copy and its JSON record.
                 actions=["s3:GetObject"],
-                resources=[mail.object_arn(bucket.inbound_prefix), mail.object_arn(bucket.quarantine_prefix)],
+                resources=[self._objects(prefixes.inbound), self._objects(prefixes.quarantine)],
             ),
             iam.PolicyStatement(
                 sid="WriteAttachmentsAndQuarantine",
                 actions=["s3:PutObject"],
-                resources=[
-                    mail.object_arn(bucket.attachments_prefix),
-                    mail.object_arn(bucket.quarantine_prefix),
-                ],
+                resources=[self._objects(prefixes.attachments), self._objects(prefixes.quarantine)],
             ),
             iam.PolicyStatement(
                 sid="PresignAttachmentsForConnect",
                 # Connect downloads attachments through URLs pre-signed with this role's credentials.
                 actions=["s3:GetObject"],
-                resources=[mail.object_arn(bucket.attachments_prefix)],
+                resources=[self._objects(prefixes.attachments)],
             ),
             iam.PolicyStatement(
                 sid="StartEmailContacts",
@@ -361,12 +366,12 @@ class BridgeFunction(Construct):
             ),
             *props.extra_statements,
         ]
-        if props.data_key is not None:
+        if props.data_keys:
             statements.append(
                 iam.PolicyStatement(
                     sid="UseDataKeyForMailAndQueue",
                     actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=[props.data_key.key_arn],
+                    resources=[key.key_arn for key in props.data_keys],
                 )
             )
         return statements

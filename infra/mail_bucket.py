@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -139,29 +138,3 @@ class MailBucket(Construct):
             lifecycle_rules=lifecycle,
             removal_policy=props.removal_policy,
         )
-
-    def object_arn(self, prefix: str) -> str:
-        """ARN pattern of every object under ``prefix`` (one of the configured prefixes)."""
-        if prefix not in self.props.retention_by_prefix:
-            raise ValueError(f"{prefix!r} is not one of the mail bucket's prefixes")
-        return self.bucket.arn_for_objects(f"{prefix}*")
-
-    def grant_ses_delivery(self, *, account: str, receipt_rule_arn: str) -> iam.PolicyStatement:
-        """Let SES (only for this account and this receipt rule) put objects under the inbound prefix."""
-        statement = iam.PolicyStatement(
-            sid="AllowSesToStoreInboundMail",
-            principals=[iam.ServicePrincipal("ses.amazonaws.com")],
-            actions=["s3:PutObject"],
-            resources=[self.object_arn(self.props.inbound_prefix)],
-            conditions={"StringEquals": {"aws:SourceAccount": account, "aws:SourceArn": receipt_rule_arn}},
-        )
-        self.bucket.add_to_resource_policy(statement)
-        return statement
-
-    @property
-    def policy(self) -> s3.BucketPolicy:
-        """The mail bucket's policy (exists: ``enforce_ssl`` creates it)."""
-        policy = self.bucket.policy
-        if policy is None:  # pragma: no cover - enforce_ssl always creates one
-            raise RuntimeError("mail bucket has no bucket policy")
-        return policy

@@ -7,7 +7,8 @@ cycle, and SES can write its setup object and invoke the function the moment the
 
 How SES writes the raw message:
 
-* SSE-S3 bucket: as ``ses.amazonaws.com``, allowed by the bucket policy for this account and rule.
+* SSE-S3 bucket: as ``ses.amazonaws.com``, allowed by the bucket policy for this account and rule
+  (added here to a bucket of this app; an imported bucket's owner adds ``bucket_statement`` themselves).
 * SSE-KMS bucket: through the S3 action's ``IamRoleArn``. SES assumes a role (trusted for this
   account and rule only) that may put objects under the inbound prefix and use the key; with a
   role, SES uses the role and only the role for the action (SES developer guide, "Giving
@@ -26,7 +27,6 @@ Rule set modes:
 
 from __future__ import annotations
 
-import typing
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -34,13 +34,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.config import RuleSetMode, TlsPolicy
-from infra.mail_bucket import MailBucket
-from infra.nag import acknowledge
+from infra.custom_resources import deploy_call
+from infra.nag import acknowledge, wildcard_resource_rule
 
 __all__ = ["InboundReceiptRule", "InboundReceiptRuleProps"]
 
@@ -53,14 +54,17 @@ class InboundReceiptRuleProps:
     recipients: tuple[str, ...]
     receipt_rule_arn: str
     account: str
-    mail_bucket: MailBucket
+    mail_bucket: s3.IBucket
     function: lambda_.IFunction
+    # Where SES stores raw mail in the bucket.
+    inbound_prefix: str = "inbound/"
     tls_policy: TlsPolicy = TlsPolicy.REQUIRE
     rule_after: str | None = None
     # The bucket's SSE-KMS key: SES then writes through an S3 action role allowed to use it.
     mail_key: kms.IKey | None = None
-    # Log group of the deploy-time API calls' provider function (create-and-activate only).
-    custom_resource_log_group: logs.ILogGroup | None = None
+    # The activation's deploy-time call (create-and-activate only): its provider's log group.
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN
 
     def __post_init__(self) -> None:
         problems = []
@@ -76,22 +80,35 @@ class InboundReceiptRuleProps:
 
 class InboundReceiptRule(Construct):
     """Public attributes: ``rule``, ``rule_set`` (None in ``existing`` mode), ``activation`` (None unless
-    ``create-and-activate``), ``lambda_permission``, and how SES writes: ``bucket_statement`` (SSE-S3)
-    or ``write_role`` and ``write_policy`` (SSE-KMS); the other pair is None."""
+    ``create-and-activate``), ``lambda_permission``, and how SES writes: ``bucket_statement`` (SSE-S3;
+    ``bucket_statement_added`` is False for an imported bucket, whose owner must add it) or
+    ``write_role`` and ``write_policy`` (SSE-KMS); the other pair is None."""
 
     def __init__(self, scope: Construct, construct_id: str, props: InboundReceiptRuleProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         mail = props.mail_bucket
+        self.inbound_objects = mail.arn_for_objects(f"{props.inbound_prefix}*")
 
         # SES's access, scoped to this account and this exact rule.
         self.bucket_statement: iam.PolicyStatement | None = None
+        self.bucket_statement_added = False
         self.write_role: iam.Role | None = None
         self.write_policy: iam.Policy | None = None
         if props.mail_key is None:
-            self.bucket_statement = mail.grant_ses_delivery(
-                account=props.account, receipt_rule_arn=props.receipt_rule_arn
+            self.bucket_statement = iam.PolicyStatement(
+                sid="AllowSesToStoreInboundMail",
+                principals=[iam.ServicePrincipal("ses.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.inbound_objects],
+                conditions={
+                    "StringEquals": {
+                        "aws:SourceAccount": props.account,
+                        "aws:SourceArn": props.receipt_rule_arn,
+                    }
+                },
             )
+            self.bucket_statement_added = mail.add_to_resource_policy(self.bucket_statement).statement_added
         else:
             self.write_role, self.write_policy = self._write_role(props, props.mail_key)
         self.lambda_permission = lambda_.CfnPermission(
@@ -125,8 +142,8 @@ class InboundReceiptRule(Construct):
                     # Order matters: the object is stored before the function runs.
                     ses.CfnReceiptRule.ActionProperty(
                         s3_action=ses.CfnReceiptRule.S3ActionProperty(
-                            bucket_name=mail.bucket.bucket_name,
-                            object_key_prefix=mail.props.inbound_prefix,
+                            bucket_name=mail.bucket_name,
+                            object_key_prefix=props.inbound_prefix,
                             iam_role_arn=self.write_role.role_arn if self.write_role else None,
                             # No kms_key_arn: that is client-side encryption get_object cannot read.
                         )
@@ -140,7 +157,9 @@ class InboundReceiptRule(Construct):
                 ],
             ),
         )
-        self.rule.node.add_dependency(self.lambda_permission, mail.policy)
+        self.rule.node.add_dependency(self.lambda_permission)
+        if mail.policy is not None:  # SES writes a setup object the moment the rule exists
+            self.rule.node.add_dependency(mail.policy)
         if self.write_policy is not None:
             self.rule.node.add_dependency(self.write_policy)
         if self.rule_set is not None:
@@ -152,7 +171,6 @@ class InboundReceiptRule(Construct):
 
     def _write_role(self, props: InboundReceiptRuleProps, key: kms.IKey) -> tuple[iam.Role, iam.Policy]:
         """The role SES assumes to store raw mail in the SSE-KMS bucket (trust policy as documented)."""
-        mail = props.mail_bucket
         role = iam.Role(
             self,
             "SesWriteRole",
@@ -174,7 +192,7 @@ class InboundReceiptRule(Construct):
                 iam.PolicyStatement(
                     sid="StoreInboundMail",
                     actions=["s3:PutObject"],
-                    resources=[mail.object_arn(mail.props.inbound_prefix)],
+                    resources=[self.inbound_objects],
                 ),
                 iam.PolicyStatement(
                     sid="EncryptInboundMailWithTheKey",
@@ -187,12 +205,9 @@ class InboundReceiptRule(Construct):
             ],
         )
         policy.attach_to_role(role)
-        bucket_id = cdk.Stack.of(self).get_logical_id(
-            typing.cast(cdk.CfnElement, mail.bucket.node.default_child)
-        )
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{mail.props.inbound_prefix}*]",
+            wildcard_resource_rule(self, self.inbound_objects),
             "SES names each raw message by its message id under the inbound prefix; the role may put "
             "objects there and nowhere else in the bucket.",
         )
@@ -205,9 +220,11 @@ class InboundReceiptRule(Construct):
             parameters={"RuleSetName": props.rule_set_name},
             physical_resource_id=cr.PhysicalResourceId.of(f"active-receipt-rule-set-{props.rule_set_name}"),
         )
-        activation = cr.AwsCustomResource(
+        activation = deploy_call(
             self,
             "Activate",
+            log_retention=props.log_retention,
+            removal_policy=props.removal_policy,
             resource_type="Custom::SesActiveReceiptRuleSet",
             on_create=call,
             on_update=call,
@@ -222,8 +239,6 @@ class InboundReceiptRule(Construct):
                     )
                 ]
             ),
-            install_latest_aws_sdk=False,
-            log_group=props.custom_resource_log_group,
         )
         # Activate only once the rule is in the set, so the set never goes live empty.
         activation.node.add_dependency(self.rule)

@@ -13,6 +13,8 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
 from infra.application import build_app
+from infra.construct import SesToConnect
+from infra.mail_bucket import MailBucket
 from infra.paths import CDK_JSON
 from infra.stack import SesToConnectStack
 
@@ -28,6 +30,16 @@ class Synth:
     stack: SesToConnectStack
     template: dict[str, Any]
     report: dict[str, Any]
+
+    @property
+    def construct(self) -> SesToConnect:
+        return self.stack.ses_to_connect
+
+    @property
+    def mail(self) -> MailBucket:
+        """The mail bucket construct the stack created (it always does: it brings no bucket)."""
+        assert self.construct.mail is not None
+        return self.construct.mail
 
     @property
     def assertions(self) -> Template:

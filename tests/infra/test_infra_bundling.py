@@ -25,7 +25,7 @@ UNCHECKED_HASH = 0b01  # PEP 552 flags: bit 0 hash-based, bit 1 check_source (no
 
 
 def staged_asset(s: Synth) -> Path:
-    resource = s.template["Resources"][s.logical_id(s.stack.bridge.function)]
+    resource = s.template["Resources"][s.logical_id(s.construct.bridge.function)]
     stage = cdk.Stage.of(s.stack)
     assert stage is not None
     return Path(stage.outdir) / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"

@@ -23,18 +23,18 @@ PROVIDER = (
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
 )
 ALWAYS = {
-    ("SesToConnect/FailureQueue/Queue", "AwsSolutions-SQS3"),
-    ("SesToConnect/Bridge/Function", "AwsSolutions-L1"),
-} | {("SesToConnect/Bridge/Policy", rule) for rule in BRIDGE_POLICY}
+    ("SesToConnect/Default/FailureQueue/Queue", "AwsSolutions-SQS3"),
+    ("SesToConnect/Default/Bridge/Function", "AwsSolutions-L1"),
+} | {("SesToConnect/Default/Bridge/Policy", rule) for rule in BRIDGE_POLICY}
 # The concurrency reservation (default 2) is a deploy-time call through CDK's provider function.
 RESERVED = {PROVIDER}
 ACTIVATION = {
-    ("SesToConnect/Receipt/Activate/CustomResourcePolicy", "AwsSolutions-IAM5[Resource::*]"),
+    ("SesToConnect/Default/Receipt/Activate/CustomResourcePolicy", "AwsSolutions-IAM5[Resource::*]"),
     PROVIDER,
 }
 KMS = {
     (
-        "SesToConnect/Receipt/SesWritePolicy",
+        "SesToConnect/Default/Receipt/SesWritePolicy",
         "AwsSolutions-IAM5[Resource::<MailBucketC2C0137B.Arn>/inbound/*]",
     ),
 }
@@ -78,7 +78,7 @@ def test_an_unacknowledged_finding_fails_the_synth(tmp_path: Any) -> None:
     policy = iam.Policy(
         stack, "TooBroad", statements=[iam.PolicyStatement(actions=["s3:*"], resources=["*"])]
     )
-    policy.attach_to_role(stack.bridge.role)
+    policy.attach_to_role(stack.ses_to_connect.bridge.role)
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     report = (tmp_path / "validation-report.json").read_text(encoding="utf-8")

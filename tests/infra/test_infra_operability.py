@@ -59,7 +59,7 @@ def test_dashboard_shows_every_figure_operators_need(default: Synth) -> None:
         "Asynchronous events: received and dropped": ["AsyncEventsReceived", "AsyncEventsDropped"],
     }
     (alarm_widget,) = [w for w in widgets if w["type"] == "alarm"]
-    assert len(alarm_widget["properties"]["alarms"]) == len(default.stack.alarms.alarms) == 9
+    assert len(alarm_widget["properties"]["alarms"]) == len(default.construct.alarms.alarms) == 9
 
 
 def test_dashboard_marks_the_limits_it_watches(default: Synth) -> None:
@@ -71,7 +71,7 @@ def test_dashboard_marks_the_limits_it_watches(default: Synth) -> None:
 
 
 def test_tracing_is_off_by_default(default: Synth) -> None:
-    function = default.properties(default.stack.bridge.function)
+    function = default.properties(default.construct.bridge.function)
     assert "TracingConfig" not in function
     assert "TRACING" not in function["Environment"]["Variables"]
     actions = json.dumps(default.resources("AWS::IAM::Policy"))
@@ -79,7 +79,7 @@ def test_tracing_is_off_by_default(default: Synth) -> None:
 
 
 def test_tracing_key_turns_on_active_tracing_the_handler_and_its_grant(traced: Synth) -> None:
-    function = traced.properties(traced.stack.bridge.function)
+    function = traced.properties(traced.construct.bridge.function)
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["Environment"]["Variables"]["TRACING"] == "true"
     statements = [
@@ -88,7 +88,7 @@ def test_tracing_key_turns_on_active_tracing_the_handler_and_its_grant(traced: S
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if any(str(action).startswith("xray:") for action in _list(statement["Action"]))
     ]
-    role = [{"Ref": traced.logical_id(traced.stack.bridge.role)}]
+    role = [{"Ref": traced.logical_id(traced.construct.bridge.role)}]
     assert statements == [
         (
             {
@@ -106,8 +106,8 @@ def _list(value: Any) -> list[Any]:
 
 
 def test_no_contacts_alarm_compares_arrivals_with_contacts(traced: Synth, default: Synth) -> None:
-    assert default.stack.alarms.no_contacts is None
-    alarm = traced.stack.alarms.no_contacts
+    assert default.construct.alarms.no_contacts is None
+    alarm = traced.construct.alarms.no_contacts
     assert alarm is not None
     props = traced.properties(alarm)
     expression, *inputs = props["Metrics"]
@@ -123,7 +123,7 @@ def test_no_contacts_alarm_compares_arrivals_with_contacts(traced: Synth, defaul
 
 def test_event_age_alarm_stays_below_a_short_maximum_age(synth_factory: SynthFactory) -> None:
     s = synth_factory({"asyncMaxEventAgeSeconds": 600})
-    assert s.properties(s.stack.alarms.async_event_age)["Threshold"] == 300_000
+    assert s.properties(s.construct.alarms.async_event_age)["Threshold"] == 300_000
 
 
 def test_tracing_and_no_contacts_keys_are_validated() -> None:

@@ -45,11 +45,6 @@ def test_mail_bucket_props_reject_bad_prefixes_and_retention() -> None:
     )
 
 
-def test_mail_bucket_object_arn_only_for_its_prefixes(mail: MailBucket) -> None:
-    with pytest.raises(ValueError, match="'other/' is not one of the mail bucket's prefixes"):
-        mail.object_arn("other/")
-
-
 def test_failure_queue_retention_is_at_most_14_days() -> None:
     with pytest.raises(ValueError, match="retention_days must be 1-14"):
         FailureQueueProps(retention_days=15)
@@ -61,7 +56,7 @@ def test_function_props_collect_every_problem(scope: cdk.Stack, mail: MailBucket
         BridgeFunctionProps(
             environment={"CONNECT_INSTANCE_ID": "x"},
             connect_instance_arn="arn",
-            mail_bucket=mail,
+            mail_bucket=mail.bucket,
             failure_queue=queue,
             powertools_version="3.37.0",
             memory_mb=64,
@@ -86,7 +81,7 @@ def test_receipt_rule_props_check_the_arn_names_the_rule(scope: cdk.Stack, mail:
             recipients=("a@example.com",),
             receipt_rule_arn=RULE_ARN,
             account="111122223333",
-            mail_bucket=mail,
+            mail_bucket=mail.bucket,
             function=function,
         )
 

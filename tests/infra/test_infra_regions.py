@@ -34,14 +34,14 @@ def test_the_stack_receives_in_the_ses_region(cross_region: Synth) -> None:
 
 def test_the_function_calls_connect_in_the_instance_region(cross_region: Synth) -> None:
     s = cross_region
-    env = s.properties(s.stack.bridge.function)["Environment"]["Variables"]
+    env = s.properties(s.construct.bridge.function)["Environment"]["Variables"]
     assert env["CONNECT_REGION"] == "ap-northeast-2"
     assert env["CONNECT_INSTANCE_ID"] == "00000000-0000-0000-0000-000000000000"
 
 
 def test_the_grant_names_the_instance_region(cross_region: Synth) -> None:
     s = cross_region
-    statements = s.properties(s.stack.bridge.policy)["PolicyDocument"]["Statement"]
+    statements = s.properties(s.construct.bridge.policy)["PolicyDocument"]["Statement"]
     connect = [st for st in statements if st["Sid"] == "StartEmailContacts"]
     assert connect == [
         {

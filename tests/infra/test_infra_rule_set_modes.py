@@ -12,13 +12,13 @@ def test_existing_mode_adds_the_rule_to_the_named_set_and_creates_no_set(default
     assert s.resources("AWS::SES::ReceiptRuleSet") == {}
     assert s.resources("Custom::SesActiveReceiptRuleSet") == {}
     assert s.only("AWS::SES::ReceiptRule")["Properties"]["RuleSetName"] == "default-rule-set"
-    assert s.stack.receipt.rule_set is None
-    assert s.stack.receipt.activation is None
+    assert s.construct.receipt.rule_set is None
+    assert s.construct.receipt.activation is None
 
 
 def test_create_inactive_creates_the_set_and_does_not_activate_it(inactive: Synth) -> None:
     s = inactive
-    rule_set = s.stack.receipt.rule_set
+    rule_set = s.construct.receipt.rule_set
     assert rule_set is not None
     assert s.only("AWS::SES::ReceiptRuleSet")["Properties"] == {"RuleSetName": "bridge-rules"}
     rule = s.only("AWS::SES::ReceiptRule")
@@ -26,7 +26,7 @@ def test_create_inactive_creates_the_set_and_does_not_activate_it(inactive: Synt
     assert s.logical_id(rule_set) in rule["DependsOn"]
     assert rule["Properties"]["Rule"]["TlsPolicy"] == "Optional"
     assert s.resources("Custom::SesActiveReceiptRuleSet") == {}
-    assert s.stack.receipt.activation is None
+    assert s.construct.receipt.activation is None
     # The bridge, and CDK's provider of the deploy-time calls (here only the concurrency reservation).
     assert len(s.resources("AWS::Lambda::Function")) == 2
     assert s.resources("Custom::ReservedConcurrency")
@@ -34,7 +34,7 @@ def test_create_inactive_creates_the_set_and_does_not_activate_it(inactive: Synt
 
 def test_create_and_activate_activates_the_new_set_after_its_rule_exists(kms_activated: Synth) -> None:
     s = kms_activated
-    rule_set = s.stack.receipt.rule_set
+    rule_set = s.construct.receipt.rule_set
     assert rule_set is not None
     assert s.only("AWS::SES::ReceiptRuleSet")["Properties"] == {"RuleSetName": "ses-to-connect"}
     activation = s.only("Custom::SesActiveReceiptRuleSet")
@@ -49,12 +49,12 @@ def test_create_and_activate_activates_the_new_set_after_its_rule_exists(kms_act
     assert json.loads(props["Update"]) == call
     assert "Delete" not in props  # teardown never switches off a set someone may have activated since
     assert props["InstallLatestAwsSdk"] is False  # no download from npm during deployment
-    assert s.logical_id(s.stack.receipt.rule) in activation["DependsOn"]
+    assert s.logical_id(s.construct.receipt.rule) in activation["DependsOn"]
 
 
 def test_activation_function_may_only_set_the_active_rule_set(kms_activated: Synth) -> None:
     s = kms_activated
-    activation = s.stack.receipt.activation
+    activation = s.construct.receipt.activation
     assert activation is not None
     policy = s.template["Resources"][s.logical_id(activation.node.find_child("CustomResourcePolicy"))]
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [

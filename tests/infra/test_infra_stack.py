@@ -25,18 +25,18 @@ def get_att(logical_id: str, attribute: str = "Arn") -> dict[str, Any]:
 
 def objects(s: Synth, prefix: str) -> dict[str, Any]:
     """The template form of ``bucket.arn_for_objects(prefix + '*')`` for the mail bucket."""
-    return {"Fn::Join": ["", [get_att(s.logical_id(s.stack.mail.bucket)), f"/{prefix}*"]]}
+    return {"Fn::Join": ["", [get_att(s.logical_id(s.construct.mail_bucket)), f"/{prefix}*"]]}
 
 
 def config_of(s: Synth) -> BridgeConfig:
-    return s.stack.config
+    return s.construct.config
 
 
 # ---- mail bucket --------------------------------------------------------------------------
 
 
 def test_mail_bucket_is_private_ssl_only_versioned_logged_and_retained(default: Synth) -> None:
-    logical_id = default.logical_id(default.stack.mail.bucket)
+    logical_id = default.logical_id(default.construct.mail_bucket)
     resource = default.template["Resources"][logical_id]
     assert resource["DeletionPolicy"] == "Retain"
     assert resource["UpdateReplacePolicy"] == "Retain"
@@ -53,13 +53,13 @@ def test_mail_bucket_is_private_ssl_only_versioned_logged_and_retained(default: 
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     assert props["LoggingConfiguration"] == {
-        "DestinationBucketName": {"Ref": default.logical_id(default.stack.mail.access_log_bucket)},
+        "DestinationBucketName": {"Ref": default.logical_id(default.mail.access_log_bucket)},
         "LogFilePrefix": "mail-bucket/",
     }
 
 
 def test_mail_bucket_lifecycle_per_prefix_including_noncurrent_versions(default: Synth) -> None:
-    rules = default.properties(default.stack.mail.bucket)["LifecycleConfiguration"]["Rules"]
+    rules = default.properties(default.construct.mail_bucket)["LifecycleConfiguration"]["Rules"]
     abort = {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}
     noncurrent = {"NoncurrentVersionExpiration": {"NoncurrentDays": 7}}
     assert rules == [
@@ -94,13 +94,13 @@ def test_mail_bucket_lifecycle_per_prefix_including_noncurrent_versions(default:
 
 def test_kms_option_uses_the_stack_key_with_a_bucket_key(kms_activated: Synth) -> None:
     s = kms_activated
-    resource = s.template["Resources"][s.logical_id(s.stack.mail.bucket)]
+    resource = s.template["Resources"][s.logical_id(s.construct.mail_bucket)]
     assert resource["Properties"]["BucketEncryption"] == {
         "ServerSideEncryptionConfiguration": [
             {
                 "BucketKeyEnabled": True,
                 "ServerSideEncryptionByDefault": {
-                    "KMSMasterKeyID": get_att(s.logical_id(s.stack.key.key)),
+                    "KMSMasterKeyID": get_att(s.logical_id(s.construct.key)),
                     "SSEAlgorithm": "aws:kms",
                 },
             }
@@ -111,8 +111,8 @@ def test_kms_option_uses_the_stack_key_with_a_bucket_key(kms_activated: Synth) -
 
 def test_access_log_bucket(default: Synth) -> None:
     s = default
-    log_bucket = s.logical_id(s.stack.mail.access_log_bucket)
-    props = s.properties(s.stack.mail.access_log_bucket)
+    log_bucket = s.logical_id(s.mail.access_log_bucket)
+    props = s.properties(s.mail.access_log_bucket)
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
         "ServerSideEncryptionByDefault"
     ] == {
@@ -137,7 +137,7 @@ def test_access_log_bucket(default: Synth) -> None:
     assert policy[-1] == {
         "Action": "s3:PutObject",
         "Condition": {
-            "ArnLike": {"aws:SourceArn": get_att(s.logical_id(s.stack.mail.bucket))},
+            "ArnLike": {"aws:SourceArn": get_att(s.logical_id(s.construct.mail_bucket))},
             "StringEquals": {"aws:SourceAccount": ACCOUNT},
         },
         "Effect": "Allow",
@@ -147,12 +147,13 @@ def test_access_log_bucket(default: Synth) -> None:
 
 
 def mail_bucket_policy(s: Synth) -> list[dict[str, Any]]:
-    statements: list[dict[str, Any]] = s.properties(s.stack.mail.policy)["PolicyDocument"]["Statement"]
+    policy = s.properties(s.construct.mail_bucket.policy)
+    statements: list[dict[str, Any]] = policy["PolicyDocument"]["Statement"]
     return statements
 
 
 def test_mail_bucket_policy_denies_plain_http_and_old_tls(default: Synth) -> None:
-    bucket = default.logical_id(default.stack.mail.bucket)
+    bucket = default.logical_id(default.construct.mail_bucket)
     both = [get_att(bucket), {"Fn::Join": ["", [get_att(bucket), "/*"]]}]
     deny_http, deny_tls = mail_bucket_policy(default)[:2]
     assert deny_http == {
@@ -187,7 +188,7 @@ def test_ses_may_only_put_inbound_mail_for_this_account_and_rule(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
     s: Synth = request.getfixturevalue(fixture)
-    assert s.stack.receipt.write_role is None
+    assert s.construct.receipt.write_role is None
     allows = [st for st in mail_bucket_policy(s) if st["Effect"] == "Allow"]
     assert allows == [
         {
@@ -201,7 +202,7 @@ def test_ses_may_only_put_inbound_mail_for_this_account_and_rule(
 
 def test_kms_mode_writes_through_an_s3_action_role_trusted_for_this_rule_only(kms_activated: Synth) -> None:
     s = kms_activated
-    receipt = s.stack.receipt
+    receipt = s.construct.receipt
     assert receipt.write_role is not None and receipt.write_policy is not None
     assert receipt.bucket_statement is None
     # The role, and only the role, is used by the action: no bucket or key policy names SES.
@@ -210,7 +211,7 @@ def test_kms_mode_writes_through_an_s3_action_role_trusted_for_this_rule_only(km
 
     action = s.properties(receipt.rule)["Rule"]["Actions"][0]["S3Action"]
     assert action == {
-        "BucketName": {"Ref": s.logical_id(s.stack.mail.bucket)},
+        "BucketName": {"Ref": s.logical_id(s.construct.mail_bucket)},
         "IamRoleArn": get_att(s.logical_id(receipt.write_role)),
         "ObjectKeyPrefix": "inbound/",
     }
@@ -230,7 +231,7 @@ def test_kms_mode_writes_through_an_s3_action_role_trusted_for_this_rule_only(km
         {
             "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
             "Effect": "Allow",
-            "Resource": get_att(s.logical_id(s.stack.key.key)),
+            "Resource": get_att(s.logical_id(s.construct.key)),
             "Sid": "EncryptInboundMailWithTheKey",
         },
     ]
@@ -250,12 +251,12 @@ def test_receipt_rule_arn_is_the_exact_rule(default: Synth, kms_activated: Synth
 
 
 def test_the_deployed_runtime_is_the_python_the_tests_run_on(default: Synth) -> None:
-    runtime = default.properties(default.stack.bridge.function)["Runtime"]
+    runtime = default.properties(default.construct.bridge.function)["Runtime"]
     assert runtime == f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def test_function_runtime_architecture_handler_and_sizes(default: Synth) -> None:
-    props = default.properties(default.stack.bridge.function)
+    props = default.properties(default.construct.bridge.function)
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "ses_to_connect.handler.lambda_handler"
@@ -263,16 +264,18 @@ def test_function_runtime_architecture_handler_and_sizes(default: Synth) -> None
     assert props["Timeout"] == 300
     # Set by the custom resource below where the account allows it, never by the function itself.
     assert "ReservedConcurrentExecutions" not in props
-    assert props["Role"] == get_att(default.logical_id(default.stack.bridge.role))
-    assert props["LoggingConfig"] == {"LogGroup": {"Ref": default.logical_id(default.stack.bridge.log_group)}}
+    assert props["Role"] == get_att(default.logical_id(default.construct.bridge.role))
+    assert props["LoggingConfig"] == {
+        "LogGroup": {"Ref": default.logical_id(default.construct.bridge.log_group)}
+    }
 
 
 def test_concurrency_is_reserved_at_deploy_time_where_the_account_quota_allows(default: Synth) -> None:
     s = default
-    reservation = s.stack.bridge.reservation
+    reservation = s.construct.bridge.reservation
     assert reservation is not None
     resource = s.only("Custom::ReservedConcurrency")
-    function = {"Ref": s.logical_id(s.stack.bridge.function)}
+    function = {"Ref": s.logical_id(s.construct.bridge.function)}
     create = json.loads(_joined(resource["Properties"]["Create"], function))
     assert create == {
         "service": "Lambda",
@@ -292,7 +295,7 @@ def test_concurrency_is_reserved_at_deploy_time_where_the_account_quota_allows(d
         {
             "Action": ["lambda:DeleteFunctionConcurrency", "lambda:PutFunctionConcurrency"],
             "Effect": "Allow",
-            "Resource": get_att(s.logical_id(s.stack.bridge.function)),
+            "Resource": get_att(s.logical_id(s.construct.bridge.function)),
         }
     ]
 
@@ -306,14 +309,14 @@ def _joined(value: Any, function: dict[str, Any]) -> str:
 
 
 def test_unreserved_concurrency_when_set_to_none(kms_activated: Synth) -> None:
-    assert kms_activated.stack.bridge.reservation is None
+    assert kms_activated.construct.bridge.reservation is None
     assert kms_activated.resources("Custom::ReservedConcurrency") == {}
 
 
 def test_powertools_layer_comes_from_the_public_ssm_parameter_of_the_pinned_version(default: Synth) -> None:
     version = powertools_version()
     assert f"aws-lambda-powertools=={version}" in LAMBDA_REQUIREMENTS.read_text(encoding="utf-8")
-    layers = default.properties(default.stack.bridge.function)["Layers"]
+    layers = default.properties(default.construct.bridge.function)["Layers"]
     assert len(layers) == 1
     parameter = layers[0]["Ref"]
     assert default.template["Parameters"][parameter] == {
@@ -325,24 +328,24 @@ def test_powertools_layer_comes_from_the_public_ssm_parameter_of_the_pinned_vers
 def test_explicit_layer_arn_and_rule_position(synth_factory: SynthFactory) -> None:
     layer = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
     s = synth_factory({"powertoolsLayerArn": layer, "ruleAfter": "spam-filter"})
-    assert s.properties(s.stack.bridge.function)["Layers"] == [layer]
+    assert s.properties(s.construct.bridge.function)["Layers"] == [layer]
     assert not any("powertools" in name.lower() for name in s.template.get("Parameters", {}))
     assert s.only("AWS::SES::ReceiptRule")["Properties"]["After"] == "spam-filter"
 
 
 def test_function_environment_is_exactly_the_settings_contract(default: Synth) -> None:
-    env = default.properties(default.stack.bridge.function)["Environment"]["Variables"]
+    env = default.properties(default.construct.bridge.function)["Environment"]["Variables"]
     assert env == {
         "CONNECT_INSTANCE_ID": "00000000-0000-0000-0000-000000000000",
         "CONNECT_REGION": "us-east-1",
         "CONNECT_ADDRESSES": '[{"address":"support@example.com"},'
         '{"address":"billing@example.com","contactFlowId":"11111111-1111-1111-1111-111111111111"}]',
-        "MAIL_BUCKET": {"Ref": default.logical_id(default.stack.mail.bucket)},
-        "IDEMPOTENCY_TABLE": {"Ref": default.logical_id(default.stack.tables.idempotency)},
+        "MAIL_BUCKET": {"Ref": default.logical_id(default.construct.mail_bucket)},
+        "IDEMPOTENCY_TABLE": {"Ref": default.logical_id(default.construct.tables.idempotency)},
         "IDEMPOTENCY_TTL_SECONDS": "604800",
-        "THREADS_TABLE": {"Ref": default.logical_id(default.stack.tables.threads)},
+        "THREADS_TABLE": {"Ref": default.logical_id(default.construct.tables.threads)},
         "THREAD_TTL_DAYS": "365",
-        "FAILURE_QUEUE_URL": {"Ref": default.logical_id(default.stack.failure_queue.queue)},
+        "FAILURE_QUEUE_URL": {"Ref": default.logical_id(default.construct.failure_queue)},
         "ATTACHMENT_URL_EXPIRY_SECONDS": "3600",
         "ATTACHMENT_UPLOADS": "4",
         "AWS_TIMEOUT_SECONDS": "10",
@@ -364,12 +367,12 @@ def test_function_environment_is_exactly_the_settings_contract(default: Synth) -
 
 
 def test_contact_expiry_reaches_the_environment(kms_activated: Synth) -> None:
-    env = kms_activated.properties(kms_activated.stack.bridge.function)["Environment"]["Variables"]
+    env = kms_activated.properties(kms_activated.construct.bridge.function)["Environment"]["Variables"]
     assert env["CONTACT_EXPIRY_MINUTES"] == "120"
 
 
 def test_function_code_is_the_lambda_src_folder_without_caches(default: Synth) -> None:
-    resource = default.template["Resources"][default.logical_id(default.stack.bridge.function)]
+    resource = default.template["Resources"][default.logical_id(default.construct.bridge.function)]
     stage = cdk.Stage.of(default.stack)
     assert stage is not None
     asset_hash = resource["Properties"]["Code"]["S3Key"].removesuffix(".zip")
@@ -383,13 +386,13 @@ def test_function_code_is_the_lambda_src_folder_without_caches(default: Synth) -
 
 
 def test_log_group_retention(default: Synth) -> None:
-    resource = default.template["Resources"][default.logical_id(default.stack.bridge.log_group)]
+    resource = default.template["Resources"][default.logical_id(default.construct.bridge.log_group)]
     assert resource["Properties"] == {"RetentionInDays": 30}
     assert resource["DeletionPolicy"] == "Retain"
 
 
 def test_role_is_assumed_by_lambda_only_and_has_no_managed_policies(default: Synth) -> None:
-    props = default.properties(default.stack.bridge.role)
+    props = default.properties(default.construct.bridge.role)
     assert props["AssumeRolePolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
     ]
@@ -398,7 +401,7 @@ def test_role_is_assumed_by_lambda_only_and_has_no_managed_policies(default: Syn
 
 
 def expected_function_statements(s: Synth) -> list[dict[str, Any]]:
-    bridge = s.stack.bridge
+    bridge = s.construct.bridge
     return [
         {
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -433,39 +436,39 @@ def expected_function_statements(s: Synth) -> list[dict[str, Any]]:
         {
             "Action": "sqs:SendMessage",
             "Effect": "Allow",
-            "Resource": get_att(s.logical_id(s.stack.failure_queue.queue)),
+            "Resource": get_att(s.logical_id(s.construct.failure_queue)),
             "Sid": "SendFailedEventsToFailureQueue",
         },
         {
             "Action": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             "Effect": "Allow",
-            "Resource": get_att(s.logical_id(s.stack.tables.idempotency)),
+            "Resource": get_att(s.logical_id(s.construct.tables.idempotency)),
             "Sid": "IdempotencyLedger",
         },
         {
             "Action": ["dynamodb:BatchGetItem", "dynamodb:PutItem"],
             "Effect": "Allow",
-            "Resource": get_att(s.logical_id(s.stack.tables.threads)),
+            "Resource": get_att(s.logical_id(s.construct.tables.threads)),
             "Sid": "ThreadIndex",
         },
     ]
 
 
 def test_function_policy_is_exactly_least_privilege(default: Synth) -> None:
-    props = default.properties(default.stack.bridge.policy)
-    assert props["Roles"] == [{"Ref": default.logical_id(default.stack.bridge.role)}]
+    props = default.properties(default.construct.bridge.policy)
+    assert props["Roles"] == [{"Ref": default.logical_id(default.construct.bridge.role)}]
     assert props["PolicyDocument"]["Statement"] == expected_function_statements(default)
 
 
 def test_kms_option_adds_decrypt_and_generate_data_key_on_its_own_key_only(kms_activated: Synth) -> None:
     s = kms_activated
-    statements = s.properties(s.stack.bridge.policy)["PolicyDocument"]["Statement"]
+    statements = s.properties(s.construct.bridge.policy)["PolicyDocument"]["Statement"]
     assert statements == [
         *expected_function_statements(s),
         {
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Effect": "Allow",
-            "Resource": get_att(s.logical_id(s.stack.key.key)),
+            "Resource": get_att(s.logical_id(s.construct.key)),
             "Sid": "UseDataKeyForMailAndQueue",
         },
     ]
@@ -532,42 +535,40 @@ def test_connect_is_granted_on_the_configured_instance_only(
 
 def test_async_invoke_config_retries_then_sends_to_the_failure_queue(default: Synth) -> None:
     s = default
-    resource = s.template["Resources"][s.logical_id(s.stack.bridge.event_invoke_config)]
+    resource = s.template["Resources"][s.logical_id(s.construct.bridge.event_invoke_config)]
     assert resource["Properties"] == {
-        "DestinationConfig": {
-            "OnFailure": {"Destination": get_att(s.logical_id(s.stack.failure_queue.queue))}
-        },
-        "FunctionName": {"Ref": s.logical_id(s.stack.bridge.function)},
+        "DestinationConfig": {"OnFailure": {"Destination": get_att(s.logical_id(s.construct.failure_queue))}},
+        "FunctionName": {"Ref": s.logical_id(s.construct.bridge.function)},
         "MaximumEventAgeInSeconds": 21600,
         "MaximumRetryAttempts": 2,
         "Qualifier": "$LATEST",
     }
-    assert s.logical_id(s.stack.bridge.policy) in resource["DependsOn"]
+    assert s.logical_id(s.construct.bridge.policy) in resource["DependsOn"]
 
 
 def test_failure_queue_is_encrypted_ssl_only_with_14_days_retention(default: Synth) -> None:
     s = default
-    assert s.properties(s.stack.failure_queue.queue) == {
+    assert s.properties(s.construct.failure_queue) == {
         "MessageRetentionPeriod": 1209600,
         "SqsManagedSseEnabled": True,
     }
     queue_policy = s.only("AWS::SQS::QueuePolicy")["Properties"]
-    assert queue_policy["Queues"] == [{"Ref": s.logical_id(s.stack.failure_queue.queue)}]
+    assert queue_policy["Queues"] == [{"Ref": s.logical_id(s.construct.failure_queue)}]
     assert queue_policy["PolicyDocument"]["Statement"] == [
         {
             "Action": "sqs:*",
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             "Effect": "Deny",
             "Principal": {"AWS": "*"},
-            "Resource": get_att(s.logical_id(s.stack.failure_queue.queue)),
+            "Resource": get_att(s.logical_id(s.construct.failure_queue)),
         }
     ]
 
 
 def test_failure_queue_with_the_kms_option(kms_activated: Synth) -> None:
     s = kms_activated
-    assert s.properties(s.stack.failure_queue.queue) == {
-        "KmsMasterKeyId": get_att(s.logical_id(s.stack.key.key)),
+    assert s.properties(s.construct.failure_queue) == {
+        "KmsMasterKeyId": get_att(s.logical_id(s.construct.key)),
         "MessageRetentionPeriod": 1209600,
     }
 
@@ -577,7 +578,7 @@ def test_failure_queue_with_the_kms_option(kms_activated: Synth) -> None:
 
 def test_receipt_rule_stores_then_invokes_with_scanning_and_tls(default: Synth) -> None:
     s = default
-    rule = s.template["Resources"][s.logical_id(s.stack.receipt.rule)]
+    rule = s.template["Resources"][s.logical_id(s.construct.receipt.rule)]
     assert rule["Properties"] == {
         "RuleSetName": "default-rule-set",
         "Rule": {
@@ -589,13 +590,13 @@ def test_receipt_rule_stores_then_invokes_with_scanning_and_tls(default: Synth) 
             "Actions": [
                 {
                     "S3Action": {
-                        "BucketName": {"Ref": s.logical_id(s.stack.mail.bucket)},
+                        "BucketName": {"Ref": s.logical_id(s.construct.mail_bucket)},
                         "ObjectKeyPrefix": "inbound/",
                     }
                 },
                 {
                     "LambdaAction": {
-                        "FunctionArn": get_att(s.logical_id(s.stack.bridge.function)),
+                        "FunctionArn": get_att(s.logical_id(s.construct.bridge.function)),
                         "InvocationType": "Event",
                     }
                 },
@@ -603,7 +604,7 @@ def test_receipt_rule_stores_then_invokes_with_scanning_and_tls(default: Synth) 
         },
     }
     assert sorted(rule["DependsOn"]) == sorted(
-        [s.logical_id(s.stack.mail.policy), s.logical_id(s.stack.receipt.lambda_permission)]
+        [s.logical_id(s.construct.mail_bucket.policy), s.logical_id(s.construct.receipt.lambda_permission)]
     )
 
 
@@ -612,7 +613,7 @@ def test_no_drop_spam_rule_and_no_other_function(default: Synth) -> None:
     # The bridge and CDK's provider of the deploy-time concurrency reservation; no drop-spam function.
     assert sorted(default.resources("AWS::Lambda::Function")) == [
         "AWS679f53fac002430cb0da5b7982bd22872D164C4C",
-        default.logical_id(default.stack.bridge.function),
+        default.logical_id(default.construct.bridge.function),
     ]
 
 
@@ -627,7 +628,7 @@ def test_ses_may_invoke_the_function_only_for_this_account_and_rule(
     s: Synth = request.getfixturevalue(fixture)
     assert s.only("AWS::Lambda::Permission")["Properties"] == {
         "Action": "lambda:InvokeFunction",
-        "FunctionName": get_att(s.logical_id(s.stack.bridge.function)),
+        "FunctionName": get_att(s.logical_id(s.construct.bridge.function)),
         "Principal": "ses.amazonaws.com",
         "SourceAccount": ACCOUNT,
         "SourceArn": config_of(s).receipt_rule_arn,
@@ -638,7 +639,7 @@ def test_ses_may_invoke_the_function_only_for_this_account_and_rule(
 
 
 def key_statements(s: Synth) -> list[dict[str, Any]]:
-    statements: list[dict[str, Any]] = s.properties(s.stack.key.key)["KeyPolicy"]["Statement"]
+    statements: list[dict[str, Any]] = s.properties(s.construct.key)["KeyPolicy"]["Statement"]
     return statements
 
 
@@ -660,16 +661,16 @@ def test_key_is_rotated_and_lets_only_this_accounts_alarms_publish(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
     s: Synth = request.getfixturevalue(fixture)
-    assert s.properties(s.stack.key.key)["EnableKeyRotation"] is True
+    assert s.properties(s.construct.key)["EnableKeyRotation"] is True
     assert key_statements(s)[1:] == [CLOUDWATCH_KEY_STATEMENT]  # SES uses its role, not the key policy
 
 
 def test_alarm_topic_is_encrypted_and_ssl_only(default: Synth) -> None:
     s = default
-    topic = s.logical_id(s.stack.alarms.topic)
-    assert s.properties(s.stack.alarms.topic) == {
+    topic = s.logical_id(s.construct.alarms.topic)
+    assert s.properties(s.construct.alarms.topic) == {
         "DisplayName": "SES to Connect bridge alarms",
-        "KmsMasterKeyId": get_att(s.logical_id(s.stack.key.key)),
+        "KmsMasterKeyId": get_att(s.logical_id(s.construct.key)),
     }
     assert s.only("AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"] == [
         {
@@ -696,7 +697,7 @@ def test_email_subscription_only_when_configured(default: Synth, kms_activated: 
     assert kms_activated.only("AWS::SNS::Subscription")["Properties"] == {
         "Endpoint": "ops@example.com",
         "Protocol": "email",
-        "TopicArn": {"Ref": kms_activated.logical_id(kms_activated.stack.alarms.topic)},
+        "TopicArn": {"Ref": kms_activated.logical_id(kms_activated.construct.alarms.topic)},
     }
 
 
@@ -719,8 +720,8 @@ def _five_minutes(
 def test_alarms(default: Synth) -> None:
     s = default
     service = [{"Name": "service", "Value": "ses-to-connect"}]
-    topic = [{"Ref": s.logical_id(s.stack.alarms.topic)}]
-    function = [{"Name": "FunctionName", "Value": {"Ref": s.logical_id(s.stack.bridge.function)}}]
+    topic = [{"Ref": s.logical_id(s.construct.alarms.topic)}]
+    function = [{"Name": "FunctionName", "Value": {"Ref": s.logical_id(s.construct.bridge.function)}}]
     common = {
         "AlarmActions": topic,
         "OKActions": topic,
@@ -734,7 +735,7 @@ def test_alarms(default: Synth) -> None:
             "Dimensions": [
                 {
                     "Name": "QueueName",
-                    "Value": get_att(s.logical_id(s.stack.failure_queue.queue), "QueueName"),
+                    "Value": get_att(s.logical_id(s.construct.failure_queue), "QueueName"),
                 }
             ],
             "Statistic": "Maximum",
@@ -788,7 +789,7 @@ def test_alarms(default: Synth) -> None:
         "AttachmentUrlLength": _five_minutes("SesToConnect", "AttachmentUrlLength", service, "Maximum", 1800),
         "ContactsWithoutId": _five_minutes("SesToConnect", "ContactsWithoutId", service, "Sum", 1),
     }
-    alarms = {a.node.id: s.properties(a) for a in s.stack.alarms.alarms}
+    alarms = {a.node.id: s.properties(a) for a in s.construct.alarms.alarms}
     assert set(alarms) == set(expected)
     assert len(s.resources("AWS::CloudWatch::Alarm")) == len(expected)
     for name, props in alarms.items():
@@ -802,25 +803,25 @@ def test_outputs(default: Synth) -> None:
     outputs = {name: o["Value"] for name, o in s.template["Outputs"].items()}
     assert outputs == {
         "MxHost": "inbound-smtp.us-east-1.amazonaws.com",
-        "MailBucketName": {"Ref": s.logical_id(s.stack.mail.bucket)},
-        "FunctionName": {"Ref": s.logical_id(s.stack.bridge.function)},
-        "LogGroupName": {"Ref": s.logical_id(s.stack.bridge.log_group)},
-        "FailureQueueUrl": {"Ref": s.logical_id(s.stack.failure_queue.queue)},
-        "IdempotencyTableName": {"Ref": s.logical_id(s.stack.tables.idempotency)},
-        "ThreadsTableName": {"Ref": s.logical_id(s.stack.tables.threads)},
+        "MailBucketName": {"Ref": s.logical_id(s.construct.mail_bucket)},
+        "FunctionName": {"Ref": s.logical_id(s.construct.bridge.function)},
+        "LogGroupName": {"Ref": s.logical_id(s.construct.bridge.log_group)},
+        "FailureQueueUrl": {"Ref": s.logical_id(s.construct.failure_queue)},
+        "IdempotencyTableName": {"Ref": s.logical_id(s.construct.tables.idempotency)},
+        "ThreadsTableName": {"Ref": s.logical_id(s.construct.tables.threads)},
         "RuleSetName": "default-rule-set",
         "RuleName": "ses-to-connect",
         "RuleSetActive": "unchanged: the rule was added to 'default-rule-set', which this stack does not "
         "activate (the preflight checks that it is the active set)",
         "ConnectInstanceArn": INSTANCE_ARN,
         "ReservedConcurrency": "2 requested",
-        "AlarmTopicArn": {"Ref": s.logical_id(s.stack.alarms.topic)},
+        "AlarmTopicArn": {"Ref": s.logical_id(s.construct.alarms.topic)},
         "DashboardUrl": {
             "Fn::Join": [
                 "",
                 [
                     "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=",
-                    {"Ref": s.logical_id(s.stack.dashboard.dashboard)},
+                    {"Ref": s.logical_id(s.construct.dashboard.dashboard)},
                 ],
             ]
         },
@@ -830,7 +831,7 @@ def test_outputs(default: Synth) -> None:
 
 def test_outputs_name_the_key_and_the_rule_set_state_by_mode(kms_activated: Synth, inactive: Synth) -> None:
     kms = {name: o["Value"] for name, o in kms_activated.template["Outputs"].items()}
-    assert kms["MailKeyArn"] == get_att(kms_activated.logical_id(kms_activated.stack.key.key))
+    assert kms["MailKeyArn"] == get_att(kms_activated.logical_id(kms_activated.construct.key))
     assert kms["RuleSetActive"] == "true: this stack made it the region's active rule set"
     assert kms["ReservedConcurrency"] == "none"
     plain = {name: o["Value"] for name, o in inactive.template["Outputs"].items()}
@@ -853,28 +854,28 @@ def test_stack_environment_is_explicit_and_needs_no_lookups(default: Synth) -> N
 def test_state_tables_are_on_demand_recoverable_and_expire(
     default: Synth, table: str, key: str, ttl: str
 ) -> None:
-    props = default.properties(getattr(default.stack.tables, table))
+    props = default.properties(getattr(default.construct.tables, table))
     assert props["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
     assert props["AttributeDefinitions"] == [{"AttributeName": key, "AttributeType": "S"}]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}
-    resource = default.template["Resources"][default.logical_id(getattr(default.stack.tables, table))]
+    resource = default.template["Resources"][default.logical_id(getattr(default.construct.tables, table))]
     assert resource["DeletionPolicy"] == "Retain"
 
 
 def test_state_tables_use_the_stack_key_with_kms(kms_activated: Synth) -> None:
-    props = kms_activated.properties(kms_activated.stack.tables.threads)
+    props = kms_activated.properties(kms_activated.construct.tables.threads)
     assert props["SSESpecification"] == {
-        "KMSMasterKeyId": get_att(kms_activated.logical_id(kms_activated.stack.key.key)),
+        "KMSMasterKeyId": get_att(kms_activated.logical_id(kms_activated.construct.key)),
         "SSEEnabled": True,
         "SSEType": "KMS",
     }
 
 
 def test_function_code_vendors_the_pinned_pure_python_packages(default: Synth) -> None:
-    resource = default.template["Resources"][default.logical_id(default.stack.bridge.function)]
+    resource = default.template["Resources"][default.logical_id(default.construct.bridge.function)]
     stage = cdk.Stage.of(default.stack)
     assert stage is not None
     staged = Path(stage.outdir) / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"
