@@ -79,7 +79,8 @@ class Candidate(NamedTuple):
 
     ``size`` is the decoded size, counted without decoding (so an oversized file is skipped
     without ever being decoded; damaged base64 may decode to more). ``payload()`` decodes it
-    once and lets go of the encoded copy in the parsed message.
+    at the first call and lets go of the encoded copy in the parsed message; every call
+    returns the same bytes.
     """
 
     file_name: str
@@ -290,21 +291,31 @@ def _decoded_size(part: Message, defects: Defects) -> int:
 
 
 def _decoder(part: Message) -> Callable[[], bytes]:
+    """``payload()``: the part's content, decoded at the first call, which also lets go of the
+    encoded copy in the parsed message (nothing reads it again); later calls return the same bytes."""
+    decoded: bytes | None = None
+
     def payload() -> bytes:
-        encoded = _base64_text(part)
-        data: bytes | None = None
-        if encoded is not None:
-            # One copy, straight from the parsed text (the stdlib's decode=True splits and joins
-            # lines first: several copies of a large file at once). Damaged base64 raises here
-            # and goes to the stdlib's lenient decoder below, which recovers what it can.
-            with contextlib.suppress(binascii.Error, ValueError):
-                data = binascii.a2b_base64(encoded)
-        if data is None:  # finds no defect that planning did not record (see _decoded_size)
-            data = decoded_payload(part, Defects())
-        part.set_payload("")  # the encoded copy is no longer needed
-        return data
+        nonlocal decoded
+        if decoded is None:
+            decoded = _decode(part)
+            part.set_payload("")
+        return decoded
 
     return payload
+
+
+def _decode(part: Message) -> bytes:
+    encoded = _base64_text(part)
+    if encoded is not None:
+        # One copy, straight from the parsed text (the stdlib's decode=True splits and joins
+        # lines first: several copies of a large file at once). Damaged base64 raises here
+        # and goes to the stdlib's lenient decoder below, which recovers what it can.
+        with contextlib.suppress(binascii.Error, ValueError):
+            return binascii.a2b_base64(encoded)
+    # Finds no defect that planning did not record: _decoded_size ran this decoder on every
+    # part but readable base64 text, on which it does not fail.
+    return decoded_payload(part, Defects())
 
 
 def _constant(content: bytes) -> Callable[[], bytes]:
