@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from ses_to_connect.headers import clean_text, decode_8bit, decode_words
 from ses_to_connect.limits import EMAIL_PATTERN, MAX_DISPLAY_NAME, MAX_EMAIL_ADDRESS
-from ses_to_connect.model import Address, Defects
+from ses_to_connect.model import Address, DefectKind, Defects
 
 _ORDINARY_RUN = re.compile(r'[^"(),;:<>]+')
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
@@ -42,7 +42,7 @@ def parse_addresses(
         for mailbox in split_addresses(decode_8bit(str(value), defects, field, hints)):
             email = clean_text(mailbox.address)
             if not is_valid_address(email):
-                defects.add("invalid_address", field)
+                defects.add(DefectKind.INVALID_ADDRESS, field)
                 continue
             display = clean_text(decode_words(mailbox.display_name, defects, field, hints))[:MAX_DISPLAY_NAME]
             addresses.append(Address(email=email, display_name=display or None))

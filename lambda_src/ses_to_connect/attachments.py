@@ -14,10 +14,11 @@ import binascii
 import contextlib
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from email.errors import MessageError
 from email.message import Message
+from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import NamedTuple, Protocol
 
@@ -30,7 +31,7 @@ from ses_to_connect.limits import (
     MAX_S3_URL,
 )
 from ses_to_connect.mime import decoded_payload, is_forwarded, render_forwarded
-from ses_to_connect.model import Defects
+from ses_to_connect.model import DefectKind, Defects
 
 # Extensions Connect accepts, by content type, for parts whose name has none.
 EXTENSION_BY_TYPE = {
@@ -60,7 +61,7 @@ TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 _CID_REFERENCE = re.compile(r"""cid:([^"'\s)>]+)""", re.IGNORECASE)
 
 
-class Skip:
+class Skip(StrEnum):
     """Why an attachment was not sent; stable identifiers used in attributes and metrics."""
 
     TYPE_NOT_ALLOWED = "type_not_allowed"
@@ -69,7 +70,7 @@ class Skip:
     EMPTY = "empty"
     TNEF_UNREADABLE = "tnef_unreadable"
     TNEF_EMPTY = "tnef_empty"  # a winmail.dat holding only a body (its text is in the raw message)
-    REJECTED_BY_CONNECT = "rejected_by_connect"
+    REJECTED_BY_CONNECT = "rejected_by_connect"  # with Connect's reason: "rejected_by_connect:<reason>"
     URL_TOO_LONG = "url_too_long"
 
 
@@ -78,7 +79,8 @@ class Candidate(NamedTuple):
 
     ``size`` is the decoded size, counted without decoding (so an oversized file is skipped
     without ever being decoded; damaged base64 may decode to more). ``payload()`` decodes it
-    once and lets go of the encoded copy in the parsed message.
+    at the first call and lets go of the encoded copy in the parsed message; every call
+    returns the same bytes.
     """
 
     file_name: str
@@ -89,7 +91,7 @@ class Candidate(NamedTuple):
 
 
 class Skipped(NamedTuple):
-    """A part that was not sent, and the :class:`Skip` reason why."""
+    """A part that was not sent, and why: a :class:`Skip`, or ``rejected_by_connect:<Connect's reason>``."""
 
     file_name: str
     reason: str
@@ -123,11 +125,7 @@ def find_candidates(
         else:
             content_id = next(iter(message_ids(str(part.get("Content-ID", "")))), "").strip("<>")
             is_inline = content_type.startswith("image/") and content_id in referenced
-            found = [
-                Candidate(
-                    name, content_type, is_inline, _decoded_size(part, defects), _decoder(part, defects)
-                )
-            ]
+            found = [Candidate(name, content_type, is_inline, _decoded_size(part, defects), _decoder(part))]
         for candidate in found:
             if PurePosixPath(candidate.file_name.lower()).suffix not in ALLOWED_ATTACHMENT_EXTENSIONS:
                 skipped.append(Skipped(candidate.file_name, Skip.TYPE_NOT_ALLOWED))
@@ -137,7 +135,7 @@ def find_candidates(
 
 
 def send(
-    candidates: list[Candidate], sink: AttachmentSink, key_prefix: str, *, uploads: int = 1
+    candidates: Sequence[Candidate], sink: AttachmentSink, key_prefix: str, *, uploads: int = 1
 ) -> tuple[list[dict[str, str]], list[Skipped]]:
     """Decode candidates in order and store them, up to ``uploads`` at a time, within Connect's limits.
 
@@ -292,22 +290,32 @@ def _decoded_size(part: Message, defects: Defects) -> int:
     return significant * 3 // 4
 
 
-def _decoder(part: Message, defects: Defects) -> Callable[[], bytes]:
+def _decoder(part: Message) -> Callable[[], bytes]:
+    """``payload()``: the part's content, decoded at the first call, which also lets go of the
+    encoded copy in the parsed message (nothing reads it again); later calls return the same bytes."""
+    decoded: bytes | None = None
+
     def payload() -> bytes:
-        encoded = _base64_text(part)
-        data: bytes | None = None
-        if encoded is not None:
-            # One copy, straight from the parsed text (the stdlib's decode=True splits and joins
-            # lines first: several copies of a large file at once). Damaged base64 raises here
-            # and goes to the stdlib's lenient decoder below, which recovers what it can.
-            with contextlib.suppress(binascii.Error, ValueError):
-                data = binascii.a2b_base64(encoded)
-        if data is None:
-            data = decoded_payload(part, defects)
-        part.set_payload("")  # the encoded copy is no longer needed
-        return data
+        nonlocal decoded
+        if decoded is None:
+            decoded = _decode(part)
+            part.set_payload("")
+        return decoded
 
     return payload
+
+
+def _decode(part: Message) -> bytes:
+    encoded = _base64_text(part)
+    if encoded is not None:
+        # One copy, straight from the parsed text (the stdlib's decode=True splits and joins
+        # lines first: several copies of a large file at once). Damaged base64 raises here
+        # and goes to the stdlib's lenient decoder below, which recovers what it can.
+        with contextlib.suppress(binascii.Error, ValueError):
+            return binascii.a2b_base64(encoded)
+    # Finds no defect that planning did not record: _decoded_size ran this decoder on every
+    # part but readable base64 text, on which it does not fail.
+    return decoded_payload(part, Defects())
 
 
 def _constant(content: bytes) -> Callable[[], bytes]:
@@ -333,14 +341,14 @@ def _unpack_tnef(part: Message, defects: Defects) -> list[Candidate] | None:
     try:
         from tnefparse import TNEF  # noqa: PLC0415 (only Outlook mail needs it)
     except ImportError:
-        defects.add("tnef_unsupported")
+        defects.add(DefectKind.TNEF_UNSUPPORTED)
         return None
     data = decoded_payload(part, defects)
     try:
         tnef = TNEF(data)
         files = [(str(a.long_filename() or a.name or "attachment"), bytes(a.data)) for a in tnef.attachments]
     except Exception:  # noqa: BLE001 (tnefparse raises anything on damaged input)
-        defects.add("tnef_unreadable")
+        defects.add(DefectKind.TNEF_UNREADABLE)
         return None
     candidates = []
     for file_name, content in files:

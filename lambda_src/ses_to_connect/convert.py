@@ -8,9 +8,9 @@ same parameters) and Connect's idempotency returns the same contact.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ses_to_connect.addresses import is_valid_address
 from ses_to_connect.attachments import AttachmentSink, Candidate, Skipped, find_candidates, send
@@ -24,10 +24,20 @@ from ses_to_connect.limits import (
     check_request,
 )
 from ses_to_connect.mime import Body, ParsedMessage, parse_message
-from ses_to_connect.model import Address, Conversion, Defects, Outcome
+from ses_to_connect.model import Address, Conversion, DefectKind, Defects, Outcome
 from ses_to_connect.policy import Decision, decide
 from ses_to_connect.ses_event import VERDICT_NAMES, SesRecord
 from ses_to_connect.settings import BodyPreference, ConnectAddress, Settings
+
+if TYPE_CHECKING:  # type stubs only: the function's asset needs nothing of them at run time
+    from mypy_boto3_connect.literals import EmailHeaderTypeType
+    from mypy_boto3_connect.type_defs import (
+        EmailAddressInfoTypeDef,
+        EmailAttachmentTypeDef,
+        InboundAdditionalRecipientsTypeDef,
+        InboundRawMessageTypeDef,
+        StartEmailContactRequestTypeDef,
+    )
 
 MAX_ENVELOPE_SENDER_ATTRIBUTE = 1024
 MAX_DEFECTS_ATTRIBUTE = 2048
@@ -36,7 +46,7 @@ MAX_REPLAY_REASON_ATTRIBUTE = 1024
 NO_SUBJECT_NAME = "(no subject)"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     """Everything decided about a message before any I/O: the pipeline's first pure step."""
 
@@ -44,15 +54,12 @@ class Plan:
     settings: Settings
     message: ParsedMessage
     decision: Decision
-    destinations: list[ConnectAddress]
+    destinations: tuple[ConnectAddress, ...]
     customer: Address | None
-    candidates: list[Candidate]
-    skipped: list[Skipped]
+    candidates: tuple[Candidate, ...]
+    skipped: tuple[Skipped, ...]
     quarantine_reason: str | None
-
-    @property
-    def defects(self) -> Defects:
-        return self.message.defects
+    defects: tuple[str, ...]  # the message's, then those found while planning
 
     @property
     def attachment_prefix(self) -> str:
@@ -68,7 +75,7 @@ class Plan:
         return Conversion(
             Outcome.QUARANTINE,
             self.quarantine_reason,
-            self.defects.as_list(),
+            list(self.defects),
             requests=[],
             flags=list(self.decision.matched),
         )
@@ -78,7 +85,7 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
     """Parse the message and decide its fate: destinations, customer, policy, attachment candidates."""
     prefer = "text/html" if settings.body_preference is BodyPreference.HTML else "text/plain"
     message = parse_message(raw, prefer=prefer)
-    defects = message.defects
+    defects = Defects(message.defects)
     decision = decide(message, record, settings)
     destinations = _destinations(record, settings)
     customer = _customer(message, record, settings, defects)
@@ -93,40 +100,64 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
     if reason is None:
         html = message.body.text if message.body and message.body.content_type == "text/html" else None
         candidates, skipped = find_candidates(message.files, html, defects)
-    return Plan(record, settings, message, decision, destinations, customer, candidates, skipped, reason)
+    return Plan(
+        record,
+        settings,
+        message,
+        decision,
+        tuple(destinations),
+        customer,
+        tuple(candidates),
+        tuple(skipped),
+        reason,
+        tuple(defects.as_list()),
+    )
 
 
 def build_requests(
     plan: Plan,
-    attachments: list[dict[str, str]],
-    skipped: list[Skipped],
+    attachments: Sequence[Mapping[str, str]],
+    skipped: Sequence[Skipped],
     related_contact_id: str | None = None,
     unnamed_skips: int = 0,
 ) -> Conversion:
-    """The ``StartEmailContact`` requests of a delivered plan, given its stored attachments.
+    """The ``StartEmailContact`` requests of a delivered plan, given its stored attachments
+    (``{FileName, S3Url}`` each); the conversion's defects are the plan's and those found here.
 
-    ``unnamed_skips`` counts skipped files known only by number (the delivery record keeps a
-    bounded list of names); they are counted in the listing's "… and N more".
+    Every request lists all of them (``sesDefects``), whichever destination's request found
+    them. ``unnamed_skips`` counts skipped files known only by number (the delivery record
+    keeps a bounded list of names); they are counted in the listing's "… and N more".
     """
     assert plan.customer is not None and plan.quarantine_reason is None  # noqa: S101 (caller's contract)
+    defects = Defects(plan.defects)
+    raw_message = _raw_message(plan, defects)  # the same for every destination
+    recipients = [
+        _additional_recipients(plan.message, destination, defects) for destination in plan.destinations
+    ]
+    attributes = _attributes(
+        plan, len(attachments), [*plan.skipped, *skipped], unnamed_skips, defects.as_list()
+    )
+    files: list[EmailAttachmentTypeDef] = [
+        {"FileName": item["FileName"], "S3Url": item["S3Url"]} for item in attachments
+    ]
     requests = [
         build_request(
             plan,
             destination=destination,
             customer=plan.customer,
-            attachments=attachments,
-            skipped=[*plan.skipped, *skipped],
+            raw_message=raw_message,
+            recipients=destination_recipients,
+            attachments=files,
+            attributes=attributes,
             related_contact_id=related_contact_id,
-            unnamed_skips=unnamed_skips,
         )
-        for destination in plan.destinations
+        for destination, destination_recipients in zip(plan.destinations, recipients, strict=True)
     ]
-    defects = plan.defects
     problems = [problem for request in requests for problem in check_request(request)]
     if problems:
         # A bug, never expected: keep the mail safe in quarantine with the evidence.
         for problem in problems:
-            defects.add("request_limit_violation", problem[:200])
+            defects.add(DefectKind.REQUEST_LIMIT_VIOLATION, problem[:200])
         return Conversion(Outcome.QUARANTINE, "request_limit_violation", defects.as_list(), [], [])
     return Conversion(Outcome.CONTACT, None, defects.as_list(), requests, list(plan.decision.matched))
 
@@ -172,28 +203,19 @@ def build_request(
     *,
     destination: ConnectAddress,
     customer: Address,
-    attachments: list[dict[str, str]],
-    skipped: list[Skipped],
+    raw_message: InboundRawMessageTypeDef,
+    recipients: InboundAdditionalRecipientsTypeDef,
+    attachments: Sequence[EmailAttachmentTypeDef],
+    attributes: Mapping[str, str],
     related_contact_id: str | None,
-    unnamed_skips: int = 0,
-) -> dict[str, Any]:
+) -> StartEmailContactRequestTypeDef:
     """The exact ``StartEmailContact`` parameters for one destination."""
-    message, record, settings, defects = plan.message, plan.record, plan.settings, plan.defects
-    subject = message.subject
-    if len(subject) > MAX_SUBJECT:
-        defects.add("subject_truncated")
-        subject = subject[:MAX_SUBJECT]
-    body = _body(message.body, raw_message_uri(record, settings), defects)
-    raw_message: dict[str, Any] = {"Subject": subject, "Body": body.text, "ContentType": body.content_type}
-    headers = _headers(message, record, defects)
-    if headers:
-        raw_message["Headers"] = headers
-
-    request: dict[str, Any] = {
+    record, settings = plan.record, plan.settings
+    request: StartEmailContactRequestTypeDef = {
         "InstanceId": settings.instance_id,
         "FromEmailAddress": customer.as_request(),
         "DestinationEmailAddress": destination.address,
-        "Name": subject or NO_SUBJECT_NAME,
+        "Name": raw_message["Subject"] or NO_SUBJECT_NAME,
         "Description": f"Email received by Amazon SES as message {record.message_id}"[:MAX_DESCRIPTION],
         "References": {
             "rawMessage": {"Type": "STRING", "Value": raw_message_uri(record, settings)},
@@ -201,7 +223,6 @@ def build_request(
         },
         "EmailMessage": {"MessageSourceType": "RAW", "RawMessage": raw_message},
     }
-    recipients = _additional_recipients(message, destination, defects)
     if recipients:
         request["AdditionalRecipients"] = recipients
     if attachments:
@@ -210,7 +231,7 @@ def build_request(
         request["ContactFlowId"] = destination.contact_flow_id
     if related_contact_id:
         request["RelatedContactId"] = related_contact_id
-    request["Attributes"] = _attributes(plan, len(attachments), skipped, unnamed_skips)
+    request["Attributes"] = attributes
     if settings.contact_expiry_minutes is not None:
         request["SegmentAttributes"] = {
             "connect:ContactExpiry": {
@@ -219,6 +240,25 @@ def build_request(
         }
     request["ClientToken"] = client_token(record.message_id, destination.address)
     return request
+
+
+def _raw_message(plan: Plan, defects: Defects) -> InboundRawMessageTypeDef:
+    """The subject, body and threading headers Connect shows, each within Connect's limits."""
+    message, record, settings = plan.message, plan.record, plan.settings
+    subject = message.subject
+    if len(subject) > MAX_SUBJECT:
+        defects.add(DefectKind.SUBJECT_TRUNCATED)
+        subject = subject[:MAX_SUBJECT]
+    body = _body(message.body, raw_message_uri(record, settings), defects)
+    raw_message: InboundRawMessageTypeDef = {
+        "Subject": subject,
+        "Body": body.text,
+        "ContentType": body.content_type,
+    }
+    headers = _headers(message, record, defects)
+    if headers:
+        raw_message["Headers"] = headers
+    return raw_message
 
 
 def _destinations(record: SesRecord, settings: Settings) -> list[ConnectAddress]:
@@ -239,7 +279,7 @@ def _customer(
         return message.reply_to[0]
     if message.from_:
         return message.from_[0]
-    defects.add("no_usable_from")
+    defects.add(DefectKind.NO_USABLE_FROM)
     envelope = clean_text(record.source).strip("<>")
     return Address(envelope) if is_valid_address(envelope) else None
 
@@ -247,14 +287,14 @@ def _customer(
 def _body(body: Body | None, raw_uri: str, defects: Defects) -> Body:
     """Never empty (Connect rejects it) and never over Connect's limit (cut with a marker)."""
     if body is None or not body.text:
-        defects.add("no_text_body")
+        defects.add(DefectKind.NO_TEXT_BODY)
         return Body(
             f"[This email has no readable text body. The original message is stored at {raw_uri}]",
             "text/plain",
         )
     if len(body.text) <= MAX_BODY:
         return body
-    defects.add("body_truncated")
+    defects.add(DefectKind.BODY_TRUNCATED)
     note = (
         f"[Message truncated: {MAX_BODY:,} of {len(body.text):,} characters shown. "
         f"The original message is stored at {raw_uri}]"
@@ -263,8 +303,8 @@ def _body(body: Body | None, raw_uri: str, defects: Defects) -> Body:
     return Body(body.text[: MAX_BODY - len(note)] + note, body.content_type)
 
 
-def _headers(message: ParsedMessage, record: SesRecord, defects: Defects) -> dict[str, str]:
-    headers = {
+def _headers(message: ParsedMessage, record: SesRecord, defects: Defects) -> dict[EmailHeaderTypeType, str]:
+    headers: dict[EmailHeaderTypeType, str] = {
         "MESSAGE_ID": _newest_ids(message_ids(message.message_id)[-1:], defects, "message_id"),
         "IN_REPLY_TO": _newest_ids(message_ids(message.in_reply_to), defects, "in_reply_to"),
         "REFERENCES": _newest_ids(message_ids(message.references), defects, "references"),
@@ -280,7 +320,7 @@ def _newest_ids(ids: list[str], defects: Defects, field: str) -> str:
     size = -1
     for item in reversed(ids):
         if size + 1 + len(item) > MAX_HEADER_VALUE:
-            defects.add("header_truncated", field)
+            defects.add(DefectKind.HEADER_TRUNCATED, field)
             break
         kept.append(item)
         size += 1 + len(item)
@@ -292,31 +332,37 @@ def _verdict_header(message: ParsedMessage, record: SesRecord, name: str, defect
     stored = message.headers.get(f"x-ses-{name}-verdict", "")[:100]
     event = record.verdicts.get(name, "")
     if stored and event and stored.upper() != event:
-        defects.add("verdict_header_mismatch", name)
+        defects.add(DefectKind.VERDICT_HEADER_MISMATCH, name)
         return event
     return stored or event
 
 
 def _additional_recipients(
     message: ParsedMessage, destination: ConnectAddress, defects: Defects
-) -> dict[str, list[dict[str, str]]]:
+) -> InboundAdditionalRecipientsTypeDef:
     seen = {destination.key}
-    lists: dict[str, list[dict[str, str]]] = {"ToAddresses": [], "CcAddresses": []}
+    to: list[EmailAddressInfoTypeDef] = []
+    cc: list[EmailAddressInfoTypeDef] = []
     count = 0
-    for list_name, addresses in (("ToAddresses", message.to), ("CcAddresses", message.cc)):
+    for entries, addresses in ((to, message.to), (cc, message.cc)):
         for address in addresses:
             if address.email.lower() in seen:
                 continue
             if count == MAX_ADDITIONAL_RECIPIENTS:
-                defects.add("recipients_capped")
+                defects.add(DefectKind.RECIPIENTS_CAPPED)
                 break
             seen.add(address.email.lower())
-            lists[list_name].append(address.as_request())
+            entries.append(address.as_request())
             count += 1
-    return {name: entries for name, entries in lists.items() if entries}
+    recipients: InboundAdditionalRecipientsTypeDef = {}
+    if to:
+        recipients["ToAddresses"] = to
+    if cc:
+        recipients["CcAddresses"] = cc
+    return recipients
 
 
-def _skipped_listing(skipped: list[Skipped], unnamed: int = 0) -> str:
+def _skipped_listing(skipped: Sequence[Skipped], unnamed: int = 0) -> str:
     """``name (reason); ...`` within ``MAX_SKIPPED_ATTRIBUTE`` characters: whole entries, then
     "… and N more" for those that do not fit and the ``unnamed`` ones."""
     entries = [f"{item.file_name} ({item.reason})" for item in skipped]
@@ -335,9 +381,11 @@ def _skipped_listing(skipped: list[Skipped], unnamed: int = 0) -> str:
     return "; ".join([*entries[:kept], rest])
 
 
-def _attributes(plan: Plan, sent: int, skipped: list[Skipped], unnamed_skips: int = 0) -> dict[str, str]:
+def _attributes(
+    plan: Plan, sent: int, skipped: Sequence[Skipped], unnamed_skips: int, defects: Sequence[str]
+) -> dict[str, str]:
     """Static attributes first; the bridge's own keys are added last so they cannot be overridden."""
-    record, settings, defects = plan.record, plan.settings, plan.defects
+    record, settings = plan.record, plan.settings
     attributes = dict(settings.static_attributes)
     attributes["sesMessageId"] = record.message_id
     attributes["sesEnvelopeSender"] = clean_text(record.source)[:MAX_ENVELOPE_SENDER_ATTRIBUTE]
@@ -358,6 +406,6 @@ def _attributes(plan: Plan, sent: int, skipped: list[Skipped], unnamed_skips: in
         attributes["sesReplayReason"] = (
             clean_text(record.replay.reason)[:MAX_REPLAY_REASON_ATTRIBUTE] or "replay"
         )
-    if defects.as_list():
-        attributes["sesDefects"] = ",".join(defects.as_list())[:MAX_DEFECTS_ATTRIBUTE]
+    if defects:
+        attributes["sesDefects"] = ",".join(defects)[:MAX_DEFECTS_ATTRIBUTE]
     return attributes

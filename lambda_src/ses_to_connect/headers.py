@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from ses_to_connect import charsets
-from ses_to_connect.model import Defects
+from ses_to_connect.model import DefectKind, Defects
 
 _CONTROL_OR_SPACE_RUN = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff]+")
 _SURROGATES = re.compile(r"[\udc80-\udcff]+")
@@ -34,7 +34,7 @@ def decode_8bit(value: str, defects: Defects, field: str, hints: Sequence[str] =
     (``hints``, from :func:`charsets.codec_for`), else in the charset detection finds."""
     if not _SURROGATES.search(value):
         return value
-    defects.add("8bit_header", field)
+    defects.add(DefectKind.EIGHT_BIT_HEADER, field)
     return charsets.decode(value.encode("utf-8", "surrogateescape"), None, hints).text
 
 
@@ -57,7 +57,7 @@ def decode_words(value: str, defects: Defects, field: str, hints: Sequence[str] 
         between = value[end : word.start()]
         data = _word_bytes(word)
         if data is None:
-            defects.add("undecodable_header", field)
+            defects.add(DefectKind.UNDECODABLE_HEADER, field)
             out.append(_decode_run(run, defects, field, hints, detect) + between + word.group())
             run = []
         else:
@@ -91,7 +91,7 @@ def _decode_run(
         encoding = charsets.codec_for(label)
         decoded = charsets.decode(data, encoding, hints, detect=detect)
         if encoding is None or not decoded.clean or decoded.guessed:
-            defects.add("undecodable_header", field)
+            defects.add(DefectKind.UNDECODABLE_HEADER, field)
         parts.append(decoded.text)
     return "".join(parts)
 
@@ -119,7 +119,7 @@ def header_text(
         return ""
     raw = str(value)
     if limit is not None and len(raw) > limit:
-        defects.add("header_truncated", field)
+        defects.add(DefectKind.HEADER_TRUNCATED, field)
         raw = raw[:limit]
     return clean_text(decode_words(raw, defects, field, hints))
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # type stubs only: the function's asset needs nothing of them at run time
+    from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
 
 EMAIL_PATTERN = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 ATTRIBUTE_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
@@ -67,7 +70,7 @@ ALLOWED_ATTACHMENT_EXTENSIONS = frozenset(
 MAX_ATTACHMENT_BYTES = 20_000_000  # "20 MB": the stricter reading, in case Connect means 10^6
 
 
-def check_request(request: Mapping[str, Any]) -> list[str]:
+def check_request(request: StartEmailContactRequestTypeDef) -> list[str]:
     """Every way ``request`` breaks a server-side limit; an empty list means Connect accepts it."""
     checker = _Checker()
     checker.length("InstanceId", request.get("InstanceId"), 1, MAX_INSTANCE_ID)

@@ -10,7 +10,7 @@ returned as a file for the attachment rules.
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email._policybase import Compat32
 from email.errors import MessageError
@@ -18,13 +18,14 @@ from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.parser import BytesHeaderParser
 from functools import partial
+from types import MappingProxyType
 from typing import NamedTuple
 
 from ses_to_connect import charsets
 from ses_to_connect.addresses import parse_addresses
 from ses_to_connect.headers import clean_text, decode_8bit, header_text, without_lone_surrogates
 from ses_to_connect.limits import MAX_SUBJECT
-from ses_to_connect.model import Address, Defects
+from ses_to_connect.model import Address, DefectKind, Defects
 
 BODY_TYPES = ("text/html", "text/plain")
 SHOWN_TEXT_TYPES = (*BODY_TYPES, "text/rfc822-headers")
@@ -73,7 +74,7 @@ class Body(NamedTuple):
     content_type: str  # "text/html" or "text/plain"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParsedMessage:
     """What the conversion reads from a message: cleaned headers, the body, the other parts, defects.
 
@@ -82,19 +83,19 @@ class ParsedMessage:
     """
 
     subject: str
-    from_: list[Address]
-    reply_to: list[Address]
-    to: list[Address]
-    cc: list[Address]
+    from_: tuple[Address, ...]
+    reply_to: tuple[Address, ...]
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
     message_id: str
     in_reply_to: str
     references: str
     content_type: str
-    headers: dict[str, str]  # the GUARD_HEADERS present, first occurrence, cleaned
+    headers: Mapping[str, str]  # the GUARD_HEADERS present, first occurrence, cleaned
     body: Body | None
-    files: list[Message] = field(repr=False)
+    files: tuple[Message, ...] = field(repr=False)
     root: Message = field(repr=False)
-    defects: Defects = field(default_factory=Defects)
+    defects: tuple[str, ...] = ()
 
 
 def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> ParsedMessage:
@@ -115,11 +116,11 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
         message = parser.close()
         for part in message.walk():
             for defect in part.defects:
-                defects.add(type(defect).__name__)
+                defects.add(DefectKind.of(defect))
         files: list[Message] = []
         body = _render(message, prefer, defects, files)
     except RecursionError:
-        defects.add("too_deeply_nested")
+        defects.add(DefectKind.TOO_DEEPLY_NESTED)
         message = BytesHeaderParser(policy=_POLICY).parsebytes(bytes(head))
         body, files = None, []
 
@@ -128,8 +129,8 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
     def text(name: str, limit: int | None = None) -> str:
         return header_text(message.get(name), defects, name.lower(), limit, hints)
 
-    def addresses(name: str) -> list[Address]:
-        return parse_addresses(message.get_all(name, []), defects, name.lower(), hints)
+    def addresses(name: str) -> tuple[Address, ...]:
+        return tuple(parse_addresses(message.get_all(name, []), defects, name.lower(), hints))
 
     return ParsedMessage(
         # Encoded words take at most ~12 raw characters per decoded one; past that, waste.
@@ -142,11 +143,13 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
         in_reply_to=text("In-Reply-To"),
         references=text("References"),
         content_type=message.get_content_type(),
-        headers={name: text(name) for name in GUARD_HEADERS if message.get(name) is not None},
+        headers=MappingProxyType(
+            {name: text(name) for name in GUARD_HEADERS if message.get(name) is not None}
+        ),
         body=body,
-        files=files,
+        files=tuple(files),
         root=message,
-        defects=defects,
+        defects=tuple(defects.as_list()),
     )
 
 
@@ -277,17 +280,17 @@ def _decode_forwarded(part: Message, defects: Defects) -> None:
     # get_payload() decodes 8-bit text with the part's charset: idna, "undefined" or an RFC 2231
     # tuple raise what the stdlib does not catch (see decoded_payload).
     except (UnicodeError, LookupError, TypeError, binascii.Error, ValueError):
-        defects.add("undecodable_part")
+        defects.add(DefectKind.UNDECODABLE_PART)
         return
     parser = BytesFeedParser(policy=_POLICY)
     parser.feed(data)
     message = parser.close()
     for found in message.walk():
         for defect in found.defects:
-            defects.add(type(defect).__name__)
+            defects.add(DefectKind.of(defect))
     part.set_payload([message])
     del part["Content-Transfer-Encoding"]
-    defects.add("encoded_forwarded_message", "base64")
+    defects.add(DefectKind.ENCODED_FORWARDED_MESSAGE, "base64")
 
 
 def _children(part: Message) -> list[Message]:
@@ -382,7 +385,7 @@ def decoded_payload(part: Message, defects: Defects) -> bytes:
     try:
         data = part.get_payload(decode=True)
     except (ValueError, LookupError, UnicodeError, TypeError, MessageError):
-        defects.add("undecodable_part")
+        defects.add(DefectKind.UNDECODABLE_PART)
         return b""  # the raw message, referenced from the contact, still has it
     return data if isinstance(data, bytes) else b""
 
@@ -396,11 +399,11 @@ def _decode_text(part: Message, defects: Defects) -> str:
     declared = _charset(part, defects)
     decoded = charsets.decode(data, declared)
     if declared is not None and (not decoded.clean or decoded.guessed):
-        defects.add("charset_mismatch", declared)
+        defects.add(DefectKind.CHARSET_MISMATCH, declared)
     elif declared is None and decoded.guessed and part.get_param("charset") is None:
-        defects.add("undeclared_8bit_body")
+        defects.add(DefectKind.UNDECLARED_8BIT_BODY)
     if decoded.guessed:
-        defects.add("charset_guessed", decoded.encoding)
+        defects.add(DefectKind.CHARSET_GUESSED, decoded.encoding)
     return without_lone_surrogates(decoded.text)
 
 
@@ -425,5 +428,5 @@ def _charset(part: Message, defects: Defects) -> str | None:
     name = value.strip().strip("\"'")
     encoding = charsets.codec_for(name)
     if encoding is None:
-        defects.add("unknown_charset", clean_text(name.lower())[:40])
+        defects.add(DefectKind.UNKNOWN_CHARSET, clean_text(name.lower())[:40])
     return encoding

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from email.errors import MessageDefect
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:  # type stubs only: the function's asset needs nothing of them at run time
+    from mypy_boto3_connect.type_defs import EmailAddressInfoTypeDef, StartEmailContactRequestTypeDef
 
 
 class Address(NamedTuple):
@@ -12,37 +16,99 @@ class Address(NamedTuple):
     email: str
     display_name: str | None = None
 
-    def as_request(self) -> dict[str, str]:
+    def as_request(self) -> EmailAddressInfoTypeDef:
         """The ``{EmailAddress, DisplayName?}`` object of the Connect API."""
-        item = {"EmailAddress": self.email}
+        item: EmailAddressInfoTypeDef = {"EmailAddress": self.email}
         if self.display_name:
             item["DisplayName"] = self.display_name
         return item
 
 
+class DefectKind(StrEnum):
+    """Every kind of defect the conversion records: a closed set, as CPython's ``email.errors``.
+
+    The values are stable identifiers: they appear in the ``sesDefects`` contact attribute,
+    the logs and the metrics, alone or as ``kind:detail``.
+    """
+
+    # The stdlib parser's own (``email.errors``), by class name.
+    MESSAGE_DEFECT = "MessageDefect"
+    NO_BOUNDARY_IN_MULTIPART = "NoBoundaryInMultipartDefect"
+    START_BOUNDARY_NOT_FOUND = "StartBoundaryNotFoundDefect"
+    CLOSE_BOUNDARY_NOT_FOUND = "CloseBoundaryNotFoundDefect"
+    FIRST_HEADER_LINE_IS_CONTINUATION = "FirstHeaderLineIsContinuationDefect"
+    MISPLACED_ENVELOPE_HEADER = "MisplacedEnvelopeHeaderDefect"
+    MISSING_HEADER_BODY_SEPARATOR = "MissingHeaderBodySeparatorDefect"
+    MULTIPART_INVARIANT_VIOLATION = "MultipartInvariantViolationDefect"
+    INVALID_MULTIPART_CONTENT_TRANSFER_ENCODING = "InvalidMultipartContentTransferEncodingDefect"
+    UNDECODABLE_BYTES = "UndecodableBytesDefect"
+    INVALID_BASE64_PADDING = "InvalidBase64PaddingDefect"
+    INVALID_BASE64_CHARACTERS = "InvalidBase64CharactersDefect"
+    INVALID_BASE64_LENGTH = "InvalidBase64LengthDefect"
+    HEADER = "HeaderDefect"
+    INVALID_HEADER = "InvalidHeaderDefect"
+    HEADER_MISSING_REQUIRED_VALUE = "HeaderMissingRequiredValue"
+    NON_PRINTABLE = "NonPrintableDefect"
+    OBSOLETE_HEADER = "ObsoleteHeaderDefect"
+    NON_ASCII_LOCAL_PART = "NonASCIILocalPartDefect"
+    INVALID_DATE = "InvalidDateDefect"
+    # The structure and the parts.
+    TOO_DEEPLY_NESTED = "too_deeply_nested"
+    UNDECODABLE_PART = "undecodable_part"
+    ENCODED_FORWARDED_MESSAGE = "encoded_forwarded_message"  # :base64
+    TNEF_UNSUPPORTED = "tnef_unsupported"
+    TNEF_UNREADABLE = "tnef_unreadable"
+    # Charsets.
+    CHARSET_MISMATCH = "charset_mismatch"  # :declared charset
+    UNDECLARED_8BIT_BODY = "undeclared_8bit_body"
+    CHARSET_GUESSED = "charset_guessed"  # :encoding used
+    UNKNOWN_CHARSET = "unknown_charset"  # :name
+    # Headers (the detail is the field).
+    EIGHT_BIT_HEADER = "8bit_header"
+    UNDECODABLE_HEADER = "undecodable_header"
+    HEADER_TRUNCATED = "header_truncated"
+    INVALID_ADDRESS = "invalid_address"
+    VERDICT_HEADER_MISMATCH = "verdict_header_mismatch"  # :verdict name
+    # The request.
+    NO_USABLE_FROM = "no_usable_from"
+    SUBJECT_TRUNCATED = "subject_truncated"
+    NO_TEXT_BODY = "no_text_body"
+    BODY_TRUNCATED = "body_truncated"
+    RECIPIENTS_CAPPED = "recipients_capped"
+    REQUEST_LIMIT_VIOLATION = "request_limit_violation"  # :the problem
+    RELATED_CONTACT_UNKNOWN = "related_contact_unknown"  # Connect refused the thread root
+
+    @classmethod
+    def of(cls, defect: MessageDefect) -> DefectKind:
+        """A stdlib defect's kind: its class, or the nearest listed base of one a newer Python adds."""
+        names = (klass.__name__ for klass in type(defect).__mro__)
+        return next(cls(name) for name in names if name in cls)
+
+
 class Defects:
     """What was wrong with a message, recorded rather than raised (as CPython's ``email`` does).
 
+    A collector, used within one step of the core; what a step hands on is an immutable copy.
     Each defect is ``kind`` or ``kind:detail``; ``kind`` is a stable identifier used in metrics.
     Order of first appearance is kept and duplicates are dropped, so output is deterministic.
     """
 
-    def __init__(self) -> None:
-        self._items: dict[str, None] = {}
+    def __init__(self, recorded: tuple[str, ...] = ()) -> None:
+        self._items: dict[str, None] = dict.fromkeys(recorded)
 
-    def add(self, kind: str, detail: str | None = None) -> None:
-        self._items[f"{kind}:{detail}" if detail else kind] = None
+    def add(self, kind: DefectKind, detail: str | None = None) -> None:
+        self._items[f"{kind.value}:{detail}" if detail else kind.value] = None
 
     def as_list(self) -> list[str]:
         return list(self._items)
 
-    def __contains__(self, item: str) -> bool:
-        return item in self._items
-
 
 class Outcome(StrEnum):
+    """How a record ended."""
+
     CONTACT = "contact"
     QUARANTINE = "quarantine"
+    SKIPPED = "skipped"  # nothing to deliver: SES's setup notification
 
 
 class Conversion(NamedTuple):
@@ -54,7 +120,7 @@ class Conversion(NamedTuple):
     outcome: Outcome
     reason: str | None
     defects: list[str]
-    requests: list[dict[str, Any]]
+    requests: list[StartEmailContactRequestTypeDef]
     flags: list[str]
 
     def as_json(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from aws_lambda_powertools import Logger
 
@@ -36,11 +36,13 @@ from ses_to_connect.errors import (
 )
 from ses_to_connect.headers import message_ids
 from ses_to_connect.limits import check_request
-from ses_to_connect.model import Outcome
+from ses_to_connect.model import DefectKind, Outcome
 from ses_to_connect.ses_event import EventError, SesRecord
 from ses_to_connect.settings import Settings
 
 if TYPE_CHECKING:  # imported by the handler only when their tables are configured (cold start)
+    from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
+
     from ses_to_connect.adapters.failures import FailureQueue
     from ses_to_connect.adapters.ledger import ContactLedger
     from ses_to_connect.adapters.threads import ThreadIndex
@@ -52,7 +54,7 @@ class RecordResult(NamedTuple):
     """How one record ended, as the handler returns and counts it."""
 
     message_id: str
-    outcome: str  # "contact", "quarantine" or "skipped"
+    outcome: Outcome
     reason: str | None = None
     contact_ids: tuple[str, ...] = ()
     defects: tuple[str, ...] = ()
@@ -67,7 +69,7 @@ class RecordResult(NamedTuple):
     def as_json(self) -> dict[str, Any]:
         return {
             "messageId": self.message_id,
-            "outcome": self.outcome,
+            "outcome": self.outcome.value,
             "reason": self.reason,
             "contactIds": list(self.contact_ids),
             "attachmentsSent": self.attachments_sent,
@@ -101,11 +103,11 @@ class Pipeline:
     def process(self, record: SesRecord) -> RecordResult:
         if record.is_setup_notification:
             logger.info("ignoring the SES setup notification object")
-            return RecordResult(record.message_id, "skipped", "setup_notification")
+            return RecordResult(record.message_id, Outcome.SKIPPED, "setup_notification")
         key = self._source_key(record)
         planned = plan(self.io.store.read_chunks(key), record, self.settings)
         if planned.quarantine_reason is not None:
-            return self._quarantine(key, record, planned.quarantine_reason, planned.defects.as_list())
+            return self._quarantine(key, record, planned.quarantine_reason, list(planned.defects))
 
         earlier = None if self.io.ledger is None else self.io.ledger.delivery(record.message_id)
         if earlier is not None and (known := self._known_contacts(planned, earlier)) is not None:
@@ -113,10 +115,10 @@ class Pipeline:
             self._remember_thread(planned, known, None if _unlinked(earlier) else earlier.related_contact_id)
             return RecordResult(
                 record.message_id,
-                "contact",
+                Outcome.CONTACT,
                 None,
                 tuple(known),
-                tuple(planned.defects.as_list()),
+                planned.defects,
                 duplicate=True,
                 contacts_without_id=len(planned.destinations) - len(known),
             )
@@ -155,7 +157,7 @@ class Pipeline:
         self._remember_thread(planned, contact_ids, related)
         dropped = _dropped_files(delivery)
         skip_reasons = Counter(item.reason for item in [*planned.skipped, *dropped]) + delivery.skip_counts()
-        defects = [*conversion.defects, *(["related_contact_unknown"] if unlinked else [])]
+        defects = [*conversion.defects, *([DefectKind.RELATED_CONTACT_UNKNOWN.value] if unlinked else [])]
         logger.info(
             "contacts created",
             extra={
@@ -170,7 +172,7 @@ class Pipeline:
         )
         return RecordResult(
             record.message_id,
-            "contact",
+            Outcome.CONTACT,
             None,
             tuple(contact_ids),
             tuple(defects),
@@ -198,7 +200,7 @@ class Pipeline:
             f"{target}.json", {"reason": reason, "defects": defects, "record": dict(record.raw)}
         )
         logger.info("message quarantined", extra={"reason": reason, "defects": _kinds(defects)})
-        return RecordResult(record.message_id, "quarantine", reason, defects=tuple(defects))
+        return RecordResult(record.message_id, Outcome.QUARANTINE, reason, defects=tuple(defects))
 
     def _known_contacts(self, planned: Plan, earlier: Delivery) -> list[str] | None:
         """The contact ids of a message whose every destination is already recorded, else None."""
@@ -295,7 +297,7 @@ class Pipeline:
         if self.io.ledger is not None:
             self.io.ledger.save_delivery(run.planned.record.message_id, delivery, first=False)
 
-    def _request(self, run: _Run, index: int, steps: tuple[str, ...]) -> dict[str, Any]:
+    def _request(self, run: _Run, index: int, steps: tuple[str, ...]) -> StartEmailContactRequestTypeDef:
         """The destination's request with ``steps`` dropped, under that variant's token."""
         delivery = run.delivery
         attachments, skipped = list(delivery.attachments), list(delivery.skipped)
@@ -306,7 +308,7 @@ class Pipeline:
         unnamed = sum(delivery.more_skipped.values())
         request = build_requests(run.planned, attachments, skipped, related, unnamed).requests[index]
         if Drop.RELATED in steps and delivery.related_contact_id:
-            flagged = {
+            flagged: StartEmailContactRequestTypeDef = {
                 **request,
                 "Attributes": {
                     **request["Attributes"],
@@ -318,7 +320,9 @@ class Pipeline:
         request["ClientToken"] = variant_token(request["ClientToken"], steps)
         return request
 
-    def _start(self, request: dict[str, Any], *, reached: bool, refused_here: bool = False) -> str | None:
+    def _start(
+        self, request: StartEmailContactRequestTypeDef, *, reached: bool, refused_here: bool = False
+    ) -> str | None:
         """Create the contact; None when it exists and Connect will not say its id.
 
         ``IdempotencyException`` means "created" only when an earlier attempt with this very
@@ -327,8 +331,8 @@ class Pipeline:
         """
 
         def start(params: Mapping[str, Any]) -> str | None:
-            try:
-                return self.io.contacts.start(params)
+            try:  # the ledger hands back the request it was given
+                return self.io.contacts.start(cast("StartEmailContactRequestTypeDef", params))
             except IdempotencyConflict as exc:
                 if not reached:
                     why, reason = (

@@ -20,7 +20,7 @@ from botocore.validate import ParamValidator
 from ses_to_connect.convert import convert
 from ses_to_connect.event_builder import build_ses_event, message_id_for
 from ses_to_connect.limits import check_request
-from ses_to_connect.model import Conversion, Outcome
+from ses_to_connect.model import Conversion, DefectKind, Outcome
 from ses_to_connect.ses_event import records
 from ses_to_connect.settings import Settings
 
@@ -155,3 +155,10 @@ def test_outcome_counts() -> None:
     assert len(contacts) + sum(quarantines.values()) == len(MESSAGES)
     assert "None" not in quarantines
     assert all(kind and kind == kind.strip() for kind in defects)
+
+
+def test_every_defect_kind_the_corpus_shows_is_in_the_closed_set() -> None:
+    kinds = {defect.split(":", 1)[0] for name in MESSAGES for defect in _conversion(name).defects}
+
+    assert kinds
+    assert kinds <= set(DefectKind)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import time
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.validate import ParamValidator
@@ -28,6 +28,9 @@ from ses_to_connect.settings import BodyPreference, Settings
 
 from . import single_line_fields, start_email_contact_shape
 from .strategies import BUCKET, SALES, SUPPORT, make_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
 
 MESSAGE_ID = "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g1"
 CUSTOMER = "customer@example.org"
@@ -88,19 +91,20 @@ def run(raw: bytes, config: Settings | None = None, **kwargs: Any) -> Conversion
     return convert(raw, record(raw, **kwargs), config or settings())
 
 
-def only_request(conversion: Conversion) -> dict[str, Any]:
+def only_request(conversion: Conversion) -> StartEmailContactRequestTypeDef:
     """The one request of a contact, after checking everything a request must satisfy."""
     assert conversion.outcome is Outcome.CONTACT, conversion
     (request,) = conversion.requests
     assert check_request(request) == []
     assert ParamValidator().validate(request, start_email_contact_shape()).generate_report() == ""
     assert [path for path, value in single_line_fields(request) if "\r" in value or "\n" in value] == []
-    recipients = [entry for entries in request.get("AdditionalRecipients", {}).values() for entry in entries]
+    extra = request.get("AdditionalRecipients", {})
+    recipients = [*extra.get("ToAddresses", []), *extra.get("CcAddresses", [])]
     assert "victim@evil.example" not in [entry["EmailAddress"] for entry in recipients]
     return request
 
 
-def raw_message(request: dict[str, Any]) -> dict[str, Any]:
+def raw_message(request: Mapping[str, Any]) -> dict[str, Any]:
     value: dict[str, Any] = request["EmailMessage"]["RawMessage"]
     return value
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ses_to_connect.convert import convert
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.model import Conversion
 from ses_to_connect.ses_event import SesRecord, records
 from ses_to_connect.settings import ConnectAddress, Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
 
 SUPPORT = "support@example.com"
 SALES = "sales@example.com"
@@ -87,7 +90,7 @@ def run(raw: bytes | EmailMessage, *, config: Settings | None = None, **record_a
     return convert(data, record(data, **record_args), config or settings())
 
 
-def only_request(conversion: Conversion) -> dict[str, Any]:
+def only_request(conversion: Conversion) -> StartEmailContactRequestTypeDef:
     assert conversion.outcome.value == "contact", conversion
     assert len(conversion.requests) == 1
     return conversion.requests[0]

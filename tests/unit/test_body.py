@@ -8,7 +8,7 @@ import base64
 import pytest
 
 from ses_to_connect.attachments import Candidate, Skipped
-from ses_to_connect.convert import MAX_SKIPPED_ATTRIBUTE, _skipped_listing, convert
+from ses_to_connect.convert import MAX_SKIPPED_ATTRIBUTE, _skipped_listing, convert, plan
 from ses_to_connect.html_text import html_to_text
 from ses_to_connect.settings import DEFAULT_POLICY, Action, BodyPreference, Settings
 from tests.unit.builders import MESSAGE_ID, SUPPORT, only_request, raw_message, record, run, settings
@@ -214,6 +214,50 @@ def stored_files(raw: bytes) -> dict[str, str]:
     sink = StoredFiles()
     only_request(convert(raw, record(raw), settings(), sink))
     return {name: data.decode() for name, data in sink.files.items()}
+
+
+def test_each_payload_is_the_same_bytes_at_every_call() -> None:
+    """Signing the files again (Connect refused stale URLs) decodes them again: the same bytes,
+    whether base64 (decoded at once, or damaged and decoded leniently), quoted-printable or
+    a forwarded message rendered as text."""
+    scan = bytes(range(256)) * 64
+    raw = message(
+        multipart(
+            "mixed",
+            part("text/plain", "see the files"),
+            part(
+                "application/pdf",
+                base64.encodebytes(scan).decode(),
+                'Content-Disposition: attachment; filename="scan.pdf"',
+                "Content-Transfer-Encoding: base64",
+            ),
+            part(
+                "application/pdf",
+                "QUJDRA",  # "ABCD" without its padding
+                'Content-Disposition: attachment; filename="cut.pdf"',
+                "Content-Transfer-Encoding: base64",
+            ),
+            part(
+                "text/csv",
+                "price=3D10=E2=82=AC",
+                'Content-Disposition: attachment; filename="prices.csv"',
+                "Content-Transfer-Encoding: quoted-printable",
+            ),
+            part("message/rfc822", "From: a@example.net\r\nSubject: Offer\r\n\r\nten euros"),
+        )
+    )
+    planned = plan(raw, record(raw), settings())
+
+    first = {candidate.file_name: candidate.payload() for candidate in planned.candidates}
+    again = {candidate.file_name: candidate.payload() for candidate in planned.candidates}
+
+    assert first == {
+        "scan.pdf": scan,
+        "cut.pdf": b"ABCD",
+        "prices.csv": "price=10€".encode(),
+        "Offer.txt": b"From: a@example.net\nSubject: Offer\n\nten euros",
+    }
+    assert again == first
 
 
 def test_a_forwarded_html_message_is_sent_as_readable_text() -> None:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ses_to_connect.convert import client_token
-from ses_to_connect.limits import MAX_BODY, MAX_HEADER_VALUE, check_request
+from ses_to_connect.convert import build_requests, client_token, plan
+from ses_to_connect.limits import MAX_BODY, MAX_HEADER_VALUE, MAX_SUBJECT, check_request
 from ses_to_connect.settings import BodyPreference, ConnectAddress
 from tests.unit.builders import (
     MESSAGE_ID,
@@ -17,6 +17,7 @@ from tests.unit.builders import (
     multipart,
     only_request,
     raw_message,
+    record,
     run,
     settings,
 )
@@ -251,6 +252,35 @@ def test_additional_recipients_capped_at_49() -> None:
     recipients = only_request(conversion)["AdditionalRecipients"]
     assert (len(recipients["ToAddresses"]), len(recipients["CcAddresses"])) == (40, 9)
     assert "recipients_capped" in conversion.defects
+
+
+def test_every_request_lists_the_defects_found_for_any_destination() -> None:
+    """Support is among the 50 To addresses, Sales only in the envelope: only Sales's request
+    has 50 others to list, and the defect it records is listed in both requests."""
+    to = ", ".join([SUPPORT, *(f"user{i}@example.org" for i in range(49))])
+    conversion = run(eml([("From", "a@example.org"), ("To", to)]), recipients=[SUPPORT, SALES])
+
+    support, sales = conversion.requests
+    assert (
+        len(support["AdditionalRecipients"]["ToAddresses"]),
+        len(sales["AdditionalRecipients"]["ToAddresses"]),
+    ) == (49, 49)
+    assert conversion.defects == ["recipients_capped"]
+    assert [request["Attributes"]["sesDefects"] for request in conversion.requests] == [
+        "recipients_capped"
+    ] * 2
+
+
+def test_building_the_requests_leaves_the_plan_as_it_was() -> None:
+    raw = eml([("From", "a@example.org"), ("To", SUPPORT), ("Subject", "s" * (MAX_SUBJECT + 1))])
+    planned = plan(raw, record(raw), settings())
+    defects = planned.defects
+
+    first = build_requests(planned, [], [])
+    again = build_requests(planned, [], [])
+
+    assert (planned.defects, first.defects) == (defects, [*defects, "subject_truncated"])
+    assert again == first
 
 
 def test_bcc_only_mail_has_no_additional_recipients() -> None:

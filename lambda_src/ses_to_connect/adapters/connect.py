@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ses_to_connect.errors import IdempotencyConflict, PermanentDeliveryError, RetryableDeliveryError
+
+if TYPE_CHECKING:  # type stubs only: the function's asset needs nothing of them at run time
+    from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
 
 # botocore already retried these (standard/adaptive mode) before they reach us; Lambda's own
 # asynchronous retries give them more time.
@@ -35,7 +38,7 @@ class ContactStarter:
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def start(self, request: Mapping[str, Any]) -> str:
+    def start(self, request: StartEmailContactRequestTypeDef) -> str:
         """Create the contact and return its id.
 
         ``IdempotencyException`` (this ClientToken came before with other parameters) raises
