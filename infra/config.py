@@ -5,9 +5,10 @@ Every setting comes from ``cdk.json`` context and can be overridden on the comma
 :meth:`BridgeConfig.from_context` collects *every* problem and raises one :class:`ConfigError`
 that names each key and says why, so a bad deploy needs one fix-and-retry.
 
-The keys, types and defaults are listed in ``docs/infrastructure.md``; :data:`CONTEXT_KEYS`
-is the authoritative list (a key in the context that looks like a misspelling of one of them
-is reported as an error rather than silently ignored).
+Each key is declared once, as a :class:`~ses_to_connect.settings.Setting`: the function's own
+in ``ses_to_connect.settings`` (the function cannot import this package), the stack's below.
+The declarations give this reader its types, defaults and ranges, :class:`BridgeConfig` its
+defaults, and ``docs/infrastructure.md`` its tables (``make docs``).
 """
 
 from __future__ import annotations
@@ -159,8 +160,6 @@ def timeout_budget_seconds(
     return destinations * connect_call_seconds(connect_attempts, connect_timeout_seconds) + other
 
 
-_T = TypeVar("_T")
-
 # The stack's own keys, grouped as docs/infrastructure.md lists them. One key per paragraph, laid out
 # by hand (fmt: off) so that each group reads as a table. ``None`` as default means "not set".
 # fmt: off
@@ -291,6 +290,9 @@ _SPECS = {spec.key: spec for spec in CONTEXT_KEYS}
 # The keys by attribute name: BridgeConfig's defaults and MailBucketProps' come from here.
 DECLARED = {spec.name: spec for spec in CONTEXT_KEYS}
 DEFAULTS = {spec.name: spec.default for spec in CONTEXT_KEYS}
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
