@@ -162,7 +162,7 @@ FUNCTION_SETTINGS: tuple[Setting, ...] = (
             choices=("standard", "adaptive"), example="adaptive",
             doc="botocore's retry mode for Connect calls."),
     Setting("connect_max_attempts", "integer", 5, env="CONNECT_MAX_ATTEMPTS", key="connectMaxAttempts",
-            low=1, high=10, example="3", doc="botocore's attempts per Connect call."),
+            low=1, high=10, example="3", doc="botocore's total attempts per Connect call."),
     Setting("connect_timeout_seconds", "integer", 10, env="CONNECT_TIMEOUT_SECONDS",
             key="connectTimeoutSeconds", low=1, high=60, example="5",
             doc="Connect and read timeout of each attempt; part of the "
