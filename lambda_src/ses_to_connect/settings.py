@@ -388,7 +388,9 @@ def _validate(settings: Settings) -> list[str]:
     for setting in FUNCTION_SETTINGS:  # the declared ranges and choices
         value = getattr(settings, setting.name)
         if value is not None and not setting.within(value):
-            problems.append(f"{setting.env} must be between {setting.low} and {setting.high}, not {value}")
+            # Word for word as before (tests match them): only an optional setting's message names the value.
+            named = f", not {value}" if setting.default is None else ""
+            problems.append(f"{setting.env} must be between {setting.low} and {setting.high}{named}")
         if setting.choices and value not in setting.choices:
             problems.append(f"{setting.env} must be {' or '.join(setting.choices)}, not {value!r}")
     return problems
