@@ -206,9 +206,8 @@ RULE_KEYS: tuple[Setting, ...] = (
 # The function's keys as the stack reads them, and the Powertools variables it renders.
 FUNCTION_KEYS: tuple[Setting, ...] = (
     *(
-        # A URL pre-signed with the function's role session stops working when the session's
-        # credentials expire, whatever X-Amz-Expires says: the stack caps the lifetime (see above).
-        s._replace(high=MAX_ATTACHMENT_URL_EXPIRY_SECONDS, doc=s.doc + " At most an hour: see below.")
+        # The stack caps the URL lifetime below SigV4's limit: see MAX_ATTACHMENT_URL_EXPIRY_SECONDS.
+        s._replace(high=MAX_ATTACHMENT_URL_EXPIRY_SECONDS, doc=f"{s.doc} At most an hour (see below).")
         if s.key == "attachmentUrlExpirySeconds" else s
         for s in FUNCTION_SETTINGS if s.key
     ),

@@ -200,7 +200,6 @@ FUNCTION_SETTINGS: tuple[Setting, ...] = (
 # fmt: on
 
 
-_T = TypeVar("_T")
 _DEFAULT = {setting.name: setting.default for setting in FUNCTION_SETTINGS}
 
 
@@ -273,6 +272,9 @@ def policy_with_overrides(overrides: Mapping[str, Any], problems: list[str]) -> 
         else:
             policy[rule] = Action(action)
     return policy
+
+
+_T = TypeVar("_T")
 
 
 class _EnvReader:
