@@ -15,7 +15,7 @@ export PYTHONPATH := $(CURDIR)/lambda_src:$(CURDIR)
 # jsii prints a banner about Node 20's end of life on every synth; CI's Node is 20 by design.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
-.PHONY: test lint typecheck unit synth demo bench test-long clean
+.PHONY: test lint typecheck unit synth demo bench test-long docs clean
 
 $(STAMP): requirements/lambda.txt requirements/dev.txt
 	$(PYTHON) -m venv --clear $(VENV)
@@ -60,6 +60,10 @@ bench: $(STAMP)
 ## demo: run the sample mail through SES storage, the Lambda and the Connect emulator
 demo: $(STAMP)
 	$(BIN)/python -m local_pipeline simulate samples --report reports/demo.json
+
+## docs: write the configuration tables of docs/infrastructure.md from the settings' declarations
+docs: $(STAMP)
+	$(BIN)/python -m infra.docs
 
 ## synth: write the CloudFormation templates to cdk.out/ (no AWS credentials needed)
 synth: $(STAMP) node_modules/.installed

@@ -5,9 +5,10 @@ Every setting comes from ``cdk.json`` context and can be overridden on the comma
 :meth:`BridgeConfig.from_context` collects *every* problem and raises one :class:`ConfigError`
 that names each key and says why, so a bad deploy needs one fix-and-retry.
 
-The keys, types and defaults are listed in ``docs/infrastructure.md``; :data:`CONTEXT_KEYS`
-is the authoritative list (a key in the context that looks like a misspelling of one of them
-is reported as an error rather than silently ignored).
+Each key is declared once, as a :class:`~ses_to_connect.settings.Setting`: the function's own
+in ``ses_to_connect.settings`` (the function cannot import this package), the stack's below.
+The declarations give this reader its types, defaults and ranges, :class:`BridgeConfig` its
+defaults, and ``docs/infrastructure.md`` its tables (``make docs``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import difflib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -24,10 +25,11 @@ from typing import Any, TypeVar
 from ses_to_connect.limits import ATTRIBUTE_KEY_PATTERN, EMAIL_PATTERN, MAX_CONTACT_FLOW_ID
 from ses_to_connect.settings import (
     DEFAULT_POLICY,
-    MAX_EXPIRY_MINUTES,
+    FUNCTION_SETTINGS,
     Action,
     BodyPreference,
     ConnectAddress,
+    Setting,
     Settings,
     SettingsError,
 )
@@ -106,7 +108,6 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
     *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),
     *(1096, 1827, 2192, 2557, 2922, 3288, 3653),
 )
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAX_SES_RECIPIENTS = 100  # per receipt rule
 # A URL pre-signed with the function's role session stops working when the session's credentials
 # expire, whatever X-Amz-Expires says (S3 user guide). How long Lambda's sessions last is not
@@ -136,6 +137,10 @@ _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _SERVICE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9._/#: -]{1,255}$")
 _LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
+_STACK_NAME_RULE = "letters, digits and '-', starting with a letter"
+_RULE_NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit"
+_SERVICE_NAME_RULE = "1-128 letters, digits, '.', '_' or '-'"
+DEFAULT_RULE_SET_NAME = "ses-to-connect"
 
 
 def connect_call_seconds(attempts: int, timeout_seconds: int) -> int:
@@ -155,91 +160,138 @@ def timeout_budget_seconds(
     return destinations * connect_call_seconds(connect_attempts, connect_timeout_seconds) + other
 
 
-_T = TypeVar("_T")
-_E = TypeVar("_E", bound=StrEnum)
-
-
-@dataclass(frozen=True)
-class KeySpec:
-    """One context key: its JSON type and default as documented (the docs table mirrors this)."""
-
-    key: str
-    type: str
-    default: Any
-    description: str
-
-
-# The authoritative list of context keys. ``None`` as default means "not set".
-CONTEXT_KEYS: tuple[KeySpec, ...] = (
-    KeySpec("stackName", "string", "SesToConnect", "CloudFormation stack name"),
-    KeySpec("connectInstanceArn", "string", None, "Connect instance ARN (or give connectInstanceId)"),
-    KeySpec("connectInstanceId", "string", None, "Connect instance id; needs region and account"),
-    KeySpec("account", "string", None, "12-digit account id; default: from connectInstanceArn"),
-    KeySpec(
-        "region",
-        "string",
-        None,
-        "region that receives mail (SES receiving); default: from connectInstanceArn, whose region "
-        "the function calls Connect in",
-    ),
-    KeySpec("extraReceivingRegions", "list", [], "SES receiving regions added since the built-in list"),
-    KeySpec("connectAddresses", "list", None, 'required: [{"address": ..., "contactFlowId": ...}]'),
-    KeySpec(
-        "sesRecipients", "list", None, "addresses/domains the rule accepts; default: the Connect addresses"
-    ),
-    KeySpec("ruleSetMode", "string", "existing", "existing | create-inactive | create-and-activate"),
-    KeySpec("ruleSetName", "string", None, "rule set; required for existing, default 'ses-to-connect'"),
-    KeySpec("ruleName", "string", "ses-to-connect", "receipt rule name"),
-    KeySpec("ruleAfter", "string", None, "existing rule to insert this rule after; default: first"),
-    KeySpec("tlsPolicy", "string", "Require", "Require | Optional"),
-    KeySpec("verdictPolicy", "object", {}, "overrides of the verdict policy, rule -> deliver|quarantine"),
-    KeySpec("bodyPreference", "string", "html", "html | text"),
-    KeySpec("preferReplyTo", "boolean", False, "customer address from Reply-To"),
-    KeySpec("staticAttributes", "object", {}, "extra contact attributes, string -> string"),
-    KeySpec("contactExpiryMinutes", "integer", None, "1..20160; default: Connect's own expiry"),
-    KeySpec("inboundPrefix", "string", "inbound/", "key prefix of the raw mail SES stores"),
-    KeySpec("attachmentsPrefix", "string", "attachments/", "key prefix of extracted attachments"),
-    KeySpec("quarantinePrefix", "string", "quarantine/", "key prefix of quarantined raw mail"),
-    KeySpec("inboundRetentionDays", "integer", 30, "days raw mail is kept"),
-    KeySpec("attachmentsRetentionDays", "integer", 7, "days attachments are kept"),
-    KeySpec("quarantineRetentionDays", "integer", 90, "days quarantined mail is kept"),
-    KeySpec("noncurrentVersionRetentionDays", "integer", 7, "days overwritten/deleted versions are kept"),
-    KeySpec("accessLogRetentionDays", "integer", 90, "days S3 server access logs are kept"),
-    KeySpec("logRetentionDays", "integer", 30, "CloudWatch Logs retention (an allowed value)"),
-    KeySpec("alarmEmail", "string", None, "e-mail subscribed to the alarm topic"),
-    KeySpec("quarantineAlarmThreshold", "integer", 10, "quarantined messages per hour that alarm"),
-    KeySpec("lambdaMemoryMb", "integer", 256, "128..10240; 256 fits a 40 MB message (docs/performance.md)"),
-    KeySpec("lambdaTimeoutSeconds", "integer", 300, "1..900; must cover the retry budget"),
-    KeySpec(
-        "lambdaReservedConcurrency",
-        "integer",
-        2,
-        '1..1000, or "none"; applied at deploy when the account\'s concurrency quota allows it',
-    ),
-    KeySpec("asyncRetryAttempts", "integer", 2, "0..2 retries of a failed asynchronous invocation"),
-    KeySpec("asyncMaxEventAgeSeconds", "integer", 21600, "60..21600"),
-    KeySpec("connectRetryMode", "string", "standard", "standard | adaptive"),
-    KeySpec("connectMaxAttempts", "integer", 5, "1..10 botocore attempts per Connect call"),
-    KeySpec("connectTimeoutSeconds", "integer", 10, "1..60 per attempt"),
-    KeySpec("awsTimeoutSeconds", "integer", 10, "1..60 connect/read timeout of S3 and DynamoDB calls"),
-    KeySpec("attachmentUrlExpirySeconds", "integer", 3600, "60..3600 lifetime of attachment URLs"),
-    KeySpec("attachmentUploads", "integer", 4, "1..10 attachments stored to S3 at once"),
-    KeySpec(
-        "idempotencyTtlSeconds", "integer", 604800, "3600..31536000 how long created contacts are remembered"
-    ),
-    KeySpec("threadTtlDays", "integer", 365, "1..3650 how long a message can be replied to and still thread"),
-    KeySpec("mailEncryption", "string", "s3-managed", "s3-managed | kms"),
-    KeySpec("removalPolicy", "string", "retain", "retain | destroy (buckets, key, log groups)"),
-    KeySpec("serviceName", "string", "ses-to-connect", "POWERTOOLS_SERVICE_NAME / metric dimension"),
-    KeySpec("metricsNamespace", "string", "SesToConnect", "POWERTOOLS_METRICS_NAMESPACE"),
-    KeySpec("logLevel", "string", "INFO", "DEBUG | INFO | WARNING | ERROR | CRITICAL"),
-    KeySpec("powertoolsLayerArn", "string", None, "explicit layer ARN instead of the public SSM parameter"),
-    KeySpec("tracing", "boolean", False, "X-Ray active tracing with Powertools Tracer (costs cold start)"),
-    KeySpec(
-        "noContactsAlarmHours", "integer", None, "1..24: alarm when mail arrives but no contact is created"
-    ),
+# The stack's own keys, grouped as docs/infrastructure.md lists them. One key per paragraph, laid out
+# by hand (fmt: off) so that each group reads as a table. ``None`` as default means "not set".
+# fmt: off
+TARGET_KEYS: tuple[Setting, ...] = (
+    Setting("connect_instance_arn", "string", None, key="connectInstanceArn",
+            default_text="required (or the id form)",
+            example="arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000",
+            doc="The account and region of the stack default to the ARN's."),
+    Setting("connect_instance_id", "string", None, key="connectInstanceId",
+            example="00000000-0000-0000-0000-000000000000",
+            doc="Instead of the ARN; then `account` and `region` are required. If both are given they "
+                "must agree."),
+    Setting("account", "string", None, key="account", default_text="from the ARN", example="111122223333",
+            doc="12 digits; must equal the instance's account."),
+    Setting("region", "string", None, key="region", default_text="from the ARN", example="ap-northeast-1",
+            doc="Where the stack is deployed and mail is received. It must have SES email receiving "
+                f"({', '.join(sorted(SES_RECEIVING_REGIONS))}): SES invokes only a function in its own "
+                "region, so anything else is a synth error naming these regions. It may differ from the "
+                "instance's region: see [Regions](#regions)."),
+    Setting("extra_receiving_regions", "list", (), key="extraReceivingRegions", example='["eu-west-3"]',
+            doc="Regions where AWS has added SES email receiving since the list above was checked (the "
+                "AWS General Reference's \"Email receiving endpoints\" table); accepted as `region`."),
+    Setting("stack_name", "string", "SesToConnect", key="stackName", example="SesToConnect-prod",
+            doc=f"CloudFormation stack name: {_STACK_NAME_RULE}."),
 )
+RULE_KEYS: tuple[Setting, ...] = (
+    Setting("ses_recipients", "list", None, key="sesRecipients", default_text="the `connectAddresses`",
+            example='["example.com"]',
+            doc="What the rule matches: addresses, domains, or `.domain` for all subdomains; "
+                f"1-{MAX_SES_RECIPIENTS} entries. Every Connect address must be covered."),
+    Setting("rule_set_mode", "string", RuleSetMode.EXISTING, key="ruleSetMode", choices=tuple(RuleSetMode),
+            example="create-inactive", doc="See [Rule set modes](#rule-set-modes)."),
+    Setting("rule_set_name", "string", None, key="ruleSetName", example="default-rule-set",
+            default_text=f"required for `existing`; `{DEFAULT_RULE_SET_NAME}` otherwise",
+            doc="In `existing` mode: the set to add the rule to (usually the active one: "
+                "`aws ses describe-active-receipt-rule-set`)."),
+    Setting("rule_name", "string", "ses-to-connect", key="ruleName", example="to-connect",
+            doc=f"{_RULE_NAME_RULE}."),
+    Setting("rule_after", "string", None, key="ruleAfter", default_text="unset: the rule goes first",
+            example="spam-filter", doc="An existing rule in the same set after which this rule is placed."),
+    Setting("tls_policy", "string", TlsPolicy.REQUIRE, key="tlsPolicy", choices=tuple(TlsPolicy),
+            example="Optional", doc="`Require` rejects mail not sent over TLS."),
+)
+# The function's keys as the stack reads them, and the Powertools variables it renders.
+FUNCTION_KEYS: tuple[Setting, ...] = (
+    *(
+        # The stack caps the URL lifetime below SigV4's limit: see MAX_ATTACHMENT_URL_EXPIRY_SECONDS.
+        s._replace(high=MAX_ATTACHMENT_URL_EXPIRY_SECONDS, doc=f"{s.doc} At most an hour (see below).")
+        if s.key == "attachmentUrlExpirySeconds" else s
+        for s in FUNCTION_SETTINGS if s.key
+    ),
+    Setting("service_name", "string", "ses-to-connect", key="serviceName", env="POWERTOOLS_SERVICE_NAME",
+            example="mail-bridge",
+            doc=f"{_SERVICE_NAME_RULE}; also the `service` dimension of the quarantine alarm."),
+    Setting("metrics_namespace", "string", "SesToConnect", key="metricsNamespace",
+            env="POWERTOOLS_METRICS_NAMESPACE", example="Mail/Bridge",
+            doc="A CloudWatch namespace of your own: not starting with `AWS/`."),
+    Setting("log_level", "string", "INFO", key="logLevel", env="POWERTOOLS_LOG_LEVEL",
+            choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), example="DEBUG",
+            doc="The function's log level."),
+)
+LAMBDA_KEYS: tuple[Setting, ...] = (
+    Setting("lambda_memory_mb", "integer", 256, key="lambdaMemoryMb", low=128, high=10240, example="512",
+            doc="256 MB holds the worst measured case, a 40 MB message with one 29 MB file (170 MiB "
+                "resident); see [performance.md](performance.md)."),
+    Setting("lambda_timeout_seconds", "integer", 300, key="lambdaTimeoutSeconds", low=1, high=900,
+            example="600",
+            doc="Must cover the [timeout budget](#timeout-and-retry-budget) (270 s for the example's two "
+                "addresses), or the synth stops and names the numbers."),
+    Setting("lambda_reserved_concurrency", "integer", 2, key="lambdaReservedConcurrency", low=1, high=1000,
+            example='"none"',
+            doc='`"none"` for no reservation (a JSON `null` means "default", like every other key). Applied '
+                "at deploy time where the account's concurrency quota allows it; see "
+                "[bursts](#bursts-retries-and-the-connect-quota)."),
+    Setting("async_retry_attempts", "integer", 2, key="asyncRetryAttempts", low=0, high=2, example="0",
+            doc="Retries of a failed asynchronous invocation."),
+    Setting("async_max_event_age_seconds", "integer", 21600, key="asyncMaxEventAgeSeconds", low=60,
+            high=21600, example="3600",
+            doc="How long an event may wait (throttled or between retries) before it goes to the failure "
+                "queue."),
+    Setting("powertools_layer_arn", "string", None, key="powertoolsLayerArn",
+            default_text="unset: the public SSM parameter",
+            example="arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27",
+            doc="Only when `/aws/service/powertools/python/arm64/python3.13/<version>` does not exist in "
+                "the region (see [Known limits](#known-limits))."),
+)
+STORAGE_KEYS: tuple[Setting, ...] = (
+    Setting("mail_encryption", "string", MailEncryption.S3_MANAGED, key="mailEncryption",
+            choices=tuple(MailEncryption), example="kms",
+            doc="`s3-managed`: SSE-S3 bucket, SSE-SQS queue, tables with the AWS managed key "
+                "`aws/dynamodb`. `kms`: the stack's customer managed key (rotated) for bucket (SSE-KMS "
+                "with bucket key), failure queue and tables; SES then writes through the S3 action's IAM "
+                "role ([Deploy](#deploy)). Never the SES action's `KmsKeyArn` (client-side encryption "
+                "that `get_object` cannot read)."),
+    Setting("removal_policy", "string", RemovalMode.RETAIN, key="removalPolicy", choices=tuple(RemovalMode),
+            example="destroy",
+            doc="Buckets, KMS key and log groups on stack deletion. `destroy` deletes only empty buckets: "
+                "empty them (all versions) first."),
+    Setting("inbound_retention_days", "integer", 30, key="inboundRetentionDays", low=1, high=3650,
+            example="14", doc="Lifecycle expiration of `inboundPrefix`."),
+    Setting("attachments_retention_days", "integer", 7, key="attachmentsRetentionDays", low=1, high=3650,
+            example="3", doc="... of `attachmentsPrefix`; must outlast `attachmentUrlExpirySeconds`."),
+    Setting("quarantine_retention_days", "integer", 90, key="quarantineRetentionDays", low=1, high=3650,
+            example="180", doc="... of `quarantinePrefix`."),
+    Setting("noncurrent_version_retention_days", "integer", 7, key="noncurrentVersionRetentionDays",
+            low=1, high=3650, example="30",
+            doc="Noncurrent versions (overwritten or expired objects), every prefix."),
+    Setting("access_log_retention_days", "integer", 90, key="accessLogRetentionDays", low=1, high=3650,
+            example="365", doc="S3 server access logs of the mail bucket."),
+    Setting("log_retention_days", "integer", 30, key="logRetentionDays", choices=LOG_RETENTION_DAYS,
+            example="90", doc="CloudWatch Logs retention."),
+    Setting("alarm_email", "string", None, key="alarmEmail", example="ops@example.com",
+            doc="Subscribed to the alarm topic (confirm the subscription e-mail)."),
+    Setting("quarantine_alarm_threshold", "integer", 10, key="quarantineAlarmThreshold", low=1, high=100000,
+            example="3", doc="Quarantined messages per hour that raise the quarantine alarm."),
+    Setting("no_contacts_alarm_hours", "integer", None, key="noContactsAlarmHours", low=1, high=24,
+            default_text="unset: no such alarm", example="24",
+            doc="The `NoContacts` alarm fires when mail reached the function in that many hours but no "
+                "contact was created (all quarantined or failed). Off by default: a quiet or spam-only day "
+                "would raise it."),
+)
+# fmt: on
+# The authoritative list of context keys (a key in the context that looks like a misspelling of one
+# of them is reported as an error rather than silently ignored).
+CONTEXT_KEYS = TARGET_KEYS + RULE_KEYS + FUNCTION_KEYS + LAMBDA_KEYS + STORAGE_KEYS
 _SPECS = {spec.key: spec for spec in CONTEXT_KEYS}
+# The keys by attribute name: BridgeConfig's defaults and MailBucketProps' come from here.
+DECLARED = {spec.name: spec for spec in CONTEXT_KEYS}
+DEFAULTS = {spec.name: spec.default for spec in CONTEXT_KEYS}
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -256,12 +308,12 @@ class RuntimeResources:
 PLACEHOLDER_RESOURCES = RuntimeResources(
     "placeholder-bucket", "placeholder-idempotency", "placeholder-threads", "https://sqs.invalid/placeholder"
 )
-DEFAULT_RULE_SET_NAME = "ses-to-connect"
 
 
 @dataclass(frozen=True)
 class BridgeConfig:
-    """Everything the stack needs, validated. Build with :meth:`from_context`."""
+    """Everything the stack needs, validated. Build with :meth:`from_context`; each field with a
+    default is declared in :data:`CONTEXT_KEYS`."""
 
     account: str
     region: str
@@ -272,48 +324,48 @@ class BridgeConfig:
     ses_recipients: tuple[str, ...]
     rule_set_mode: RuleSetMode
     rule_set_name: str
-    stack_name: str = "SesToConnect"
-    rule_name: str = "ses-to-connect"
-    rule_after: str | None = None
-    tls_policy: TlsPolicy = TlsPolicy.REQUIRE
-    verdict_policy: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    body_preference: BodyPreference = BodyPreference.HTML
-    prefer_reply_to: bool = False
-    static_attributes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    contact_expiry_minutes: int | None = None
-    inbound_prefix: str = "inbound/"
-    attachments_prefix: str = "attachments/"
-    quarantine_prefix: str = "quarantine/"
-    inbound_retention_days: int = 30
-    attachments_retention_days: int = 7
-    quarantine_retention_days: int = 90
-    noncurrent_version_retention_days: int = 7
-    access_log_retention_days: int = 90
-    log_retention_days: int = 30
-    alarm_email: str | None = None
-    quarantine_alarm_threshold: int = 10
-    lambda_memory_mb: int = 256
-    lambda_timeout_seconds: int = 300
-    lambda_reserved_concurrency: int | None = 2
-    async_retry_attempts: int = 2
-    async_max_event_age_seconds: int = 21600
-    connect_retry_mode: str = "standard"
-    connect_max_attempts: int = 5
-    connect_timeout_seconds: int = 10
-    aws_timeout_seconds: int = 10
-    attachment_url_expiry_seconds: int = 3600
-    attachment_uploads: int = 4
-    idempotency_ttl_seconds: int = 604_800
-    thread_ttl_days: int = 365
-    mail_encryption: MailEncryption = MailEncryption.S3_MANAGED
-    removal_policy: RemovalMode = RemovalMode.RETAIN
-    service_name: str = "ses-to-connect"
-    metrics_namespace: str = "SesToConnect"
-    log_level: str = "INFO"
-    powertools_layer_arn: str | None = None
-    extra_receiving_regions: tuple[str, ...] = ()
-    tracing: bool = False
-    no_contacts_alarm_hours: int | None = None
+    stack_name: str = DEFAULTS["stack_name"]
+    rule_name: str = DEFAULTS["rule_name"]
+    rule_after: str | None = DEFAULTS["rule_after"]
+    tls_policy: TlsPolicy = DEFAULTS["tls_policy"]
+    verdict_policy: Mapping[str, str] = DEFAULTS["policy"]  # VERDICT_POLICY's: no overrides
+    body_preference: BodyPreference = DEFAULTS["body_preference"]
+    prefer_reply_to: bool = DEFAULTS["prefer_reply_to"]
+    static_attributes: Mapping[str, str] = DEFAULTS["static_attributes"]
+    contact_expiry_minutes: int | None = DEFAULTS["contact_expiry_minutes"]
+    inbound_prefix: str = DEFAULTS["inbound_prefix"]
+    attachments_prefix: str = DEFAULTS["attachments_prefix"]
+    quarantine_prefix: str = DEFAULTS["quarantine_prefix"]
+    inbound_retention_days: int = DEFAULTS["inbound_retention_days"]
+    attachments_retention_days: int = DEFAULTS["attachments_retention_days"]
+    quarantine_retention_days: int = DEFAULTS["quarantine_retention_days"]
+    noncurrent_version_retention_days: int = DEFAULTS["noncurrent_version_retention_days"]
+    access_log_retention_days: int = DEFAULTS["access_log_retention_days"]
+    log_retention_days: int = DEFAULTS["log_retention_days"]
+    alarm_email: str | None = DEFAULTS["alarm_email"]
+    quarantine_alarm_threshold: int = DEFAULTS["quarantine_alarm_threshold"]
+    lambda_memory_mb: int = DEFAULTS["lambda_memory_mb"]
+    lambda_timeout_seconds: int = DEFAULTS["lambda_timeout_seconds"]
+    lambda_reserved_concurrency: int | None = DEFAULTS["lambda_reserved_concurrency"]
+    async_retry_attempts: int = DEFAULTS["async_retry_attempts"]
+    async_max_event_age_seconds: int = DEFAULTS["async_max_event_age_seconds"]
+    connect_retry_mode: str = DEFAULTS["connect_retry_mode"]
+    connect_max_attempts: int = DEFAULTS["connect_max_attempts"]
+    connect_timeout_seconds: int = DEFAULTS["connect_timeout_seconds"]
+    aws_timeout_seconds: int = DEFAULTS["aws_timeout_seconds"]
+    attachment_url_expiry_seconds: int = DEFAULTS["attachment_url_expiry_seconds"]
+    attachment_uploads: int = DEFAULTS["attachment_uploads"]
+    idempotency_ttl_seconds: int = DEFAULTS["idempotency_ttl_seconds"]
+    thread_ttl_days: int = DEFAULTS["thread_ttl_days"]
+    mail_encryption: MailEncryption = DEFAULTS["mail_encryption"]
+    removal_policy: RemovalMode = DEFAULTS["removal_policy"]
+    service_name: str = DEFAULTS["service_name"]
+    metrics_namespace: str = DEFAULTS["metrics_namespace"]
+    log_level: str = DEFAULTS["log_level"]
+    powertools_layer_arn: str | None = DEFAULTS["powertools_layer_arn"]
+    extra_receiving_regions: tuple[str, ...] = DEFAULTS["extra_receiving_regions"]
+    tracing: bool = DEFAULTS["tracing"]
+    no_contacts_alarm_hours: int | None = DEFAULTS["no_contacts_alarm_hours"]
 
     # ---- derived values -------------------------------------------------------------------
 
@@ -351,8 +403,9 @@ class BridgeConfig:
     def lambda_environment(self, resources: RuntimeResources) -> dict[str, str]:
         """The function's environment, exactly per ``ses_to_connect.settings`` (the names are the contract).
 
-        ``CONTACT_EXPIRY_MINUTES`` is left out when unset, which the settings read as "Connect's default";
-        ``TRACING`` only appears when tracing is on.
+        Every key with a variable is rendered from its field; one left unset (``CONTACT_EXPIRY_MINUTES``,
+        which the settings read as "Connect's default") is left out, and ``TRACING`` only appears when
+        tracing is on.
         """
         addresses = [
             {"address": a.address, **({"contactFlowId": a.contact_flow_id} if a.contact_flow_id else {})}
@@ -362,38 +415,20 @@ class BridgeConfig:
             "CONNECT_INSTANCE_ID": self.connect_instance_id,
             "CONNECT_REGION": self.connect_region,
             "CONNECT_ADDRESSES": json.dumps(addresses, separators=(",", ":")),
+            "VERDICT_POLICY": _env_value(self.verdict_policy),
             "MAIL_BUCKET": resources.mail_bucket,
             "IDEMPOTENCY_TABLE": resources.idempotency_table,
-            "IDEMPOTENCY_TTL_SECONDS": str(self.idempotency_ttl_seconds),
             "THREADS_TABLE": resources.threads_table,
-            "THREAD_TTL_DAYS": str(self.thread_ttl_days),
             "FAILURE_QUEUE_URL": resources.failure_queue_url,
-            "ATTACHMENT_URL_EXPIRY_SECONDS": str(self.attachment_url_expiry_seconds),
-            "ATTACHMENT_UPLOADS": str(self.attachment_uploads),
-            "AWS_TIMEOUT_SECONDS": str(self.aws_timeout_seconds),
-            "INBOUND_PREFIX": self.inbound_prefix,
-            "QUARANTINE_PREFIX": self.quarantine_prefix,
-            "ATTACHMENTS_PREFIX": self.attachments_prefix,
-            "BODY_PREFERENCE": self.body_preference.value,
-            "PREFER_REPLY_TO": "true" if self.prefer_reply_to else "false",
-            "STATIC_ATTRIBUTES": json.dumps(
-                dict(self.static_attributes), separators=(",", ":"), sort_keys=True
-            ),
-            "VERDICT_POLICY": json.dumps(dict(self.verdict_policy), separators=(",", ":"), sort_keys=True),
-            "CONNECT_RETRY_MODE": self.connect_retry_mode,
-            "CONNECT_MAX_ATTEMPTS": str(self.connect_max_attempts),
-            "CONNECT_TIMEOUT_SECONDS": str(self.connect_timeout_seconds),
-            "POWERTOOLS_SERVICE_NAME": self.service_name,
-            "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
-            "POWERTOOLS_LOG_LEVEL": self.log_level,
             # One glibc malloc arena: without it each attachment-upload thread gets its own and
             # resident memory for a 10 MB message rises from 1.5x to 2.1x its size (docs/performance.md).
             "MALLOC_ARENA_MAX": "1",
         }
-        if self.contact_expiry_minutes is not None:
-            env["CONTACT_EXPIRY_MINUTES"] = str(self.contact_expiry_minutes)
-        if self.tracing:
-            env["TRACING"] = "true"
+        for spec in FUNCTION_KEYS:
+            if spec.env not in env and getattr(self, spec.name) is not None:
+                env[spec.env] = _env_value(getattr(self, spec.name))
+        if not self.tracing:
+            del env["TRACING"]
         return env
 
     # ---- construction ---------------------------------------------------------------------
@@ -410,9 +445,8 @@ class BridgeConfig:
 
         partition, account, region, connect_region, instance_id = _connect_instance(reader, problems)
         addresses = reader.connect_addresses("connectAddresses")
-        recipients = reader.recipients("sesRecipients", addresses)
-        mode = reader.choice("ruleSetMode", RuleSetMode)
-        rule_set_name = reader.rule_set_name(mode)
+        mode = reader.choice("ruleSetMode")
+        # The keys that need more than their declared type and range, each with a reader of its own.
         kwargs: dict[str, Any] = {
             "account": account,
             "region": region,
@@ -420,62 +454,32 @@ class BridgeConfig:
             "connect_instance_id": instance_id,
             "connect_region": connect_region,
             "connect_addresses": addresses,
-            "ses_recipients": recipients,
+            "ses_recipients": reader.recipients("sesRecipients", addresses),
             "rule_set_mode": mode,
-            "rule_set_name": rule_set_name,
-            "stack_name": reader.pattern(
-                "stackName", _STACK_NAME, "letters, digits and '-', starting with a letter"
-            ),
+            "rule_set_name": reader.rule_set_name(mode),
+            "stack_name": reader.pattern("stackName", _STACK_NAME, _STACK_NAME_RULE),
             "rule_name": reader.pattern("ruleName", _RULE_NAME, _RULE_NAME_RULE),
             "rule_after": reader.optional_pattern("ruleAfter", _RULE_NAME, _RULE_NAME_RULE),
-            "tls_policy": reader.choice("tlsPolicy", TlsPolicy),
             "verdict_policy": reader.verdict_policy("verdictPolicy"),
-            "body_preference": reader.choice("bodyPreference", BodyPreference),
-            "prefer_reply_to": reader.boolean("preferReplyTo"),
             "static_attributes": reader.static_attributes("staticAttributes"),
-            "contact_expiry_minutes": reader.optional_int("contactExpiryMinutes", 1, MAX_EXPIRY_MINUTES),
             "inbound_prefix": reader.prefix("inboundPrefix"),
             "attachments_prefix": reader.prefix("attachmentsPrefix"),
             "quarantine_prefix": reader.prefix("quarantinePrefix"),
-            "inbound_retention_days": reader.integer("inboundRetentionDays", 1, 3650),
-            "attachments_retention_days": reader.integer("attachmentsRetentionDays", 1, 3650),
-            "quarantine_retention_days": reader.integer("quarantineRetentionDays", 1, 3650),
-            "noncurrent_version_retention_days": reader.integer("noncurrentVersionRetentionDays", 1, 3650),
-            "access_log_retention_days": reader.integer("accessLogRetentionDays", 1, 3650),
             "log_retention_days": reader.log_retention("logRetentionDays"),
             "alarm_email": reader.optional_email("alarmEmail"),
-            "quarantine_alarm_threshold": reader.integer("quarantineAlarmThreshold", 1, 100000),
-            "lambda_memory_mb": reader.integer("lambdaMemoryMb", 128, 10240),
-            "lambda_timeout_seconds": reader.integer("lambdaTimeoutSeconds", 1, 900),
-            "lambda_reserved_concurrency": reader.optional_int(
-                "lambdaReservedConcurrency", 1, 1000, none_disables=True
-            ),
-            "async_retry_attempts": reader.integer("asyncRetryAttempts", 0, 2),
-            "async_max_event_age_seconds": reader.integer("asyncMaxEventAgeSeconds", 60, 21600),
-            "connect_retry_mode": reader.one_of("connectRetryMode", ("standard", "adaptive")),
-            "connect_max_attempts": reader.integer("connectMaxAttempts", 1, 10),
-            "connect_timeout_seconds": reader.integer("connectTimeoutSeconds", 1, 60),
-            "aws_timeout_seconds": reader.integer("awsTimeoutSeconds", 1, 60),
-            "attachment_url_expiry_seconds": reader.integer(
-                "attachmentUrlExpirySeconds", 60, MAX_ATTACHMENT_URL_EXPIRY_SECONDS
-            ),
-            "attachment_uploads": reader.integer("attachmentUploads", 1, 10),
-            "idempotency_ttl_seconds": reader.integer("idempotencyTtlSeconds", 3600, 31_536_000),
-            "thread_ttl_days": reader.integer("threadTtlDays", 1, 3650),
-            "mail_encryption": reader.choice("mailEncryption", MailEncryption),
-            "removal_policy": reader.choice("removalPolicy", RemovalMode),
-            "service_name": reader.pattern(
-                "serviceName", _SERVICE_NAME, "1-128 letters, digits, '.', '_' or '-'"
-            ),
+            "lambda_reserved_concurrency": reader.integer("lambdaReservedConcurrency", none_disables=True),
+            "service_name": reader.pattern("serviceName", _SERVICE_NAME, _SERVICE_NAME_RULE),
             "metrics_namespace": reader.namespace("metricsNamespace"),
-            "log_level": reader.one_of("logLevel", LOG_LEVELS, upper=True),
             "powertools_layer_arn": reader.optional_pattern(
                 "powertoolsLayerArn", _LAYER_ARN, "a Lambda layer version ARN ending in ':<version>'"
             ),
             "extra_receiving_regions": reader.regions("extraReceivingRegions"),
-            "tracing": reader.boolean("tracing"),
-            "no_contacts_alarm_hours": reader.optional_int("noContactsAlarmHours", 1, 24),
         }
+        # Every other field is a whole number in its range, true or false, or one of its choices.
+        names = {f.name for f in fields(cls)}
+        for spec in CONTEXT_KEYS:
+            if spec.name in names and spec.name not in kwargs:
+                kwargs[spec.name] = reader.declared(spec)
         _cross_checks(kwargs, problems)
         if not problems:
             # The function's own settings are the contract: validate the rendered environment with them.
@@ -489,9 +493,6 @@ class BridgeConfig:
         if problems:
             raise ConfigError(problems)
         return cls(**kwargs)
-
-
-_RULE_NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit"
 
 
 def _report_misspelled_keys(context: Mapping[str, Any], problems: list[str]) -> None:
@@ -653,24 +654,26 @@ class _Reader:
             self.problems.append(f"{key}: {value!r} is not valid ({rule})")
         return value
 
-    def choice(self, key: str, enum: type[_E]) -> _E:
-        default = enum(_SPECS[key].default)
-        value = self.raw(key)
-        if isinstance(value, str):
-            for member in enum:
-                if member.value.lower() == value.strip().lower():
-                    return member
-        allowed = ", ".join(repr(m.value) for m in enum)
-        return self._fail(key, f"must be one of {allowed}, not {json.dumps(value)}", default)
+    def declared(self, spec: Setting) -> Any:
+        """A key read by its declaration alone: one of its choices, true or false, or a whole number."""
+        if spec.choices:
+            return self.choice(spec.key)
+        if spec.type == "boolean":
+            return self.boolean(spec.key)
+        if spec.type == "integer":
+            return self.integer(spec.key)
+        raise TypeError(f"{spec.key}: a {spec.type} without choices needs a reader of its own")
 
-    def one_of(self, key: str, allowed: tuple[str, ...], *, upper: bool = False) -> str:
+    def choice(self, key: str) -> Any:
+        """One of the key's declared choices, matched case-insensitively, as declared."""
+        spec = _SPECS[key]
         value = self.raw(key)
         if isinstance(value, str):
-            candidate = value.strip().upper() if upper else value.strip()
-            if candidate in allowed:
-                return candidate
-        names = ", ".join(repr(a) for a in allowed)
-        return self._fail(key, f"must be one of {names}, not {json.dumps(value)}", str(_SPECS[key].default))
+            for choice in spec.choices:
+                if choice.lower() == value.strip().lower():
+                    return choice
+        allowed = ", ".join(repr(str(c)) for c in spec.choices)
+        return self._fail(key, f"must be one of {allowed}, not {json.dumps(value)}", spec.default)
 
     def boolean(self, key: str) -> bool:
         value = self.raw(key)
@@ -689,39 +692,35 @@ class _Reader:
             return int(value)
         return self._fail(key, f"must be a whole number, not {json.dumps(value)}", None)
 
-    def integer(self, key: str, low: int, high: int) -> int:
-        default = int(_SPECS[key].default)
-        number = self._int(key, self.raw(key))
-        if number is None:
-            return default
-        if not low <= number <= high:
-            return self._fail(key, f"must be between {low} and {high}, not {number}", default)
-        return number
+    def integer(self, key: str, *, none_disables: bool = False) -> int | None:
+        """A whole number in the key's declared range, else its default (None: unset).
 
-    def optional_int(self, key: str, low: int, high: int, *, none_disables: bool = False) -> int | None:
-        """An integer or None; with ``none_disables`` the string "none" is None instead of the default.
-
-        (Not JSON null: a null context value cannot be told apart from an absent one through jsii.)
+        With ``none_disables`` the string "none" gives None (not JSON null: a null context value cannot
+        be told apart from an absent one through jsii).
         """
+        spec = _SPECS[key]
         value = self.context.get(key)
         if none_disables and isinstance(value, str) and value.strip().lower() == "none":
             return None
+        default: int | None = spec.default
         value = self.raw(key)
-        if value is None:
-            return None
-        number = self._int(key, value)
-        if number is not None and not low <= number <= high:
+        number = None if value is None else self._int(key, value)
+        if number is None:
+            return default
+        if not spec.within(number):
             extra = ', or "none"' if none_disables else ""
-            return self._fail(key, f"must be between {low} and {high}{extra}, not {number}", None)
+            return self._fail(
+                key, f"must be between {spec.low} and {spec.high}{extra}, not {number}", default
+            )
         return number
 
     def log_retention(self, key: str) -> int:
-        number = self.integer(key, 1, 3653)
-        if number not in LOG_RETENTION_DAYS:
-            allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
-            return self._fail(
-                key, f"{number} is not a CloudWatch Logs retention period; use one of {allowed}", 30
-            )
+        spec = _SPECS[key]
+        number = self.integer(key)
+        if number is None or number not in spec.choices:
+            allowed = ", ".join(str(d) for d in spec.choices)
+            why = f"{number} is not a CloudWatch Logs retention period; use one of {allowed}"
+            return self._fail(key, why, int(spec.default))
         return number
 
     def optional_email(self, key: str) -> str | None:
@@ -751,8 +750,8 @@ class _Reader:
 
     def json_value(self, key: str, kind: type[_T]) -> _T | None:
         """A list or object given natively or as a JSON string; ``None`` when unset or invalid."""
-        value = self.raw(key)
-        if value is None:
+        value = self.context.get(key)
+        if _is_null(value):
             return None
         if isinstance(value, str):
             try:
@@ -767,7 +766,7 @@ class _Reader:
     def regions(self, key: str) -> tuple[str, ...]:
         items = self.json_value(key, list)
         if items is None:
-            return ()
+            return tuple(_SPECS[key].default)
         bad = [item for item in items if not isinstance(item, str) or not _REGION.fullmatch(item)]
         if bad:
             return self._fail(key, f"{json.dumps(bad)} are not AWS region names such as 'eu-west-3'", ())
@@ -776,7 +775,7 @@ class _Reader:
     def connect_addresses(self, key: str) -> tuple[ConnectAddress, ...]:
         items = self.json_value(key, list)
         if items is None:
-            if self.raw(key) is None:
+            if _is_null(self.context.get(key)):
                 self.problems.append(f'{key} is required: a list of {{"address": ..., "contactFlowId": ...}}')
             return ()
         if not items:
@@ -857,7 +856,8 @@ class _Reader:
     def verdict_policy(self, key: str) -> Mapping[str, str]:
         overrides = self.json_value(key, dict)
         if overrides is None:
-            return MappingProxyType({})
+            default: Mapping[str, str] = _SPECS[key].default
+            return default
         actions = [a.value for a in Action]
         result: dict[str, str] = {}
         for rule, action in overrides.items():
@@ -877,7 +877,8 @@ class _Reader:
     def static_attributes(self, key: str) -> Mapping[str, str]:
         attributes = self.json_value(key, dict)
         if attributes is None:
-            return MappingProxyType({})
+            default: Mapping[str, str] = _SPECS[key].default
+            return default
         result: dict[str, str] = {}
         for name, value in attributes.items():
             if not ATTRIBUTE_KEY_PATTERN.fullmatch(name):
@@ -892,6 +893,15 @@ class _Reader:
                 f"{key}: {size} UTF-8 bytes; all contact attributes together allow {MAX_ATTRIBUTE_BYTES}"
             )
         return MappingProxyType(result)
+
+
+def _env_value(value: Any) -> str:
+    """A field as the function's variable spells it: true or false, compact sorted JSON, or its text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return json.dumps(dict(value), separators=(",", ":"), sort_keys=True)
+    return str(value)
 
 
 def _is_null(value: Any) -> bool:

@@ -10,22 +10,24 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.checkov_skips import skip_checkov
+from infra.config import DECLARED, DEFAULTS
 
 __all__ = ["MailBucket", "MailBucketProps"]
 
 
 @dataclass(frozen=True)
 class MailBucketProps:
-    """Key prefixes (each ending in '/') and how long objects under each are kept, in days."""
+    """Key prefixes (each ending in '/') and how long objects under each are kept, in days; the
+    defaults are the stack's (``infra.config``)."""
 
-    inbound_prefix: str = "inbound/"
-    attachments_prefix: str = "attachments/"
-    quarantine_prefix: str = "quarantine/"
-    inbound_retention_days: int = 30
-    attachments_retention_days: int = 7
-    quarantine_retention_days: int = 90
-    noncurrent_version_retention_days: int = 7
-    access_log_retention_days: int = 90
+    inbound_prefix: str = DEFAULTS["inbound_prefix"]
+    attachments_prefix: str = DEFAULTS["attachments_prefix"]
+    quarantine_prefix: str = DEFAULTS["quarantine_prefix"]
+    inbound_retention_days: int = DEFAULTS["inbound_retention_days"]
+    attachments_retention_days: int = DEFAULTS["attachments_retention_days"]
+    quarantine_retention_days: int = DEFAULTS["quarantine_retention_days"]
+    noncurrent_version_retention_days: int = DEFAULTS["noncurrent_version_retention_days"]
+    access_log_retention_days: int = DEFAULTS["access_log_retention_days"]
     # None: SSE-S3. A key: SSE-KMS with an S3 bucket key (fewer KMS calls).
     encryption_key: kms.IKey | None = None
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN
@@ -43,8 +45,9 @@ class MailBucketProps:
             "noncurrent_version_retention_days",
             "access_log_retention_days",
         ):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be at least 1 day")
+            fewest = DECLARED[name].low
+            if getattr(self, name) < fewest:
+                problems.append(f"{name} must be at least {fewest} day")
         if problems:
             raise ValueError("MailBucketProps: " + "; ".join(problems))
 

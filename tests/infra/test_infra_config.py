@@ -23,7 +23,14 @@ from infra.config import (
     timeout_budget_seconds,
 )
 from infra.paths import REPO_ROOT
-from ses_to_connect.settings import BodyPreference, ConnectAddress, Settings
+from ses_to_connect.settings import (
+    DEFAULT_POLICY,
+    FUNCTION_SETTINGS,
+    BodyPreference,
+    ConnectAddress,
+    Setting,
+    Settings,
+)
 from tests.infra.infra_support import cdk_json_context
 
 ARN = "arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000"
@@ -579,3 +586,22 @@ def test_unrelated_context_keys_are_ignored() -> None:
         {**MINIMAL, "@aws-cdk/core:enablePartitionLiterals": True, "cli-telemetry": False, "somethingElse": 1}
     )
     assert config.rule_name == "ses-to-connect"
+
+
+@pytest.mark.parametrize("spec", [s for s in CONTEXT_KEYS if s.low is not None], ids=lambda s: str(s.key))
+def test_every_declared_range_is_enforced_naming_the_key(spec: Setting) -> None:
+    assert spec.low is not None and spec.high is not None
+    for value in (spec.low - 1, spec.high + 1):
+        assert any(
+            p.startswith(f"{spec.key}: must be between {spec.low} and {spec.high}")
+            and p.endswith(f"not {value}")
+            for p in problems_of(**{spec.key: value})
+        )
+
+
+def test_the_function_gets_the_declared_default_of_every_key_left_unset() -> None:
+    settings = Settings.from_env(build().lambda_environment(PLACEHOLDER_RESOURCES))
+    for setting in FUNCTION_SETTINGS:
+        if setting.key and setting.key not in MINIMAL and setting.name != "policy":
+            assert getattr(settings, setting.name) == setting.default, setting.key
+    assert settings.policy == DEFAULT_POLICY

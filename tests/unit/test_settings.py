@@ -8,9 +8,11 @@ import pytest
 
 from ses_to_connect.settings import (
     DEFAULT_POLICY,
+    FUNCTION_SETTINGS,
     Action,
     BodyPreference,
     ConnectAddress,
+    Setting,
     Settings,
     SettingsError,
 )
@@ -109,3 +111,25 @@ def test_connect_region_names_the_instance_region_or_is_left_to_the_function_reg
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({**BASE, "CONNECT_REGION": "Tokyo"})
     assert caught.value.problems == ["CONNECT_REGION: 'Tokyo' is not an AWS region name"]
+
+
+def test_unset_variables_take_the_declared_defaults_the_dataclass_has_too() -> None:
+    addresses = (ConnectAddress("support@example.com"), ConnectAddress("b@example.com", "f-1"))
+    built = Settings(BASE["CONNECT_INSTANCE_ID"], addresses, "mail-bucket")
+    assert Settings.from_env(BASE) == built
+    assert Settings.from_env(BASE).idempotency_ttl_seconds == 7 * 24 * 3600
+
+
+@pytest.mark.parametrize(
+    "setting", [s for s in FUNCTION_SETTINGS if s.low is not None], ids=lambda s: str(s.env)
+)
+def test_every_declared_range_is_enforced_naming_the_variable(setting: Setting) -> None:
+    assert setting.low is not None and setting.high is not None
+    for value in (setting.low - 1, setting.high + 1):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_env({**BASE, setting.env: str(value)})
+        named = f", not {value}" if setting.default is None else ""
+        assert caught.value.problems == [
+            f"{setting.env} must be between {setting.low} and {setting.high}{named}"
+        ]
+    assert getattr(Settings.from_env({**BASE, setting.env: str(setting.high)}), setting.name) == setting.high
