@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from botocore.validate import ParamValidator
 
+from local_pipeline.connect_emulator import check_start_email_contact
 from ses_to_connect.attachments import Candidate, send
 from ses_to_connect.convert import convert, plan
 from ses_to_connect.event_builder import build_ses_event
-from ses_to_connect.limits import check_request
 from ses_to_connect.model import Conversion, Outcome
 from ses_to_connect.ses_event import SesRecord, records
 from ses_to_connect.settings import BodyPreference, Settings
@@ -92,7 +92,7 @@ def only_request(conversion: Conversion) -> dict[str, Any]:
     """The one request of a contact, after checking everything a request must satisfy."""
     assert conversion.outcome is Outcome.CONTACT, conversion
     (request,) = conversion.requests
-    assert check_request(request) == []
+    check_start_email_contact(request)  # raises what Connect would refuse it with
     assert ParamValidator().validate(request, start_email_contact_shape()).generate_report() == ""
     assert [path for path, value in single_line_fields(request) if "\r" in value or "\n" in value] == []
     recipients = [entry for entries in request.get("AdditionalRecipients", {}).values() for entry in entries]
