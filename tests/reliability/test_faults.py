@@ -7,6 +7,7 @@ the invariant against the services. Each prints a row of the scenario table.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -149,6 +150,51 @@ def test_permanent_connect_errors_go_straight_to_the_failure_queue(aws: LocalAws
     assert (counts.failure_queue, counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0, 0)
     record = next(r for r in aws.failure_records() if r["requestPayload"] == events[0])
     assert record["responsePayload"]["errorType"] == "PermanentDeliveryError"
+
+
+def test_the_handlers_failure_record_has_the_shape_of_lambdas_own(aws: LocalAws) -> None:
+    """The handler queues a permanent failure itself, in the record Lambda sends after its retries
+    (built by the harness from AWS's documentation): redrive and operators read both alike."""
+    events = store(aws, "record-shape", 2)
+    permanent, exhausted = events
+    aws.client("s3").delete_object(Bucket=BUCKET, Key=f"inbound/{_message_id(permanent)}")
+    # CONNECT_MAX_ATTEMPTS is 2: two HTTP calls in each of Lambda's three attempts.
+    _emulator(aws).inject_errors("InternalServiceException", count=6)
+    lam = runtime(aws)
+    assert [lam.invoke(event).attempts for event in events] == [1, 3]
+    [handlers] = [r for r in aws.failure_records() if r["requestPayload"] == permanent]
+    [lambdas] = [r for r in aws.failure_records() if r["requestPayload"] == exhausted]
+
+    assert _shape(handlers) == _shape(lambdas)
+    for record in (handlers, lambdas):
+        assert record["version"] == "1.0"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["timestamp"])
+        assert record["responseContext"] == lambdas["responseContext"]
+        assert record["responsePayload"]["requestId"] == record["requestContext"]["requestId"]
+        frames = record["responsePayload"]["stackTrace"]
+        assert frames and all(frame.startswith('  File "') for frame in frames)
+    assert (handlers["requestContext"]["condition"], lambdas["requestContext"]["condition"]) == (
+        "PermanentFailure",
+        "RetriesExhausted",
+    )
+    assert (handlers["responsePayload"]["errorType"], lambdas["responsePayload"]["errorType"]) == (
+        "StorageError",
+        "RetryableDeliveryError",
+    )
+
+
+def _message_id(event: dict[str, Any]) -> str:
+    message_id: str = event["Records"][0]["ses"]["mail"]["messageId"]
+    return message_id
+
+
+def _shape(value: object) -> object:
+    """``value``'s keys and value types at every level (a list: the shape of its first item)."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(item) for item in value[:1]]
+    return type(value).__name__
 
 
 def test_crash_after_start_email_contact_succeeded(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
