@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from botocore.validate import ParamValidator
@@ -256,6 +257,23 @@ def test_crlf_and_nul_in_attachment_names_are_flattened() -> None:
         "evil .pdf",
     ]
     assert request["Attributes"]["sesAttachmentsSkipped"] == "evil.pdf .exe (type_not_allowed)"
+
+
+def test_invisible_and_unassigned_characters_leave_attachment_names() -> None:
+    """Connect refuses a file name with any Unicode "other" character (pattern ``^\\P{C}*$`` in
+    its model), not only C0/C1 controls: a right-to-left override (U+202E), a zero-width space,
+    private-use and unassigned code points."""
+    names = ["invoice\u202efdp.pdf", "zero\u200bwidth.pdf", "private\ue000use.pdf", "unassigned\u0378.pdf"]
+    raw = with_attachments([attachment("filename*=utf-8''" + quote(name)) for name in names])
+
+    request = only_request(convert(raw, record(raw), settings(), RecordingSink()))
+
+    assert [item["FileName"] for item in request["Attachments"]] == [
+        "invoicefdp.pdf",
+        "zerowidth.pdf",
+        "privateuse.pdf",
+        "unassigned.pdf",
+    ]
 
 
 # --- attachment names ---------------------------------------------------------------------------
