@@ -441,6 +441,18 @@ def _check_model(shape: Any, value: object, where: str) -> None:
             raise NotImplementedError(f"shape type {other} at {where}")
 
 
+def check_start_email_contact(params: Mapping[str, Any], limits: Sequence[Limit] | None = None) -> None:
+    """Raise the ConnectError StartEmailContact answers ``params`` with (``limits`` first, then the
+    botocore model); return if they pass. Tests use it as an oracle independent of the function's own
+    ``check_request``."""
+    try:
+        for limit in server_side_limits() if limits is None else limits:
+            limit.enforce(params)
+        _check_model(_operation_model().input_shape, params, "")
+    except RecursionError as error:
+        raise ConnectError("InvalidRequestException", "The request is nested too deeply") from error
+
+
 # --- Records ---------------------------------------------------------------------------------------------
 
 
@@ -651,7 +663,6 @@ class ConnectEmulator:
         self._account = account
         self._region = region
         operation = _operation_model()
-        self._input_shape: Any = operation.input_shape
         self._status = {
             shape.name: shape.metadata["error"]["httpStatusCode"] for shape in operation.error_shapes
         }
@@ -818,7 +829,7 @@ class ConnectEmulator:
         try:
             if fault is not None:  # a refusal of this very request: refused_tokens applies to it
                 raise fault
-            self._validate(params)
+            check_start_email_contact(params, self._limits)
             return self._create_or_replay(params, token)
         except ConnectError as refused:
             if self._refused_tokens == "kept" and refused.code in _REFUSALS and isinstance(token, str):
@@ -826,14 +837,6 @@ class ConnectEmulator:
                     if token not in self._tokens:
                         self._remember(token, _TokenUse(params, None, self._clock()))
             raise
-
-    def _validate(self, params: dict[str, Any]) -> None:
-        try:
-            for limit in self._limits:
-                limit.enforce(params)
-            _check_model(self._input_shape, params, "")
-        except RecursionError as error:
-            raise ConnectError("InvalidRequestException", "The request is nested too deeply") from error
 
     def _create_or_replay(self, params: dict[str, Any], token: object) -> str:
         self._check_instance(params)

@@ -2,20 +2,21 @@
 
 Each attempt gets a fresh context; a function error is retried up to ``max_retry_attempts``
 more times (Lambda waits about 1 and then 2 minutes; the waits are injectable and default to
-none here), and when the attempts are exhausted an on-failure destination record, shaped as
-Lambda writes it (the original event under ``requestPayload``), is sent to the SQS queue.
+none here), and when the attempts are exhausted the on-failure destination record is sent to
+the SQS queue. That record is built here from AWS's documentation, not with the function's own
+``failure_record``, so that tests can compare the two.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
-
-from ses_to_connect.adapters.failures import failure_record
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 RETRY_DELAYS_SECONDS = (60.0, 120.0)
@@ -75,13 +76,40 @@ class AsyncLambda:
             except Exception as exc:  # noqa: BLE001 (Lambda records any function error)
                 error = exc
         assert error is not None  # noqa: S101 (the loop ran at least once and failed)
-        record = failure_record(
-            event,
-            error,
-            condition="RetriesExhausted",
-            attempts=attempts,
-            request_id=context.aws_request_id,
-            function_arn=f"{context.invoked_function_arn}:$LATEST",
-        )
+        record = invocation_record(event, error, attempts=attempts, context=context)
         self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(record))
         return Invocation(attempts, None, error, record)
+
+
+def invocation_record(
+    event: dict[str, Any], error: BaseException, *, attempts: int, context: LambdaContext
+) -> dict[str, Any]:
+    """The record Lambda sends to an on-failure destination once the retries are exhausted.
+
+    Its format is the one the Lambda developer guide documents ("Capturing records of Lambda
+    asynchronous invocations", the invocation record example); ``responsePayload`` is the error
+    object the Python runtime reports for an unhandled exception (awslambdaric's ``make_error``:
+    message, type, request id and the formatted traceback frames).
+    """
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": context.aws_request_id,
+            "functionArn": f"{context.invoked_function_arn}:{context.function_version}",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": context.function_version,
+            "functionError": "Unhandled",
+        },
+        "responsePayload": {
+            "errorMessage": str(error),
+            "errorType": type(error).__name__,
+            "requestId": context.aws_request_id,
+            "stackTrace": traceback.format_list(traceback.extract_tb(error.__traceback__)),
+        },
+    }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import binascii
 import contextlib
 import re
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -161,7 +162,7 @@ def send(
         if len(url) > MAX_S3_URL:
             skipped.append((upload.position, Skipped(upload.file_name, Skip.URL_TOO_LONG)))
         else:
-            sent.append({"FileName": names.take(upload.file_name), "S3Url": url})
+            sent.append({"FileName": names.take(_visible(upload.file_name)), "S3Url": url})
 
     with _uploader(uploads) as submit:
         for index, candidate in enumerate(candidates):
@@ -239,6 +240,13 @@ def _file_name(part: Message, content_type: str, defects: Defects) -> str:
     ):
         name += EXTENSION_BY_TYPE[content_type]
     return _shorten(name, MAX_FILE_NAME)
+
+
+def _visible(name: str) -> str:
+    """``name`` without the Unicode "other" characters Connect refuses in a file name: format
+    characters (U+202E, a right-to-left override, makes a name show its letters reversed),
+    private-use and unassigned ones. Controls are already spaces (``clean_text``)."""
+    return "".join(c for c in name if not unicodedata.category(c).startswith("C"))
 
 
 def _shorten(name: str, limit: int) -> str:

@@ -167,8 +167,11 @@ def codec_for(label: str) -> str | None:
             info = codecs.lookup(name)
         except (LookupError, ValueError):  # ValueError: a NUL in the name
             return None
-        # Only text codecs: "base64" or "rot13" are codecs too, but not charsets.
-        if not info._is_text_encoding or info.name in _NOT_CHARSETS:
+        if info.name in _NOT_CHARSETS:
+            return None
+        try:  # only text codecs: bytes.decode refuses "base64" or "rot13" (codecs, not charsets)
+            b"a".decode(info.name, "replace")
+        except LookupError:
             return None
         name = info.name if info.name in _BY_LABEL else info.name.replace("_", "-")
         if name not in _BY_LABEL:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import binascii
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from email._policybase import Compat32
 from email.errors import MessageError
 from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.parser import BytesHeaderParser
+from email.policy import Compat32
 from functools import partial
 from types import MappingProxyType
 from typing import NamedTuple

@@ -14,14 +14,15 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import pytest
 from botocore.validate import ParamValidator
 
+from local_pipeline.connect_emulator import check_start_email_contact
 from ses_to_connect.attachments import Candidate, send
 from ses_to_connect.convert import convert, plan
 from ses_to_connect.event_builder import build_ses_event
-from ses_to_connect.limits import check_request
 from ses_to_connect.model import Conversion, Outcome
 from ses_to_connect.ses_event import SesRecord, records
 from ses_to_connect.settings import BodyPreference, Settings
@@ -95,7 +96,7 @@ def only_request(conversion: Conversion) -> StartEmailContactRequestTypeDef:
     """The one request of a contact, after checking everything a request must satisfy."""
     assert conversion.outcome is Outcome.CONTACT, conversion
     (request,) = conversion.requests
-    assert check_request(request) == []
+    check_start_email_contact(request)  # raises what Connect would refuse it with
     assert ParamValidator().validate(request, start_email_contact_shape()).generate_report() == ""
     assert [path for path, value in single_line_fields(request) if "\r" in value or "\n" in value] == []
     extra = request.get("AdditionalRecipients", {})
@@ -260,6 +261,23 @@ def test_crlf_and_nul_in_attachment_names_are_flattened() -> None:
         "evil .pdf",
     ]
     assert request["Attributes"]["sesAttachmentsSkipped"] == "evil.pdf .exe (type_not_allowed)"
+
+
+def test_invisible_and_unassigned_characters_leave_attachment_names() -> None:
+    """Connect refuses a file name with any Unicode "other" character (pattern ``^\\P{C}*$`` in
+    its model), not only C0/C1 controls: a right-to-left override (U+202E), a zero-width space,
+    private-use and unassigned code points."""
+    names = ["invoice\u202efdp.pdf", "zero\u200bwidth.pdf", "private\ue000use.pdf", "unassigned\u0378.pdf"]
+    raw = with_attachments([attachment("filename*=utf-8''" + quote(name)) for name in names])
+
+    request = only_request(convert(raw, record(raw), settings(), RecordingSink()))
+
+    assert [item["FileName"] for item in request["Attachments"]] == [
+        "invoicefdp.pdf",
+        "zerowidth.pdf",
+        "privateuse.pdf",
+        "unassigned.pdf",
+    ]
 
 
 # --- attachment names ---------------------------------------------------------------------------

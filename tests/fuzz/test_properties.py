@@ -3,9 +3,10 @@
 The invariant, for every generated message, SES record and settings:
 
 - ``convert()`` raises nothing;
-- the outcome is ``contact`` with at least one request, each passing the project's limit check
-  (``check_request``) and botocore's client-side validation of ``StartEmailContact``, or
-  ``quarantine`` with a non-empty reason and no request;
+- the outcome is ``contact`` with at least one request, each accepted by the Connect emulator's
+  rules (Connect's documented limits and the botocore model, independent of the function's own
+  ``check_request``) and by botocore's client-side validation of ``StartEmailContact``, or
+  ``quarantine`` with a non-empty reason, never ``request_limit_violation``, and no request;
 - converting the same input again gives byte-identical requests;
 - no CR or LF reaches a Subject, an address, a display name, a file name or a header value.
 
@@ -25,9 +26,9 @@ from botocore.validate import ParamValidator
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from local_pipeline.connect_emulator import check_start_email_contact
 from ses_to_connect.convert import convert
 from ses_to_connect.event_builder import build_ses_event
-from ses_to_connect.limits import check_request
 from ses_to_connect.model import Conversion, Outcome
 from ses_to_connect.ses_event import SesRecord, records
 from ses_to_connect.settings import Settings
@@ -59,9 +60,10 @@ def assert_invariant(raw: bytes, record: SesRecord, config: Settings) -> Convers
         assert conversion.outcome is Outcome.QUARANTINE
         assert isinstance(conversion.reason, str)
         assert conversion.reason
+        assert conversion.reason != "request_limit_violation"  # the core built a request Connect refuses
         assert conversion.requests == []
     for request in conversion.requests:
-        assert check_request(request) == []
+        check_start_email_contact(request)  # raises what Connect would refuse it with
         report = ParamValidator().validate(request, start_email_contact_shape()).generate_report()
         assert report == ""
         broken = [

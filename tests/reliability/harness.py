@@ -86,8 +86,27 @@ def runtime(aws: LocalAws, sleep: Callable[[float], None] = lambda _s: None) -> 
     )
 
 
-def invoke_concurrently(lam: AsyncLambda, event: dict[str, Any], times: int) -> list[Invocation]:
-    """The same event delivered ``times`` at once (SES and Lambda are at-least-once)."""
+def invoke_concurrently(aws: LocalAws, event: dict[str, Any], times: int) -> list[Invocation]:
+    """The same event delivered ``times`` at once (SES and Lambda are at-least-once).
+
+    An attempt that finds the event in progress fails, and Lambda retries it a minute later, long
+    after the attempt that holds the event has finished. Here each retry waits for that attempt
+    to return instead, so that the outcome does not depend on how fast the machine is.
+    """
+    from ses_to_connect import handler  # noqa: PLC0415
+
+    returned = threading.Event()
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        result: dict[str, Any] = handler.lambda_handler(event, context)
+        returned.set()
+        return result
+
+    def wait_for_holder(_seconds: float) -> None:
+        returned.wait(timeout=60)  # bounded: a bug fails the test instead of hanging it
+
+    queue = aws.failure_queue_url
+    lam = AsyncLambda(handle, sqs_client=aws.client("sqs"), failure_queue_url=queue, sleep=wait_for_holder)
     runs: list[Invocation] = []
     threads = [threading.Thread(target=lambda: runs.append(lam.invoke(event))) for _ in range(times)]
     for thread in threads:

@@ -7,6 +7,7 @@ the invariant against the services. Each prints a row of the scenario table.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from local_pipeline.connect_emulator import RefusedTokens, SigningKey
 from ses_to_connect import handler
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.adapters.threads import ThreadIndex
+from tests.reliability.conftest import FAST_FAILURE_ENV
 from tests.reliability.harness import check, invoke_concurrently, runtime, store
 
 
@@ -31,9 +33,19 @@ def fresh_pipeline(aws: LocalAws) -> Iterator[None]:
     _emulator(aws).set_refused_tokens("forgotten")
 
 
-def _short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONNECT_TIMEOUT_SECONDS", "1")
-    monkeypatch.setenv("AWS_TIMEOUT_SECONDS", "1")
+def _short_timeouts_until_the_retry(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """1-second timeouts for the first attempt, which meets the delays; Lambda's wait before the
+    retry, after which the retry runs in a new container with the long ones again, so that a slow
+    machine cannot make the retry time out too."""
+    for name in ("CONNECT_TIMEOUT_SECONDS", "AWS_TIMEOUT_SECONDS"):
+        monkeypatch.setenv(name, "1")
+
+    def wait(_seconds: float) -> None:
+        for name in ("CONNECT_TIMEOUT_SECONDS", "AWS_TIMEOUT_SECONDS"):
+            monkeypatch.setenv(name, FAST_FAILURE_ENV[name])
+        handler.pipeline.cache_clear()
+
+    return wait
 
 
 def _new_container(
@@ -101,9 +113,10 @@ def test_s3_5xx_is_retried_until_it_passes(aws: LocalAws) -> None:
 
 
 def test_s3_timeouts_are_retried_until_they_pass(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
-    _short_timeouts(monkeypatch)
+    retry = _short_timeouts_until_the_retry(monkeypatch)
     _proxy(aws).delay("GET", r"/inbound/", count=3, seconds=1.6)  # AWS_TIMEOUT_SECONDS is 1
-    events, invocations = _run(aws, "s3-timeout", 1)
+    events = store(aws, "s3-timeout", 1)
+    invocations = [runtime(aws, sleep=retry).invoke(events[0])]
     counts = check(aws, "s3 timeouts", events, invocations)
     assert invocations[0].attempts == 2
     assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
@@ -129,12 +142,16 @@ def test_connect_timeout_after_the_contact_was_created(
     aws: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The emulator records the contact, then answers too late: the caller never sees the id."""
-    _short_timeouts(monkeypatch)
+    retry = _short_timeouts_until_the_retry(monkeypatch)
     emulator = _emulator(aws)
     emulator.set_delay(1.6)  # CONNECT_TIMEOUT_SECONDS is 1
+
+    def recover_then_retry(seconds: float) -> None:
+        emulator.set_delay(0)  # Connect recovers before the retry
+        retry(seconds)
+
     events = store(aws, "connect-timeout", 1)
-    lam = runtime(aws, sleep=lambda _seconds: emulator.set_delay(0))  # Connect recovers before the retry
-    invocation = lam.invoke(events[0])
+    invocation = runtime(aws, sleep=recover_then_retry).invoke(events[0])
     counts = check(aws, "connect timeouts", events, [invocation])
     assert invocation.attempts == 2
     assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
@@ -149,6 +166,51 @@ def test_permanent_connect_errors_go_straight_to_the_failure_queue(aws: LocalAws
     assert (counts.failure_queue, counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0, 0)
     record = next(r for r in aws.failure_records() if r["requestPayload"] == events[0])
     assert record["responsePayload"]["errorType"] == "PermanentDeliveryError"
+
+
+def test_the_handlers_failure_record_has_the_shape_of_lambdas_own(aws: LocalAws) -> None:
+    """The handler queues a permanent failure itself, in the record Lambda sends after its retries
+    (built by the harness from AWS's documentation): redrive and operators read both alike."""
+    events = store(aws, "record-shape", 2)
+    permanent, exhausted = events
+    aws.client("s3").delete_object(Bucket=BUCKET, Key=f"inbound/{_message_id(permanent)}")
+    # CONNECT_MAX_ATTEMPTS is 2: two HTTP calls in each of Lambda's three attempts.
+    _emulator(aws).inject_errors("InternalServiceException", count=6)
+    lam = runtime(aws)
+    assert [lam.invoke(event).attempts for event in events] == [1, 3]
+    [handlers] = [r for r in aws.failure_records() if r["requestPayload"] == permanent]
+    [lambdas] = [r for r in aws.failure_records() if r["requestPayload"] == exhausted]
+
+    assert _shape(handlers) == _shape(lambdas)
+    for record in (handlers, lambdas):
+        assert record["version"] == "1.0"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["timestamp"])
+        assert record["responseContext"] == lambdas["responseContext"]
+        assert record["responsePayload"]["requestId"] == record["requestContext"]["requestId"]
+        frames = record["responsePayload"]["stackTrace"]
+        assert frames and all(frame.startswith('  File "') for frame in frames)
+    assert (handlers["requestContext"]["condition"], lambdas["requestContext"]["condition"]) == (
+        "PermanentFailure",
+        "RetriesExhausted",
+    )
+    assert (handlers["responsePayload"]["errorType"], lambdas["responsePayload"]["errorType"]) == (
+        "StorageError",
+        "RetryableDeliveryError",
+    )
+
+
+def _message_id(event: dict[str, Any]) -> str:
+    message_id: str = event["Records"][0]["ses"]["mail"]["messageId"]
+    return message_id
+
+
+def _shape(value: object) -> object:
+    """``value``'s keys and value types at every level (a list: the shape of its first item)."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(item) for item in value[:1]]
+    return type(value).__name__
 
 
 def test_crash_after_start_email_contact_succeeded(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,10 +251,11 @@ def test_crash_before_the_thread_record(aws: LocalAws, monkeypatch: pytest.Monke
 
 def test_the_same_event_three_times_at_once(aws: LocalAws) -> None:
     events = store(aws, "triple", 2)
-    lam = runtime(aws, sleep=lambda _seconds: time.sleep(0.3))  # let the first invocation finish
-    runs = [run for event in events for run in invoke_concurrently(lam, event, 3)]
+    runs = [run for event in events for run in invoke_concurrently(aws, event, 3)]
     counts = check(aws, "same event x3 concurrently", events, runs)
     assert (counts.contacts, counts.lost, counts.duplicated, counts.failure_queue) == (2, 0, 0, 0)
+    # An attempt that found the event in progress succeeded on its retry, after the holder returned.
+    assert [(run.result is not None, run.attempts <= 2) for run in runs] == [(True, True)] * 6
 
 
 # --- Issue 12: the contact's id survives lost answers; refusals never lose the email ----------------------

@@ -51,10 +51,18 @@ def test_redrive_delivers_and_removes_only_what_succeeded(aws: LocalAws) -> None
 
 def test_redrive_keeps_unreadable_entries(aws: LocalAws) -> None:
     sqs = aws.client("sqs")
-    sqs.send_message(QueueUrl=aws.failure_queue_url, MessageBody="not json")
-    report = redrive(sqs, aws.failure_queue_url, LocalInvoker(), visibility_seconds=0)
-    assert len(report.unreadable) == 1
-    sqs.purge_queue(QueueUrl=aws.failure_queue_url)
+    bodies = ["not json", json.dumps({"requestPayload": {"no": "Records"}})]
+    queue = aws.failure_queue_url
+    sent = [sqs.send_message(QueueUrl=queue, MessageBody=body)["MessageId"] for body in bodies]
+    report = redrive(sqs, queue, LocalInvoker(), visibility_seconds=0)
+    assert sorted(report.unreadable) == sorted(sent)
+    assert report.succeeded == [] and report.failed == {}
+    # Both entries are still in the queue, untouched, for an operator to look at.
+    left = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    assert sorted((m["MessageId"], m["Body"]) for m in left.get("Messages", [])) == sorted(
+        zip(sent, bodies, strict=True)
+    )
+    sqs.purge_queue(QueueUrl=queue)
 
 
 def test_replay_delivers_a_quarantined_message_with_the_reason(aws: LocalAws) -> None:

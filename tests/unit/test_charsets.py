@@ -195,6 +195,20 @@ def test_labels_resolve_to_whatwg_encodings_or_to_none(label: str, encoding: str
     assert codec_for(label) == encoding
 
 
+@pytest.mark.parametrize(
+    "label",
+    [
+        # The stdlib's bytes-to-bytes and text-to-text codecs, by name and by alias: not charsets.
+        *("base64", "base_64", "hex", "zlib", "zip", "bz2", "quopri", "quoted-printable", "uu"),
+        *("rot13", "rot_13"),
+        # Text codecs that are no charset of mail.
+        *("idna", "punycode", "undefined", "unicode_escape", "raw_unicode_escape"),
+    ],
+)
+def test_codecs_that_are_not_charsets_are_refused(label: str) -> None:
+    assert codec_for(label) is None
+
+
 def test_the_detector_is_not_imported_at_cold_start_only_when_needed() -> None:
     script = (
         "import sys; import ses_to_connect.handler; print('charset_normalizer' in sys.modules); "

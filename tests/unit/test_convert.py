@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from local_pipeline.connect_emulator import check_start_email_contact
 from ses_to_connect.convert import build_requests, client_token, plan
-from ses_to_connect.limits import MAX_BODY, MAX_HEADER_VALUE, MAX_SUBJECT, check_request
+from ses_to_connect.limits import MAX_BODY, MAX_HEADER_VALUE, MAX_SUBJECT
 from ses_to_connect.settings import BodyPreference, ConnectAddress
 from tests.unit.builders import (
     MESSAGE_ID,
@@ -360,7 +361,7 @@ def test_mbox_from_line_bare_cr_and_8bit_headers() -> None:
     assert raw_message(request)["Body"].strip() == "body with bare CR line ends"
     assert request["FromEmailAddress"]["EmailAddress"] == "m@example.org"
     assert "8bit_header:subject" in conversion.defects
-    assert check_request(request) == []
+    check_start_email_contact(request)  # raises what Connect would refuse it with
 
 
 def test_broken_multipart_is_recorded_and_still_delivered() -> None:
@@ -374,10 +375,13 @@ def test_broken_multipart_is_recorded_and_still_delivered() -> None:
     assert raw_message(only_request(conversion))["Body"].strip() == "no boundary ever appears"
 
 
-def test_every_request_passes_the_limit_check() -> None:
+def test_every_request_is_one_connect_accepts() -> None:
     conversion = run(
         multipart(),
         recipients=[SUPPORT, SALES],
         config=settings(connect_addresses=(ConnectAddress(SUPPORT), ConnectAddress(SALES, "f" * 500))),
     )
-    assert [check_request(r) for r in conversion.requests] == [[], []]
+    assert conversion.outcome.value == "contact"
+    assert [r["DestinationEmailAddress"] for r in conversion.requests] == [SUPPORT, SALES]
+    for request in conversion.requests:
+        check_start_email_contact(request)  # the emulator's rules, not the core's own check_request

@@ -21,10 +21,11 @@ from ses_to_connect.errors import StorageError
 def failure_record(
     event: Any, error: BaseException, *, condition: str, attempts: int, request_id: str, function_arn: str
 ) -> dict[str, Any]:
-    """A record shaped as Lambda's on-failure destination record (``requestPayload`` = the event)."""
+    """A record shaped as Lambda's on-failure destination record (``requestPayload`` = the event;
+    ``responsePayload`` = the Python runtime's error object)."""
     return {
         "version": "1.0",
-        "timestamp": datetime.now(UTC).isoformat(),
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "requestContext": {
             "requestId": request_id,
             "functionArn": function_arn,
@@ -36,7 +37,8 @@ def failure_record(
         "responsePayload": {
             "errorMessage": str(error),
             "errorType": type(error).__name__,
-            "stackTrace": traceback.format_exception_only(error),
+            "requestId": request_id,
+            "stackTrace": traceback.format_list(traceback.extract_tb(error.__traceback__)),
         },
     }
 
