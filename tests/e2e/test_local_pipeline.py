@@ -176,7 +176,7 @@ def test_permanent_connect_failure_goes_to_the_failure_queue_at_once(
     assert record["requestPayload"] == event
     assert record["requestContext"]["approximateInvokeCount"] == 1
     assert record["requestContext"]["condition"] == "PermanentFailure"
-    assert record["responsePayload"]["errorType"] == "PermanentDeliveryError"
+    assert record["responsePayload"]["errorType"] == "DeliveryError"
     assert "ResourceNotFoundException" in record["responsePayload"]["errorMessage"]
 
 
@@ -199,7 +199,7 @@ def test_retryable_connect_failure_reaches_the_failure_queue_after_three_attempt
     assert record["requestPayload"] == event
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert record["requestContext"]["condition"] == "RetriesExhausted"
-    assert record["responsePayload"]["errorType"] == "RetryableDeliveryError"
+    assert record["responsePayload"]["errorType"] == "DeliveryError"
 
 
 def test_simulate_reports_a_permanent_failure_as_failed(

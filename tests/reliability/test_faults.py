@@ -148,7 +148,7 @@ def test_permanent_connect_errors_go_straight_to_the_failure_queue(aws: LocalAws
     assert invocations[0].attempts == 1
     assert (counts.failure_queue, counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0, 0)
     record = next(r for r in aws.failure_records() if r["requestPayload"] == events[0])
-    assert record["responsePayload"]["errorType"] == "PermanentDeliveryError"
+    assert record["responsePayload"]["errorType"] == "DeliveryError"
 
 
 def test_crash_after_start_email_contact_succeeded(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
+from ses_to_connect.errors import SettingsError
 from ses_to_connect.settings import (
     DEFAULT_POLICY,
     Action,
     BodyPreference,
     ConnectAddress,
     Settings,
-    SettingsError,
 )
 
 BASE = {

@@ -10,7 +10,7 @@ Two kinds of item share the table:
 * one Powertools idempotency record per ClientToken, holding the ContactId once created:
   a duplicate invocation that finds every destination completed skips uploads and Connect
   calls altogether, and two invocations racing each other cannot both call Connect (the
-  loser gets :class:`RetryableDeliveryError` and Lambda retries it).
+  loser gets a retryable :class:`DeliveryError` and Lambda retries it).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 
+from ses_to_connect.adapters.aws_errors import translated
 from ses_to_connect.delivery import Delivery
-from ses_to_connect.errors import RetryableDeliveryError, StorageError
+from ses_to_connect.errors import DeliveryError, StorageError
 
 # Fixed, so that renaming or redeploying the function keeps the records it wrote.
 KEY_PREFIX = "ses-to-connect#StartEmailContact"
@@ -81,12 +81,10 @@ class ContactLedger:
 
     def delivery(self, message_id: str) -> Delivery | None:
         """The delivery an earlier invocation stored for this SES message, if any."""
-        try:
+        with translated("cannot read the idempotency table"):
             item = self._client.get_item(
                 TableName=self._table, Key={"id": {"S": DELIVERY_PREFIX + message_id}}, ConsistentRead=True
             ).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"cannot read the idempotency table: {exc}") from exc
         return None if item is None else Delivery.from_json(item["delivery"]["S"])
 
     def save_delivery(self, message_id: str, delivery: Delivery, *, first: bool) -> Delivery:
@@ -102,16 +100,15 @@ class ContactLedger:
         }
         condition = {"ConditionExpression": "attribute_not_exists(id)"} if first else {}
         try:
-            self._client.put_item(TableName=self._table, Item=item, **condition)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise StorageError(f"cannot write the idempotency table: {exc}") from exc
+            with translated("cannot write the idempotency table"):
+                self._client.put_item(TableName=self._table, Item=item, **condition)
+        except StorageError as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                raise
             stored = self.delivery(message_id)
             if stored is None:  # expired by TTL between the two calls: this one is as good
                 return self.save_delivery(message_id, delivery, first=False)
             return stored
-        except BotoCoreError as exc:
-            raise StorageError(f"cannot write the idempotency table: {exc}") from exc
         return delivery
 
     def start_once(
@@ -123,8 +120,8 @@ class ContactLedger:
         try:
             result = self._start_and_record(request=dict(request), start=start)
         except IdempotencyAlreadyInProgressError as exc:
-            raise RetryableDeliveryError(
-                "another invocation is creating this contact", code="InProgress"
+            raise DeliveryError(
+                "another invocation is creating this contact", code="InProgress", retryable=True
             ) from exc
         except IdempotencyPersistenceLayerError as exc:
             raise StorageError(f"cannot write the idempotency table: {exc}") from exc
