@@ -68,7 +68,8 @@ class ContactLedger:
         """The contact recorded for ``token``: None if no invocation completed it, else its id
         (an empty list when the contact exists but Connect never told its id)."""
         try:
-            record = self._persistence.get_record({"ClientToken": token})
+            with translated("cannot read the idempotency table"):  # Powertools lets these through
+                record = self._persistence.get_record({"ClientToken": token})
         except IdempotencyItemNotFoundError:
             return None
         except IdempotencyPersistenceLayerError as exc:
