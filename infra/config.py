@@ -22,6 +22,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from ses_to_connect.errors import SettingsError
 from ses_to_connect.limits import ATTRIBUTE_KEY_PATTERN, EMAIL_PATTERN, MAX_CONTACT_FLOW_ID
 from ses_to_connect.settings import (
     DEFAULT_POLICY,
@@ -31,7 +32,6 @@ from ses_to_connect.settings import (
     ConnectAddress,
     Setting,
     Settings,
-    SettingsError,
 )
 
 __all__ = [

@@ -18,13 +18,13 @@ from typing import NoReturn
 
 from ses_to_connect.adapters.s3 import CHUNK_BYTES
 from ses_to_connect.convert import convert
+from ses_to_connect.errors import SettingsError
 from ses_to_connect.event_builder import build_ses_event, message_id_for
 from ses_to_connect.ses_event import VERDICT_NAMES, records
 from ses_to_connect.settings import (
     BodyPreference,
     ConnectAddress,
     Settings,
-    SettingsError,
     policy_with_overrides,
 )
 

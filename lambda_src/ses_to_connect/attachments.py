@@ -14,14 +14,12 @@ import binascii
 import contextlib
 import re
 import unicodedata
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from email.errors import MessageError
 from email.message import Message
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
 from ses_to_connect.headers import clean_text, decode_words, header_text, message_ids
 from ses_to_connect.limits import (
@@ -33,6 +31,9 @@ from ses_to_connect.limits import (
 )
 from ses_to_connect.mime import decoded_payload, is_forwarded, render_forwarded
 from ses_to_connect.model import DefectKind, Defects
+
+if TYPE_CHECKING:
+    from ses_to_connect.ports import AttachmentSink
 
 # Extensions Connect accepts, by content type, for parts whose name has none.
 EXTENSION_BY_TYPE = {
@@ -98,12 +99,6 @@ class Skipped(NamedTuple):
     reason: str
 
 
-class AttachmentSink(Protocol):
-    """Stores one decoded attachment and answers the URL Connect will fetch it from."""
-
-    def store(self, key: str, candidate: Candidate, data: bytes) -> str: ...
-
-
 def find_candidates(
     files: Iterable[Message], body_html: str | None, defects: Defects
 ) -> tuple[list[Candidate], list[Skipped]]:
@@ -136,94 +131,47 @@ def find_candidates(
 
 
 def send(
-    candidates: Sequence[Candidate], sink: AttachmentSink, key_prefix: str, *, uploads: int = 1
+    candidates: Sequence[Candidate], sink: AttachmentSink, key_prefix: str
 ) -> tuple[list[dict[str, str]], list[Skipped]]:
-    """Decode candidates in order and store them, up to ``uploads`` at a time, within Connect's limits.
+    """Decode candidates in order and store them in ``sink``, within Connect's limits.
 
-    Decoding stays on this thread, one file at a time; only the stores overlap. A file is
-    decoded only when fewer than ``uploads`` stores are in flight and their files and this one
-    fit in ``MAX_ATTACHMENT_BYTES`` together (a larger file waits until it is alone), so memory
-    holds at most one maximum-size attachment beyond the parsed message. Stores finish in
-    order, so names, keys, skips and the 10-file limit come out the same for any ``uploads``;
-    after a failed store, files already submitted are still stored (a retry overwrites them,
-    the keys being stable) and the first failure is raised.
+    Decoding stays on this thread, one file at a time, and waits until the sink has room for
+    the file (:meth:`~ses_to_connect.ports.Uploads.make_room`), so a sink that stores several
+    at once still never holds more decoded files than it allows. Each URL is known when its
+    store is made, so names, keys, skips and the 10-file limit do not depend on how the sink
+    overlaps its stores. After a failed store, files already handed over are still stored (a
+    retry overwrites them, the keys being stable) and the first failure is raised.
 
     Keys are ``key_prefix`` + position + extension: short (the pre-signed URL must stay under
     2,000 characters) and stable, so a retry overwrites rather than duplicates.
     """
     sent: list[dict[str, str]] = []
-    skipped: list[tuple[int, Skipped]] = []
+    skipped: list[Skipped] = []
     names = _UniqueNames()
-    in_flight: deque[_Upload] = deque()
-
-    def finish_oldest() -> None:
-        upload = in_flight.popleft()
-        url = upload.url.result()  # a failed store raises here, in order
-        if len(url) > MAX_S3_URL:
-            skipped.append((upload.position, Skipped(upload.file_name, Skip.URL_TOO_LONG)))
-        else:
-            sent.append({"FileName": names.take(_visible(upload.file_name)), "S3Url": url})
-
-    with _uploader(uploads) as submit:
+    with sink.uploads() as uploads:
         for index, candidate in enumerate(candidates):
-            # Whether this file is over the limit depends on the stores before it.
-            while in_flight and len(sent) + len(in_flight) >= MAX_ATTACHMENTS:
-                finish_oldest()
             if len(sent) == MAX_ATTACHMENTS:
-                skipped.append((index, Skipped(candidate.file_name, Skip.TOO_MANY)))
+                skipped.append(Skipped(candidate.file_name, Skip.TOO_MANY))
                 continue
             if candidate.size > MAX_ATTACHMENT_BYTES:
-                skipped.append((index, Skipped(candidate.file_name, Skip.TOO_LARGE)))
+                skipped.append(Skipped(candidate.file_name, Skip.TOO_LARGE))
                 continue
-            while in_flight and (
-                len(in_flight) >= uploads or _bytes(in_flight) + candidate.size > MAX_ATTACHMENT_BYTES
-            ):
-                finish_oldest()
+            uploads.make_room(candidate.size)
             data = candidate.payload()
-            while in_flight and _bytes(in_flight) + len(data) > MAX_ATTACHMENT_BYTES:  # size was estimated
-                finish_oldest()
+            uploads.make_room(len(data))  # the size was estimated
             if not data:
-                skipped.append((index, Skipped(candidate.file_name, Skip.EMPTY)))
+                skipped.append(Skipped(candidate.file_name, Skip.EMPTY))
             elif len(data) > MAX_ATTACHMENT_BYTES:
-                skipped.append((index, Skipped(candidate.file_name, Skip.TOO_LARGE)))
+                skipped.append(Skipped(candidate.file_name, Skip.TOO_LARGE))
             else:
                 suffix = PurePosixPath(candidate.file_name.lower()).suffix
-                url = submit(sink.store, f"{key_prefix}{index:02d}{suffix}", candidate, data)
-                in_flight.append(_Upload(index, candidate.file_name, len(data), url))
-            del data  # the store holds it until it finishes
-        while in_flight:
-            finish_oldest()
-    return sent, [skip for _, skip in sorted(skipped, key=lambda item: item[0])]
-
-
-class _Upload(NamedTuple):
-    position: int
-    file_name: str
-    size: int
-    url: Future[str]
-
-
-def _bytes(uploads: Iterable[_Upload]) -> int:
-    return sum(upload.size for upload in uploads)
-
-
-@contextlib.contextmanager
-def _uploader(workers: int) -> Iterator[Callable[..., Future[str]]]:
-    """``submit(store, *args)``: on a pool of ``workers`` threads, or at once on this thread for one."""
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="attachment-upload") as pool:
-            yield pool.submit
-        return
-
-    def store_now(store: Callable[..., str], *args: object) -> Future[str]:
-        done: Future[str] = Future()
-        try:
-            done.set_result(store(*args))
-        except Exception as exc:  # noqa: BLE001 (handed back through the future, as a pool does)
-            done.set_exception(exc)
-        return done
-
-    yield store_now
+                url = uploads.store(f"{key_prefix}{index:02d}{suffix}", candidate, data)
+                if len(url) > MAX_S3_URL:
+                    skipped.append(Skipped(candidate.file_name, Skip.URL_TOO_LONG))
+                else:
+                    sent.append({"FileName": names.take(_visible(candidate.file_name)), "S3Url": url})
+            del data  # the sink holds it until its store finishes
+    return sent, skipped
 
 
 def _file_name(part: Message, content_type: str, defects: Defects) -> str:

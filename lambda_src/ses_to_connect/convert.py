@@ -7,13 +7,14 @@ same parameters) and Connect's idempotency returns the same contact.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ses_to_connect.addresses import is_valid_address
-from ses_to_connect.attachments import AttachmentSink, Candidate, Skipped, find_candidates, send
+from ses_to_connect.attachments import Candidate, Skipped, find_candidates, send
 from ses_to_connect.headers import clean_text, message_ids
 from ses_to_connect.limits import (
     MAX_ADDITIONAL_RECIPIENTS,
@@ -26,6 +27,7 @@ from ses_to_connect.limits import (
 from ses_to_connect.mime import Body, ParsedMessage, parse_message
 from ses_to_connect.model import Address, Conversion, DefectKind, Defects, Outcome
 from ses_to_connect.policy import Decision, decide
+from ses_to_connect.ports import AttachmentSink
 from ses_to_connect.ses_event import VERDICT_NAMES, SesRecord
 from ses_to_connect.settings import BodyPreference, ConnectAddress, Settings
 
@@ -167,6 +169,13 @@ class UnsignedUrlSink:
 
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
+
+    @contextlib.contextmanager
+    def uploads(self) -> Iterator[UnsignedUrlSink]:
+        yield self
+
+    def make_room(self, size: int) -> None:
+        """Nothing is held: there is always room."""
 
     def store(self, key: str, candidate: Candidate, data: bytes) -> str:
         return f"https://{self.bucket}.s3.amazonaws.com/{key}"

@@ -19,9 +19,9 @@ from botocore.config import Config
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.adapters.failures import FailureQueue, failure_record
 from ses_to_connect.adapters.s3 import AttachmentStore, MailStore
-from ses_to_connect.errors import PermanentDeliveryError, StorageError, UnsupportedRuntimeError
+from ses_to_connect.errors import BridgeError, UnsupportedRuntimeError
 from ses_to_connect.pipeline import Adapters, Pipeline, RecordResult
-from ses_to_connect.ses_event import REDRIVE_KEY, EventError, records
+from ses_to_connect.ses_event import REDRIVE_KEY, records
 from ses_to_connect.settings import Settings
 
 logger = Logger()
@@ -53,7 +53,12 @@ def pipeline() -> Pipeline:
     s3 = boto3.client("s3", config=aws_config.merge(Config(signature_version="s3v4")))
     adapters = Adapters(
         store=MailStore(s3, settings.mail_bucket),
-        attachments=AttachmentStore(s3, settings.mail_bucket, settings.attachment_url_expiry_seconds),
+        attachments=AttachmentStore(
+            s3,
+            settings.mail_bucket,
+            settings.attachment_url_expiry_seconds,
+            uploads=settings.attachment_uploads,
+        ),
         contacts=ContactStarter(_connect_client(connect_config)),
     )
     if settings.failure_queue_url:
@@ -128,9 +133,9 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             result = bridge.process(record)
             _record_metrics(result)
             results.append(result.as_json())
-    except (PermanentDeliveryError, EventError, StorageError) as exc:
-        if isinstance(exc, StorageError) and not exc.permanent:
-            raise  # S3 or DynamoDB had a passing problem: Lambda retries
+    except BridgeError as exc:
+        if exc.retryable:
+            raise  # throttling, 5xx, timeouts: Lambda retries
         return _permanent_failure(bridge, event, exc, context)
     finally:  # URLs signed by a failed invocation count in its own metrics, not the next one's
         _record_url_lengths(bridge)
@@ -139,7 +144,7 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 def _permanent_failure(
-    bridge: Pipeline, event: dict[str, Any], error: Exception, context: LambdaContext
+    bridge: Pipeline, event: dict[str, Any], error: BridgeError, context: LambdaContext
 ) -> dict[str, Any]:
     """Retrying cannot help: send the event to the failure queue now rather than after retries.
 
@@ -147,7 +152,7 @@ def _permanent_failure(
     original entry until the event succeeds), the error is raised instead.
     """
     metrics.add_metric(name="PermanentFailures", unit=MetricUnit.Count, value=1)
-    code = getattr(error, "code", type(error).__name__)
+    code = error.code
     if bridge.io.failures is None or event.get(REDRIVE_KEY):
         logger.error("permanent failure; raised for the failure destination", extra={"code": code})
         raise error

@@ -19,33 +19,30 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aws_lambda_powertools import Logger
 
-from ses_to_connect.adapters.connect import ATTACHMENT_REJECTIONS, ContactStarter
-from ses_to_connect.adapters.s3 import MailStore
-from ses_to_connect.attachments import AttachmentSink, Skip, Skipped, send
+from ses_to_connect.attachments import Skip, Skipped, send
 from ses_to_connect.convert import Plan, build_requests, client_token, plan
 from ses_to_connect.delivery import Delivery, Drop, variant_token
-from ses_to_connect.errors import (
-    DeliveryError,
-    IdempotencyConflict,
-    PermanentDeliveryError,
-    RetryableDeliveryError,
-)
+from ses_to_connect.errors import AttachmentsRejected, DeliveryError, EventError, IdempotencyConflict
 from ses_to_connect.headers import message_ids
 from ses_to_connect.limits import check_request
 from ses_to_connect.model import DefectKind, Outcome
-from ses_to_connect.ses_event import EventError, SesRecord
+from ses_to_connect.ports import (
+    AttachmentSink,
+    ContactCreator,
+    FailureDestination,
+    Ledger,
+    MailStorage,
+    ThreadStore,
+)
+from ses_to_connect.ses_event import SesRecord
 from ses_to_connect.settings import Settings
 
-if TYPE_CHECKING:  # imported by the handler only when their tables are configured (cold start)
+if TYPE_CHECKING:  # type stubs only: the function's asset needs nothing of them at run time
     from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
-
-    from ses_to_connect.adapters.failures import FailureQueue
-    from ses_to_connect.adapters.ledger import ContactLedger
-    from ses_to_connect.adapters.threads import ThreadIndex
 
 logger = Logger(child=True)
 
@@ -84,12 +81,12 @@ class RecordResult(NamedTuple):
 class Adapters:
     """The I/O the pipeline needs; the ledger and thread index are optional features."""
 
-    store: MailStore
+    store: MailStorage
     attachments: AttachmentSink
-    contacts: ContactStarter
-    ledger: ContactLedger | None = None
-    threads: ThreadIndex | None = None
-    failures: FailureQueue | None = None  # where permanent failures go at once, if configured
+    contacts: ContactCreator
+    ledger: Ledger | None = None
+    threads: ThreadStore | None = None
+    failures: FailureDestination | None = None  # where permanent failures go at once, if configured
 
 
 class Pipeline:
@@ -140,16 +137,15 @@ class Pipeline:
             try:
                 started.append(self._start_destination(run, index))
             except DeliveryError as exc:  # try every destination before giving up
-                retryable = isinstance(exc, RetryableDeliveryError)
                 logger.warning(
                     "contact not created",
-                    extra={"code": exc.code, "reason": exc.reason, "retryable": retryable},
+                    extra={"code": exc.code, "reason": exc.reason, "retryable": exc.retryable},
                 )
                 failures.append(exc)
         if failures:
             # Retryable first: the retry re-sends the same requests, and Connect or the
             # ledger returns the contacts that already exist instead of creating more.
-            raise next((f for f in failures if isinstance(f, RetryableDeliveryError)), failures[0])
+            raise next((f for f in failures if f.retryable), failures[0])
         contact_ids = [contact_id for contact_id in started if contact_id]
         delivery = run.delivery
         unlinked = _unlinked(delivery)
@@ -230,12 +226,7 @@ class Pipeline:
         return stored, stored is delivery
 
     def _signed(self, planned: Plan, related: str | None, dropped: Mapping[str, tuple[str, ...]]) -> Delivery:
-        sent, skipped = send(
-            planned.candidates,
-            self.io.attachments,
-            planned.attachment_prefix,
-            uploads=self.settings.attachment_uploads,
-        )
+        sent, skipped = send(planned.candidates, self.io.attachments, planned.attachment_prefix)
         return Delivery.signed(sent, skipped, related, dropped)
 
     def _start_destination(self, run: _Run, index: int) -> str | None:
@@ -265,9 +256,9 @@ class Pipeline:
             reached = run.earlier is not None and run.earlier.steps(base) == steps and not refused_here
             try:
                 return self._start(request, reached=reached, refused_here=refused_here)
-            except IdempotencyConflict:
-                raise
-            except PermanentDeliveryError as exc:
+            except DeliveryError as exc:
+                if exc.retryable or isinstance(exc, IdempotencyConflict):
+                    raise
                 step = _fallback(exc, request)
                 stale_urls = (
                     request.get("Attachments") and not run.fresh and exc.code == "InvalidRequestException"
@@ -330,9 +321,9 @@ class Pipeline:
         is an error with its reason, for the failure queue.
         """
 
-        def start(params: Mapping[str, Any]) -> str | None:
-            try:  # the ledger hands back the request it was given
-                return self.io.contacts.start(cast("StartEmailContactRequestTypeDef", params))
+        def start(params: StartEmailContactRequestTypeDef) -> str | None:
+            try:
+                return self.io.contacts.start(params)
             except IdempotencyConflict as exc:
                 if not reached:
                     why, reason = (
@@ -382,9 +373,9 @@ def _token(planned: Plan, index: int, delivery: Delivery) -> str:
     return variant_token(base, delivery.steps(base))
 
 
-def _fallback(error: PermanentDeliveryError, request: Mapping[str, Any]) -> str | None:
+def _fallback(error: DeliveryError, request: Mapping[str, Any]) -> str | None:
     """What to leave out of a refused request so that Connect takes it, if anything."""
-    if error.reason in ATTACHMENT_REJECTIONS and request.get("Attachments"):
+    if isinstance(error, AttachmentsRejected) and request.get("Attachments"):
         return f"{Drop.ATTACHMENTS}:{error.reason}"
     if request.get("RelatedContactId") and error.code in {
         "ResourceNotFoundException",

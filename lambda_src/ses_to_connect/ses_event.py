@@ -12,15 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from ses_to_connect.errors import EventError
+
 SETUP_NOTIFICATION_ID = "AMAZON_SES_SETUP_NOTIFICATION"
 VERDICT_NAMES = ("spam", "virus", "spf", "dkim", "dmarc")
 # Keys the operators' tools add beside a record / an event; SES never sends them.
 REPLAY_KEY = "bridgeReplay"
 REDRIVE_KEY = "bridgeRedrive"
-
-
-class EventError(ValueError):
-    """The event is not an SES receipt event; nothing in it can be processed."""
 
 
 class Replay(NamedTuple):

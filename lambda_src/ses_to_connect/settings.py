@@ -21,6 +21,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
+from ses_to_connect.errors import SettingsError
 from ses_to_connect.limits import (
     ATTRIBUTE_KEY_PATTERN,
     EMAIL_PATTERN,
@@ -28,14 +29,6 @@ from ses_to_connect.limits import (
     MAX_CONTACT_FLOW_ID,
     attributes_size,
 )
-
-
-class SettingsError(ValueError):
-    """The configuration is unusable; the message lists every problem found."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid settings:\n  - " + "\n  - ".join(problems))
 
 
 class Action(StrEnum):

@@ -29,7 +29,7 @@ from ses_to_connect.adapters.ledger import DELIVERY_PREFIX
 from ses_to_connect.adapters.threads import ThreadIndex
 from ses_to_connect.convert import client_token
 from ses_to_connect.delivery import variant_token
-from ses_to_connect.errors import RetryableDeliveryError, StorageError
+from ses_to_connect.errors import DeliveryError, StorageError
 
 from . import (
     assert_sent,
@@ -101,8 +101,9 @@ def lose_the_answer(
     monkeypatch.setenv("CONNECT_MAX_ATTEMPTS", "1")
     handler.pipeline.cache_clear()
     emulator.lose_answers(1)
-    with pytest.raises(RetryableDeliveryError, match="InternalServiceException"):
+    with pytest.raises(DeliveryError, match="InternalServiceException") as raised:
         invoke(event)
+    assert raised.value.retryable is True
     return only_contact(emulator, ses_message_id(event))
 
 
@@ -339,8 +340,9 @@ def test_connect_answer_lost_to_a_timeout_then_retry(
     message_id = ses_message_id(event)
     emulator.set_delay(3)
 
-    with pytest.raises(RetryableDeliveryError, match="Read timeout on endpoint URL"):
+    with pytest.raises(DeliveryError, match="Read timeout on endpoint URL") as raised:
         invoke(event)
+    assert raised.value.retryable is True
     emulator.set_delay(0)
     assert len(emulator.contacts()) == 1
     retried = invoke(event)
@@ -521,8 +523,9 @@ def test_throttled_then_refused_attachments_still_give_one_contact(
     monkeypatch.setenv("CONNECT_MAX_ATTEMPTS", "1")
     handler.pipeline.cache_clear()
     emulator.inject_errors("ThrottlingException")
-    with pytest.raises(RetryableDeliveryError):
+    with pytest.raises(DeliveryError) as raised:
         invoke(event)
+    assert raised.value.retryable is True
     assert emulator.contacts() == []
     emulator.inject_errors("InvalidRequestException", reason="INVALID_FILE_TYPE")
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 from email.message import Message
 from email.policy import compat32
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from local_pipeline.lambda_runtime import AsyncLambda
 from local_pipeline.ses import Receipt
 from local_pipeline.simulate import eml_files, simulate, table
 from ses_to_connect import handler
+from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.event_builder import message_id_for
 
 from . import (
@@ -176,7 +178,7 @@ def test_permanent_connect_failure_goes_to_the_failure_queue_at_once(
     assert record["requestPayload"] == event
     assert record["requestContext"]["approximateInvokeCount"] == 1
     assert record["requestContext"]["condition"] == "PermanentFailure"
-    assert record["responsePayload"]["errorType"] == "PermanentDeliveryError"
+    assert record["responsePayload"]["errorType"] == "DeliveryError"
     assert "ResourceNotFoundException" in record["responsePayload"]["errorMessage"]
 
 
@@ -199,7 +201,36 @@ def test_retryable_connect_failure_reaches_the_failure_queue_after_three_attempt
     assert record["requestPayload"] == event
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert record["requestContext"]["condition"] == "RetriesExhausted"
-    assert record["responsePayload"]["errorType"] == "RetryableDeliveryError"
+    assert record["responsePayload"]["errorType"] == "DeliveryError"
+
+
+def test_a_request_botocore_refuses_to_send_goes_to_the_failure_queue_at_once(
+    aws: LocalAws, emulator: ConnectEmulator
+) -> None:
+    """``ParamValidationError`` is raised before any request is sent: no retry can pass it."""
+    event = store(aws, wire(_permanent_failure_message()))
+    message_id = ses_message_id(event)
+    contacts = handler.pipeline().io.contacts
+    assert isinstance(contacts, ContactStarter)
+    hooks = contacts._client.meta.events
+
+    def add_unknown_parameter(params: dict[str, Any], **_: Any) -> None:
+        params["NotAParameter"] = "botocore validates the request before sending it"
+
+    hooks.register("provide-client-params.connect.StartEmailContact", add_unknown_parameter)
+    try:
+        invocation = _runtime(aws).invoke(event)
+    finally:
+        hooks.unregister("provide-client-params.connect.StartEmailContact", add_unknown_parameter)
+
+    assert invocation.attempts == 1
+    assert invocation.result is not None
+    assert invocation.result["failed"]["code"] == "ParamValidationError"
+    assert emulator.attempts() == []
+    [record] = failure_records_for(aws, message_id)
+    assert record["requestContext"]["condition"] == "PermanentFailure"
+    assert record["responsePayload"]["errorType"] == "DeliveryError"
+    assert 'Unknown parameter in input: "NotAParameter"' in record["responsePayload"]["errorMessage"]
 
 
 def test_simulate_reports_a_permanent_failure_as_failed(

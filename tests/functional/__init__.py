@@ -24,6 +24,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from ses_to_connect import handler
+from ses_to_connect.adapters.connect import ContactStarter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
@@ -188,7 +189,9 @@ def running_bridge(env: Mapping[str, str | None]) -> Iterator[Bridge]:
         s3.create_bucket(Bucket=BUCKET)
         handler.pipeline.cache_clear()
         try:
-            connect = handler.pipeline().io.contacts._client
+            starter = handler.pipeline().io.contacts
+            assert isinstance(starter, ContactStarter)
+            connect = starter._client
             bridge = Bridge(s3=s3, connect=connect, stubber=Stubber(connect), logs=logs)
 
             def record(params: dict[str, Any], **_: Any) -> None:

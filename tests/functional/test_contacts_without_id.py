@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from ses_to_connect.errors import RetryableDeliveryError
+from ses_to_connect.errors import DeliveryError
 from ses_to_connect.event_builder import build_ses_event
 
 from . import SUPPORT, emf_metrics, mime, running_bridge
@@ -44,8 +44,9 @@ def test_a_contact_that_exists_without_its_id_is_counted(
         bridge.stubber.add_client_error(
             "start_email_contact", service_error_code="InternalServiceException", http_status_code=500
         )
-        with pytest.raises(RetryableDeliveryError):
+        with pytest.raises(DeliveryError) as raised:
             bridge.invoke(event)
+        assert raised.value.retryable is True
         capsys.readouterr()
         # The retry's request differs (say, its settings changed): Connect will not say the id.
         bridge.stubber.add_client_error(

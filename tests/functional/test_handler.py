@@ -19,15 +19,11 @@ import pytest
 from moto import mock_aws
 
 from ses_to_connect import handler
+from ses_to_connect.adapters.connect import ContactStarter
+from ses_to_connect.adapters.s3 import MailStore
 from ses_to_connect.convert import client_token
-from ses_to_connect.errors import (
-    PermanentDeliveryError,
-    RetryableDeliveryError,
-    StorageError,
-    UnsupportedRuntimeError,
-)
+from ses_to_connect.errors import DeliveryError, SettingsError, StorageError, UnsupportedRuntimeError
 from ses_to_connect.event_builder import build_ses_event
-from ses_to_connect.settings import SettingsError
 
 from . import (
     BUCKET,
@@ -289,6 +285,7 @@ def test_clients_and_settings_are_created_once_per_container(bridge: Bridge) -> 
     bridge.invoke(event_for(PLAIN, [SUPPORT]))
 
     assert handler.pipeline() is first
+    assert isinstance(first.io.contacts, ContactStarter)
     assert first.io.contacts._client is bridge.connect
     config = bridge.connect.meta.config
     assert (config.connect_timeout, config.read_timeout) == (10, 10)
@@ -449,7 +446,7 @@ def test_a_missing_object_raises_storage_error(bridge: Bridge) -> None:
     with pytest.raises(StorageError) as raised:
         bridge.invoke(event_for(PLAIN, [SUPPORT]))
 
-    assert raised.value.permanent is True
+    assert raised.value.retryable is False
     assert str(raised.value) == f"cannot read s3://{BUCKET}/inbound/{MESSAGE_ID}: NoSuchKey"
     assert bridge.sent == []
 
@@ -463,9 +460,10 @@ def test_throttling_raises_retryable_delivery_error(bridge: Bridge) -> None:
         http_status_code=429,
     )
 
-    with pytest.raises(RetryableDeliveryError) as raised:
+    with pytest.raises(DeliveryError) as raised:
         bridge.invoke(event_for(PLAIN, [SUPPORT]))
 
+    assert raised.value.retryable is True
     assert raised.value.code == "ThrottlingException"
     assert str(raised.value) == "StartEmailContact failed: ThrottlingException: Rate exceeded"
     bridge.stubber.assert_no_pending_responses()
@@ -484,9 +482,10 @@ def test_a_permanent_rejection_raises_after_every_destination_was_tried(
     )
     bridge.stubber.add_response("start_email_contact", {"ContactId": "contact-2"})
 
-    with pytest.raises(PermanentDeliveryError) as raised:
+    with pytest.raises(DeliveryError) as raised:
         bridge.invoke(event_for(raw, [SUPPORT, SALES]))
 
+    assert raised.value.retryable is False
     assert raised.value.code == "ResourceNotFoundException"
     assert str(raised.value) == "StartEmailContact failed: ResourceNotFoundException: Contact flow not found"
     bridge.stubber.assert_no_pending_responses()
@@ -514,9 +513,10 @@ def test_a_retryable_failure_wins_over_a_permanent_one(bridge: Bridge) -> None:
         "start_email_contact", service_error_code="InternalServiceException", http_status_code=500
     )
 
-    with pytest.raises(RetryableDeliveryError) as raised:
+    with pytest.raises(DeliveryError) as raised:
         bridge.invoke(event_for(raw, [SUPPORT, SALES]))
 
+    assert raised.value.retryable is True
     assert raised.value.code == "InternalServiceException"
     bridge.stubber.assert_no_pending_responses()
 
@@ -561,9 +561,10 @@ def test_connect_max_attempts_is_the_total_number_of_attempts(throttling_endpoin
         bridge.stubber.deactivate()  # real HTTP to the local endpoint, botocore's retries included
         bridge.store(PLAIN, MESSAGE_ID)
 
-        with pytest.raises(RetryableDeliveryError) as raised:
+        with pytest.raises(DeliveryError) as raised:
             bridge.invoke(event_for(PLAIN, [SUPPORT]))
 
+    assert raised.value.retryable is True
     assert raised.value.code == "ThrottlingException"
     assert _ThrottlingConnect.attempts == 2
 
@@ -676,7 +677,7 @@ def test_logs_carry_the_message_id_and_nothing_personal(
     bridge.store(PLAIN, MESSAGE_ID)
     event = arrange(bridge)
 
-    with contextlib.suppress(PermanentDeliveryError):
+    with contextlib.suppress(DeliveryError):
         bridge.invoke(event)
 
     records = bridge.log_records()
@@ -721,4 +722,6 @@ def test_connect_is_called_in_the_instance_region(connect_region: str | None, ca
         assert bridge.connect.meta.region_name == called_region
         assert bridge.connect.meta.endpoint_url == f"https://connect.{called_region}.amazonaws.com"
         # Everything else stays in the function's region.
-        assert handler.pipeline().io.store._client.meta.region_name == "us-east-1"
+        store = handler.pipeline().io.store
+        assert isinstance(store, MailStore)
+        assert store._client.meta.region_name == "us-east-1"

@@ -25,7 +25,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from ses_to_connect import handler
-from ses_to_connect.errors import PermanentDeliveryError
+from ses_to_connect.adapters.connect import ContactStarter
+from ses_to_connect.errors import DeliveryError
 from ses_to_connect.event_builder import build_ses_event
 from tests.functional import FAKE_AWS_ENV, FakeLambdaContext
 
@@ -125,7 +126,7 @@ class Lambda:
         event = build_ses_event(
             RAW, message_id=MESSAGE_ID, recipients=[SUPPORT], verdicts=verdicts, source=ENVELOPE_SENDER
         )
-        with contextlib.suppress(PermanentDeliveryError):
+        with contextlib.suppress(DeliveryError):
             handler.lambda_handler(event, FakeLambdaContext())
 
 
@@ -151,7 +152,9 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Lambda]:
         s3.put_object(Bucket=BUCKET, Key=f"inbound/{MESSAGE_ID}", Body=RAW)
         handler.pipeline.cache_clear()
         try:
-            stubber = Stubber(handler.pipeline().io.contacts._client)
+            starter = handler.pipeline().io.contacts
+            assert isinstance(starter, ContactStarter)
+            stubber = Stubber(starter._client)
             with stubber:
                 yield Lambda(stubber, s3, monkeypatch)
             stubber.assert_no_pending_responses()

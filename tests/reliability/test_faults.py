@@ -165,7 +165,7 @@ def test_permanent_connect_errors_go_straight_to_the_failure_queue(aws: LocalAws
     assert invocations[0].attempts == 1
     assert (counts.failure_queue, counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0, 0)
     record = next(r for r in aws.failure_records() if r["requestPayload"] == events[0])
-    assert record["responsePayload"]["errorType"] == "PermanentDeliveryError"
+    assert record["responsePayload"]["errorType"] == "DeliveryError"
 
 
 def test_the_handlers_failure_record_has_the_shape_of_lambdas_own(aws: LocalAws) -> None:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ses_to_connect.errors import SettingsError
 from ses_to_connect.settings import (
     DEFAULT_POLICY,
     FUNCTION_SETTINGS,
@@ -14,7 +15,6 @@ from ses_to_connect.settings import (
     ConnectAddress,
     Setting,
     Settings,
-    SettingsError,
 )
 
 BASE = {

@@ -5,22 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from ses_to_connect.errors import IdempotencyConflict, PermanentDeliveryError, RetryableDeliveryError
+from ses_to_connect.adapters.aws_errors import EveryCodeBut, translated
+from ses_to_connect.errors import AttachmentsRejected, DeliveryError, IdempotencyConflict
 
 if TYPE_CHECKING:  # type stubs only: the function's asset needs nothing of them at run time
     from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
 
-# botocore already retried these (standard/adaptive mode) before they reach us; Lambda's own
-# asynchronous retries give them more time.
-RETRYABLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "InternalServiceException",
-        "ServiceUnavailableException",
-        "TooManyRequestsException",
-    }
+# Only these refusals may pass later (and any 5xx): botocore already retried them (standard or
+# adaptive mode) before they reach us, and Lambda's own asynchronous retries give them more
+# time. Any other refusal (a bad flow id, access denied, an invalid request) is permanent.
+PERMANENT = EveryCodeBut(
+    "ThrottlingException",
+    "InternalServiceException",
+    "ServiceUnavailableException",
+    "TooManyRequestsException",
 )
 # Reasons Connect gives for refusing attachments; the contact can still be created without them.
 ATTACHMENT_REJECTIONS = frozenset(
@@ -43,23 +41,24 @@ class ContactStarter:
 
         ``IdempotencyException`` (this ClientToken came before with other parameters) raises
         :class:`IdempotencyConflict`: only the caller, with the ledger, can tell whether an
-        earlier attempt created the contact.
+        earlier attempt created the contact. Refused attachments raise :class:`AttachmentsRejected`.
         """
-        try:
+        with translated("StartEmailContact failed", permanent=PERMANENT, error=_delivery_error):
             response = self._client.start_email_contact(**request)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", "Unknown"))
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-            message = f"StartEmailContact failed: {code}: {error.get('Message', '')}"
-            if code == "IdempotencyException":
-                raise IdempotencyConflict(message, code=code) from exc
-            if code in RETRYABLE_CODES or status >= 500:
-                raise RetryableDeliveryError(message, code=code) from exc
-            raise PermanentDeliveryError(message, code=code, reason=_reason(exc.response)) from exc
-        except BotoCoreError as exc:  # timeouts and connection errors, after botocore's retries
-            raise RetryableDeliveryError(f"StartEmailContact failed: {exc}", code=type(exc).__name__) from exc
         return str(response["ContactId"])
+
+
+def _delivery_error(
+    message: str, *, code: str, retryable: bool, response: Mapping[str, Any]
+) -> DeliveryError:
+    if code == "IdempotencyException":
+        return IdempotencyConflict(message, code=code)
+    if retryable:
+        return DeliveryError(message, code=code, retryable=True)
+    reason = _reason(response)
+    if reason in ATTACHMENT_REJECTIONS:
+        return AttachmentsRejected(message, code=code, reason=reason)
+    return DeliveryError(message, code=code, reason=reason)
 
 
 def _reason(response: Mapping[str, Any]) -> str | None:

@@ -13,9 +13,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from ses_to_connect.errors import StorageError
+from ses_to_connect.adapters.aws_errors import translated
 
 
 def failure_record(
@@ -49,7 +47,5 @@ class FailureQueue:
         self._queue_url = queue_url
 
     def send(self, record: dict[str, Any]) -> None:
-        try:
+        with translated("cannot write to the failure queue"):
             self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(record))
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"cannot write to the failure queue: {exc}") from exc

@@ -10,14 +10,14 @@ Two kinds of item share the table:
 * one Powertools idempotency record per ClientToken, holding the ContactId once created:
   a duplicate invocation that finds every destination completed skips uploads and Connect
   calls altogether, and two invocations racing each other cannot both call Connect (the
-  loser gets :class:`RetryableDeliveryError` and Lambda retries it).
+  loser gets a retryable :class:`DeliveryError` and Lambda retries it).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -27,10 +27,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 
+from ses_to_connect.adapters.aws_errors import translated
 from ses_to_connect.delivery import Delivery
-from ses_to_connect.errors import RetryableDeliveryError, StorageError
+from ses_to_connect.errors import DeliveryError, StorageError
+
+if TYPE_CHECKING:  # type stubs only
+    from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
 
 # Fixed, so that renaming or redeploying the function keeps the records it wrote.
 KEY_PREFIX = "ses-to-connect#StartEmailContact"
@@ -68,7 +71,8 @@ class ContactLedger:
         """The contact recorded for ``token``: None if no invocation completed it, else its id
         (an empty list when the contact exists but Connect never told its id)."""
         try:
-            record = self._persistence.get_record({"ClientToken": token})
+            with translated("cannot read the idempotency table"):  # Powertools lets these through
+                record = self._persistence.get_record({"ClientToken": token})
         except IdempotencyItemNotFoundError:
             return None
         except IdempotencyPersistenceLayerError as exc:
@@ -81,12 +85,10 @@ class ContactLedger:
 
     def delivery(self, message_id: str) -> Delivery | None:
         """The delivery an earlier invocation stored for this SES message, if any."""
-        try:
+        with translated("cannot read the idempotency table"):
             item = self._client.get_item(
                 TableName=self._table, Key={"id": {"S": DELIVERY_PREFIX + message_id}}, ConsistentRead=True
             ).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"cannot read the idempotency table: {exc}") from exc
         return None if item is None else Delivery.from_json(item["delivery"]["S"])
 
     def save_delivery(self, message_id: str, delivery: Delivery, *, first: bool) -> Delivery:
@@ -102,20 +104,21 @@ class ContactLedger:
         }
         condition = {"ConditionExpression": "attribute_not_exists(id)"} if first else {}
         try:
-            self._client.put_item(TableName=self._table, Item=item, **condition)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise StorageError(f"cannot write the idempotency table: {exc}") from exc
+            with translated("cannot write the idempotency table"):
+                self._client.put_item(TableName=self._table, Item=item, **condition)
+        except StorageError as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                raise
             stored = self.delivery(message_id)
             if stored is None:  # expired by TTL between the two calls: this one is as good
                 return self.save_delivery(message_id, delivery, first=False)
             return stored
-        except BotoCoreError as exc:
-            raise StorageError(f"cannot write the idempotency table: {exc}") from exc
         return delivery
 
     def start_once(
-        self, request: Mapping[str, Any], start: Callable[[Mapping[str, Any]], str | None]
+        self,
+        request: StartEmailContactRequestTypeDef,
+        start: Callable[[StartEmailContactRequestTypeDef], str | None],
     ) -> str | None:
         """``start(request)`` unless a record for its ClientToken exists; the record stores the ContactId
         (None: the contact exists, Connect never said its id)."""
@@ -123,8 +126,8 @@ class ContactLedger:
         try:
             result = self._start_and_record(request=dict(request), start=start)
         except IdempotencyAlreadyInProgressError as exc:
-            raise RetryableDeliveryError(
-                "another invocation is creating this contact", code="InProgress"
+            raise DeliveryError(
+                "another invocation is creating this contact", code="InProgress", retryable=True
             ) from exc
         except IdempotencyPersistenceLayerError as exc:
             raise StorageError(f"cannot write the idempotency table: {exc}") from exc

@@ -9,9 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from ses_to_connect.errors import StorageError
+from ses_to_connect.adapters.aws_errors import translated
 
 MAX_IDS_LOOKED_UP = 100  # BatchGetItem's limit; a References header rarely has more
 
@@ -32,14 +30,12 @@ class ThreadIndex:
         request: dict[str, Any] = {
             self._table: {"Keys": keys, "ProjectionExpression": "messageId, rootContactId"}
         }
-        try:
+        with translated(f"cannot read thread index {self._table}"):
             while request:
                 response = self._client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table, []):
                     found[item["messageId"]["S"]] = item["rootContactId"]["S"]
                 request = response.get("UnprocessedKeys") or {}
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"cannot read thread index {self._table}: {exc}") from exc
         return next((found[message_id] for message_id in ids if message_id in found), None)
 
     def remember(self, message_id: str, contact_id: str, root_contact_id: str) -> None:
@@ -49,7 +45,5 @@ class ThreadIndex:
             "rootContactId": {"S": root_contact_id},
             "expiresAt": {"N": str(int(time.time()) + self._ttl_seconds)},
         }
-        try:
+        with translated(f"cannot write thread index {self._table}"):
             self._client.put_item(TableName=self._table, Item=item)
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"cannot write thread index {self._table}: {exc}") from exc
