@@ -195,7 +195,7 @@ def test_the_handlers_failure_record_has_the_shape_of_lambdas_own(aws: LocalAws)
     )
     assert (handlers["responsePayload"]["errorType"], lambdas["responsePayload"]["errorType"]) == (
         "StorageError",
-        "RetryableDeliveryError",
+        "DeliveryError",
     )
 
 
