@@ -7,7 +7,7 @@ Design
   the request and botocore's own ``RestJSONParser`` turns the error responses into the modeled exceptions.
 * Every request is checked against two sources, in this order (the first failure is answered):
 
-  1. ``server_side_limits()``, one table with every rule of ``shared/reference/aws-facts.md``. It comes
+  1. ``server_side_limits()``, one table with every rule of docs/connect-limits.md. It comes
      first because its rows carry the specific class and ``Reason`` AWS answers with
      (``INVALID_FILE_TYPE``, ``TOTAL_FILE_COUNT_EXCEEDED``...), and it keeps holding when a botocore
      upgrade relaxes the model (the newest model already allows 50 attachments where Connect takes 10).
@@ -323,7 +323,7 @@ def _select(
 
 
 def server_side_limits(max_attachments: int = 10) -> tuple[Limit, ...]:
-    """Every StartEmailContact rule of aws-facts.md, in the order they are checked."""
+    """Every StartEmailContact rule of docs/connect-limits.md, in the order they are checked."""
     extensions = "|".join(re.escape(extension[1:]) for extension in ATTACHMENT_EXTENSIONS)
     return (
         Limit("InstanceId", Length(1, 100)),

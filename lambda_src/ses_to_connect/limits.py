@@ -10,6 +10,7 @@ one that fails.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +108,11 @@ class _Checker:
         if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
             self.problems.append(f"{path}: contains control characters")
 
+    def visible_only(self, path: str, value: Any) -> None:
+        """Connect's ``^\\P{C}*$``: no control, format, private-use or unassigned character."""
+        if isinstance(value, str) and any(unicodedata.category(c)[0] == "C" for c in value):
+            self.problems.append(f"{path}: contains control or other invisible (Unicode C) characters")
+
     def address(self, path: str, value: Any) -> None:
         self.length(path, value, 1, MAX_EMAIL_ADDRESS)
         if isinstance(value, str) and not EMAIL_PATTERN.fullmatch(value):
@@ -179,7 +185,7 @@ class _Checker:
         for i, attachment in enumerate(attachments):
             name = attachment.get("FileName")
             self.length(f"Attachments[{i}].FileName", name, 1, MAX_FILE_NAME)
-            self.no_controls(f"Attachments[{i}].FileName", name)
+            self.visible_only(f"Attachments[{i}].FileName", name)
             if isinstance(name, str) and not name.lower().endswith(tuple(ALLOWED_ATTACHMENT_EXTENSIONS)):
                 self.problems.append(f"Attachments[{i}].FileName: {name!r} has an extension Connect refuses")
             self.length(f"Attachments[{i}].S3Url", attachment.get("S3Url"), 1, MAX_S3_URL)

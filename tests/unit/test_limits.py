@@ -1,4 +1,4 @@
-"""check_request: one violation per limit in aws-facts.md, and a valid request passes (rule 12)."""
+"""check_request: one violation per limit in docs/connect-limits.md, and a valid request passes."""
 
 from __future__ import annotations
 
@@ -94,6 +94,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("attachment extension", _set("Attachments", [{"FileName": "a.exe", "S3Url": "u"}]), "extension"),
     ("attachment name length", _set("Attachments", [{"FileName": "a" * 254 + ".pdf", "S3Url": "u"}]), "258"),
     ("attachment name controls", _set("Attachments", [{"FileName": "a\n.pdf", "S3Url": "u"}]), "control"),
+    ("attachment name format", _set("Attachments", [{"FileName": "a\u202e.pdf", "S3Url": "u"}]), "Unicode C"),
     ("attachment url length", _set("Attachments", [{"FileName": "a.pdf", "S3Url": "u" * 2001}]), "2001"),
     ("flow id too long", _set("ContactFlowId", "f" * 501), "ContactFlowId: length 501"),
     ("related contact empty", _set("RelatedContactId", ""), "RelatedContactId: length 0"),
