@@ -4,8 +4,9 @@ Connect accepts at most 10 attachments per contact, each at most 20 MB, with one
 extensions. Everything else is *skipped with a reason* (listed in the contact's attributes and
 the log), never silently dropped; the raw message stays in S3 and is referenced from the
 contact. Candidates are found here without decoding any payload: decoding happens one part
-at a time as each is uploaded (:meth:`Candidate.payload`), and uploads overlap only within a
-byte budget, so a large message never holds all of its decoded attachments at once.
+at a time as each is uploaded (:meth:`Candidate.payload`), each decoded copy taking the place
+of its larger encoded text, and uploads overlap only within a byte budget, so memory stays
+within the parsed message plus one maximum-size file.
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ def send(
                 if len(url) > MAX_S3_URL:
                     skipped.append(Skipped(candidate.file_name, Skip.URL_TOO_LONG))
                 else:
-                    sent.append({"FileName": names.take(_visible(candidate.file_name)), "S3Url": url})
+                    sent.append({"FileName": names.take(candidate.file_name), "S3Url": url})
             del data  # the sink holds it until its store finishes
     return sent, skipped
 
@@ -190,10 +191,11 @@ def _file_name(part: Message, content_type: str, defects: Defects) -> str:
     return _shorten(name, MAX_FILE_NAME)
 
 
-def _visible(name: str) -> str:
+def visible_name(name: str) -> str:
     """``name`` without the Unicode "other" characters Connect refuses in a file name: format
     characters (U+202E, a right-to-left override, makes a name show its letters reversed),
-    private-use and unassigned ones. Controls are already spaces (``clean_text``)."""
+    private-use and unassigned ones. Controls are already spaces (``clean_text``). Applied where
+    requests are built, so that a delivery recorded before names were cleaned is cleaned too."""
     return "".join(c for c in name if not unicodedata.category(c).startswith("C"))
 
 

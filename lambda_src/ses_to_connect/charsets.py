@@ -112,7 +112,6 @@ _NOT_CHARSETS = frozenset(
 )
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_BE, "utf-16be"), (codecs.BOM_UTF16_LE, "utf-16le"))
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
-_ASCII = bytes(range(128))
 # Statistical detection chooses among these Python codecs (what mail is written in), the more
 # common first where the detector scores two alike; each maps to the WHATWG encoding it stands for.
 _DETECTABLE = {

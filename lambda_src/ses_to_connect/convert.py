@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ses_to_connect.addresses import is_valid_address
-from ses_to_connect.attachments import Candidate, Skipped, find_candidates, send
+from ses_to_connect.attachments import Candidate, Skipped, find_candidates, send, visible_name
 from ses_to_connect.headers import clean_text, message_ids
 from ses_to_connect.limits import (
     MAX_ADDITIONAL_RECIPIENTS,
@@ -140,7 +140,7 @@ def build_requests(
         plan, len(attachments), [*plan.skipped, *skipped], unnamed_skips, defects.as_list()
     )
     files: list[EmailAttachmentTypeDef] = [
-        {"FileName": item["FileName"], "S3Url": item["S3Url"]} for item in attachments
+        {"FileName": visible_name(item["FileName"]), "S3Url": item["S3Url"]} for item in attachments
     ]
     requests = [
         build_request(

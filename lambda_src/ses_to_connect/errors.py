@@ -42,8 +42,10 @@ class SettingsError(BridgeError):
     """The configuration is unusable; the message lists every problem found.
 
     Raised at cold start, before the failure queue is known: Lambda's retries and its
-    on-failure destination keep the event.
+    on-failure destination keep the event, and an event retried after the fix passes.
     """
+
+    retryable = True
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
@@ -52,6 +54,8 @@ class SettingsError(BridgeError):
 
 class UnsupportedRuntimeError(BridgeError):
     """Raised at cold start, before any message is touched: every event fails and is retried."""
+
+    retryable = True
 
 
 class StorageError(BridgeError):

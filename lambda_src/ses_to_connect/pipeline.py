@@ -373,7 +373,7 @@ def _token(planned: Plan, index: int, delivery: Delivery) -> str:
     return variant_token(base, delivery.steps(base))
 
 
-def _fallback(error: DeliveryError, request: Mapping[str, Any]) -> str | None:
+def _fallback(error: DeliveryError, request: StartEmailContactRequestTypeDef) -> str | None:
     """What to leave out of a refused request so that Connect takes it, if anything."""
     if isinstance(error, AttachmentsRejected) and request.get("Attachments"):
         return f"{Drop.ATTACHMENTS}:{error.reason}"

@@ -273,7 +273,8 @@ _T = TypeVar("_T")
 class _EnvReader:
     """Reads each declared variable by its type, appending problems instead of raising.
 
-    An unset or empty variable takes the declared default.
+    An unset or empty variable takes the declared default, except a plain string one, which is
+    taken as given.
     """
 
     def __init__(self, env: Mapping[str, str], problems: list[str]) -> None:
@@ -282,6 +283,10 @@ class _EnvReader:
 
     def __call__(self, setting: Setting) -> Any:
         name, default = setting.env, setting.default
+        if name in self.env and isinstance(default, str) and not isinstance(default, StrEnum):
+            # A key prefix or retry mode is taken as given: "" or " x/ " is refused by _validate,
+            # never replaced by the default (SES would write where the function does not read).
+            return self.env[name]
         raw = self.env.get(name, "").strip()
         if not raw:
             if setting.required:

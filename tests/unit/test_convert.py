@@ -284,6 +284,19 @@ def test_building_the_requests_leaves_the_plan_as_it_was() -> None:
     assert again == first
 
 
+def test_a_file_name_recorded_before_names_were_cleaned_is_cleaned_in_the_request() -> None:
+    """A delivery in the ledger from an older version replays its stored names: a right-to-left
+    override there must not make the retried request one Connect (and check_request) refuses."""
+    raw = eml()
+    planned = plan(raw, record(raw), settings())
+    stored = [{"FileName": "invoice\u202efdp.pdf", "S3Url": "https://mail.s3.amazonaws.com/a/00.pdf"}]
+
+    conversion = build_requests(planned, stored, [])
+
+    assert conversion.outcome.value == "contact", conversion.reason
+    assert [item["FileName"] for item in conversion.requests[0]["Attachments"]] == ["invoicefdp.pdf"]
+
+
 def test_bcc_only_mail_has_no_additional_recipients() -> None:
     assert "AdditionalRecipients" not in only_request(run(eml([("From", "a@example.org")])))
 

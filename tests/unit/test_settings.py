@@ -86,6 +86,11 @@ def test_all_problems_are_reported_at_once() -> None:
             {"INBOUND_PREFIX": "inbound"},
             "INBOUND_PREFIX: 'inbound' must be a relative key prefix ending in '/'",
         ),
+        # A prefix given empty or padded is refused, not replaced by the default: SES would
+        # write the mail under the given prefix while the function read under the default one.
+        ({"INBOUND_PREFIX": ""}, "INBOUND_PREFIX: '' must be a relative key prefix ending in '/'"),
+        ({"ATTACHMENTS_PREFIX": " a/ "}, "ATTACHMENTS_PREFIX: ' a/ ' must be a relative key prefix"),
+        ({"CONNECT_RETRY_MODE": ""}, "CONNECT_RETRY_MODE must be standard or adaptive, not ''"),
         ({"QUARANTINE_PREFIX": "inbound/"}, "must differ"),
         ({"CONTACT_EXPIRY_MINUTES": "0"}, "CONTACT_EXPIRY_MINUTES must be between 1 and 20160, not 0"),
         ({"CONTACT_EXPIRY_MINUTES": "soon"}, "CONTACT_EXPIRY_MINUTES must be a whole number, not 'soon'"),

@@ -16,7 +16,7 @@ Two kinds of item share the table:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -135,7 +135,7 @@ class ContactLedger:
 
 
 def _start_and_record(
-    request: dict[str, Any], start: Callable[[Mapping[str, Any]], str | None]
+    request: StartEmailContactRequestTypeDef, start: Callable[[StartEmailContactRequestTypeDef], str | None]
 ) -> dict[str, str | None]:
     """What the idempotency record stores: only the ContactId (the key is the ClientToken)."""
     return {"ContactId": start(request)}
