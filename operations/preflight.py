@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.config import BridgeConfig, RuleSetMode, recipient_covers
-from infra.function import powertools_layer_parameter
 from infra.paths import powertools_version
 from operations.deployment import Clients, aws_error, error_code, stack_outputs
 
@@ -231,6 +230,10 @@ def _layer(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
     arn = config.powertools_layer_arn
     source = "powertoolsLayerArn"
     if arn is None:
+        # Imported here: infra.function loads aws_cdk (and its node process), which no other
+        # operations command needs.
+        from infra.function import powertools_layer_parameter  # noqa: PLC0415
+
         parameter = powertools_layer_parameter(powertools_version())
         source = f"SSM {parameter}"
         try:

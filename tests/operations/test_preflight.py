@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -334,3 +337,13 @@ def test_config_is_the_stacks_own(account: Account) -> None:
     assert config.lambda_reserved_concurrency is None
     with pytest.raises(ValueError, match="-c expects KEY=VALUE"):
         load_config(["novalue"])
+
+
+def test_the_operations_commands_start_without_loading_cdk() -> None:
+    """Only preflight's layer check needs infra.function (and with it aws_cdk and a node process,
+    about 1.3 s and Node's end-of-life banner): redrive, replay and the rest must not pay for it."""
+    probe = "import sys, operations.__main__; print([m for m in sys.modules if m.startswith('aws_cdk')])"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=dict(os.environ)
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stdout
