@@ -94,6 +94,7 @@ class BridgeAlarms(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(props.alarm_email))
 
         fn, queue = props.function, props.failure_queue
+        self._created: list[cw.Alarm] = []  # every alarm, in the order made (the dashboard's)
         self.failure_queue_depth = self._alarm(
             "FailureQueueDepth",
             queue.metric_approximate_number_of_messages_visible(period=_FIVE_MINUTES, statistic="Maximum"),
@@ -174,18 +175,7 @@ class BridgeAlarms(Construct):
         self.no_contacts = (
             None if props.no_contacts_hours is None else self._no_contacts(props.no_contacts_hours)
         )
-        self.alarms = (
-            self.failure_queue_depth,
-            self.errors,
-            self.throttles,
-            self.destination_failures,
-            self.quarantine_rate,
-            self.async_event_age,
-            self.async_events_dropped,
-            self.url_length,
-            self.contacts_without_id,
-            *((self.no_contacts,) if self.no_contacts is not None else ()),
-        )
+        self.alarms = tuple(self._created)
 
     def _bridge_metric(self, name: str, statistic: str, period: cdk.Duration) -> cw.Metric:
         return bridge_metric(self.props.metrics_namespace, self.props.service_name, name, statistic, period)
@@ -233,4 +223,5 @@ class BridgeAlarms(Construct):
         action = cw_actions.SnsAction(self.topic)
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)
+        self._created.append(alarm)
         return alarm

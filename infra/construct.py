@@ -26,8 +26,6 @@ policy belongs to its owner), is in docs/infrastructure.md, "Use it inside your 
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -37,26 +35,17 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.alarms import BridgeAlarms, BridgeAlarmsProps
-from infra.config import BridgeConfig, MailEncryption, RemovalMode, RuntimeResources
+from infra.config import DECLARED, DEFAULTS, BridgeConfig, MailEncryption, RemovalMode, RuntimeResources
 from infra.dashboard import BridgeDashboard, BridgeDashboardProps
 from infra.encryption import StackKey, StackKeyProps, allow_cloudwatch_alarms
 from infra.failure_queue import FailureQueue, FailureQueueProps
 from infra.function import BridgeFunction, BridgeFunctionProps, MailPrefixes, log_retention
-from infra.mail_bucket import MailBucket, MailBucketProps
+from infra.mail_bucket import RETENTION_SETTINGS, MailBucket, MailBucketProps
 from infra.paths import powertools_version
 from infra.receipt_rule import InboundReceiptRule, InboundReceiptRuleProps
 from infra.state_tables import StateTables, StateTablesProps
 
 __all__ = ["SesToConnect", "SesToConnectProps"]
-
-# Settings that shape only a bucket the construct creates (its lifecycle rules).
-_CREATED_BUCKET_SETTINGS = (
-    "inbound_retention_days",
-    "attachments_retention_days",
-    "quarantine_retention_days",
-    "noncurrent_version_retention_days",
-    "access_log_retention_days",
-)
 
 
 @dataclass(frozen=True)
@@ -261,10 +250,10 @@ def _problems(props: SesToConnectProps, stack: cdk.Stack) -> list[str]:
         )
     if key is not None and bucket_key is not None and key.key_arn != bucket_key.key_arn:
         problems.append("existing_key_obj is not the key existing_bucket_obj is encrypted with")
-    defaults = {f.name: f.default for f in dataclasses.fields(BridgeConfig)}
-    changed = [name for name in _CREATED_BUCKET_SETTINGS if getattr(config, name) != defaults[name]]
+    # The retention settings shape only a bucket the construct creates (its lifecycle rules).
+    changed = [name for name in RETENTION_SETTINGS if getattr(config, name) != DEFAULTS[name]]
     if changed:
-        keys = ", ".join(re.sub(r"_(\w)", lambda m: m.group(1).upper(), name) for name in changed)
+        keys = ", ".join(DECLARED[name].key for name in changed)
         problems.append(
             f"existing_bucket_obj is given, so {keys} cannot apply (they shape the lifecycle of a bucket "
             "the construct creates): set the lifecycle on your bucket and leave these settings out"

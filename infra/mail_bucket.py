@@ -12,7 +12,16 @@ from constructs import Construct
 from infra.checkov_skips import skip_checkov
 from infra.config import DECLARED, DEFAULTS
 
-__all__ = ["MailBucket", "MailBucketProps"]
+__all__ = ["RETENTION_SETTINGS", "MailBucket", "MailBucketProps"]
+
+# How long objects are kept: settings that shape only a bucket this construct creates.
+RETENTION_SETTINGS = (
+    "inbound_retention_days",
+    "attachments_retention_days",
+    "quarantine_retention_days",
+    "noncurrent_version_retention_days",
+    "access_log_retention_days",
+)
 
 
 @dataclass(frozen=True)
@@ -38,13 +47,7 @@ class MailBucketProps:
             value = getattr(self, name)
             if not value.endswith("/") or value.startswith("/") or value == "/":
                 problems.append(f"{name}: {value!r} must be a relative prefix ending in '/'")
-        for name in (
-            "inbound_retention_days",
-            "attachments_retention_days",
-            "quarantine_retention_days",
-            "noncurrent_version_retention_days",
-            "access_log_retention_days",
-        ):
+        for name in RETENTION_SETTINGS:
             fewest = DECLARED[name].low
             if getattr(self, name) < fewest:
                 problems.append(f"{name} must be at least {fewest} day")
