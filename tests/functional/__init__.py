@@ -95,6 +95,16 @@ class FakeLambdaContext(LambdaContext):
         return self._request_id
 
 
+def create_ledger_table(client: Any, table: str) -> None:
+    """The idempotency table as the stack makes it (key ``id``), in moto."""
+    client.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def json_lines(text: str) -> list[dict[str, Any]]:
     """Every line of ``text`` that is a JSON object (Powertools logs and EMF blobs)."""
     found: list[dict[str, Any]] = []

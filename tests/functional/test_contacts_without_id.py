@@ -8,7 +8,7 @@ import pytest
 from ses_to_connect.errors import DeliveryError
 from ses_to_connect.event_builder import build_ses_event
 
-from . import SUPPORT, emf_metrics, mime, running_bridge
+from . import SUPPORT, create_ledger_table, emf_metrics, mime, running_bridge
 from . import bridge_env as base_env
 
 MESSAGE_ID = "k2lost0answer0retried0after0create0000001"
@@ -22,22 +22,12 @@ RAW = mime(
 )
 
 
-def create_ledger_table() -> None:
-    """The idempotency table as the stack makes it, in moto."""
-    boto3.client("dynamodb", region_name="us-east-1").create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 def test_a_contact_that_exists_without_its_id_is_counted(
     fake_aws: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env = base_env(IDEMPOTENCY_TABLE=TABLE, CONNECT_MAX_ATTEMPTS="1")
     with running_bridge(env) as bridge:
-        create_ledger_table()
+        create_ledger_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         bridge.store(RAW, MESSAGE_ID)
         event = build_ses_event(RAW, message_id=MESSAGE_ID, recipients=[SUPPORT])
         # The first attempt reaches Connect, which creates the contact; its answer is lost.
@@ -80,7 +70,7 @@ def test_every_skipped_file_is_counted_when_the_ledger_keeps_only_some_names(fak
     )
     message_id = "k2thousand0files0counted0000000000000001"
     with running_bridge(base_env(IDEMPOTENCY_TABLE=TABLE)) as bridge:
-        create_ledger_table()
+        create_ledger_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         bridge.store(raw, message_id)
         bridge.stubber.add_response("start_email_contact", {"ContactId": "contact-1"})
 

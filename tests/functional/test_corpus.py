@@ -48,7 +48,7 @@ START_EMAIL_CONTACT = (
 # Every message of the corpus that is not a contact, with its reason: bounces, delivery and read
 # reports (a null Return-Path or a report content type), and senders no reply can reach.
 QUARANTINED = {
-    "flanker__bounce--delayed-broken.eml": "guard:bounce",
+    "flanker__bounce--delayed-broken.eml": "guard:bounce",  # a bare message/delivery-status
     "flanker__bounce--gmail-invalid-address.eml": "guard:bounce",
     "flanker__bounce--mailbox-full.eml": "guard:bounce",
     "flanker__bounce--office365.eml": "guard:bounce",

@@ -8,26 +8,9 @@ and one spam, left to SES's spam verdict) and a list announcement are delivered,
 
 from __future__ import annotations
 
-from tests.functional.test_corpus import MESSAGES, _conversion
+from tests.functional.test_corpus import MESSAGES, QUARANTINED, _conversion
 
-BOUNCES = {
-    "flanker__bounce--delayed-broken.eml",  # a bare message/delivery-status: delivered before
-    "flanker__bounce--gmail-invalid-address.eml",
-    "flanker__bounce--mailbox-full.eml",
-    "flanker__bounce--office365.eml",
-    "flanker__complaints--aol.eml",
-    "flanker__complaints--yahoo.eml",
-    "flanker__disposition-notification.eml",
-    "mikel-mail__mime_emails--raw_email_with_mimepart_without_content_type.eml",
-    "mikel-mail__multipart_report_emails--multipart_report_multiple_status.eml",
-    "mimekit__messages--bounce.eml",
-    "mimekit__messages--delivery-status-multiple-blank-lines.eml",
-    "mimekit__messages--delivery-status-no-blank-line.eml",
-    "mimekit__messages--delivery-status.eml",
-    "mimekit__messages--disposition-notification.eml",
-    "nodemailer-mailparser__delivery-status.eml",
-    "php-mime-mail-parser__failure.eml",
-}
+BOUNCES = {name for name, reason in QUARANTINED.items() if reason == "guard:bounce"}
 DELIVERED_AS_BULK = {
     "flanker__apache-message-news-mime.eml",
     "flanker__from-encoding.eml",

@@ -34,12 +34,10 @@ import pytest
 from ses_to_connect.convert import convert
 from ses_to_connect.event_builder import build_ses_event, message_id_for
 from ses_to_connect.ses_event import Replay, records
-from ses_to_connect.settings import Settings
 
-from . import SUPPORT, bridge_env
-from .test_corpus import CORPUS, MESSAGES
+from . import SUPPORT
+from .test_corpus import CORPUS, MESSAGES, SETTINGS
 
-SETTINGS = Settings.from_env({name: value for name, value in bridge_env().items() if value is not None})
 _NOT_ASCII_WORD = re.compile(r"[^A-Za-z0-9]+")
 _NOT_WORD = re.compile(r"[\W_]+")
 _HIDDEN_HTML = re.compile(r"<!--.*?-->|<(script|style|head|title)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -120,6 +118,7 @@ def _converted(name: str) -> tuple[str, str, int]:
     return _words(body), _name(" ".join([*names, skipped])), int(more.group(1)) if more else 0
 
 
+@cache  # the parametrized test and test_counts both read every message
 def _oracle(name: str) -> Seen:
     """What the oracle finds in one corpus message against its conversion."""
     body, listing, more = _converted(name)

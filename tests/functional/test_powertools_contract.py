@@ -31,7 +31,7 @@ from ses_to_connect.adapters.ledger import KEY_PREFIX, ContactLedger
 from ses_to_connect.delivery import Delivery
 from ses_to_connect.errors import DeliveryError, StorageError
 
-from . import FakeLambdaContext
+from . import FakeLambdaContext, create_ledger_table
 
 if TYPE_CHECKING:
     from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
@@ -93,12 +93,7 @@ def test_the_signatures_the_ledger_calls_are_unchanged() -> None:
 def dynamodb() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_table(client, TABLE)
         yield client
 
 
