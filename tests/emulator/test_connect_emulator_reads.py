@@ -149,3 +149,17 @@ def test_a_created_contact_can_be_described_with_its_attributes_and_references(c
         with pytest.raises(ClientError) as raised:
             getattr(connect, operation)(**params)
         assert _code(raised) == "ResourceNotFoundException"
+
+
+def test_a_failure_inside_a_read_answers_500_as_start_email_contact_does(
+    connect: Any, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(params: Any) -> dict[str, Any]:
+        raise KeyError("a bug in the emulator")
+
+    monkeypatch.setattr(emulator, "_describe_instance", broken)
+    with pytest.raises(ClientError) as raised:
+        connect.describe_instance(InstanceId=INSTANCE_ID)
+    assert _code(raised) == "InternalServiceException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert "a bug in the emulator" in raised.value.response["Error"]["Message"]
