@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
+import pytest
+
 from local_pipeline.aws import BUCKET, LocalAws
-from local_pipeline.connect_emulator import ConnectEmulator, EmailContact
+from local_pipeline.connect_emulator import ConnectEmulator, EmailContact, SigningKey
 from local_pipeline.lambda_runtime import LambdaContext
 from local_pipeline.ses import Receipt, receive
 from ses_to_connect import handler
@@ -31,6 +34,7 @@ SAMPLES = REPO_ROOT / "samples"
 CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "emails"  # beside the checkout, as on the team's machines
 SUPPORT = "support@example.com"
 CUSTOMER = "Customer <customer@example.org>"
+ROTATED_KEY = "ASIAROTATEDKEY"  # the access key of a retry's new container
 MAX_S3_URL = 2000
 
 
@@ -113,6 +117,16 @@ def ses_message_id(event: dict[str, Any]) -> str:
     value = event["Records"][0]["ses"]["mail"]["messageId"]
     assert isinstance(value, str)
     return value
+
+
+def new_container(monkeypatch: pytest.MonkeyPatch, emulator: ConnectEmulator) -> None:
+    """Lambda's retry lands in another container, whose role session has other credentials."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a new process resolves credentials anew
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ROTATED_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "rotated-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "rotated-session-token")
+    emulator.add_signing_key(ROTATED_KEY, SigningKey("rotated-secret"))
+    handler.pipeline.cache_clear()
 
 
 def invoke(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:

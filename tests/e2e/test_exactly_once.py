@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from typing import Any
 
-import boto3
 import pytest
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
@@ -40,6 +39,7 @@ from . import (
     deliver,
     failure_records_for,
     invoke,
+    new_container,
     new_message,
     next_second,
     only_contact,
@@ -52,7 +52,6 @@ from . import (
 CREATED = Attempt(200, None)  # a new contact, or the one a byte-identical request created
 IDEMPOTENCY_ANSWER = Attempt(409, "IdempotencyException")
 LOST = Attempt(500, "InternalServiceException")  # the contact was created, the answer lost
-ROTATED_KEY = "ASIAROTATEDKEY"
 
 
 class Crash(RuntimeError):
@@ -82,16 +81,6 @@ def with_attachments(subject: str, **headers: str) -> tuple[EmailMessage, list[t
         attach(message, f"item,qty\n{subject},1\n".encode(), "text/csv", "items.csv"),
     ]
     return message, [("contract.pdf", decoded(parts[0])), ("items.csv", decoded(parts[1]))]
-
-
-def new_container(monkeypatch: pytest.MonkeyPatch, emulator: ConnectEmulator) -> None:
-    """Lambda's retry lands in another container, whose role session has other credentials."""
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a new process resolves credentials anew
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ROTATED_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "rotated-secret")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "rotated-session-token")
-    emulator.add_signing_key(ROTATED_KEY, SigningKey("rotated-secret"))
-    handler.pipeline.cache_clear()
 
 
 def lose_the_answer(

@@ -12,14 +12,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from local_pipeline.aws import BUCKET, THREADS_TABLE, LocalAws
-from local_pipeline.connect_emulator import RefusedTokens, SigningKey
+from local_pipeline.connect_emulator import RefusedTokens
 from ses_to_connect import handler
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.adapters.threads import ThreadIndex
+from tests.e2e import new_container, ses_message_id
 from tests.reliability.conftest import FAST_FAILURE_ENV
 from tests.reliability.harness import check, invoke_concurrently, runtime, store
 
@@ -55,12 +55,7 @@ def _new_container(
     session: other credentials), ``later_seconds`` later than the first attempt."""
 
     def wait(_seconds: float) -> None:
-        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ASIANEWCONTAINER")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "new-container-secret")
-        monkeypatch.setenv("AWS_SESSION_TOKEN", "new-container-session")
-        _emulator(aws).add_signing_key("ASIANEWCONTAINER", SigningKey("new-container-secret"))
-        handler.pipeline.cache_clear()
+        new_container(monkeypatch, _emulator(aws))
         handler.pipeline().clock = lambda: time.time() + later_seconds
 
     return wait
@@ -173,7 +168,7 @@ def test_the_handlers_failure_record_has_the_shape_of_lambdas_own(aws: LocalAws)
     (built by the harness from AWS's documentation): redrive and operators read both alike."""
     events = store(aws, "record-shape", 2)
     permanent, exhausted = events
-    aws.client("s3").delete_object(Bucket=BUCKET, Key=f"inbound/{_message_id(permanent)}")
+    aws.client("s3").delete_object(Bucket=BUCKET, Key=f"inbound/{ses_message_id(permanent)}")
     # CONNECT_MAX_ATTEMPTS is 2: two HTTP calls in each of Lambda's three attempts.
     _emulator(aws).inject_errors("InternalServiceException", count=6)
     lam = runtime(aws)
@@ -197,11 +192,6 @@ def test_the_handlers_failure_record_has_the_shape_of_lambdas_own(aws: LocalAws)
         "StorageError",
         "DeliveryError",
     )
-
-
-def _message_id(event: dict[str, Any]) -> str:
-    message_id: str = event["Records"][0]["ses"]["mail"]["messageId"]
-    return message_id
 
 
 def _shape(value: object) -> object:
