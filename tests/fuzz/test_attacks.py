@@ -10,11 +10,10 @@ things no mail library would write.
 from __future__ import annotations
 
 import base64
-import contextlib
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pytest
@@ -22,7 +21,7 @@ from botocore.validate import ParamValidator
 
 from local_pipeline.connect_emulator import check_start_email_contact
 from ses_to_connect.attachments import Candidate, send
-from ses_to_connect.convert import convert, plan
+from ses_to_connect.convert import UnsignedUrlSink, convert, plan
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.model import Conversion, Outcome
 from ses_to_connect.ses_event import SesRecord, records
@@ -111,21 +110,16 @@ def raw_message(request: Mapping[str, Any]) -> dict[str, Any]:
     return value
 
 
-class RecordingSink:
+class RecordingSink(UnsignedUrlSink):
     """An attachment sink that records each store: key, file name and decoded size."""
 
     def __init__(self) -> None:
+        super().__init__(BUCKET)
         self.stored: list[tuple[str, str, int]] = []
-
-    def uploads(self) -> contextlib.nullcontext[Self]:
-        return contextlib.nullcontext(self)
-
-    def make_room(self, size: int) -> None:
-        """Stores at once: there is always room."""
 
     def store(self, key: str, candidate: Candidate, data: bytes) -> str:
         self.stored.append((key, candidate.file_name, len(data)))
-        return f"https://{BUCKET}.s3.amazonaws.com/{key}?X-Amz-Signature=abc"
+        return super().store(key, candidate, data) + "?X-Amz-Signature=abc"
 
 
 # --- header injection ---------------------------------------------------------------------------

@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import base64
-import contextlib
-from typing import Self
 
 import pytest
 
 from ses_to_connect.attachments import Candidate, Skipped
-from ses_to_connect.convert import MAX_SKIPPED_ATTRIBUTE, _skipped_listing, convert, plan
+from ses_to_connect.convert import MAX_SKIPPED_ATTRIBUTE, UnsignedUrlSink, _skipped_listing, convert, plan
 from ses_to_connect.html_text import html_to_text
 from ses_to_connect.settings import DEFAULT_POLICY, Action, BodyPreference, Settings
 from tests.unit.builders import MESSAGE_ID, SUPPORT, only_request, raw_message, record, run, settings
@@ -201,21 +199,16 @@ def test_a_forwarded_article_alone_is_also_shown_in_the_body() -> None:
     assert attachments(raw) == (["Secure web servers.txt"], None)
 
 
-class StoredFiles:
+class StoredFiles(UnsignedUrlSink):
     """An attachment sink that keeps what it is given, by file name."""
 
     def __init__(self) -> None:
+        super().__init__("mail-bucket")
         self.files: dict[str, bytes] = {}
-
-    def uploads(self) -> contextlib.nullcontext[Self]:
-        return contextlib.nullcontext(self)
-
-    def make_room(self, size: int) -> None:
-        """Stores at once: there is always room."""
 
     def store(self, key: str, candidate: Candidate, data: bytes) -> str:
         self.files[candidate.file_name] = data
-        return f"https://mail-bucket.s3.amazonaws.com/{key}"
+        return super().store(key, candidate, data)
 
 
 def stored_files(raw: bytes) -> dict[str, str]:
