@@ -153,4 +153,5 @@ def test_attachment_urls_outlive_the_replay_margin_and_both_lambda_retries() -> 
             "Lambda's retry waits (60 + 120 s), or a retry signs the URLs again and a lost answer's "
             f"contact id is lost; not {value}"
         ]
-    assert Settings.from_env({**BASE, "ATTACHMENT_URL_EXPIRY_SECONDS": str(least)}).attachment_url_expiry_seconds
+    accepted = Settings.from_env({**BASE, "ATTACHMENT_URL_EXPIRY_SECONDS": str(least)})
+    assert accepted.attachment_url_expiry_seconds == least
