@@ -26,9 +26,9 @@ Design
 * Order of work per request: injected fault, access key, token bucket, validation, instance and address,
   pre-signed attachment URLs (signature, X-Amz-Date + X-Amz-Expires, the signing key's expiry), idempotency,
   RelatedContactId (must be a contact of this emulator), attachment downloads (loopback hosts only), contact
-  recorded, lost answer or delay, response. The delay comes after the contact is recorded on purpose: it
-  reproduces what a read timeout means in production (the contact exists but the caller never learns its
-  id), which only a stable ClientToken makes safe to retry.
+  recorded, lost answer (or an answer without ``ContactId``) or delay, response. The delay comes after the
+  contact is recorded on purpose: it reproduces what a read timeout means in production (the contact
+  exists but the caller never learns its id), which only a stable ClientToken makes safe to retry.
 * At least as strict as Connect where Connect's behaviour is undocumented (docs/exactly-once.md):
   the URLs are checked *before* the idempotency check, so a retry that replays stale URLs is refused
   even when its token is known; whether a refused request uses up its ClientToken is selectable
@@ -681,6 +681,7 @@ class ConnectEmulator:
         self._tokens: dict[str, _TokenUse] = {}
         self._faults: deque[ConnectError] = deque()
         self._lost_answers = 0
+        self._answers_without_id = 0
         self._older_contact_ids: set[str] = set()
         self._attempts: list[Attempt] = []
         self._delay = 0.0
@@ -749,6 +750,7 @@ class ConnectEmulator:
             self._attempts.clear()
             self._faults.clear()
             self._lost_answers = 0
+            self._answers_without_id = 0
             self._older_contact_ids.clear()
             self._delay = 0.0
 
@@ -779,6 +781,15 @@ class ConnectEmulator:
             raise ValueError("count must be >= 0")
         with self._lock:
             self._lost_answers += count
+
+    def answer_without_contact_ids(self, count: int = 1) -> None:
+        """Do the next ``count`` requests' work (a contact is created or found), then answer 200
+        with an empty body: an answer the model allows (``ContactId`` is not required) that names
+        no contact."""
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        with self._lock:
+            self._answers_without_id += count
 
     def add_older_contact(self, contact_id: str) -> None:
         """A contact of the instance created before this emulator started: a valid RelatedContactId."""
@@ -953,6 +964,9 @@ class ConnectEmulator:
             status, payload = 200, {"ContactId": self._start_email_contact(body, authorization)}
             with self._lock:
                 lose, self._lost_answers = self._lost_answers > 0, max(0, self._lost_answers - 1)
+                if not lose and self._answers_without_id > 0:
+                    self._answers_without_id -= 1
+                    payload = {}
             if lose:
                 error = ConnectError(
                     "InternalServiceException", "Injected: the answer was lost after the work"

@@ -20,6 +20,7 @@ from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.adapters.failures import FailureQueue, failure_record
 from ses_to_connect.adapters.s3 import AttachmentStore, MailStore
 from ses_to_connect.errors import BridgeError, UnsupportedRuntimeError
+from ses_to_connect.model import DefectKind
 from ses_to_connect.pipeline import Adapters, Pipeline, RecordResult
 from ses_to_connect.ses_event import REDRIVE_KEY, records
 from ses_to_connect.settings import Settings
@@ -197,3 +198,5 @@ def _record_metrics(result: RecordResult) -> None:
         )
     if result.defects:
         metrics.add_metric(name="MessagesWithDefects", unit=MetricUnit.Count, value=1)
+    if any(defect.startswith(DefectKind.THREAD_INDEX_NOT_WRITTEN) for defect in result.defects):
+        metrics.add_metric(name="ThreadIndexWriteFailures", unit=MetricUnit.Count, value=1)

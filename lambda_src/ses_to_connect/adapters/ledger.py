@@ -20,8 +20,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import BaseError as IdempotencyError
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
     IdempotencyItemNotFoundError,
     IdempotencyPersistenceLayerError,
 )
@@ -29,6 +31,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ses_to_connect.adapters.aws_errors import translated
+from ses_to_connect.adapters.table_keys import table_key
 from ses_to_connect.delivery import Delivery
 from ses_to_connect.errors import DeliveryError, StorageError
 
@@ -70,13 +73,11 @@ class ContactLedger:
     def known_contact(self, token: str) -> list[str] | None:
         """The contact recorded for ``token``: None if no invocation completed it, else its id
         (an empty list when the contact exists but Connect never told its id)."""
-        try:
-            with translated("cannot read the idempotency table"):  # Powertools lets these through
+        with translated("cannot read the idempotency table"):  # Powertools lets botocore's through
+            try:
                 record = self._persistence.get_record({"ClientToken": token})
-        except IdempotencyItemNotFoundError:
-            return None
-        except IdempotencyPersistenceLayerError as exc:
-            raise StorageError(f"cannot read the idempotency table: {exc}") from exc
+            except IdempotencyItemNotFoundError:
+                return None
         if record is None or record.status != "COMPLETED":
             return None
         response = record.response_json_as_dict() or {}
@@ -87,7 +88,7 @@ class ContactLedger:
         """The delivery an earlier invocation stored for this SES message, if any."""
         with translated("cannot read the idempotency table"):
             item = self._client.get_item(
-                TableName=self._table, Key={"id": {"S": DELIVERY_PREFIX + message_id}}, ConsistentRead=True
+                TableName=self._table, Key={"id": {"S": _delivery_key(message_id)}}, ConsistentRead=True
             ).get("Item")
         return None if item is None else Delivery.from_json(item["delivery"]["S"])
 
@@ -98,7 +99,7 @@ class ContactLedger:
         stored a moment earlier.
         """
         item = {
-            "id": {"S": DELIVERY_PREFIX + message_id},
+            "id": {"S": _delivery_key(message_id)},
             "delivery": {"S": delivery.to_json()},
             "expiration": {"N": str(int(time.time()) + self._ttl_seconds)},  # the table's TTL
         }
@@ -129,9 +130,19 @@ class ContactLedger:
             raise DeliveryError(
                 "another invocation is creating this contact", code="InProgress", retryable=True
             ) from exc
-        except IdempotencyPersistenceLayerError as exc:
-            raise StorageError(f"cannot write the idempotency table: {exc}") from exc
+        except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
+            # The table failed, or changed under Powertools' three tries: a later attempt may pass.
+            raise StorageError(f"cannot write the idempotency table: {exc}", code=type(exc).__name__) from exc
+        except IdempotencyError as exc:  # a record or key Powertools refuses: the same on every retry
+            raise StorageError(
+                f"the idempotency table refused the record: {exc}", code=type(exc).__name__, retryable=False
+            ) from exc
         return result["ContactId"]
+
+
+def _delivery_key(message_id: str) -> str:
+    """SES's ids are short; an operator's hand-made event may carry any id."""
+    return table_key(DELIVERY_PREFIX + message_id)
 
 
 def _start_and_record(
