@@ -682,6 +682,7 @@ class ConnectEmulator:
         self._faults: deque[ConnectError] = deque()
         self._lost_answers = 0
         self._answers_without_id = 0
+        self._answer_hooks: deque[tuple[Callable[[], None], Callable[[], None]]] = deque()
         self._older_contact_ids: set[str] = set()
         self._attempts: list[Attempt] = []
         self._delay = 0.0
@@ -751,6 +752,7 @@ class ConnectEmulator:
             self._faults.clear()
             self._lost_answers = 0
             self._answers_without_id = 0
+            self._answer_hooks.clear()
             self._older_contact_ids.clear()
             self._delay = 0.0
 
@@ -790,6 +792,13 @@ class ConnectEmulator:
             raise ValueError("count must be >= 0")
         with self._lock:
             self._answers_without_id += count
+
+    def around_next_answer(self, before_sent: Callable[[], None], after_sent: Callable[[], None]) -> None:
+        """Call ``before_sent`` once the next StartEmailContact is answered (its work done, its
+        answer ready) and ``after_sent`` once that answer is written to the caller: a test stops and
+        kills the caller's process there, as Lambda kills a sandbox that ran out of memory or time."""
+        with self._lock:
+            self._answer_hooks.append((before_sent, after_sent))
 
     def add_older_contact(self, contact_id: str) -> None:
         """A contact of the instance created before this emulator started: a valid RelatedContactId."""
@@ -1206,7 +1215,14 @@ def _handler_class(emulator: ConnectEmulator) -> type[BaseHTTPRequestHandler]:
             # Read the body first, whatever the answer, so the connection stays in sync.
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if urlsplit(self.path).path == "/contact/email":
-                self._send(*emulator._answer_start_email_contact(body, self.headers.get("Authorization")))
+                answer = emulator._answer_start_email_contact(body, self.headers.get("Authorization"))
+                with emulator._lock:
+                    hooks = emulator._answer_hooks.popleft() if emulator._answer_hooks else None
+                if hooks is not None:
+                    hooks[0]()
+                self._send(*answer)
+                if hooks is not None:
+                    hooks[1]()
             else:
                 self._send_unknown()
 

@@ -45,12 +45,23 @@ DELIVERY_PREFIX = "ses-to-connect#Delivery#"
 
 class ContactLedger:
     def __init__(
-        self, persistence: BasePersistenceLayer, ttl_seconds: int, *, client: Any, table: str
+        self,
+        persistence: BasePersistenceLayer,
+        ttl_seconds: int,
+        *,
+        client: Any,
+        table: str,
+        in_progress_seconds: float,
     ) -> None:
-        """``persistence`` keeps the Powertools records; ``client`` and ``table`` the deliveries."""
+        """``persistence`` keeps the Powertools records; ``client`` and ``table`` the deliveries.
+
+        ``in_progress_seconds``: how long a record stays "in progress" at most, the longest the
+        Connect call it guards can take (``timing.in_progress_lock_seconds``).
+        """
         self._client = client
         self._table = table
         self._ttl_seconds = ttl_seconds
+        self._in_progress_millis = int(in_progress_seconds * 1000)
         self._config = IdempotencyConfig(
             event_key_jmespath="ClientToken",
             raise_on_no_idempotency_key=True,
@@ -67,8 +78,17 @@ class ContactLedger:
         self._start_and_record = cast(Callable[..., dict[str, str | None]], decorate(_start_and_record))
 
     def register_context(self, context: LambdaContext) -> None:
-        """Lets an in-progress record expire with the invocation that wrote it, if that one dies."""
-        self._config.register_lambda_context(context)
+        """Lets an in-progress record expire once the Connect call it guards is over, or with the
+        invocation if that ends sooner.
+
+        Powertools ends the lock when the invocation would time out (300 s by default), longer
+        than Lambda's retries wait after a hard kill (out of memory, timeout), which would then
+        find the lock held and send the event to the failure queue. Ended with the call instead,
+        the retry takes the lock over and replays the recorded request byte for byte under the
+        same ClientToken: Connect answers with the contact it created (docs/exactly-once.md).
+        """
+        capped = _LockTime(context, self._in_progress_millis)
+        self._config.register_lambda_context(cast(LambdaContext, capped))
 
     def known_contact(self, token: str) -> list[str] | None:
         """The contact recorded for ``token``: None if no invocation completed it, else its id
@@ -138,6 +158,17 @@ class ContactLedger:
                 f"the idempotency table refused the record: {exc}", code=type(exc).__name__, retryable=False
             ) from exc
         return result["ContactId"]
+
+
+class _LockTime:
+    """The context as Powertools' in-progress expiry reads it: the invocation's time left, capped."""
+
+    def __init__(self, context: LambdaContext, cap_millis: int) -> None:
+        self._context = context
+        self._cap_millis = cap_millis
+
+    def get_remaining_time_in_millis(self) -> int:
+        return min(self._context.get_remaining_time_in_millis(), self._cap_millis)
 
 
 def _delivery_key(message_id: str) -> str:

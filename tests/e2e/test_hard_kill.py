@@ -1,0 +1,94 @@
+"""Issue 18 item 5: a sandbox killed right after Connect answered is recovered by Lambda's own retry.
+
+Each attempt runs the real handler in a process of its own (``sandbox.py``) against moto's server
+and the Connect emulator over HTTP. The first is frozen as the emulator's answer is ready and
+killed (SIGKILL) once the answer is written to it: the contact exists, the ledger's record for
+its ClientToken says "in progress", and nothing else ever runs. Lambda's retry waits (1 and 2
+minutes) are scaled down 20 times; the lock is what the test's settings give (one Connect
+attempt of 2 s: ``timing.in_progress_lock_seconds``), in the same proportion to the waits as the
+defaults' (5 attempts of 10 s: 137 s against 60 s and 180 s): the first retry may still find the
+lock, the second always finds it expired. Before, the lock lasted the invocation's remaining
+time (300 s) and both retries ended in the failure queue.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+from infra.config import DEFAULTS
+from local_pipeline.aws import IDEMPOTENCY_TABLE, SUPPORT_ADDRESS, LocalAws
+from local_pipeline.connect_emulator import ConnectEmulator
+from local_pipeline.lambda_runtime import RETRY_DELAYS_SECONDS, AsyncLambda
+from ses_to_connect.adapters.ledger import KEY_PREFIX
+from ses_to_connect.convert import client_token
+from ses_to_connect.timing import in_progress_lock_seconds
+
+from . import (
+    assert_sent,
+    attach,
+    decoded,
+    failure_records_for,
+    new_message,
+    only_contact,
+    ses_message_id,
+    store,
+    wire,
+)
+from .sandbox import Sandboxes
+
+SCALE = 20  # Lambda's retry waits, 20 times faster
+CONNECT_ENV = {"CONNECT_MAX_ATTEMPTS": "1", "CONNECT_TIMEOUT_SECONDS": "2"}
+
+
+def record_status(aws: LocalAws, token: str) -> str:
+    """The status of the ledger's Powertools record for ``token``, read as the ledger reads it."""
+    persistence = DynamoDBPersistenceLayer(table_name=IDEMPOTENCY_TABLE, boto3_client=aws.client("dynamodb"))
+    persistence.configure(IdempotencyConfig(event_key_jmespath="ClientToken"), key_prefix=KEY_PREFIX)
+    record = persistence.get_record({"ClientToken": token})
+    assert record is not None
+    return str(record.status)
+
+
+def test_a_sandbox_killed_right_after_connect_answered_is_recovered_by_lambdas_retry(
+    aws: LocalAws, emulator: ConnectEmulator
+) -> None:
+    lock = in_progress_lock_seconds(1, 2, adaptive=False)
+    waits = [delay / SCALE for delay in RETRY_DELAYS_SECONDS]
+    assert waits[0] < lock < sum(waits)  # as in production: the second retry always finds it expired
+    message = new_message("Killed after Connect answered")
+    part = attach(message, b"%PDF-1.4 killed\n", "application/pdf", "contract.pdf")
+    event = store(aws, wire(message))
+    message_id = ses_message_id(event)
+    token = client_token(message_id, SUPPORT_ADDRESS)
+    sandboxes = Sandboxes({**aws.env, **CONNECT_ENV}, timeout_seconds=DEFAULTS["lambda_timeout_seconds"])
+    sandboxes.kill_during_next_answer(emulator)
+    after_failures: list[str] = []
+
+    def wait(seconds: float) -> None:
+        after_failures.append(record_status(aws, token))
+        time.sleep(seconds / SCALE)
+
+    runtime = AsyncLambda(
+        sandboxes, sqs_client=aws.client("sqs"), failure_queue_url=aws.failure_queue_url, sleep=wait
+    )
+
+    run = runtime.invoke(event)
+
+    assert sandboxes.killed == 1
+    assert after_failures[0] == "INPROGRESS"  # the kill left the lock: nothing released it
+    assert run.error is None, run.error
+    contact = only_contact(emulator, message_id)
+    assert run.result is not None
+    [result] = run.result["messages"]
+    assert (result["outcome"], result["contactIds"], result["contactsWithoutId"]) == (
+        "contact",
+        [contact.contact_id],
+        0,
+    )
+    # Connect saw the same request twice (the retry's replay, byte for byte) and created one contact.
+    assert [a.status for a in emulator.attempts()] == [200, 200]
+    assert_sent(aws, contact, message_id, [("contract.pdf", decoded(part))])
+    assert failure_records_for(aws, message_id) == []
+    assert record_status(aws, token) == "COMPLETED"
