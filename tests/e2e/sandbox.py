@@ -19,15 +19,22 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from infra.config import DEFAULTS
+from local_pipeline.aws import LocalAws
 from local_pipeline.connect_emulator import ConnectEmulator
-from local_pipeline.lambda_runtime import LambdaContext
+from local_pipeline.lambda_runtime import AsyncLambda, LambdaContext
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 60.0  # a bound, not an expectation: a busy machine must not fail the test
+RETRY_SCALE = 20  # Lambda's retry waits (1 and 2 minutes) run this many times faster
+# One Connect attempt of 2 s: a 6 s lock (timing.in_progress_lock_seconds) against waits of 3 and
+# 6 s, in the proportion of the defaults' 137 s against 60 and 180 s.
+CONNECT_ENV = {"CONNECT_MAX_ATTEMPTS": "1", "CONNECT_TIMEOUT_SECONDS": "2"}
 
 
 class SandboxKilled(RuntimeError):
@@ -78,6 +85,25 @@ class Sandboxes:
     def _signal(self, number: signal.Signals) -> None:
         if self._running is not None:
             os.kill(self._running.pid, number)
+
+
+def killed_after_next_answer(
+    aws: LocalAws, *, before_retry: Callable[[], None] = lambda: None
+) -> tuple[AsyncLambda, Sandboxes]:
+    """Lambda's asynchronous invocation of sandboxes, the first killed right after Connect answers;
+    ``before_retry`` runs after each failed attempt, before the scaled wait."""
+    assert aws.emulator is not None
+    sandboxes = Sandboxes({**aws.env, **CONNECT_ENV}, timeout_seconds=DEFAULTS["lambda_timeout_seconds"])
+    sandboxes.kill_during_next_answer(aws.emulator)
+
+    def wait(seconds: float) -> None:
+        before_retry()
+        time.sleep(seconds / RETRY_SCALE)
+
+    runtime = AsyncLambda(
+        sandboxes, sqs_client=aws.client("sqs"), failure_queue_url=aws.failure_queue_url, sleep=wait
+    )
+    return runtime, sandboxes
 
 
 def main(event_file: str, result_file: str) -> None:

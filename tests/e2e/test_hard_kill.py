@@ -13,14 +13,11 @@ time (300 s) and both retries ended in the failure queue.
 
 from __future__ import annotations
 
-import time
-
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
-from infra.config import DEFAULTS
 from local_pipeline.aws import IDEMPOTENCY_TABLE, SUPPORT_ADDRESS, LocalAws
 from local_pipeline.connect_emulator import ConnectEmulator
-from local_pipeline.lambda_runtime import RETRY_DELAYS_SECONDS, AsyncLambda
+from local_pipeline.lambda_runtime import RETRY_DELAYS_SECONDS
 from ses_to_connect.adapters.ledger import KEY_PREFIX
 from ses_to_connect.convert import client_token
 from ses_to_connect.timing import in_progress_lock_seconds
@@ -36,10 +33,7 @@ from . import (
     store,
     wire,
 )
-from .sandbox import Sandboxes
-
-SCALE = 20  # Lambda's retry waits, 20 times faster
-CONNECT_ENV = {"CONNECT_MAX_ATTEMPTS": "1", "CONNECT_TIMEOUT_SECONDS": "2"}
+from .sandbox import CONNECT_ENV, RETRY_SCALE, killed_after_next_answer
 
 
 def record_status(aws: LocalAws, token: str) -> str:
@@ -54,24 +48,19 @@ def record_status(aws: LocalAws, token: str) -> str:
 def test_a_sandbox_killed_right_after_connect_answered_is_recovered_by_lambdas_retry(
     aws: LocalAws, emulator: ConnectEmulator
 ) -> None:
-    lock = in_progress_lock_seconds(1, 2, adaptive=False)
-    waits = [delay / SCALE for delay in RETRY_DELAYS_SECONDS]
+    lock = in_progress_lock_seconds(
+        int(CONNECT_ENV["CONNECT_MAX_ATTEMPTS"]), int(CONNECT_ENV["CONNECT_TIMEOUT_SECONDS"]), adaptive=False
+    )
+    waits = [delay / RETRY_SCALE for delay in RETRY_DELAYS_SECONDS]
     assert waits[0] < lock < sum(waits)  # as in production: the second retry always finds it expired
     message = new_message("Killed after Connect answered")
     part = attach(message, b"%PDF-1.4 killed\n", "application/pdf", "contract.pdf")
     event = store(aws, wire(message))
     message_id = ses_message_id(event)
     token = client_token(message_id, SUPPORT_ADDRESS)
-    sandboxes = Sandboxes({**aws.env, **CONNECT_ENV}, timeout_seconds=DEFAULTS["lambda_timeout_seconds"])
-    sandboxes.kill_during_next_answer(emulator)
     after_failures: list[str] = []
-
-    def wait(seconds: float) -> None:
-        after_failures.append(record_status(aws, token))
-        time.sleep(seconds / SCALE)
-
-    runtime = AsyncLambda(
-        sandboxes, sqs_client=aws.client("sqs"), failure_queue_url=aws.failure_queue_url, sleep=wait
+    runtime, sandboxes = killed_after_next_answer(
+        aws, before_retry=lambda: after_failures.append(record_status(aws, token))
     )
 
     run = runtime.invoke(event)
