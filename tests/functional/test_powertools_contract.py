@@ -210,3 +210,12 @@ def test_a_table_that_fails_raises_storage_error_from_every_ledger_call(dynamodb
         with pytest.raises(StorageError) as raised:
             call()
         assert raised.value.retryable is True
+
+
+def test_a_damaged_delivery_item_is_a_permanent_storage_error_not_a_key_error(dynamodb: Any) -> None:
+    dynamodb.put_item(
+        TableName=TABLE, Item={"id": {"S": "ses-to-connect#Delivery#damaged"}, "delivery": {"S": "{"}}
+    )
+    with pytest.raises(StorageError) as raised:
+        ledger(dynamodb).delivery("damaged")
+    assert (raised.value.code, raised.value.retryable) == ("JSONDecodeError", False)

@@ -98,9 +98,9 @@ class ContactLedger:
                 record = self._persistence.get_record({"ClientToken": token})
             except IdempotencyItemNotFoundError:
                 return None
-        if record is None or record.status != "COMPLETED":
-            return None
-        response = record.response_json_as_dict() or {}
+            if record is None or record.status != "COMPLETED":
+                return None
+            response = record.response_json_as_dict() or {}  # a damaged record fails here, translated
         contact_id = response.get("ContactId")
         return [str(contact_id)] if contact_id else []
 
@@ -110,7 +110,8 @@ class ContactLedger:
             item = self._client.get_item(
                 TableName=self._table, Key={"id": {"S": _delivery_key(message_id)}}, ConsistentRead=True
             ).get("Item")
-        return None if item is None else Delivery.from_json(item["delivery"]["S"])
+            # A damaged item fails here, as a permanent error: every retry would read it the same.
+            return None if item is None else Delivery.from_json(item["delivery"]["S"])
 
     def save_delivery(self, message_id: str, delivery: Delivery, *, first: bool) -> Delivery:
         """Store ``delivery``; the first one stored wins, so racing invocations send the same URLs.
