@@ -33,6 +33,7 @@ from ses_to_connect.settings import (
     Setting,
     Settings,
 )
+from ses_to_connect.timing import connect_call_seconds
 
 __all__ = [
     "CONTEXT_KEYS",
@@ -113,9 +114,6 @@ MAX_SES_RECIPIENTS = 100  # per receipt rule
 # expire, whatever X-Amz-Expires says (S3 user guide). How long Lambda's sessions last is not
 # documented, so the lifetime is capped at an hour rather than promising days the session may not keep.
 MAX_ATTACHMENT_URL_EXPIRY_SECONDS = 3600
-# botocore's standard and adaptive retry modes wait at most min(2 ** i, 20) s before retry i + 1
-# (botocore/retries/standard.py, ExponentialBackoff).
-RETRY_BACKOFF_CAP_SECONDS = 20
 # Besides Connect, one invocation reads the raw message and stores its attachments: one attempt of
 # each (connect + read timeout) is allowed for in the timeout budget.
 OTHER_AWS_CALLS_IN_BUDGET = 2
@@ -141,13 +139,6 @@ _STACK_NAME_RULE = "letters, digits and '-', starting with a letter"
 _RULE_NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit"
 _SERVICE_NAME_RULE = "1-128 letters, digits, '.', '_' or '-'"
 DEFAULT_RULE_SET_NAME = "ses-to-connect"
-
-
-def connect_call_seconds(attempts: int, timeout_seconds: int) -> int:
-    """The longest one Connect call can take: every attempt times out connecting, then reading
-    (both ``timeout_seconds``), with the longest backoff between attempts."""
-    backoff = sum(min(1 << retry, RETRY_BACKOFF_CAP_SECONDS) for retry in range(attempts - 1))
-    return attempts * 2 * timeout_seconds + backoff
 
 
 def timeout_budget_seconds(
@@ -709,9 +700,8 @@ class _Reader:
             return default
         if not spec.within(number):
             extra = ', or "none"' if none_disables else ""
-            return self._fail(
-                key, f"must be between {spec.low} and {spec.high}{extra}, not {number}", default
-            )
+            why = spec.below_low(number) or f"must be between {spec.low} and {spec.high}{extra}, not {number}"
+            return self._fail(key, why, default)
         return number
 
     def log_retention(self, key: str) -> int:

@@ -26,9 +26,9 @@ Design
 * Order of work per request: injected fault, access key, token bucket, validation, instance and address,
   pre-signed attachment URLs (signature, X-Amz-Date + X-Amz-Expires, the signing key's expiry), idempotency,
   RelatedContactId (must be a contact of this emulator), attachment downloads (loopback hosts only), contact
-  recorded, lost answer or delay, response. The delay comes after the contact is recorded on purpose: it
-  reproduces what a read timeout means in production (the contact exists but the caller never learns its
-  id), which only a stable ClientToken makes safe to retry.
+  recorded, lost answer (or an answer without ``ContactId``) or delay, response. The delay comes after the
+  contact is recorded on purpose: it reproduces what a read timeout means in production (the contact
+  exists but the caller never learns its id), which only a stable ClientToken makes safe to retry.
 * At least as strict as Connect where Connect's behaviour is undocumented (docs/exactly-once.md):
   the URLs are checked *before* the idempotency check, so a retry that replays stale URLs is refused
   even when its token is known; whether a refused request uses up its ClientToken is selectable
@@ -681,6 +681,8 @@ class ConnectEmulator:
         self._tokens: dict[str, _TokenUse] = {}
         self._faults: deque[ConnectError] = deque()
         self._lost_answers = 0
+        self._answers_without_id = 0
+        self._answer_hooks: deque[tuple[Callable[[], None], Callable[[], None]]] = deque()
         self._older_contact_ids: set[str] = set()
         self._attempts: list[Attempt] = []
         self._delay = 0.0
@@ -749,6 +751,8 @@ class ConnectEmulator:
             self._attempts.clear()
             self._faults.clear()
             self._lost_answers = 0
+            self._answers_without_id = 0
+            self._answer_hooks.clear()
             self._older_contact_ids.clear()
             self._delay = 0.0
 
@@ -779,6 +783,22 @@ class ConnectEmulator:
             raise ValueError("count must be >= 0")
         with self._lock:
             self._lost_answers += count
+
+    def answer_without_contact_ids(self, count: int = 1) -> None:
+        """Do the next ``count`` requests' work (a contact is created or found), then answer 200
+        with an empty body: an answer the model allows (``ContactId`` is not required) that names
+        no contact."""
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        with self._lock:
+            self._answers_without_id += count
+
+    def around_next_answer(self, before_sent: Callable[[], None], after_sent: Callable[[], None]) -> None:
+        """Call ``before_sent`` once the next StartEmailContact is answered (its work done, its
+        answer ready) and ``after_sent`` once that answer is written to the caller: a test stops and
+        kills the caller's process there, as Lambda kills a sandbox that ran out of memory or time."""
+        with self._lock:
+            self._answer_hooks.append((before_sent, after_sent))
 
     def add_older_contact(self, contact_id: str) -> None:
         """A contact of the instance created before this emulator started: a valid RelatedContactId."""
@@ -953,6 +973,9 @@ class ConnectEmulator:
             status, payload = 200, {"ContactId": self._start_email_contact(body, authorization)}
             with self._lock:
                 lose, self._lost_answers = self._lost_answers > 0, max(0, self._lost_answers - 1)
+                if not lose and self._answers_without_id > 0:
+                    self._answers_without_id -= 1
+                    payload = {}
             if lose:
                 error = ConnectError(
                     "InternalServiceException", "Injected: the answer was lost after the work"
@@ -1192,7 +1215,14 @@ def _handler_class(emulator: ConnectEmulator) -> type[BaseHTTPRequestHandler]:
             # Read the body first, whatever the answer, so the connection stays in sync.
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if urlsplit(self.path).path == "/contact/email":
-                self._send(*emulator._answer_start_email_contact(body, self.headers.get("Authorization")))
+                answer = emulator._answer_start_email_contact(body, self.headers.get("Authorization"))
+                with emulator._lock:
+                    hooks = emulator._answer_hooks.popleft() if emulator._answer_hooks else None
+                if hooks is not None:
+                    hooks[0]()
+                self._send(*answer)
+                if hooks is not None:
+                    hooks[1]()
             else:
                 self._send_unknown()
 

@@ -22,10 +22,8 @@ from types import MappingProxyType
 from urllib.parse import parse_qs, urlsplit
 
 from ses_to_connect.attachments import Skipped
+from ses_to_connect.timing import URL_SAFETY_MARGIN_SECONDS
 
-# A URL is replayed only while it stays valid this much longer: Connect may fetch the files
-# after it answers, and clocks differ.
-URL_SAFETY_MARGIN_SECONDS = 300
 # Skipped files kept by name, in UTF-8 bytes: more than fill the 4,096-character
 # sesAttachmentsSkipped listing (4 bytes a character at worst), far below DynamoDB's 400 KB
 # item whatever the names. The rest are kept as counts per reason.

@@ -20,9 +20,11 @@ from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.adapters.failures import FailureQueue, failure_record
 from ses_to_connect.adapters.s3 import AttachmentStore, MailStore
 from ses_to_connect.errors import BridgeError, UnsupportedRuntimeError
+from ses_to_connect.model import DefectKind
 from ses_to_connect.pipeline import Adapters, Pipeline, RecordResult
 from ses_to_connect.ses_event import REDRIVE_KEY, records
 from ses_to_connect.settings import Settings
+from ses_to_connect.timing import in_progress_lock_seconds
 
 logger = Logger()
 metrics = Metrics()
@@ -78,6 +80,11 @@ def pipeline() -> Pipeline:
                 settings.idempotency_ttl_seconds,
                 client=dynamodb,
                 table=settings.idempotency_table,
+                in_progress_seconds=in_progress_lock_seconds(
+                    settings.connect_max_attempts,
+                    settings.connect_timeout_seconds,
+                    adaptive=settings.connect_retry_mode == "adaptive",
+                ),
             )
         if settings.threads_table:
             from ses_to_connect.adapters.threads import ThreadIndex  # noqa: PLC0415
@@ -197,3 +204,5 @@ def _record_metrics(result: RecordResult) -> None:
         )
     if result.defects:
         metrics.add_metric(name="MessagesWithDefects", unit=MetricUnit.Count, value=1)
+    if any(defect.startswith(DefectKind.THREAD_INDEX_NOT_WRITTEN) for defect in result.defects):
+        metrics.add_metric(name="ThreadIndexWriteFailures", unit=MetricUnit.Count, value=1)

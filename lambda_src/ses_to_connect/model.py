@@ -77,6 +77,7 @@ class DefectKind(StrEnum):
     RECIPIENTS_CAPPED = "recipients_capped"
     REQUEST_LIMIT_VIOLATION = "request_limit_violation"  # :the problem
     RELATED_CONTACT_UNKNOWN = "related_contact_unknown"  # Connect refused the thread root
+    THREAD_INDEX_NOT_WRITTEN = "thread_index_not_written"  # :error code; the contact exists regardless
 
     @classmethod
     def of(cls, defect: MessageDefect) -> DefectKind:

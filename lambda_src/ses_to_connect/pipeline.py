@@ -26,7 +26,13 @@ from aws_lambda_powertools import Logger
 from ses_to_connect.attachments import Skip, Skipped, send
 from ses_to_connect.convert import Plan, build_requests, client_token, plan
 from ses_to_connect.delivery import Delivery, Drop, variant_token
-from ses_to_connect.errors import AttachmentsRejected, DeliveryError, EventError, IdempotencyConflict
+from ses_to_connect.errors import (
+    AttachmentsRejected,
+    BridgeError,
+    DeliveryError,
+    EventError,
+    IdempotencyConflict,
+)
 from ses_to_connect.headers import message_ids
 from ses_to_connect.limits import check_request
 from ses_to_connect.model import DefectKind, Outcome
@@ -109,13 +115,15 @@ class Pipeline:
         earlier = None if self.io.ledger is None else self.io.ledger.delivery(record.message_id)
         if earlier is not None and (known := self._known_contacts(planned, earlier)) is not None:
             logger.info("duplicate invocation: every contact already exists", extra={"contact_ids": known})
-            self._remember_thread(planned, known, None if _unlinked(earlier) else earlier.related_contact_id)
+            unwritten = self._remember_thread(
+                planned, known, None if _unlinked(earlier) else earlier.related_contact_id
+            )
             return RecordResult(
                 record.message_id,
                 Outcome.CONTACT,
                 None,
                 tuple(known),
-                planned.defects,
+                (*planned.defects, *unwritten),
                 duplicate=True,
                 contacts_without_id=len(planned.destinations) - len(known),
             )
@@ -150,10 +158,14 @@ class Pipeline:
         delivery = run.delivery
         unlinked = _unlinked(delivery)
         related = None if unlinked else delivery.related_contact_id
-        self._remember_thread(planned, contact_ids, related)
+        unwritten = self._remember_thread(planned, contact_ids, related)
         dropped = _dropped_files(delivery)
         skip_reasons = Counter(item.reason for item in [*planned.skipped, *dropped]) + delivery.skip_counts()
-        defects = [*conversion.defects, *([DefectKind.RELATED_CONTACT_UNKNOWN.value] if unlinked else [])]
+        defects = [
+            *conversion.defects,
+            *([DefectKind.RELATED_CONTACT_UNKNOWN.value] if unlinked else []),
+            *unwritten,
+        ]
         logger.info(
             "contacts created",
             extra={
@@ -350,11 +362,21 @@ class Pipeline:
             return None
         return self.io.threads.find_root(planned.thread_ids)
 
-    def _remember_thread(self, planned: Plan, contact_ids: list[str], related: str | None) -> None:
+    def _remember_thread(self, planned: Plan, contact_ids: list[str], related: str | None) -> list[str]:
+        """Write the thread entry; a failure is returned as a defect, never raised: the contact
+        exists, and a retry or the failure queue could not make it more than a contact."""
         own_id = next(iter(message_ids(planned.message.message_id)[-1:]), None)
         if self.io.threads is None or own_id is None or not contact_ids:
-            return
-        self.io.threads.remember(own_id, contact_ids[0], related or contact_ids[0])
+            return []
+        try:
+            self.io.threads.remember(own_id, contact_ids[0], related or contact_ids[0])
+        except BridgeError as exc:
+            logger.warning(
+                "the contact exists but its thread entry was not written: replies to it start new contacts",
+                extra={"code": exc.code, "retryable": exc.retryable},
+            )
+            return [f"{DefectKind.THREAD_INDEX_NOT_WRITTEN.value}:{exc.code}"]
+        return []
 
 
 @dataclass

@@ -29,6 +29,11 @@ from ses_to_connect.limits import (
     MAX_CONTACT_FLOW_ID,
     attributes_size,
 )
+from ses_to_connect.timing import (
+    LAMBDA_RETRY_DELAYS_SECONDS,
+    MIN_ATTACHMENT_URL_EXPIRY_SECONDS,
+    URL_SAFETY_MARGIN_SECONDS,
+)
 
 
 class Action(StrEnum):
@@ -100,6 +105,7 @@ class Setting(NamedTuple):
     key: str = ""  # the cdk.json context key; "": the stack fills the variable in itself
     low: int | None = None  # an integer's range, both ends included
     high: int | None = None
+    low_reason: str = ""  # why ``low`` is the least, when it is not the service's own limit
     choices: tuple[Any, ...] = ()  # the values allowed, as the reader returns them
     required: bool = False
     default_text: str = ""  # the docs' words for the default, when a value cannot say it
@@ -108,6 +114,12 @@ class Setting(NamedTuple):
     def within(self, value: int) -> bool:
         """Whether ``value`` is in the declared range (every value is when there is none)."""
         return (self.low is None or self.low <= value) and (self.high is None or value <= self.high)
+
+    def below_low(self, value: int) -> str | None:
+        """Why ``value`` is too low, when the declaration gives a reason (both readers word it so)."""
+        if self.low_reason and self.low is not None and value < self.low:
+            return f"must be at least {self.low}: {self.low_reason}; not {value}"
+        return None
 
 
 # The function's settings, in the order they are read (and their problems reported). One setting
@@ -163,7 +175,11 @@ FUNCTION_SETTINGS: tuple[Setting, ...] = (
     Setting("aws_timeout_seconds", "integer", 10, env="AWS_TIMEOUT_SECONDS", key="awsTimeoutSeconds",
             low=1, high=60, example="5", doc="Connect and read timeout of each S3 and DynamoDB call."),
     Setting("attachment_url_expiry_seconds", "integer", 3600, env="ATTACHMENT_URL_EXPIRY_SECONDS",
-            key="attachmentUrlExpirySeconds", low=60, high=604_800, example="900",  # SigV4's limit
+            key="attachmentUrlExpirySeconds", low=MIN_ATTACHMENT_URL_EXPIRY_SECONDS,
+            high=604_800, example="900",  # SigV4's limit
+            low_reason=f"the {URL_SAFETY_MARGIN_SECONDS} s replay margin + Lambda's retry waits "
+                       f"({' + '.join(map(str, LAMBDA_RETRY_DELAYS_SECONDS))} s), or a retry signs the URLs "
+                       "again and a lost answer's contact id is lost",
             doc="Lifetime of the pre-signed attachment URLs given to Connect."),
     Setting("attachment_uploads", "integer", 4, env="ATTACHMENT_UPLOADS", key="attachmentUploads",
             low=1, high=MAX_ATTACHMENTS, example="1",
@@ -390,7 +406,8 @@ def _validate(settings: Settings) -> list[str]:
         if value is not None and not setting.within(value):
             # Word for word as before (tests match them): only an optional setting's message names the value.
             named = f", not {value}" if setting.default is None else ""
-            problems.append(f"{setting.env} must be between {setting.low} and {setting.high}{named}")
+            why = setting.below_low(value) or f"must be between {setting.low} and {setting.high}{named}"
+            problems.append(f"{setting.env} {why}")
         if setting.choices and value not in setting.choices:
             problems.append(f"{setting.env} must be {' or '.join(setting.choices)}, not {value!r}")
     return problems

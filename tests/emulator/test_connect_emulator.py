@@ -661,6 +661,25 @@ def test_a_lost_answer_still_creates_and_the_same_request_returns_the_contact(
     assert [a.status for a in emulator.attempts()] == [500, 200]
 
 
+def test_an_answer_without_contact_id_still_creates_and_counts_only_the_requests_asked_for(
+    emulator: ConnectEmulator, client: Any
+) -> None:
+    request = {**minimal_request(), "ClientToken": "no-id-0001"}
+    with pytest.raises(ValueError, match="count must be >= 0"):
+        emulator.answer_without_contact_ids(-1)
+    emulator.answer_without_contact_ids(1)
+
+    answer = client.start_email_contact(**request)
+
+    assert "ContactId" not in answer  # botocore parses the empty 200 body without complaint
+    [contact] = emulator.contacts()
+    assert client.start_email_contact(**request)["ContactId"] == contact.contact_id
+    assert [a.status for a in emulator.attempts()] == [200, 200]
+    emulator.answer_without_contact_ids(1)
+    emulator.reset()  # a reset forgets the fault with the rest
+    assert "ContactId" in client.start_email_contact(**request)
+
+
 def test_an_unknown_related_contact_is_not_found(emulator: ConnectEmulator, client: Any) -> None:
     with pytest.raises(client.exceptions.ResourceNotFoundException) as raised:
         client.start_email_contact(**{**minimal_request(), "RelatedContactId": "deleted-contact"})

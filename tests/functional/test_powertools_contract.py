@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -108,12 +109,53 @@ def request(**members: str) -> StartEmailContactRequestTypeDef:
     return cast("StartEmailContactRequestTypeDef", {"ClientToken": TOKEN, **members})
 
 
-def ledger(client: Any, table: str = TABLE) -> ContactLedger:
+def ledger(client: Any, table: str = TABLE, *, lock_seconds: float = 30) -> ContactLedger:
     """A ledger as a fresh container builds it (handler.pipeline)."""
     persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
-    built = ContactLedger(persistence, 3600, client=client, table=table)
+    built = ContactLedger(persistence, 3600, client=client, table=table, in_progress_seconds=lock_seconds)
     built.register_context(RunningInvocation())  # as the handler does on each invocation
     return built
+
+
+class HardKill(BaseException):
+    """Dies as a killed process does: Powertools catches Exception only, so the lock stays."""
+
+
+def killed(request: StartEmailContactRequestTypeDef) -> str:
+    """The function dies during the Connect call (its answer arrived or not)."""
+    raise HardKill
+
+
+def in_progress_expiry(client: Any) -> float:
+    """Seconds from now until the token's in-progress record expires (Powertools' attribute, in ms)."""
+    [item] = [i for i in client.scan(TableName=TABLE)["Items"] if i["id"]["S"].startswith(KEY_PREFIX)]
+    pinned(item["status"]["S"] == "INPROGRESS", "the status of a record in progress")
+    return int(item["in_progress_expiration"]["N"]) / 1000 - time.time()
+
+
+def test_the_in_progress_lock_ends_with_the_connect_call_and_then_a_retry_takes_it_over(
+    dynamodb: Any,
+) -> None:
+    """Issue 18 item 5: the lock lasted the invocation's remaining time (300 s), past Lambda's retries."""
+    with pytest.raises(HardKill):
+        ledger(dynamodb, lock_seconds=1.5).start_once(request(), killed)
+    left = in_progress_expiry(dynamodb)
+    pinned(0.5 < left <= 1.5, f"in_progress_expiration = now + get_remaining_time_in_millis() (left: {left})")
+    with pytest.raises(DeliveryError) as raised:  # the lock still holds: Lambda retries later
+        ledger(dynamodb).start_once(request(), lambda _: "never sent")
+    assert raised.value.code == "InProgress"
+
+    time.sleep(left + 0.1)
+
+    retry = ledger(dynamodb)
+    pinned(retry.start_once(request(), lambda _: "contact-1") == "contact-1", "taking over an expired lock")
+    assert retry.known_contact(TOKEN) == ["contact-1"]
+
+
+def test_the_lock_never_outlasts_the_invocation(dynamodb: Any) -> None:
+    with pytest.raises(HardKill):
+        ledger(dynamodb, lock_seconds=600).start_once(request(), killed)
+    assert 55 < in_progress_expiry(dynamodb) <= 60  # RunningInvocation has 60 s left
 
 
 def test_a_recorded_contact_is_found_by_a_fresh_ledger_under_a_stable_key(dynamodb: Any) -> None:
@@ -168,3 +210,12 @@ def test_a_table_that_fails_raises_storage_error_from_every_ledger_call(dynamodb
         with pytest.raises(StorageError) as raised:
             call()
         assert raised.value.retryable is True
+
+
+def test_a_damaged_delivery_item_is_a_permanent_storage_error_not_a_key_error(dynamodb: Any) -> None:
+    dynamodb.put_item(
+        TableName=TABLE, Item={"id": {"S": "ses-to-connect#Delivery#damaged"}, "delivery": {"S": "{"}}
+    )
+    with pytest.raises(StorageError) as raised:
+        ledger(dynamodb).delivery("damaged")
+    assert (raised.value.code, raised.value.retryable) == ("JSONDecodeError", False)

@@ -513,7 +513,13 @@ UNVERSIONED_LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowert
         ),
         (
             {"attachmentUrlExpirySeconds": 7200},
-            "attachmentUrlExpirySeconds: must be between 60 and 3600, not 7200",
+            "attachmentUrlExpirySeconds: must be between 480 and 3600, not 7200",
+        ),
+        (  # issue 18: the replay margin and Lambda's two retry waits, named in the message
+            {"attachmentUrlExpirySeconds": 300},
+            "attachmentUrlExpirySeconds: must be at least 480: the 300 s replay margin + Lambda's retry "
+            "waits (60 + 120 s), or a retry signs the URLs again and a lost answer's contact id is lost; "
+            "not 300",
         ),
         (
             {"lambdaReservedConcurrency": 0},
@@ -592,9 +598,9 @@ def test_unrelated_context_keys_are_ignored() -> None:
 def test_every_declared_range_is_enforced_naming_the_key(spec: Setting) -> None:
     assert spec.low is not None and spec.high is not None
     for value in (spec.low - 1, spec.high + 1):
+        why = spec.below_low(value) or f"must be between {spec.low} and {spec.high}"
         assert any(
-            p.startswith(f"{spec.key}: must be between {spec.low} and {spec.high}")
-            and p.endswith(f"not {value}")
+            p.startswith(f"{spec.key}: {why}") and p.endswith(f"not {value}")
             for p in problems_of(**{spec.key: value})
         )
 

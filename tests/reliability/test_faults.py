@@ -20,6 +20,7 @@ from ses_to_connect import handler
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.adapters.threads import ThreadIndex
 from tests.e2e import new_container, ses_message_id
+from tests.e2e.sandbox import killed_after_next_answer
 from tests.reliability.conftest import FAST_FAILURE_ENV
 from tests.reliability.harness import check, invoke_concurrently, runtime, store
 
@@ -219,6 +220,19 @@ def test_crash_after_start_email_contact_succeeded(aws: LocalAws, monkeypatch: p
     counts = check(aws, "crash after StartEmailContact", events, invocations)
     assert invocations[0].attempts == 2
     assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
+
+
+def test_hard_kill_right_after_connect_answered(aws: LocalAws) -> None:
+    """A real SIGKILL of the sandbox process once Connect's answer is written to it; Lambda's retry
+    waits scaled down (tests/e2e/sandbox.py). The ledger's lock ends with the Connect call, so a
+    retry takes it over and replays the request: the same contact, its id known."""
+    [event] = store(aws, "hard-kill", 1)
+    runtime, sandboxes = killed_after_next_answer(aws)
+    invocations = [runtime.invoke(event)]
+    counts = check(aws, "hard kill (SIGKILL) after Connect answered", [event], invocations)
+    assert sandboxes.killed == 1
+    assert (counts.contacts, counts.ids_known, counts.failure_queue) == (1, 1, 0)
+    assert (counts.lost, counts.duplicated) == (0, 0)
 
 
 def test_crash_before_the_thread_record(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:

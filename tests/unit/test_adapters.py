@@ -28,7 +28,8 @@ from botocore.stub import Stubber
 from ses_to_connect import pipeline
 from ses_to_connect.adapters.aws_errors import translated
 from ses_to_connect.adapters.connect import PERMANENT, ContactStarter
-from ses_to_connect.adapters.s3 import MISSING_OBJECT
+from ses_to_connect.adapters.s3 import MISSING_OBJECT, content_type, header_value
+from ses_to_connect.adapters.table_keys import MAX_PARTITION_KEY_BYTES, table_key
 from ses_to_connect.errors import (
     AttachmentsRejected,
     BridgeError,
@@ -90,6 +91,37 @@ def test_a_botocore_error_is_retryable_unless_the_request_could_never_be_sent(
     error = storage_error(raised)
     assert (error.retryable, error.code) == (retryable, code)
     assert str(error) == f"cannot do it: {raised}"
+
+
+def test_anything_else_a_library_raises_is_the_functions_error_permanent_unless_the_network() -> None:
+    """Issue 18: botocore's signer raised AttributeError on an 8-bit header, which reached Lambda."""
+    signer = storage_error(AttributeError("'Header' object has no attribute 'split'"))
+    assert (signer.retryable, signer.code) == (False, "AttributeError")
+    assert str(signer) == "cannot do it: AttributeError: 'Header' object has no attribute 'split'"
+    socket = storage_error(ConnectionResetError("reset by peer"))
+    assert (socket.retryable, socket.code) == (True, "ConnectionResetError")
+    own = StorageError("already translated", retryable=False)
+    with pytest.raises(StorageError) as caught, translated("cannot do it"):
+        raise own
+    assert caught.value is own
+
+
+def test_header_values_leave_as_printable_ascii_and_a_broken_media_type_as_octet_stream() -> None:
+    assert header_value("spam:FAIL") == "spam:FAIL"
+    assert header_value("a\udcc3\udca9 é\r\n\u2019") == "a\\udcc3\\udca9 \\xe9\\x0d\\x0a\\u2019"
+    assert content_type("application/pdf") == "application/pdf"
+    for broken in ("application/p\udcc3\udca9df", "application/pédf", "text/plain\r\nX-Evil: 1", "pdf"):
+        assert content_type(broken) == "application/octet-stream"
+
+
+def test_keys_over_dynamodbs_limit_or_not_utf8_are_hashed_the_same_every_time() -> None:
+    fits = "<" + "a" * (MAX_PARTITION_KEY_BYTES - 2) + ">"
+    assert table_key(fits) == fits
+    too_long = fits + "b"
+    assert table_key(too_long) == table_key(too_long) != table_key(too_long + "c")
+    assert table_key(too_long).startswith("sha256:") and len(table_key(too_long)) == 7 + 64
+    assert table_key("é" * 1025).startswith("sha256:")  # 2,050 bytes of UTF-8 in 1,025 characters
+    assert table_key("<\udcc3@example.org>").startswith("sha256:")  # not encodable: never sent
 
 
 def test_a_storage_refusal_is_retryable_unless_its_code_is_permanent_for_the_adapter() -> None:
@@ -193,6 +225,16 @@ def test_a_request_botocore_refuses_to_send_is_a_permanent_delivery_error(
         starter.start(cast("StartEmailContactRequestTypeDef", {**REQUEST, "NotAParameter": "x"}))
     assert (raised.value.code, raised.value.retryable) == ("ParamValidationError", False)
     assert isinstance(raised.value.__cause__, ParamValidationError)
+
+
+def test_a_200_answer_without_contact_id_is_a_retryable_delivery_error(
+    connect: tuple[ContactStarter, Stubber],
+) -> None:
+    starter, stubber = connect
+    stubber.add_response("start_email_contact", {}, dict(REQUEST))
+    with stubber, pytest.raises(DeliveryError) as raised:
+        starter.start(REQUEST)
+    assert (raised.value.code, raised.value.retryable) == ("MissingContactId", True)
 
 
 def test_the_pipeline_imports_no_adapter() -> None:

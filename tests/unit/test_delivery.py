@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from ses_to_connect.attachments import Skipped
 from ses_to_connect.delivery import (
     MAX_SKIPPED_BYTES,
-    URL_SAFETY_MARGIN_SECONDS,
     Delivery,
     urls_valid_until,
     variant_token,
 )
+from ses_to_connect.timing import URL_SAFETY_MARGIN_SECONDS
 
 BASE = "a" * 64
 

@@ -16,6 +16,7 @@ from ses_to_connect.settings import (
     Setting,
     Settings,
 )
+from ses_to_connect.timing import LAMBDA_RETRY_DELAYS_SECONDS, URL_SAFETY_MARGIN_SECONDS
 
 BASE = {
     "CONNECT_INSTANCE_ID": "11111111-2222-3333-4444-555555555555",
@@ -134,7 +135,23 @@ def test_every_declared_range_is_enforced_naming_the_variable(setting: Setting) 
         with pytest.raises(SettingsError) as caught:
             Settings.from_env({**BASE, setting.env: str(value)})
         named = f", not {value}" if setting.default is None else ""
-        assert caught.value.problems == [
-            f"{setting.env} must be between {setting.low} and {setting.high}{named}"
-        ]
+        expected = setting.below_low(value) or f"must be between {setting.low} and {setting.high}{named}"
+        assert caught.value.problems == [f"{setting.env} {expected}"]
     assert getattr(Settings.from_env({**BASE, setting.env: str(setting.high)}), setting.name) == setting.high
+    assert getattr(Settings.from_env({**BASE, setting.env: str(setting.low)}), setting.name) == setting.low
+
+
+def test_attachment_urls_outlive_the_replay_margin_and_both_lambda_retries() -> None:
+    """Issue 18: at 60 s any retry signed the URLs again and a lost answer's contact id was lost."""
+    least = URL_SAFETY_MARGIN_SECONDS + sum(LAMBDA_RETRY_DELAYS_SECONDS)
+    assert least == 480
+    for value in ("60", str(least - 1)):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_env({**BASE, "ATTACHMENT_URL_EXPIRY_SECONDS": value})
+        assert caught.value.problems == [
+            f"ATTACHMENT_URL_EXPIRY_SECONDS must be at least {least}: the 300 s replay margin + "
+            "Lambda's retry waits (60 + 120 s), or a retry signs the URLs again and a lost answer's "
+            f"contact id is lost; not {value}"
+        ]
+    accepted = Settings.from_env({**BASE, "ATTACHMENT_URL_EXPIRY_SECONDS": str(least)})
+    assert accepted.attachment_url_expiry_seconds == least

@@ -73,10 +73,15 @@ def translated(
     A service's refusal (``ClientError``) is retryable when the service failed (HTTP 5xx) or
     its code is not in ``permanent``; ``service_message=False`` leaves out a message that only
     restates the code (S3's). Any other botocore error is retryable unless it is one of
-    :data:`NOT_RETRYABLE`.
+    :data:`NOT_RETRYABLE`. Anything else a library raises inside the block (botocore's signer
+    meeting a header it cannot encode raises ``AttributeError``) is the function's error too:
+    permanent, since the same request meets it on every retry, except an ``OSError`` (the
+    network below botocore), which may pass.
     """
     try:
         yield
+    except BridgeError:
+        raise
     except ClientError as exc:
         details = exc.response.get("Error", {})
         code = str(details.get("Code") or "Unknown")
@@ -93,5 +98,12 @@ def translated(
             f"{what}: {exc}",
             code=type(exc).__name__,
             retryable=not isinstance(exc, NOT_RETRYABLE),
+            response={},
+        ) from exc
+    except Exception as exc:
+        raise error(
+            f"{what}: {type(exc).__name__}: {exc}",
+            code=type(exc).__name__,
+            retryable=isinstance(exc, OSError),
             response={},
         ) from exc

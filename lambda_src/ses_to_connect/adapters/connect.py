@@ -45,7 +45,15 @@ class ContactStarter:
         """
         with translated("StartEmailContact failed", permanent=PERMANENT, error=_delivery_error):
             response = self._client.start_email_contact(**request)
-        return str(response["ContactId"])
+        contact_id = response.get("ContactId")
+        if not isinstance(contact_id, str) or not contact_id:
+            # Connect answered 200 but did not say which contact: the contact may exist. A retry
+            # sends this very request under the same ClientToken, which Connect answers with the
+            # contact it created, so retrying cannot make a second one.
+            raise DeliveryError(
+                "StartEmailContact answered without a ContactId", code="MissingContactId", retryable=True
+            )
+        return contact_id
 
 
 def _delivery_error(

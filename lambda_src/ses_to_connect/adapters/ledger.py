@@ -20,8 +20,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import BaseError as IdempotencyError
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
     IdempotencyItemNotFoundError,
     IdempotencyPersistenceLayerError,
 )
@@ -29,6 +31,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ses_to_connect.adapters.aws_errors import translated
+from ses_to_connect.adapters.table_keys import table_key
 from ses_to_connect.delivery import Delivery
 from ses_to_connect.errors import DeliveryError, StorageError
 
@@ -42,12 +45,23 @@ DELIVERY_PREFIX = "ses-to-connect#Delivery#"
 
 class ContactLedger:
     def __init__(
-        self, persistence: BasePersistenceLayer, ttl_seconds: int, *, client: Any, table: str
+        self,
+        persistence: BasePersistenceLayer,
+        ttl_seconds: int,
+        *,
+        client: Any,
+        table: str,
+        in_progress_seconds: float,
     ) -> None:
-        """``persistence`` keeps the Powertools records; ``client`` and ``table`` the deliveries."""
+        """``persistence`` keeps the Powertools records; ``client`` and ``table`` the deliveries.
+
+        ``in_progress_seconds``: how long a record stays "in progress" at most, the longest the
+        Connect call it guards can take (``timing.in_progress_lock_seconds``).
+        """
         self._client = client
         self._table = table
         self._ttl_seconds = ttl_seconds
+        self._in_progress_millis = int(in_progress_seconds * 1000)
         self._config = IdempotencyConfig(
             event_key_jmespath="ClientToken",
             raise_on_no_idempotency_key=True,
@@ -64,22 +78,29 @@ class ContactLedger:
         self._start_and_record = cast(Callable[..., dict[str, str | None]], decorate(_start_and_record))
 
     def register_context(self, context: LambdaContext) -> None:
-        """Lets an in-progress record expire with the invocation that wrote it, if that one dies."""
-        self._config.register_lambda_context(context)
+        """Lets an in-progress record expire once the Connect call it guards is over, or with the
+        invocation if that ends sooner.
+
+        Powertools ends the lock when the invocation would time out (300 s by default), longer
+        than Lambda's retries wait after a hard kill (out of memory, timeout), which would then
+        find the lock held and send the event to the failure queue. Ended with the call instead,
+        the retry takes the lock over and replays the recorded request byte for byte under the
+        same ClientToken: Connect answers with the contact it created (docs/exactly-once.md).
+        """
+        capped = _LockTime(context, self._in_progress_millis)
+        self._config.register_lambda_context(cast(LambdaContext, capped))
 
     def known_contact(self, token: str) -> list[str] | None:
         """The contact recorded for ``token``: None if no invocation completed it, else its id
         (an empty list when the contact exists but Connect never told its id)."""
-        try:
-            with translated("cannot read the idempotency table"):  # Powertools lets these through
+        with translated("cannot read the idempotency table"):  # Powertools lets botocore's through
+            try:
                 record = self._persistence.get_record({"ClientToken": token})
-        except IdempotencyItemNotFoundError:
-            return None
-        except IdempotencyPersistenceLayerError as exc:
-            raise StorageError(f"cannot read the idempotency table: {exc}") from exc
-        if record is None or record.status != "COMPLETED":
-            return None
-        response = record.response_json_as_dict() or {}
+            except IdempotencyItemNotFoundError:
+                return None
+            if record is None or record.status != "COMPLETED":
+                return None
+            response = record.response_json_as_dict() or {}  # a damaged record fails here, translated
         contact_id = response.get("ContactId")
         return [str(contact_id)] if contact_id else []
 
@@ -87,9 +108,10 @@ class ContactLedger:
         """The delivery an earlier invocation stored for this SES message, if any."""
         with translated("cannot read the idempotency table"):
             item = self._client.get_item(
-                TableName=self._table, Key={"id": {"S": DELIVERY_PREFIX + message_id}}, ConsistentRead=True
+                TableName=self._table, Key={"id": {"S": _delivery_key(message_id)}}, ConsistentRead=True
             ).get("Item")
-        return None if item is None else Delivery.from_json(item["delivery"]["S"])
+            # A damaged item fails here, as a permanent error: every retry would read it the same.
+            return None if item is None else Delivery.from_json(item["delivery"]["S"])
 
     def save_delivery(self, message_id: str, delivery: Delivery, *, first: bool) -> Delivery:
         """Store ``delivery``; the first one stored wins, so racing invocations send the same URLs.
@@ -98,7 +120,7 @@ class ContactLedger:
         stored a moment earlier.
         """
         item = {
-            "id": {"S": DELIVERY_PREFIX + message_id},
+            "id": {"S": _delivery_key(message_id)},
             "delivery": {"S": delivery.to_json()},
             "expiration": {"N": str(int(time.time()) + self._ttl_seconds)},  # the table's TTL
         }
@@ -129,9 +151,30 @@ class ContactLedger:
             raise DeliveryError(
                 "another invocation is creating this contact", code="InProgress", retryable=True
             ) from exc
-        except IdempotencyPersistenceLayerError as exc:
-            raise StorageError(f"cannot write the idempotency table: {exc}") from exc
+        except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
+            # The table failed, or changed under Powertools' three tries: a later attempt may pass.
+            raise StorageError(f"cannot write the idempotency table: {exc}", code=type(exc).__name__) from exc
+        except IdempotencyError as exc:  # a record or key Powertools refuses: the same on every retry
+            raise StorageError(
+                f"the idempotency table refused the record: {exc}", code=type(exc).__name__, retryable=False
+            ) from exc
         return result["ContactId"]
+
+
+class _LockTime:
+    """The context as Powertools' in-progress expiry reads it: the invocation's time left, capped."""
+
+    def __init__(self, context: LambdaContext, cap_millis: int) -> None:
+        self._context = context
+        self._cap_millis = cap_millis
+
+    def get_remaining_time_in_millis(self) -> int:
+        return min(self._context.get_remaining_time_in_millis(), self._cap_millis)
+
+
+def _delivery_key(message_id: str) -> str:
+    """SES's ids are short; an operator's hand-made event may carry any id."""
+    return table_key(DELIVERY_PREFIX + message_id)
 
 
 def _start_and_record(

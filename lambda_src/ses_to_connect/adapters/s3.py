@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -19,7 +20,25 @@ from ses_to_connect.limits import MAX_ATTACHMENT_BYTES
 # Either way retrying cannot help: the event goes to the failure queue at once.
 MISSING_OBJECT = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"})
 CHUNK_BYTES = 256 * 1024
+# RFC 9110's type/subtype, each a token: printable ASCII without separators.
+_MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+FALLBACK_CONTENT_TYPE = "application/octet-stream"
 logger = Logger(child=True)
+
+
+def header_value(value: str) -> str:
+    """``value`` as an HTTP header can carry it: printable ASCII, anything else backslash-escaped.
+
+    botocore signs headers as ``str`` and cannot encode 8-bit text (a lone surrogate from an
+    undecodable header byte makes its signer raise ``AttributeError``); S3 would garble the rest.
+    """
+    text = value.encode("ascii", "backslashreplace").decode("ascii")
+    return re.sub(r"[\x00-\x1f\x7f]", lambda char: f"\\x{ord(char[0]):02x}", text)
+
+
+def content_type(value: str) -> str:
+    """The sender's media type if it is one, else ``application/octet-stream`` (never sent as is)."""
+    return value if _MEDIA_TYPE.fullmatch(value) else FALLBACK_CONTENT_TYPE
 
 
 class MailStore:
@@ -44,7 +63,10 @@ class MailStore:
                 Key=target_key,
                 CopySource={"Bucket": self._bucket, "Key": source_key},
                 MetadataDirective="REPLACE",
-                Metadata={"quarantine-reason": reason, "ses-message-id": message_id},
+                Metadata={
+                    "quarantine-reason": header_value(reason),
+                    "ses-message-id": header_value(message_id),
+                },
             )
 
     def put_json(self, key: str, document: dict[str, Any]) -> None:
@@ -98,7 +120,7 @@ class AttachmentStore:
         with translated(f"cannot store attachment s3://{self._bucket}/{key}"):
             # Encrypted by the bucket's default encryption (SSE-S3 or the stack's KMS key).
             self._client.put_object(
-                Bucket=self._bucket, Key=key, Body=data, ContentType=candidate.content_type
+                Bucket=self._bucket, Key=key, Body=data, ContentType=content_type(candidate.content_type)
             )
         # The URL carries the role's session token: its length (Connect takes at most 2,000
         # characters) depends on the credentials, not on this code, so it is watched in production.

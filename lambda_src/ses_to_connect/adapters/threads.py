@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from ses_to_connect.adapters.aws_errors import translated
+from ses_to_connect.adapters.table_keys import table_key
 
 MAX_IDS_LOOKED_UP = 100  # BatchGetItem's limit; a References header rarely has more
 
@@ -22,7 +23,7 @@ class ThreadIndex:
 
     def find_root(self, message_ids: list[str]) -> str | None:
         """The root contact of the first (most direct) id that is known; unknown ids are normal."""
-        ids = list(dict.fromkeys(message_ids))[:MAX_IDS_LOOKED_UP]
+        ids = list(dict.fromkeys(map(table_key, message_ids)))[:MAX_IDS_LOOKED_UP]
         if not ids:
             return None
         keys = [{"messageId": {"S": message_id}} for message_id in ids]
@@ -40,7 +41,7 @@ class ThreadIndex:
 
     def remember(self, message_id: str, contact_id: str, root_contact_id: str) -> None:
         item = {
-            "messageId": {"S": message_id},
+            "messageId": {"S": table_key(message_id)},  # an id over DynamoDB's key limit, hashed
             "contactId": {"S": contact_id},
             "rootContactId": {"S": root_contact_id},
             "expiresAt": {"N": str(int(time.time()) + self._ttl_seconds)},
