@@ -39,6 +39,7 @@ FORWARDED_MARK = "---------- Forwarded message ----------"  # above an inline fo
 # Forwarded messages a client shows in the body (not message/partial or external-body fragments).
 INLINE_FORWARDS = frozenset({"message/rfc822", "message/global", "message/news"})
 FORWARDED_HEADERS = ("From", "Date", "Subject", "To", "Cc")  # shown above a forwarded message's text
+CALENDAR_TYPES = frozenset({"text/calendar", "application/ics"})  # summarised above the body
 _HEADING = "text/x-forwarded-heading"  # a piece that stands above the next one, without a rule
 HEADER_BYTES = 256 * 1024  # kept while parsing, to recover the headers of an unparsable structure
 # Headers the loop guards and verdict fallback read; kept decoded, lower-cased names.
@@ -206,6 +207,8 @@ def _render(message: Message, prefer: str, defects: Defects, files: list[Message
     """
     walk = _Walk(prefer, defects, files)
     shown = _read(walk.pieces(message))
+    if walk.calendars:  # above the text, as clients show an invitation's bar above the message
+        shown[:0] = _calendar_summaries(walk.calendars, defects)
     if shown:
         return _compose(shown, prefer)
     for forwarded in walk.forwarded:
@@ -237,6 +240,7 @@ class _Walk:
         self.defects = defects
         self.files = files
         self.forwarded: list[Message] = []
+        self.calendars: list[Message] = []  # invitations: summarised in the body, sent as files too
 
     def pieces(self, part: Message) -> list[_Piece]:
         content_type = part.get_content_type()
@@ -257,6 +261,8 @@ class _Walk:
             if content_type == "multipart/alternative":
                 return _choose(options, self.prefer)
             return [piece for option in options for piece in option]
+        if content_type in CALENDAR_TYPES:
+            self.calendars.append(part)
         if _is_shown_text(part):
             shown_as = content_type if content_type in BODY_TYPES else "text/plain"
             return [_Piece(shown_as, partial(_decode_text, part, self.defects))]
@@ -377,6 +383,16 @@ def _compose(pieces: list[Body], prefer: str) -> Body | None:
         return Body(HTML_SEPARATOR.join(shown), "text/html")
     shown = (p.text if p.content_type == "text/plain" else _html_as_text(p.text) for p in pieces)
     return Body(TEXT_SEPARATOR.join(shown), "text/plain")
+
+
+def _calendar_summaries(calendars: list[Message], defects: Defects) -> list[Body]:
+    """Each readable calendar part as a short text (title, time, place, organizer, method)."""
+    from ses_to_connect.calendar_summary import MAX_CALENDARS, summarize  # noqa: PLC0415 (only invitations)
+
+    if len(calendars) > MAX_CALENDARS:
+        defects.add(DefectKind.CALENDAR_UNREADABLE, "too_many")
+    read = (summarize(decoded_payload(part, defects), defects) for part in calendars[:MAX_CALENDARS])
+    return [Body(summary, "text/plain") for summary in read if summary]
 
 
 def _under_headings(pieces: list[Body]) -> list[Body]:
