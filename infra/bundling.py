@@ -1,9 +1,11 @@
 """The function's code asset without Docker: ``lambda_src/`` plus the pure-Python packages it vendors.
 
 Powertools comes from its public layer and boto3 from the Lambda runtime; what neither
-provides (``tnefparse``, for Outlook's winmail.dat, and ``charset_normalizer``, for charset
-detection) is copied from the environment running the synth, after checking that the installed
-version is the one pinned in ``requirements/lambda.txt``. No network and no container are needed.
+provides (``tnefparse``, for Outlook's winmail.dat, ``charset_normalizer``, for charset
+detection, ``icalendar`` and its time zone data ``tzdata``, for meeting invitations) is copied
+from the environment running the synth, after checking that the installed version is the one
+pinned in ``requirements/lambda.txt``. (icalendar's other dependency, ``python-dateutil``, is one
+of botocore's, so the runtime has it.) No network and no container are needed.
 
 Only Python sources are copied. ``charset_normalizer``'s wheels for the synth machine carry
 mypyc-compiled modules for its own architecture next to the ``.py`` files they were compiled
@@ -41,10 +43,21 @@ from infra.paths import LAMBDA_SRC, pinned_version
 __all__ = ["VENDORED_PACKAGES", "code_bundling", "compile_tree", "python_version"]
 
 # Import name -> distribution name (as pinned in requirements/lambda.txt).
-VENDORED_PACKAGES = {"tnefparse": "tnefparse", "charset_normalizer": "charset-normalizer"}
+VENDORED_PACKAGES = {
+    "tnefparse": "tnefparse",
+    "charset_normalizer": "charset-normalizer",
+    "icalendar": "icalendar",
+    "tzdata": "tzdata",
+}
 _IGNORE = shutil.ignore_patterns(
     "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", "*.egg-info", "*.so", "*.pyd"
 )
+# What a vendored package ships that the function never runs: icalendar's own test suite (3 MB),
+# its pytz time zone provider (it uses zoneinfo unless told otherwise; pytz is not shipped) and
+# the script that regenerates its time zone table with pytz.
+_LEFT_OUT = {
+    "icalendar": frozenset({"tests", "timezone/pytz.py", "timezone/equivalent_timezone_ids.py"}),
+}
 # Where Lambda unpacks the asset: the path compiled into the byte-code, so that it does not depend on
 # the staging folder's name (the import system replaces it with the real path on loading anyway).
 _TASK_ROOT = "/var/task"
@@ -58,9 +71,8 @@ class _CopyBundling:
     def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
         shutil.copytree(LAMBDA_SRC, output_dir, ignore=_IGNORE, dirs_exist_ok=True)
         for package, distribution in VENDORED_PACKAGES.items():
-            shutil.copytree(
-                _installed_package(package, distribution), Path(output_dir) / package, ignore=_IGNORE
-            )
+            source = _installed_package(package, distribution)
+            shutil.copytree(source, Path(output_dir) / package, ignore=_ignore(source, package))
         runtime = self.runtime
         if sys.version_info[:2] == runtime:
             compile_tree(Path(output_dir))
@@ -121,6 +133,18 @@ def compile_tree(root: Path) -> None:
     )
     if done.returncode != 0:
         raise RuntimeError(f"compiling the code asset failed: {(done.stdout + done.stderr).strip()[-2000:]}")
+
+
+def _ignore(root: Path, package: str) -> typing.Callable[[str, list[str]], set[str]]:
+    """What copytree leaves out of ``package`` (installed at ``root``): caches, native modules and
+    the package's ``_LEFT_OUT`` paths."""
+    left_out = _LEFT_OUT.get(package, frozenset())
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        relative = Path(folder).relative_to(root)
+        return set(_IGNORE(folder, names)) | {name for name in names if str(relative / name) in left_out}
+
+    return ignore
 
 
 def _installed_package(package: str, distribution: str) -> Path:

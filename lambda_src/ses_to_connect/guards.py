@@ -5,26 +5,53 @@ the top-level structure and the start of the body), so a guard never costs a pas
 message. The signals and why each was chosen are listed in docs/contacts.md ("What the guards
 recognise"); the evidence behind them is in docs/loop-guards.md.
 
-Bounces come in two kinds. Standard ones (a report: ``multipart/report`` or a bare
+Words alone never quarantine. A customer writes "Delivery failed - order 5521" about a parcel and
+"Out of office" about their own week, so a Subject or a phrase that sounds like a machine is
+:attr:`Evidence.WORDING`: the message is delivered, flagged so that no automatic acknowledgement
+answers it. Only a structural or envelope signal, something a person's mail client does not
+write, makes :attr:`Evidence.MACHINE`, which the default policy quarantines.
+
+Bounces: any one strong signal (a report part: ``multipart/report`` or a bare
 ``message/delivery-status``; the null envelope sender; a ``MAILER-DAEMON`` sender; Exim's
-``X-Failed-Recipients``) are recognised by any one of those signals. The others (Exchange,
-Lotus, qmail or Yahoo notices sent with an ordinary envelope sender) need two of four weaker
-signals: a postmaster-like sender, a bounce Subject, the original message attached, and a mail
-system's delivery-failure wording. A Subject that marks a reply or forward ("Fwd:
-Undeliverable: ...") is a person passing a bounce on, so the weak signals are not counted for it.
+``X-Failed-Recipients``) is a machine. Otherwise the signals are counted: the structural ones (a
+postmaster-like sender, an SMTP status code, a failed-recipient line, our own message returned)
+and the wording ones (a bounce Subject, a mail system's failure wording, some other message
+attached). Two of them with at least one structural make a machine; two wording ones alone make
+wording. A Subject that marks a reply or forward ("Fwd: Undeliverable: ...") from a sender who is
+not postmaster-like is a person passing a notice on: nothing is counted for it. A gateway that
+reuses the original Subject (``Re: ...``) still has its postmaster-like sender.
+
+Automatic replies: the RFC 3834 header and its vendor cousins are a machine; an out-of-office
+Subject alone is wording.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from email.message import Message
+from email.parser import HeaderParser
+from enum import Enum
 
+from ses_to_connect.addresses import split_addresses
 from ses_to_connect.mime import ParsedMessage
 from ses_to_connect.ses_event import SesRecord
 
+
+class Evidence(Enum):
+    """How strongly a message shows it was written by a machine."""
+
+    NONE = "none"
+    WORDING = "wording"  # only words point at a machine: deliver, never answer automatically
+    MACHINE = "machine"  # a structural or envelope signal no person's mail client writes
+
+
 _NULL_SENDERS = frozenset({"", "<>"})
 _DAEMONS = frozenset({"mailer-daemon"})
-_DAEMON_LIKE = frozenset({"postmaster", "ndr", "mail-daemon", "maildaemon", "mailerdaemon", "mdaemon"})
+# Postmaster-like local parts, alone or as one dot/dash-separated piece ("sms-postmaster").
+_DAEMON_LIKE = re.compile(
+    r"(?:^|[-_.+])(?:postmaster|ndr|mail-?daemon|mailer-?daemon|maildaemon|mdaemon|non-?delivery)(?:$|[-_.+])"
+)
 # Report formats only mail systems write (RFC 3462/6522, 3464, 8098, 5965), at the top or just below.
 _REPORTS = frozenset(
     {
@@ -74,7 +101,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"|no se puede entregar|non recapitabile|impossible de remettre)",
     re.IGNORECASE,
 )
-# What mail systems write in a notice, never what a person writes about one.
+# What mail systems write in a notice (wording: a person can write it too).
 _FAILURE_WORDING = re.compile(
     r"mail delivery software|this is the mail system at|qmail-send program|"
     r"wasn't able to deliver your message|was not able to deliver your message|"
@@ -82,49 +109,79 @@ _FAILURE_WORDING = re.compile(
     r"your message did not reach some or all|delivery has failed to these recipients|"
     r"delivery to the following recipients? failed|the following addresses had permanent fatal errors|"
     r"unable to deliver your message to the following|not listed in (?:the )?domino directory|"
-    r"automatically generated delivery status notification|message could not be delivered to the recipient",
+    r"automatically generated delivery status notification|message could not be delivered to the recipient|"
+    r"invalid (?:user|recipient|destination) address|user unknown|unknown user|no such (?:user|mailbox)|"
+    r"recipient address rejected|mailbox unavailable",
     re.IGNORECASE,
+)
+# SMTP replies quoted by a notice: "550 5.1.1", "550-5.1.1", qmail's "(#5.1.1)", Postfix's
+# "host mx said: 550", Exchange's "Remote Server returned '550". Bounded pieces: linear time.
+_SMTP_STATUS = re.compile(
+    r"(?<![\w.])[45]\d\d[ -]#?[45]\.\d{1,3}\.\d{1,3}(?![\w.])"
+    r"|\(#[45]\.\d{1,3}\.\d{1,3}\)"
+    r"|\bsaid: ?[45]\d\d\b"
+    r"|\bremote server returned '[45]\d\d\b",
+    re.IGNORECASE,
+)
+# A line naming the recipients that failed: Postfix and qmail's "<user@host>:", and the headings
+# that Exim, sendmail, Exchange and Lotus put before the failed addresses.
+_FAILED_RECIPIENT_LINE = re.compile(
+    r"^[ \t]*<[^\s<>@]{1,64}@[^\s<>@]{1,255}>:"
+    r"|(?:following (?:e-?mail )?(?:address|recipient)[\w()]{0,8}|these recipients or groups"
+    r"|was not delivered to)"
+    r"[^\n:]{0,60}:[ \t]*(?:\r?\n[ \t]*){0,3}<?[^\s<>@:]{1,64}@[^\s<>@]{1,255}",
+    re.IGNORECASE | re.MULTILINE,
 )
 _REPLY_OR_FORWARD = re.compile(
     r"^\s*(?:re|fwd?|aw|wg|tr|rv|sv|vs|antw|doorst|enc|rif|r|i)\s*(?:\[\d+\])?\s*:", re.IGNORECASE
 )
 # Bounce boilerplate stands at the start of the notice; reading further is wasted on large mail.
 _WORDING_WINDOW = 16_384
+_SENDER_HEADERS = ("from", "sender", "return-path")
 
 
-def is_bounce(message: ParsedMessage, record: SesRecord) -> bool:
-    """A non-delivery (or other delivery-status) notice: answering it makes a mail loop."""
-    senders = _local_parts(message, record)
+def bounce_evidence(message: ParsedMessage, record: SesRecord) -> Evidence:
+    """Whether a message is a non-delivery (or other delivery-status) notice: answering it loops."""
+    local_parts = _local_parts(message, record)
     if (
         record.source.strip() in _NULL_SENDERS
         or message.content_type in _REPORTS
         or _top_level_types(message.root) & _REPORTS
         or "x-failed-recipients" in message.headers
-        or senders & _DAEMONS
+        or local_parts & _DAEMONS
     ):
-        return True
-    if _REPLY_OR_FORWARD.match(message.subject):
-        return False
-    weak_signals = (
-        bool(senders & _DAEMON_LIKE),
-        bool(_BOUNCE_SUBJECT.match(message.subject)),
-        _has_returned_original(message.root),
-        bool(message.body and _FAILURE_WORDING.search(message.body.text[:_WORDING_WINDOW])),
+        return Evidence.MACHINE
+    daemon_like = any(_DAEMON_LIKE.search(part) for part in local_parts)
+    if _REPLY_OR_FORWARD.match(message.subject) and not daemon_like:
+        return Evidence.NONE  # a person passing a notice on
+    start = message.body.text[:_WORDING_WINDOW] if message.body else ""
+    original = _returned_original(message.root)
+    ours = original is not None and _sent_from(original, record.recipients)
+    structural = (
+        daemon_like,
+        bool(_SMTP_STATUS.search(start)),
+        bool(_FAILED_RECIPIENT_LINE.search(start)),
+        ours,
     )
-    return sum(weak_signals) >= 2
+    wording = (
+        bool(_BOUNCE_SUBJECT.match(message.subject)),
+        bool(_FAILURE_WORDING.search(start)),
+        original is not None and not ours,
+    )
+    return _weigh(sum(structural), sum(wording))
 
 
-def is_auto_reply(message: ParsedMessage) -> bool:
-    """RFC 3834 ``Auto-Submitted`` other than ``no``, the X-Autoreply family, out-of-office Subjects."""
+def auto_reply_evidence(message: ParsedMessage) -> Evidence:
+    """RFC 3834 ``Auto-Submitted`` other than ``no`` and the X-Autoreply family; or only a Subject."""
     headers = message.headers
     auto_submitted = headers.get("auto-submitted", "").split(";")[0].strip().lower()
     if auto_submitted not in {"", "no"}:
-        return True
+        return Evidence.MACHINE
     for name, marker in _AUTO_REPLY_HEADERS.items():
         value = headers.get(name, "").strip().lower()
         if value and (value == marker or (not marker and value != "no")):
-            return True
-    return _AUTO_REPLY_SUBJECT.match(message.subject) is not None
+            return Evidence.MACHINE
+    return Evidence.WORDING if _AUTO_REPLY_SUBJECT.match(message.subject) else Evidence.NONE
 
 
 def is_bulk(message: ParsedMessage) -> bool:
@@ -140,13 +197,51 @@ def senders(message: ParsedMessage, record: SesRecord) -> list[str]:
     return [record.source, *(address.email for address in message.from_)]
 
 
+def _weigh(structural: int, wording: int) -> Evidence:
+    if structural and structural + wording >= 2:
+        return Evidence.MACHINE
+    if structural + wording >= 2:
+        return Evidence.WORDING
+    return Evidence.NONE
+
+
 def _local_parts(message: ParsedMessage, record: SesRecord) -> set[str]:
     return {sender.strip("<> ").split("@")[0].lower() for sender in senders(message, record) if sender}
 
 
-def _has_returned_original(root: Message) -> bool:
-    """A top-level part holding the returned message, or its headers."""
-    return bool(_top_level_types(root) & _RETURNED_ORIGINAL)
+def _returned_original(root: Message) -> Message | None:
+    """A top-level part holding a returned message, or its headers."""
+    payload = root.get_payload() if root.is_multipart() else None
+    parts = payload if isinstance(payload, list) else []
+    return next(
+        (
+            part
+            for part in parts
+            if isinstance(part, Message) and part.get_content_type() in _RETURNED_ORIGINAL
+        ),
+        None,
+    )
+
+
+def _sent_from(original: Message, recipients: Sequence[str]) -> bool:
+    """Whether the returned message was sent from an address this notice was delivered to."""
+    ours = {recipient.lower() for recipient in recipients}
+    headers = _original_headers(original)
+    return any(
+        mailbox.address.strip().lower() in ours
+        for name in _SENDER_HEADERS
+        for value in headers.get_all(name, [])
+        for mailbox in split_addresses(str(value))
+    )
+
+
+def _original_headers(original: Message) -> Message:
+    """The returned message's header block: the inner message, or ``text/rfc822-headers`` parsed."""
+    inner = original.get_payload()
+    if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+        return inner[0]
+    text = inner if isinstance(inner, str) else ""
+    return HeaderParser().parsestr(text[:_WORDING_WINDOW], headersonly=True)
 
 
 def _top_level_types(root: Message) -> set[str]:

@@ -35,6 +35,12 @@ REPORT_TYPES = frozenset(
 )
 TEXT_SEPARATOR = "\n\n----\n\n"  # between the parts of a text body
 HTML_SEPARATOR = "\n<hr>\n"  # between the parts of an HTML body
+FORWARDED_MARK = "---------- Forwarded message ----------"  # above an inline forward's headers
+# Forwarded messages a client shows in the body (not message/partial or external-body fragments).
+INLINE_FORWARDS = frozenset({"message/rfc822", "message/global", "message/news"})
+FORWARDED_HEADERS = ("From", "Date", "Subject", "To", "Cc")  # shown above a forwarded message's text
+CALENDAR_TYPES = frozenset({"text/calendar", "application/ics"})  # summarised above the body
+_HEADING = "text/x-forwarded-heading"  # a piece that stands above the next one, without a rule
 HEADER_BYTES = 256 * 1024  # kept while parsing, to recover the headers of an unparsable structure
 # Headers the loop guards and verdict fallback read; kept decoded, lower-cased names.
 GUARD_HEADERS = (
@@ -155,16 +161,25 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
 
 def render_forwarded(message: Message, defects: Defects) -> str:
     """A forwarded message as plain text: main headers, a blank line, the text a client shows."""
-    lines = [
-        f"{name}: {header_text(message.get(name), defects, name.lower())}"
-        for name in ("From", "Date", "Subject", "To", "Cc")
-        if message.get(name) is not None
-    ]
     body = _render(message, "text/plain", defects, files=None)
     text = body.text if body else ""
     if body and body.content_type == "text/html":
         text = _html_as_text(text)
-    return "\n".join([*lines, "", text.replace("\r\n", "\n")])
+    return "\n".join([_forwarded_headers(message, defects), "", text.replace("\r\n", "\n")])
+
+
+def _forwarded_headers(message: Message, defects: Defects) -> str:
+    """The main headers of a forwarded message, one ``Name: value`` line each."""
+    return "\n".join(
+        f"{name}: {header_text(message.get(name), defects, name.lower())}"
+        for name in FORWARDED_HEADERS
+        if message.get(name) is not None
+    )
+
+
+def _forwarded_heading(message: Message, defects: Defects) -> str:
+    """What a mail client shows above a forwarded message in the body."""
+    return "\n".join([FORWARDED_MARK, _forwarded_headers(message, defects)])
 
 
 def is_attachment(part: Message) -> bool:
@@ -185,11 +200,15 @@ def is_forwarded(part: Message) -> bool:
 def _render(message: Message, prefer: str, defects: Defects, files: list[Message] | None) -> Body | None:
     """What a mail client shows of ``message``; every part it does not show is added to ``files``.
 
-    Forwarded messages are files (sent as .txt); only when the message shows no text of its own
-    is the text of the first forwarded message that has some shown instead (still a file too).
+    Forwarded messages are files (sent as .txt). One not marked ``attachment`` is also shown in
+    the body where it stands, under its main headers, as Thunderbird and Apple Mail show it; for
+    one marked ``attachment``, only when the message shows no text of its own is the text of the
+    first forwarded message that has some shown instead.
     """
     walk = _Walk(prefer, defects, files)
     shown = _read(walk.pieces(message))
+    if walk.calendars:  # above the text, as clients show an invitation's bar above the message
+        shown[:0] = _calendar_summaries(walk.calendars, defects)
     if shown:
         return _compose(shown, prefer)
     for forwarded in walk.forwarded:
@@ -211,8 +230,9 @@ class _Walk:
     inline part is shown even when it has a name, as clients do). Delivery and read reports are
     shown as text, and so is a multipart whose boundary never appears (the parser could not
     split it: a client shows its raw text). Everything else goes to ``files``: forwarded
-    messages whole, each followed by its own files (its text is in its .txt). With ``files``
-    None, nothing is collected.
+    messages whole, each followed by its own files (its text is in its .txt; a forward not
+    marked ``attachment`` is shown too, under its headers). With ``files`` None, nothing is
+    collected.
     """
 
     def __init__(self, prefer: str, defects: Defects, files: list[Message] | None) -> None:
@@ -220,6 +240,7 @@ class _Walk:
         self.defects = defects
         self.files = files
         self.forwarded: list[Message] = []
+        self.calendars: list[Message] = []  # invitations: summarised in the body, sent as files too
 
     def pieces(self, part: Message) -> list[_Piece]:
         content_type = part.get_content_type()
@@ -229,6 +250,8 @@ class _Walk:
             _decode_forwarded(part, self.defects)
             self._file(part)
             self.forwarded.append(part)
+            if content_type in INLINE_FORWARDS and not is_attachment(part):  # as mail clients show it
+                return [piece for inner in _children(part) for piece in self._inline_forward(inner)]
             if self.files is not None:
                 for inner in _children(part):
                     self._files_of(inner)
@@ -238,11 +261,21 @@ class _Walk:
             if content_type == "multipart/alternative":
                 return _choose(options, self.prefer)
             return [piece for option in options for piece in option]
+        if content_type in CALENDAR_TYPES:
+            self.calendars.append(part)
         if _is_shown_text(part):
             shown_as = content_type if content_type in BODY_TYPES else "text/plain"
             return [_Piece(shown_as, partial(_decode_text, part, self.defects))]
         self._file(part)
         return []
+
+    def _inline_forward(self, inner: Message) -> list[_Piece]:
+        """A forwarded message's heading (when it has any of the main headers), then its text."""
+        heading = any(inner.get(name) is not None for name in FORWARDED_HEADERS)
+        return [
+            *([_Piece(_HEADING, partial(_forwarded_heading, inner, self.defects))] if heading else []),
+            *self.pieces(inner),
+        ]
 
     def _files_of(self, part: Message) -> None:
         """The files of a forwarded message, without decoding the text its .txt shows."""
@@ -340,6 +373,7 @@ def _compose(pieces: list[Body], prefer: str) -> Body | None:
     HTML when preferred and present (text pieces escaped, their line breaks kept), or when
     everything is HTML; else text (HTML pieces rendered as text). A rule separates the pieces.
     """
+    pieces = _under_headings(pieces)
     if len(pieces) <= 1:
         return pieces[0] if pieces else None
     pieces = [Body(piece.text.strip("\r\n"), piece.content_type) for piece in pieces]
@@ -349,6 +383,36 @@ def _compose(pieces: list[Body], prefer: str) -> Body | None:
         return Body(HTML_SEPARATOR.join(shown), "text/html")
     shown = (p.text if p.content_type == "text/plain" else _html_as_text(p.text) for p in pieces)
     return Body(TEXT_SEPARATOR.join(shown), "text/plain")
+
+
+def _calendar_summaries(calendars: list[Message], defects: Defects) -> list[Body]:
+    """Each readable calendar part as a short text (title, time, place, organizer, method)."""
+    from ses_to_connect.calendar_summary import MAX_CALENDARS, summarize  # noqa: PLC0415 (only invitations)
+
+    if len(calendars) > MAX_CALENDARS:
+        defects.add(DefectKind.CALENDAR_UNREADABLE, "too_many")
+    read = (summarize(decoded_payload(part, defects), defects) for part in calendars[:MAX_CALENDARS])
+    return [Body(summary, "text/plain") for summary in read if summary]
+
+
+def _under_headings(pieces: list[Body]) -> list[Body]:
+    """Each forwarded message's heading joined to the piece below it (its text), in that piece's type."""
+    joined: list[Body] = []
+    for piece in pieces:
+        heading = joined[-1] if joined and joined[-1].content_type == _HEADING else None
+        if heading is None:
+            joined.append(piece)
+            continue
+        if piece.content_type == _HEADING:  # a forward that shows no text: its heading alone
+            joined[-1] = Body(heading.text, "text/plain")
+            joined.append(piece)
+        elif piece.content_type == "text/html":
+            joined[-1] = Body(_text_as_html(heading.text) + "\n" + piece.text, "text/html")
+        else:
+            joined[-1] = Body(heading.text + "\n\n" + piece.text.lstrip("\r\n"), piece.content_type)
+    if joined and joined[-1].content_type == _HEADING:
+        joined[-1] = Body(joined[-1].text, "text/plain")
+    return joined
 
 
 def _text_as_html(text: str) -> str:

@@ -58,6 +58,7 @@ class DefectKind(StrEnum):
     ENCODED_FORWARDED_MESSAGE = "encoded_forwarded_message"  # :base64
     TNEF_UNSUPPORTED = "tnef_unsupported"
     TNEF_UNREADABLE = "tnef_unreadable"
+    CALENDAR_UNREADABLE = "calendar_unreadable"  # :too_large, too_many, invalid or no_event
     # Charsets.
     CHARSET_MISMATCH = "charset_mismatch"  # :declared charset
     UNDECLARED_8BIT_BODY = "undeclared_8bit_body"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ses_to_connect.guards import is_auto_reply, is_bounce, is_bulk, senders
+from ses_to_connect.guards import Evidence, auto_reply_evidence, bounce_evidence, is_bulk, senders
 from ses_to_connect.mime import ParsedMessage
 from ses_to_connect.ses_event import SesRecord
 from ses_to_connect.settings import Action, Settings
@@ -54,10 +54,12 @@ def _verdict_rules(record: SesRecord) -> list[str]:
 
 def _guard_rules(message: ParsedMessage, record: SesRecord, settings: Settings) -> list[str]:
     rules = []
-    if is_bounce(message, record):
-        rules.append("guard:bounce")
-    if is_auto_reply(message):
-        rules.append("guard:auto_reply")
+    bounce = bounce_evidence(message, record)
+    if bounce is not Evidence.NONE:
+        rules.append("guard:bounce" if bounce is Evidence.MACHINE else "guard:bounce_wording")
+    auto_reply = auto_reply_evidence(message)
+    if auto_reply is not Evidence.NONE:
+        rules.append("guard:auto_reply" if auto_reply is Evidence.MACHINE else "guard:auto_reply_wording")
     if any(settings.address_for(sender) for sender in senders(message, record) if sender):
         rules.append("guard:from_connect_address")
     if is_bulk(message):

@@ -70,6 +70,9 @@ DEFAULT_POLICY: Mapping[str, Action] = {
     "dkim:PROCESSING_FAILED": Action.DELIVER,
     "guard:bounce": Action.QUARANTINE,
     "guard:auto_reply": Action.QUARANTINE,
+    # Only words point at a machine (a bounce Subject, "out of office"): customers write them too.
+    "guard:bounce_wording": Action.DELIVER,
+    "guard:auto_reply_wording": Action.DELIVER,
     "guard:from_connect_address": Action.QUARANTINE,
     "guard:bulk": Action.DELIVER,  # Precedence bulk/list/junk: human mail passes forwarders with it
 }

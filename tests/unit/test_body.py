@@ -179,7 +179,7 @@ def test_an_empty_preferred_alternative_gives_way_to_one_with_text() -> None:
 # --- what is not shown is an attachment or listed ------------------------------------------------
 
 
-def test_a_forwarded_news_article_is_sent_as_text_and_the_body_keeps_its_own_text() -> None:
+def test_a_forwarded_news_article_is_shown_under_its_headers_and_sent_as_text() -> None:
     article = (
         "From: poster@example.net\r\nNewsgroups: comp.infosystems.www.servers.unix\r\n"
         "Subject: Secure web servers\r\n\r\nI am evaluating secure web servers for my company."
@@ -187,16 +187,86 @@ def test_a_forwarded_news_article_is_sent_as_text_and_the_body_keeps_its_own_tex
     raw = message(
         multipart("mixed", part("text/plain", "FYI, see the article."), part("message/news", article))
     )
-    sink_names, skipped = attachments(raw)
-    assert body_of(raw) == ("FYI, see the article.", "text/plain")
-    assert (sink_names, skipped) == (["Secure web servers.txt"], None)
+    assert body_of(raw) == (
+        "FYI, see the article.\n\n----\n\n---------- Forwarded message ----------\n"
+        "From: poster@example.net\nSubject: Secure web servers\n\n"
+        "I am evaluating secure web servers for my company.",
+        "text/plain",
+    )
+    assert attachments(raw) == (["Secure web servers.txt"], None)
 
 
-def test_a_forwarded_article_alone_is_also_shown_in_the_body() -> None:
+def test_an_inline_forward_is_shown_where_it_stands_with_its_own_files_attached() -> None:
+    """AOL, Evolution and many clients forward inline; Thunderbird and Apple Mail show it in the body."""
+    inner = (
+        "From: Shop <orders@shop.example>\r\nDate: Mon, 7 Dec 2026 09:00:00 +0000\r\n"
+        "Subject: Order 4711\r\nTo: customer@example.org\r\n"
+        + multipart(
+            "mixed",
+            part("text/html", "<p>Your order <b>4711</b> has shipped.</p>"),
+            part(
+                "application/pdf",
+                "JVBERi0=",
+                "Content-Transfer-Encoding: base64",
+                "Content-Disposition: attachment; filename=invoice.pdf",
+            ),
+            boundary="inner",
+        )
+    )
+    raw = message(
+        multipart(
+            "mixed",
+            part("text/plain", "It never arrived, see below."),
+            part("message/rfc822", inner, "Content-Disposition: inline"),
+            part("text/plain", "Thanks, Jane"),
+        )
+    )
+    body, content_type = body_of(raw)
+    assert content_type == "text/html"
+    assert body == (
+        "<div>It never arrived, see below.</div>\n<hr>\n"
+        "<div>---------- Forwarded message ----------<br>\nFrom: Shop &lt;orders@shop.example&gt;<br>\n"
+        "Date: Mon, 7 Dec 2026 09:00:00 +0000<br>\nSubject: Order 4711<br>\nTo: customer@example.org</div>\n"
+        "<p>Your order <b>4711</b> has shipped.</p>\n<hr>\n<div>Thanks, Jane</div>"
+    )
+    assert attachments(raw) == (["Order 4711.txt", "invoice.pdf"], None)
+
+
+def test_a_forward_marked_attachment_stays_an_attachment() -> None:
+    article = "From: poster@example.net\r\nSubject: Secure web servers\r\n\r\nThe article text."
+    raw = message(
+        multipart(
+            "mixed",
+            part("text/plain", "See the attached mail."),
+            part("message/rfc822", article, "Content-Disposition: attachment"),
+        )
+    )
+    assert body_of(raw) == ("See the attached mail.", "text/plain")
+    assert attachments(raw) == (["Secure web servers.txt"], None)
+
+
+def test_a_forwarded_article_alone_is_shown_in_the_body() -> None:
     article = "From: poster@example.net\r\nSubject: Secure web servers\r\n\r\nThe article text."
     raw = message(multipart("mixed", part("message/news", article)))
-    assert body_of(raw) == ("The article text.", "text/plain")
+    assert body_of(raw) == (
+        "---------- Forwarded message ----------\nFrom: poster@example.net\nSubject: Secure web servers"
+        "\n\nThe article text.",
+        "text/plain",
+    )
     assert attachments(raw) == (["Secure web servers.txt"], None)
+
+
+def test_a_forward_without_headers_shows_only_its_text_and_a_fragment_is_not_a_forward() -> None:
+    headless = message(multipart("mixed", part("text/plain", "one"), part("message/rfc822", "\r\ntwo")))
+    assert body_of(headless) == ("one\n\n----\n\ntwo", "text/plain")
+    fragment = message(
+        multipart(
+            "mixed",
+            part("text/plain", "one"),
+            part('message/partial; id="x@example"; number=1; total=2', "Subject: Part\r\n\r\ndata"),
+        )
+    )
+    assert body_of(fragment) == ("one", "text/plain")
 
 
 class StoredFiles(UnsignedUrlSink):

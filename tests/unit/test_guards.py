@@ -1,9 +1,11 @@
-"""Loop guards on messages written here (issue 11, section 1).
+"""Loop guards on messages written here.
 
 Precedence bulk/list/junk is human mail that passed a forwarder or a list: delivered, flagged
-``guard:bulk``, with ``sesSuppressAutoReply`` for the contact flow. Genuine automatic replies
-are quarantined. Bounces that are not RFC 3464 reports (Exim, Postfix, qmail, Exchange, Lotus,
-Yahoo, and the ``ndr@`` notice of the issue) are recognised; a person passing one on is not.
+``guard:bulk``, with ``sesSuppressAutoReply`` for the contact flow. Automatic replies with a
+responder's header are quarantined. Bounces that are not RFC 3464 reports (Exim, Postfix, qmail,
+Exchange, Lotus, Yahoo, SMS gateways, an ``ndr@`` notice) are recognised; a person passing one on
+is not. Words alone (a bounce Subject, delivery-failure phrases, "Out of office") never
+quarantine: customers of shops, banks and parcel services write them too.
 """
 
 from __future__ import annotations
@@ -132,8 +134,26 @@ def test_auto_reply_headers_are_quarantined(marker: tuple[str, str]) -> None:
         "Automatisch antwoord: Hulp",
     ],
 )
-def test_out_of_office_subjects_are_quarantined(subject: str) -> None:
-    conversion = run(eml([FROM, TO, ("Subject", subject)]))
+def test_out_of_office_subjects_alone_are_delivered_without_an_acknowledgement(subject: str) -> None:
+    # Only words: a customer can write them ("Out of office" about their own week).
+    request = only_request(run(eml([FROM, TO, ("Subject", subject)])))
+
+    assert request["Attributes"]["sesPolicyFlags"] == "guard:auto_reply_wording"
+    assert request["Attributes"]["sesSuppressAutoReply"] == "true"
+
+
+def test_out_of_office_subjects_can_be_quarantined_by_policy() -> None:
+    config = settings(policy={**DEFAULT_POLICY, "guard:auto_reply_wording": Action.QUARANTINE})
+
+    conversion = run(eml([FROM, TO, ("Subject", "Automatic reply: Help")]), config=config)
+
+    assert (conversion.outcome.value, conversion.reason) == ("quarantine", "guard:auto_reply_wording")
+
+
+def test_an_out_of_office_subject_with_a_responder_header_is_quarantined() -> None:
+    conversion = run(
+        eml([FROM, TO, ("Subject", "Automatic reply: Help"), ("Auto-Submitted", "auto-replied")])
+    )
 
     assert (conversion.outcome.value, conversion.reason) == ("quarantine", "guard:auto_reply")
 
@@ -325,3 +345,137 @@ def test_report_parts_make_a_bounce_without_multipart_report(report_type: str, o
     )
 
     assert run(raw).reason == "guard:bounce"
+
+
+# --- words alone never quarantine; a structural or envelope signal does ------------------------
+
+SHIPPING_EMAIL = (
+    "From: Shop Shipping <shipping@shop.example>\r\nTo: jdoe@example.net\r\n"
+    "Subject: Your parcel 5521 is on its way\r\nMessage-ID: <ship-5521@shop.example>\r\n\r\n"
+    "Tracking number 00340434161094042557.\r\n"
+)
+
+
+def customer_mail(subject: str, text: str, attached: str | None = None) -> bytes:
+    """A customer's message, optionally with an email of someone else's attached."""
+    headers = [FROM, TO, ("Subject", subject)]
+    if attached is None:
+        return eml(headers, body=text)
+    lines = [f"{name}: {value}" for name, value in headers]
+    lines += ["MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="b1"', "", "--b1"]
+    lines += ["Content-Type: text/plain; charset=utf-8", "", text, "", "--b1"]
+    lines += ["Content-Type: message/rfc822", "", attached, "--b1--", ""]
+    return "\r\n".join(lines).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "flag"),
+    [
+        # A shop's customer whose parcel did not arrive.
+        (
+            customer_mail(
+                "Delivery failed - order 5521",
+                "Your courier says the parcel couldn't be delivered to my address. Please resend.",
+            ),
+            "guard:bounce_wording",
+        ),
+        # A shop's customer forwarding the shipping email as an attachment.
+        (
+            customer_mail("Undelivered mail", "The parcel in the attached email never came.", SHIPPING_EMAIL),
+            "guard:bounce_wording",
+        ),
+        # A bank's customer whose statement did not come.
+        (
+            customer_mail(
+                "Undeliverable: my March statement",
+                "Your letter couldn't be delivered to my new address, I moved in February.",
+            ),
+            "guard:bounce_wording",
+        ),
+        # A telecom's customer.
+        (customer_mail("Auto-reply: not working on my phone", "The auto-reply feature fails."), None),
+        (customer_mail("Out of office", "I am out of office until Monday, please call me then."), None),
+    ],
+    ids=["parcel", "shipping-email-attached", "bank-statement", "auto-reply-feature", "out-of-office"],
+)
+def test_customers_whose_words_sound_like_a_machine_reach_an_agent(raw: bytes, flag: str | None) -> None:
+    request = only_request(run(raw))
+
+    assert request["FromEmailAddress"]["EmailAddress"] == CUSTOMER
+    assert request["Attributes"]["sesPolicyFlags"] == (flag or "guard:auto_reply_wording")
+    assert request["Attributes"]["sesSuppressAutoReply"] == "true"
+
+
+def test_one_word_signal_leaves_the_contact_unflagged() -> None:
+    request = only_request(run(customer_mail("Undeliverable parcel", "The courier gave up.")))
+
+    assert "sesPolicyFlags" not in request["Attributes"]
+
+
+def sms_gateway_notice(sender: str, text: str) -> bytes:
+    """An SMS gateway's notice: it reuses the original Subject (``Re: ...``), no report part."""
+    return eml([("From", sender), TO, ("Subject", "Re: Your order 4711")], body=text)
+
+
+@pytest.mark.parametrize(
+    ("sender", "text"),
+    [
+        (
+            "SMS Postmaster <sms-postmaster@gateway.example>",
+            "Message not sent: invalid user address 4915112345",
+        ),
+        (
+            "postmaster@txt.carrier.example",
+            "Error: invalid recipient address. The message was not delivered.",
+        ),
+        (
+            "Gateway <mail-daemon@sms.example>",
+            "Your message could not be delivered: 550 5.1.1 user unknown <4915112345@sms.example>",
+        ),
+    ],
+    ids=["sms-postmaster", "carrier-postmaster", "mail-daemon-smtp-code"],
+)
+def test_gateway_notices_that_reuse_the_subject_are_bounces(sender: str, text: str) -> None:
+    conversion = run(sms_gateway_notice(sender, text), source=sender.rsplit("<", maxsplit=1)[-1].rstrip(">"))
+
+    assert (conversion.outcome.value, conversion.reason) == ("quarantine", "guard:bounce")
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "original"),
+    [
+        # An SMTP status code is something a mail system writes.
+        ("Returned mail", "host mx.example.net said: 550 5.1.1 <jdoe@example.net>: Recipient rejected", None),
+        # A failed-recipient line, with a bounce Subject.
+        ("Mail delivery failed", "The following address(es) failed:\r\n\r\n  jdoe@example.net", None),
+        # Our own message returned, with the failure wording.
+        ("Notice", "This message was created automatically by mail delivery software.", "message/rfc822"),
+    ],
+    ids=["smtp-status", "failed-recipient-line", "our-message-returned"],
+)
+def test_a_structural_signal_with_a_second_one_makes_a_bounce(
+    subject: str, text: str, original: str | None
+) -> None:
+    raw = notice([("From", "system@mx.example.net"), TO, ("Subject", subject)], text, original=original)
+
+    assert run(raw, source="system@mx.example.net").reason == "guard:bounce"
+
+
+def test_a_structural_signal_alone_is_not_a_bounce() -> None:
+    raw = notice(
+        [("From", "system@mx.example.net"), TO, ("Subject", "Notice")],
+        "The following address(es) failed:\r\n\r\n  jdoe@example.net",
+        original=None,
+    )
+
+    assert run(raw, source="system@mx.example.net").reason is None
+
+
+def test_a_customer_forwarding_our_own_email_is_not_a_bounce() -> None:
+    raw = notice(
+        [FROM, TO, ("Subject", "About your email")], "What does this mean?", original="message/rfc822"
+    )
+
+    request = only_request(run(raw))
+
+    assert "sesPolicyFlags" not in request["Attributes"]
