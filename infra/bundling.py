@@ -2,7 +2,8 @@
 
 Powertools comes from its public layer and boto3 from the Lambda runtime; what neither
 provides (``tnefparse``, for Outlook's winmail.dat, ``charset_normalizer``, for charset
-detection, ``icalendar`` and its time zone data ``tzdata``, for meeting invitations) is copied
+detection, ``icalendar`` and its time zone data ``tzdata``, for meeting invitations, and
+``asn1crypto``, for S/MIME) is copied
 from the environment running the synth, after checking that the installed version is the one
 pinned in ``requirements/lambda.txt``. (icalendar's other dependency, ``python-dateutil``, is one
 of botocore's, so the runtime has it.) No network and no container are needed.
@@ -48,6 +49,7 @@ VENDORED_PACKAGES = {
     "charset_normalizer": "charset-normalizer",
     "icalendar": "icalendar",
     "tzdata": "tzdata",
+    "asn1crypto": "asn1crypto",
 }
 _IGNORE = shutil.ignore_patterns(
     "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", "*.egg-info", "*.so", "*.pyd"

@@ -25,7 +25,7 @@ from ses_to_connect.limits import (
     check_request,
 )
 from ses_to_connect.mime import Body, ParsedMessage, parse_message
-from ses_to_connect.model import Address, Conversion, DefectKind, Defects, Outcome
+from ses_to_connect.model import Address, Conversion, DefectKind, Defects, Outcome, Smime
 from ses_to_connect.policy import Decision, decide
 from ses_to_connect.ports import AttachmentSink
 from ses_to_connect.ses_event import VERDICT_NAMES, SesRecord
@@ -258,7 +258,7 @@ def _raw_message(plan: Plan, defects: Defects) -> InboundRawMessageTypeDef:
     if len(subject) > MAX_SUBJECT:
         defects.add(DefectKind.SUBJECT_TRUNCATED)
         subject = subject[:MAX_SUBJECT]
-    body = _body(message.body, raw_message_uri(record, settings), defects)
+    body = _body(message.body, raw_message_uri(record, settings), defects, Smime.ENCRYPTED in message.smime)
     raw_message: InboundRawMessageTypeDef = {
         "Subject": subject,
         "Body": body.text,
@@ -293,14 +293,16 @@ def _customer(
     return Address(envelope) if is_valid_address(envelope) else None
 
 
-def _body(body: Body | None, raw_uri: str, defects: Defects) -> Body:
+def _body(body: Body | None, raw_uri: str, defects: Defects, encrypted: bool = False) -> Body:
     """Never empty (Connect rejects it) and never over Connect's limit (cut with a marker)."""
     if body is None or not body.text:
         defects.add(DefectKind.NO_TEXT_BODY)
-        return Body(
-            f"[This email has no readable text body. The original message is stored at {raw_uri}]",
-            "text/plain",
+        why = (
+            "is encrypted (S/MIME): only the recipient's private key can open it, and the bridge has none"
+            if encrypted
+            else "has no readable text body"
         )
+        return Body(f"[This email {why}. The original message is stored at {raw_uri}]", "text/plain")
     if len(body.text) <= MAX_BODY:
         return body
     defects.add(DefectKind.BODY_TRUNCATED)
@@ -407,6 +409,8 @@ def _attributes(
         attributes["sesPolicyFlags"] = ",".join(plan.decision.matched)
     if plan.decision.suppress_auto_reply:
         attributes["sesSuppressAutoReply"] = "true"
+    if plan.message.smime:
+        attributes["sesSmime"] = ",".join(plan.message.smime)
     if sent or skipped or unnamed_skips:
         attributes["sesAttachmentsSent"] = str(sent)
     if skipped or unnamed_skips:

@@ -25,7 +25,7 @@ from ses_to_connect import charsets
 from ses_to_connect.addresses import parse_addresses
 from ses_to_connect.headers import clean_text, decode_8bit, header_text, without_lone_surrogates
 from ses_to_connect.limits import MAX_SUBJECT
-from ses_to_connect.model import Address, DefectKind, Defects
+from ses_to_connect.model import Address, DefectKind, Defects, Smime
 
 BODY_TYPES = ("text/html", "text/plain")
 SHOWN_TEXT_TYPES = (*BODY_TYPES, "text/rfc822-headers")
@@ -40,6 +40,10 @@ FORWARDED_MARK = "---------- Forwarded message ----------"  # above an inline fo
 INLINE_FORWARDS = frozenset({"message/rfc822", "message/global", "message/news"})
 FORWARDED_HEADERS = ("From", "Date", "Subject", "To", "Cc")  # shown above a forwarded message's text
 CALENDAR_TYPES = frozenset({"text/calendar", "application/ics"})  # summarised above the body
+# S/MIME (RFC 8551): opaque-signed or encrypted entities, and detached signatures.
+PKCS7_MIME_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
+PKCS7_SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature"})
+MAX_SMIME_LAYERS = 3  # signed, encrypted, signed again ("triple-wrapped", RFC 2634) at the most
 _HEADING = "text/x-forwarded-heading"  # a piece that stands above the next one, without a rule
 HEADER_BYTES = 256 * 1024  # kept while parsing, to recover the headers of an unparsable structure
 # Headers the loop guards and verdict fallback read; kept decoded, lower-cased names.
@@ -102,6 +106,7 @@ class ParsedMessage:
     files: tuple[Message, ...] = field(repr=False)
     root: Message = field(repr=False)
     defects: tuple[str, ...] = ()
+    smime: tuple[Smime, ...] = ()  # the S/MIME layers found, outermost first
 
 
 def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> ParsedMessage:
@@ -124,11 +129,12 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
             for defect in part.defects:
                 defects.add(DefectKind.of(defect))
         files: list[Message] = []
-        body = _render(message, prefer, defects, files)
+        smime: list[Smime] = []
+        body = _render(message, prefer, defects, files, smime)
     except RecursionError:
         defects.add(DefectKind.TOO_DEEPLY_NESTED)
         message = BytesHeaderParser(policy=_POLICY).parsebytes(bytes(head))
-        body, files = None, []
+        body, files, smime = None, [], []
 
     hints = _declared_charsets(message)  # for raw 8-bit header bytes
 
@@ -156,6 +162,7 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
         files=tuple(files),
         root=message,
         defects=tuple(defects.as_list()),
+        smime=tuple(dict.fromkeys(smime)),
     )
 
 
@@ -197,7 +204,13 @@ def is_forwarded(part: Message) -> bool:
     )
 
 
-def _render(message: Message, prefer: str, defects: Defects, files: list[Message] | None) -> Body | None:
+def _render(
+    message: Message,
+    prefer: str,
+    defects: Defects,
+    files: list[Message] | None,
+    smime: list[Smime] | None = None,
+) -> Body | None:
     """What a mail client shows of ``message``; every part it does not show is added to ``files``.
 
     Forwarded messages are files (sent as .txt). One not marked ``attachment`` is also shown in
@@ -207,6 +220,8 @@ def _render(message: Message, prefer: str, defects: Defects, files: list[Message
     """
     walk = _Walk(prefer, defects, files)
     shown = _read(walk.pieces(message))
+    if smime is not None:
+        smime.extend(walk.smime)
     if walk.calendars:  # above the text, as clients show an invitation's bar above the message
         shown[:0] = _calendar_summaries(walk.calendars, defects)
     if shown:
@@ -241,6 +256,7 @@ class _Walk:
         self.files = files
         self.forwarded: list[Message] = []
         self.calendars: list[Message] = []  # invitations: summarised in the body, sent as files too
+        self.smime: list[Smime] = []  # the S/MIME layers met
 
     def pieces(self, part: Message) -> list[_Piece]:
         content_type = part.get_content_type()
@@ -256,7 +272,11 @@ class _Walk:
                 for inner in _children(part):
                     self._files_of(inner)
             return []
+        if content_type in PKCS7_MIME_TYPES:
+            return self._pkcs7(part)
         if part.is_multipart():
+            if content_type == "multipart/signed" and _signature_protocol(part):
+                self.smime.append(Smime.SIGNED_NOT_VERIFIED)
             options = [self.pieces(child) for child in _children(part)]
             if content_type == "multipart/alternative":
                 return _choose(options, self.prefer)
@@ -266,8 +286,24 @@ class _Walk:
         if _is_shown_text(part):
             shown_as = content_type if content_type in BODY_TYPES else "text/plain"
             return [_Piece(shown_as, partial(_decode_text, part, self.defects))]
-        self._file(part)
+        if content_type not in PKCS7_SIGNATURE_TYPES:  # a signature is no file for the agent
+            self._file(part)
         return []
+
+    def _pkcs7(self, part: Message) -> list[_Piece]:
+        """An S/MIME part: the signed entity walked in its place; an encrypted one shows nothing."""
+        from ses_to_connect.smime import unwrap  # noqa: PLC0415 (only S/MIME mail needs asn1crypto)
+
+        if len(self.smime) >= MAX_SMIME_LAYERS:
+            self.defects.add(DefectKind.SMIME_UNREADABLE, "too_many_layers")
+            self._file(part)
+            return []
+        found = unwrap(decoded_payload(part, self.defects), self.defects)
+        if found is None:
+            self._file(part)
+            return []
+        self.smime.append(found.kind)
+        return [] if found.entity is None else self.pieces(_parse_inner(found.entity, self.defects))
 
     def _inline_forward(self, inner: Message) -> list[_Piece]:
         """A forwarded message's heading (when it has any of the main headers), then its text."""
@@ -315,15 +351,26 @@ def _decode_forwarded(part: Message, defects: Defects) -> None:
     except (UnicodeError, LookupError, TypeError, binascii.Error, ValueError):
         defects.add(DefectKind.UNDECODABLE_PART)
         return
+    part.set_payload([_parse_inner(data, defects)])
+    del part["Content-Transfer-Encoding"]
+    defects.add(DefectKind.ENCODED_FORWARDED_MESSAGE, "base64")
+
+
+def _parse_inner(data: bytes, defects: Defects) -> Message:
+    """A message or MIME entity found inside a part (a base64 forward, a signed S/MIME entity)."""
     parser = BytesFeedParser(policy=_POLICY)
     parser.feed(data)
     message = parser.close()
     for found in message.walk():
         for defect in found.defects:
             defects.add(DefectKind.of(defect))
-    part.set_payload([message])
-    del part["Content-Transfer-Encoding"]
-    defects.add(DefectKind.ENCODED_FORWARDED_MESSAGE, "base64")
+    return message
+
+
+def _signature_protocol(part: Message) -> bool:
+    """A ``multipart/signed`` whose signature is S/MIME's (RFC 8551 3.5)."""
+    protocol = part.get_param("protocol")
+    return isinstance(protocol, str) and protocol.strip().lower() in PKCS7_SIGNATURE_TYPES
 
 
 def _children(part: Message) -> list[Message]:

@@ -58,6 +58,7 @@ class DefectKind(StrEnum):
     ENCODED_FORWARDED_MESSAGE = "encoded_forwarded_message"  # :base64
     TNEF_UNSUPPORTED = "tnef_unsupported"
     TNEF_UNREADABLE = "tnef_unreadable"
+    SMIME_UNREADABLE = "smime_unreadable"  # :invalid, no_content, too_many_layers or a CMS type
     CALENDAR_UNREADABLE = "calendar_unreadable"  # :too_large, too_many, invalid or no_event
     # Charsets.
     CHARSET_MISMATCH = "charset_mismatch"  # :declared charset
@@ -103,6 +104,13 @@ class Defects:
 
     def as_list(self) -> list[str]:
         return list(self._items)
+
+
+class Smime(StrEnum):
+    """What the ``sesSmime`` attribute says about a message (S/MIME, RFC 8551)."""
+
+    SIGNED_NOT_VERIFIED = "signed-not-verified"  # signed; the bridge did not check the signature
+    ENCRYPTED = "encrypted"  # encrypted: not readable without the recipient's private key
 
 
 class Outcome(StrEnum):

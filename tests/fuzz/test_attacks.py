@@ -385,14 +385,18 @@ def test_200_nested_multiparts_parse_without_recursion_error() -> None:
 
 
 def test_200_nested_forwarded_messages_parse_without_recursion_error() -> None:
-    """What happens: the outer text is the body; each forwarded message becomes a .txt named after
-    the subject of the message it carries, the first 10 are sent, the other 190 skipped."""
+    """What happens: the outer text, then each forwarded message under its heading, as a mail client
+    shows inline forwards; each also becomes a .txt named after the subject of the message it
+    carries, the first 10 are sent, the other 190 skipped."""
     sink = RecordingSink()
     raw = nested_forwards(200)
 
     request = only_request(convert(raw, record(raw), settings(), sink))
 
-    assert raw_message(request)["Body"] == "outer text"
+    body = raw_message(request)["Body"]
+    assert body.startswith("outer text\n\n----\n\n---------- Forwarded message ----------\n")
+    assert body.count("---------- Forwarded message ----------") == 200
+    assert body.endswith("From: first@example.org\nSubject: innermost\n\nthe first mail")
     assert [item["FileName"] for item in request["Attachments"]] == [
         f"Fwd {n}.txt" for n in range(198, 188, -1)
     ]

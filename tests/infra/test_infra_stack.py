@@ -881,6 +881,7 @@ def test_function_code_vendors_the_pinned_pure_python_packages(default: Synth) -
     staged = Path(stage.outdir) / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     assert (staged / "tnefparse" / "__init__.py").is_file()
     assert sorted(p.name for p in staged.iterdir()) == [
+        "asn1crypto",
         "charset_normalizer",
         "icalendar",
         "ses_to_connect",
