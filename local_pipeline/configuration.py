@@ -36,7 +36,10 @@ class OneLineParser(argparse.ArgumentParser):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every local tool reads its deployment with."""
     parser.add_argument(
-        "--config", type=Path, metavar="FILE", help="the CDK app's cdk.json (default: cdk.json in this folder)"
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="the CDK app's cdk.json (default: cdk.json in this folder)",
     )
     parser.add_argument(
         "-c",
@@ -67,11 +70,14 @@ def connect_address(text: str) -> ConnectAddress:
 def deployment_config(
     config_file: Path | None, overrides: Sequence[str], addresses: Sequence[ConnectAddress] | None = None
 ) -> BridgeConfig:
-    """The configuration ``cdk synth`` would read here; :class:`UsageError` when there is none or it is invalid."""
+    """The configuration ``cdk synth`` would read here; :class:`UsageError` when there is none or it
+    is invalid."""
     path = config_file or Path("cdk.json")
     if not path.is_file():
         if config_file is None:
-            raise UsageError(f"no cdk.json in {Path.cwd()}: run where your CDK app's cdk.json is, or pass --config FILE")
+            raise UsageError(
+                f"no cdk.json in {Path.cwd()}: run where your CDK app's cdk.json is, or pass --config FILE"
+            )
         raise UsageError(f"--config {path}: no such file")
     if addresses:
         listed = [
@@ -88,6 +94,6 @@ def deployment_config(
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
     except KeyError:
-        raise UsageError(f'{path} has no "context" object: the configuration is cdk.json\'s context') from None
+        raise UsageError(f'{path} has no "context" object (the configuration is its context)') from None
     except ValueError as exc:  # a -c without KEY=VALUE
         raise UsageError(str(exc)) from None

@@ -240,7 +240,7 @@ def _describe(
     """Fill in what the agent meets: from the requests Connect received, else from the function's plan."""
     record = records(event)[0]
     report.recipients = list(record.recipients)
-    if report.reason in settings.policy:
+    if report.reason is not None and report.reason in settings.policy:
         report.rule = report.reason
         configured = settings.policy[report.reason] != DEFAULT_POLICY[report.reason]
         report.rule_source = "verdictPolicy" if configured else "default"
@@ -267,12 +267,18 @@ def _describe(
     if planned.customer is not None:
         report.sender = Party(planned.customer.email, planned.customer.display_name)
     report.destinations = [Destination(d.address, d.contact_flow_id) for d in planned.destinations]
+    if report.contacts_without_id == 0 and len(report.contact_ids) == len(report.destinations):
+        # Another endpoint, which cannot be asked: the function's ids, one per destination in order.
+        for destination, contact_id in zip(report.destinations, report.contact_ids, strict=True):
+            destination.contact_id = contact_id
 
 
 # One entry of the sesAttachmentsSkipped listing: "name (reason)", reason one of Skip's (Connect's
 # own reason after "rejected_by_connect:"), entries joined by "; ".
 _SKIPPED_ENTRY = re.compile(
-    r"(?P<name>.+?) \((?P<reason>(?:" + "|".join(re.escape(s.value) for s in Skip) + r")(?::[^)]*)?)\)(?:; |$)"
+    r"(?P<name>.+?) \((?P<reason>(?:"
+    + "|".join(re.escape(s.value) for s in Skip)
+    + r")(?::[^)]*)?)\)(?:; |$)"
 )
 
 
@@ -338,28 +344,36 @@ def _headline(r: MessageReport) -> str:
 def _details(r: MessageReport, file_of: dict[str, str]) -> list[tuple[str, str]]:
     details = [("from", str(r.sender) if r.sender else "-"), ("subject", r.subject or "(no subject)")]
     for d in r.destinations:
-        flow = f"flow {d.flow_id}" if d.flow_id else "the address's flow"
-        contact = f"contact {d.contact_id}" if d.contact_id else "no contact"
-        details.append(("to", f"{d.address} ({flow}): {contact}"))
+        flow = f"flow {d.flow_id}" if d.flow_id else "address's flow"
+        details.append(("to", f"{d.address} ({flow}): {_contact(r, d)}"))
     if r.related_contact_id:
         root = file_of.get(r.related_contact_id)
         details.append(("thread", f"reply to {r.related_contact_id}" + (f" ({root})" if root else "")))
-    described = {_files(d) for d in r.destinations if d.contact_id}
-    for d in r.destinations:
-        if d.contact_id and (files := _files(d)):
-            details.append(("files", files if len(described) == 1 else f"{d.address}: {files}"))
-            if len(described) == 1:
-                break
+    delivered = [d for d in r.destinations if d.contact_id]
+    alike = len({(_sent(d), _skipped(d)) for d in delivered}) == 1
+    for d in delivered[:1] if alike else delivered:
+        where = "" if alike else f"{d.address}: "
+        if d.attachments:
+            details.append(("sent", where + _sent(d)))
+        if d.skipped:
+            details.append(("skipped", where + _skipped(d)))
     return details
 
 
-def _files(d: Destination) -> str:
-    sent = ", ".join(f"{a.name} ({human_size(a.size)})" for a in d.attachments)
-    skipped = "; ".join(f"{s.name} ({s.reason})" if s.reason else s.name for s in d.skipped)
-    parts = ([f"{len(d.attachments)} sent: {sent}"] if d.attachments else []) + (
-        [f"{len(d.skipped)} skipped: {skipped}"] if d.skipped else []
-    )
-    return "; ".join(parts)
+def _contact(r: MessageReport, d: Destination) -> str:
+    if d.contact_id is None:
+        return "contact, id unknown" if r.outcome in {"contact", "id_unknown"} else "no contact"
+    if d.contact_id in r.contact_ids:
+        return f"contact {d.contact_id}"
+    return f"contact {d.contact_id} (Connect's; id unknown to the function)"
+
+
+def _sent(d: Destination) -> str:
+    return ", ".join(f"{a.name} ({human_size(a.size)})" for a in d.attachments)
+
+
+def _skipped(d: Destination) -> str:
+    return "; ".join(f"{s.name} ({s.reason})" if s.reason else s.name for s in d.skipped)
 
 
 def human_size(size: int) -> str:

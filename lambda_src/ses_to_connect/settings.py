@@ -89,7 +89,8 @@ class ConnectAddress(NamedTuple):
 
     @classmethod
     def parse(cls, text: str) -> ConnectAddress:
-        """``ADDR`` or ``ADDR=FLOW_ID``, as every command line takes it (validated where settings are built)."""
+        """``ADDR`` or ``ADDR=FLOW_ID``, as every command line takes it (validated where settings are
+        built)."""
         address, _, flow = text.partition("=")
         return cls(address.strip(), flow.strip() or None)
 
