@@ -64,10 +64,10 @@ h2 { font-size: 1.05rem; margin: 0 0 0.6rem; }
   white-space: nowrap; background: #dcfce7; color: #166534; }
 .tag.quarantine, .tag.failed, .tag.lost { background: #fee2e2; color: #991b1b; }
 .tag.id_unknown, .tag.skipped { background: #fef3c7; color: #92400e; }
-.agent-view { display: grid; grid-template-columns: minmax(23rem, 2fr) 3fr; gap: 0.5rem 1.25rem; }
+.agent-view { display: grid; grid-template-columns: 27rem minmax(0, 1fr); gap: 0.5rem 1.25rem; }
 .agent-view + .agent-view { border-top: 1px solid #e5e7eb; margin-top: 0.9rem; padding-top: 0.9rem; }
 @media (max-width: 50rem) { .agent-view { grid-template-columns: 1fr; } }
-dl { display: grid; grid-template-columns: 5.5rem 1fr; gap: 0.15rem 0.6rem; margin: 0; }
+dl { display: grid; grid-template-columns: 5rem 1fr; gap: 0.15rem 0.6rem; margin: 0; }
 dt { color: #6b7280; }
 dd { margin: 0; overflow-wrap: anywhere; }
 iframe { width: 100%; box-sizing: border-box; border: 1px solid #d1d5db; border-radius: 4px;
@@ -89,8 +89,9 @@ td { border-top: 1px solid #e5e7eb; padding: 0.2rem 0.75rem 0.2rem 0; vertical-a
 BODY_STYLE = (
     "body { font: 14px/1.45 system-ui, sans-serif; margin: 0.75rem; color: #111827; }"
     " pre { white-space: pre-wrap; font: inherit; margin: 0; }"
-    " .missing-image { display: inline-block; border: 1px dashed #9ca3af; color: #4b5563;"
-    " background: #f9fafb; padding: 0.25rem 0.5rem; font: 12px system-ui, sans-serif; }"
+    " .missing-image { display: inline-block; max-width: 100%; overflow-wrap: anywhere;"
+    " color: #4b5563; border: 1px dashed #9ca3af; background: #f9fafb; padding: 0.1rem 0.4rem;"
+    " font: 11px system-ui, sans-serif; }"
 )
 _BLOCKS = re.compile(r"<(?:p|br|div|li|tr|h[1-6]|blockquote|hr)\b", re.IGNORECASE)
 
@@ -258,12 +259,12 @@ def _image_label(tag: re.Match[str]) -> str:
     if source.lower().startswith("data:"):
         return tag.group(0)  # carried in the body itself: the agent sees it
     if source.lower().startswith("cid:"):
-        what = f"inline image {source}: not shown in the body (sent as an attachment, if allowed)"
-    elif source:
-        what = f"remote image {source}: not loaded"
+        what, why = f"inline image {source}", "a part of the message: among the attachments, if allowed"
+    elif source.lower().startswith(("http:", "https:", "//")):
+        what, why = f"remote image {source}", "not loaded here: the page reaches no network"
     else:
-        what = "image without a source"
-    return f'<span class="missing-image">[{_e(what)}]</span>'
+        what, why = f"image {source or '(no source)'}", "nothing the agent can load"
+    return f'<span class="missing-image" title="{_e(why)}">[{_e(what)}]</span>'
 
 
 def _fields(rows: Sequence[tuple[str, str]]) -> str:

@@ -482,5 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         records_json = [asdict(r) for r in result.reports]
-        args.report.write_text(json.dumps({"messages": records_json}, indent=2, ensure_ascii=False) + "\n")
+        args.report.write_text(
+            json.dumps({"messages": records_json}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     return 1 if failed(result.reports) else 0

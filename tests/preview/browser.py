@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -128,6 +129,7 @@ def chromium(executable: Path, width: int = 1000, height: int = 800) -> Iterator
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             port = _devtools_port(Path(profile) / "DevToolsActivePort", process)
@@ -146,12 +148,8 @@ def chromium(executable: Path, width: int = 1000, height: int = 800) -> Iterator
                 )
                 yield tools
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            os.killpg(process.pid, signal.SIGTERM)  # the browser's own group: it and its renderers
+            process.wait(timeout=10)
             shutil.rmtree(profile, ignore_errors=True)
 
 
