@@ -4,7 +4,8 @@ The messages run through the same local pipeline as ``simulate`` (SES storage, t
 the Connect emulator over HTTP), configured as the deployment is. The page is drawn from the
 ``StartEmailContact`` requests the emulator received: subject, sender, To/Cc, the body exactly as
 sent, the attachments Connect downloaded, the skipped files, the attributes and the thread root;
-for a quarantine, the rule that matched. Nothing here renders mail: the function did.
+for a quarantine, the rule that matched. Nothing here renders the mail again: the body is the one
+the function sent.
 
 The body is the customer's, so it is shown as untrusted content: inside an ``<iframe sandbox>``
 (no scripts, a unique origin) and under a Content-Security-Policy that allows no network at all,
@@ -31,23 +32,24 @@ from local_pipeline.simulate import (
     pipeline_parser,
     run,
 )
+from ses_to_connect.attachments import Skip
 
 DEFAULT_OUTPUT = Path("preview.html")
-# No network, no script, no frame but the body's srcdoc: the page and the body may only show
-# inline styles and data: images.
+# No network and no script: the page and the body may show inline styles and data: images only.
+# (The body's srcdoc frame is no fetch, so the frame-src 'none' this implies leaves it alone.)
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-_SRC = re.compile(r"""\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
-# What each skip reason means for the agent (attachments.Skip).
-SKIP_REASONS = {
-    "type_not_allowed": "Connect does not accept this file type",
-    "too_large": "larger than Connect accepts",
-    "too_many": "more files than Connect accepts on one contact",
-    "empty": "empty file",
-    "tnef_unreadable": "Outlook winmail.dat that could not be unpacked",
-    "tnef_empty": "Outlook winmail.dat holding only the body",
-    "rejected_by_connect": "refused by Connect",
-    "url_too_long": "its download link was too long for Connect",
+_SRC = re.compile(r"""(?<![\w-])src\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+# What each skip reason means for the agent.
+SKIP_REASONS: dict[str, str] = {
+    Skip.TYPE_NOT_ALLOWED: "Connect does not accept this file type",
+    Skip.TOO_LARGE: "larger than Connect accepts",
+    Skip.TOO_MANY: "more files than Connect accepts on one contact",
+    Skip.EMPTY: "empty file",
+    Skip.TNEF_UNREADABLE: "Outlook winmail.dat that could not be unpacked",
+    Skip.TNEF_EMPTY: "Outlook winmail.dat holding only the body",
+    Skip.REJECTED_BY_CONNECT: "refused by Connect",
+    Skip.URL_TOO_LONG: "its download link was too long for Connect",
 }
 
 STYLE = """

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from local_pipeline import preview
+from ses_to_connect.attachments import Skip
 from tests.preview.browser import DevTools, chromium, chromium_or_skip, load
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -142,3 +143,8 @@ def test_text_bodies_are_escaped_and_html_bodies_kept_as_sent() -> None:
     )
     assert '<p>Hi <img src="data:image/png;base64,AA=="></p>' in html  # data: images are the agent's too
     assert preview.CSP in html
+    labelled = preview.body_document(
+        {"Body": '<img data-src="x.png" src="cid:a@b">', "ContentType": "text/html"}
+    )
+    assert "[inline image cid:a@b]" in labelled
+    assert set(preview.SKIP_REASONS) == set(Skip)  # every reason a file can be skipped for is explained
