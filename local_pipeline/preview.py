@@ -304,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--output",
         type=Path,
         default=DEFAULT_OUTPUT,
+        metavar="FILE",
         help=f"the page to write (default {DEFAULT_OUTPUT})",
     )
     args = parser.parse_args(argv)
