@@ -1,15 +1,18 @@
-"""``python -m local_pipeline simulate ...`` (see :mod:`local_pipeline.simulate`)."""
+"""``python -m local_pipeline simulate|preview ...``: see :mod:`local_pipeline.simulate` and
+:mod:`local_pipeline.preview`."""
 
 import sys
 
-from local_pipeline import simulate
+from local_pipeline import preview, simulate
+
+COMMANDS = {"simulate": simulate.main, "preview": preview.main}
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] != "simulate":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         print(
-            "usage: python -m local_pipeline simulate PATH... [--report FILE] [--connect-endpoint URL]"
-            " [--connect-tps N]",
+            "usage: python -m local_pipeline simulate|preview PATH... [--config FILE] [-c KEY=VALUE]"
+            " (--help on each)",
             file=sys.stderr,
         )
         sys.exit(2)
-    sys.exit(simulate.main(sys.argv[2:]))
+    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))

@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from infra.config import BridgeConfig, RuntimeResources
 from local_pipeline.connect_emulator import ConnectEmulator, SigningKey
 from local_pipeline.fault_proxy import FaultProxy
 
@@ -49,6 +50,7 @@ class LocalAws:
     addresses: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
     s3_proxy: FaultProxy | None = None  # in front of moto's S3 when faults were asked for
+    async_retry_attempts: int = 2  # Lambda's retries of a failed asynchronous invocation
 
     def client(self, service: str) -> Any:
         url = self.connect_url if service == "connect" else self.moto_url
@@ -116,11 +118,18 @@ def local_aws(
     addresses: tuple[str, ...] = DEFAULT_ADDRESSES,
     env_overrides: Mapping[str, str] | None = None,
     s3_faults: bool = False,
+    config: BridgeConfig | None = None,
 ) -> Iterator[LocalAws]:
     """Start moto (and the emulator, unless ``connect_endpoint`` names another), set the env.
 
     With ``s3_faults`` the handler reaches S3 through a :class:`FaultProxy` (``aws.s3_proxy``).
+    With ``config`` the function gets the environment the stack renders from it (its instance,
+    addresses, flows, policy, body preference, attributes, limits) instead of ``addresses``.
     """
+    instance_id = INSTANCE_ID
+    if config is not None:
+        instance_id = config.connect_instance_id
+        addresses = tuple(a.address for a in config.connect_addresses)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
@@ -136,7 +145,7 @@ def local_aws(
         reset.close()
         if connect_endpoint is None:
             emulator = ConnectEmulator(
-                instances={INSTANCE_ID: addresses},
+                instances={instance_id: addresses},
                 rate=connect_tps,
                 burst=max(1, int(connect_tps or 1)),
                 # Attachment URLs must be signed by the function's own (fake) credentials.
@@ -152,7 +161,10 @@ def local_aws(
         queue_url = create_resources(aws)
         if s3_faults:
             proxy = aws.s3_proxy = FaultProxy(moto_url).start()
-        overrides = {"FAILURE_QUEUE_URL": queue_url, **(env_overrides or {})}
+        configured = {} if config is None else configured_env(config, queue_url)
+        if config is not None:
+            aws.async_retry_attempts = config.async_retry_attempts
+        overrides = {"FAILURE_QUEUE_URL": queue_url, **configured, **(env_overrides or {})}
         if proxy is not None:
             overrides["AWS_ENDPOINT_URL_S3"] = proxy.url
         aws.env = handler_env(moto_url, connect_endpoint, addresses, **overrides)
@@ -164,6 +176,16 @@ def local_aws(
         if emulator is not None:
             emulator.stop()
         moto.stop()
+
+
+def configured_env(config: BridgeConfig, failure_queue_url: str) -> dict[str, str]:
+    """The function's settings exactly as the stack renders them from ``config``, naming the local
+    bucket, tables and queue. The log level stays handler_env's WARNING: the function's INFO lines
+    would bury the simulation's table."""
+    resources = RuntimeResources(BUCKET, IDEMPOTENCY_TABLE, THREADS_TABLE, failure_queue_url)
+    env = config.lambda_environment(resources)
+    env.pop("POWERTOOLS_LOG_LEVEL", None)
+    return env
 
 
 def create_resources(aws: LocalAws) -> str:

@@ -12,10 +12,14 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from pathlib import Path
 from typing import Any
 
+from ses_to_connect.addresses import parse_addresses
 from ses_to_connect.event_builder import build_ses_event, message_id_for
+from ses_to_connect.model import Defects
 from ses_to_connect.ses_event import VERDICT_NAMES
 
 FIXED_DATE = "Mon, 01 Jan 2024 00:00:00 +0000"
@@ -27,7 +31,7 @@ class Receipt:
 
     verdicts: Mapping[str, str] = field(default_factory=dict)
     dmarc_policy: str | None = None
-    recipients: Sequence[str] | None = None  # default: the configured Connect addresses
+    recipients: Sequence[str] | None = None  # default: envelope_recipients()
     source: str | None = None  # envelope sender; default: Return-Path, From, Sender
 
     @classmethod
@@ -64,6 +68,20 @@ def ses_headers(
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
+def envelope_recipients(raw: bytes, connect_addresses: Sequence[str]) -> list[str]:
+    """Who SES would receive ``raw`` for: its To and Cc addresses that are Connect addresses, each
+    once, in order; when none is (it came by Bcc), the first Connect address. One email to support@
+    is then one contact, as in production, not one per configured address."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    written = [str(value) for name in ("To", "Cc") for value in headers.get_all(name, [])]
+    configured = {address.lower() for address in connect_addresses}
+    found: dict[str, str] = {}
+    for address in parse_addresses(written, Defects(), "to"):
+        if address.email.lower() in configured:
+            found.setdefault(address.email.lower(), address.email)
+    return list(found.values()) or list(connect_addresses[:1])
+
+
 def receive(
     raw: bytes,
     *,
@@ -78,7 +96,7 @@ def receive(
     if raw.startswith(b"From "):  # an mbox separator is not part of the message SMTP carries
         raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
     message_id = message_id_for(name.encode() + b"\0" + raw)
-    recipients = list(receipt.recipients or connect_addresses)
+    recipients = list(receipt.recipients or envelope_recipients(raw, connect_addresses))
     event = build_ses_event(
         raw,
         message_id=message_id,

@@ -99,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         policy = policy_with_overrides(overrides, problems)
         if problems:
             raise SettingsError(problems)
-        addresses = [
-            ConnectAddress(*(a.split("=", 1) if "=" in a else (a, None))) for a in args.connect_addresses
-        ]
+        addresses = [ConnectAddress.parse(a) for a in args.connect_addresses]
         settings = Settings(
             instance_id=args.instance_id,
             connect_addresses=tuple(addresses),

@@ -95,6 +95,13 @@ class ConnectAddress(NamedTuple):
     def key(self) -> str:
         return self.address.lower()
 
+    @classmethod
+    def parse(cls, text: str) -> ConnectAddress:
+        """``ADDR`` or ``ADDR=FLOW_ID``, as every command line takes it (validated where settings are
+        built)."""
+        address, _, flow = text.partition("=")
+        return cls(address.strip(), flow.strip() or None)
+
 
 class Setting(NamedTuple):
     """One setting, declared once: the function's variable, the stack's cdk.json key, its type,
