@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import default
 from email.utils import formataddr, formatdate
 from typing import Any, Literal, Protocol, get_args
 
@@ -31,6 +32,8 @@ Stored = Literal["mime", "json"]
 # Sends one message: its bytes and its recipients (To and Cc).
 Outbound = Callable[[bytes, list[str]], None]
 FILES_PATH = "/_emulator/files/"
+# Ids are written whole (RFC 5322 allows 998 characters a line); the default policy would encode a long one.
+IDENTIFIERS = default.clone(max_line_length=998)
 
 
 class InboundContact(Protocol):
@@ -220,7 +223,7 @@ class AgentReplyDesk:
             item["EmailAddress"]
             for item in (params.get("AdditionalRecipients") or {}).get("CcEmailAddresses", [])
         ]
-        mail = EmailMessage()
+        mail = EmailMessage(policy=IDENTIFIERS)
         mail["From"] = formataddr((source.get("DisplayName", ""), sender))
         mail["To"] = formataddr((destination.get("DisplayName", ""), destination["EmailAddress"]))
         if cc:
