@@ -60,7 +60,12 @@ def _inbound(connect: Any, related: str | None = None) -> str:
         "DestinationEmailAddress": "support@example.com",
         "EmailMessage": {
             "MessageSourceType": "RAW",
-            "RawMessage": {"Subject": "Help", "Body": "Hello", "ContentType": "text/plain", "Headers": headers},
+            "RawMessage": {
+                "Subject": "Help",
+                "Body": "Hello",
+                "ContentType": "text/plain",
+                "Headers": headers,
+            },
         },
     }
     if related:
@@ -98,7 +103,9 @@ def _send(connect: Any, reply: str, **extra: Any) -> None:
 def test_an_agent_reply_is_sent_with_the_thread_headers_by_default(connect: Any) -> None:
     first = _inbound(connect)
     reply = _reply(connect, first)
-    _send(connect, reply, AdditionalRecipients={"CcEmailAddresses": [{"EmailAddress": "bob@customer.example"}]})
+    _send(
+        connect, reply, AdditionalRecipients={"CcEmailAddresses": [{"EmailAddress": "bob@customer.example"}]}
+    )
     ((raw, recipients),) = SENT
     sent = message_from_bytes(raw)
     assert recipients == ["alice@customer.example", "bob@customer.example"]
@@ -126,9 +133,12 @@ def test_the_stored_message_is_the_mime_sent_or_a_summary_without_its_id(
 ) -> None:
     first = _inbound(connect)
     reply = _reply(connect, first)
-    assert connect.list_contact_references(
-        InstanceId=INSTANCE_ID, ContactId=reply, ReferenceTypes=["EMAIL_MESSAGE"]
-    )["ReferenceSummaryList"] == []  # nothing is stored before it is sent
+    assert (
+        connect.list_contact_references(
+            InstanceId=INSTANCE_ID, ContactId=reply, ReferenceTypes=["EMAIL_MESSAGE"]
+        )["ReferenceSummaryList"]
+        == []
+    )  # nothing is stored before it is sent
     _send(connect, reply)
     (reference,) = connect.list_contact_references(
         InstanceId=INSTANCE_ID, ContactId=reply, ReferenceTypes=["EMAIL_MESSAGE"]
@@ -167,17 +177,22 @@ def test_the_thread_lists_its_contacts_and_agent_replies(connect: Any) -> None:
     second = _inbound(connect, related=first)
     reply = _reply(connect, second)
     other_thread = _inbound(connect)
-    summaries = connect.list_associated_contacts(InstanceId=INSTANCE_ID, ContactId=second)["ContactSummaryList"]
+    summaries = connect.list_associated_contacts(InstanceId=INSTANCE_ID, ContactId=second)[
+        "ContactSummaryList"
+    ]
     assert [(s["ContactId"], s["InitiationMethod"], s.get("RelatedContactId")) for s in summaries] == [
         (first, "API", None),
         (second, "API", first),
         (reply, "AGENT_REPLY", second),
     ]
     assert all(s["Channel"] == "EMAIL" and s["ContactArn"].startswith(ARN) for s in summaries)
-    assert connect.describe_contact(InstanceId=INSTANCE_ID, ContactId=reply)["Contact"]["InitiationMethod"] == (
-        "AGENT_REPLY"
+    assert connect.describe_contact(InstanceId=INSTANCE_ID, ContactId=reply)["Contact"][
+        "InitiationMethod"
+    ] == ("AGENT_REPLY")
+    assert (
+        connect.describe_contact(InstanceId=INSTANCE_ID, ContactId=second)["Contact"]["RelatedContactId"]
+        == first
     )
-    assert connect.describe_contact(InstanceId=INSTANCE_ID, ContactId=second)["Contact"]["RelatedContactId"] == first
     page = connect.list_associated_contacts(InstanceId=INSTANCE_ID, ContactId=first, MaxResults=2)
     assert len(page["ContactSummaryList"]) == 2 and page["NextToken"] == "2"
     (alone,) = connect.list_associated_contacts(InstanceId=INSTANCE_ID, ContactId=other_thread)[
@@ -197,7 +212,11 @@ def test_create_contact_refuses_what_an_agent_reply_cannot_be(connect: Any) -> N
             "ResourceNotFoundException",
             "RelatedContactId nope was not found",
         ),
-        ({**base, "Channel": "TASK", "InitiationMethod": "API"}, "InvalidRequestException", "EMAIL AGENT_REPLY"),
+        (
+            {**base, "Channel": "TASK", "InitiationMethod": "API"},
+            "InvalidRequestException",
+            "EMAIL AGENT_REPLY",
+        ),
         (
             {**base, "InstanceId": "00000000-0000-0000-0000-000000000000"},
             "ResourceNotFoundException",
@@ -256,10 +275,35 @@ def test_the_model_is_enforced_on_the_server(emulator: ConnectEmulator) -> None:
     }
     host, port = emulator.url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    connection.request("PUT", "/contact/outbound-email", json.dumps(body), {"Content-Type": "application/json"})
+    connection.request(
+        "PUT", "/contact/outbound-email", json.dumps(body), {"Content-Type": "application/json"}
+    )
     response = connection.getresponse()
     answer = json.loads(response.read())
     connection.close()
     assert response.status == 400
     assert response.getheader("x-amzn-ErrorType") == "InvalidRequestException"
     assert "EmailMessage.RawMessage.Subject" in answer["message"]
+
+
+def test_long_ids_are_written_whole_not_encoded(connect: Any) -> None:
+    long_id = f"<{'x' * 120}@customer.example>"
+    first = str(
+        connect.start_email_contact(
+            InstanceId=INSTANCE_ID,
+            FromEmailAddress={"EmailAddress": "alice@customer.example"},
+            DestinationEmailAddress="support@example.com",
+            EmailMessage={
+                "MessageSourceType": "RAW",
+                "RawMessage": {
+                    "Subject": "Help",
+                    "Body": "Hello",
+                    "ContentType": "text/plain",
+                    "Headers": {"MESSAGE_ID": long_id},
+                },
+            },
+        )["ContactId"]
+    )
+    _send(connect, _reply(connect, first))
+    sent = message_from_bytes(SENT[0][0])
+    assert (sent["In-Reply-To"], sent["References"]) == (long_id, long_id)
