@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from email import message_from_bytes
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local_pipeline.connect_emulator import ConnectEmulator
+from tests.emulator import connect_client, error_code
 
 INSTANCE_ID = "11111111-2222-3333-4444-555555555555"
 ARN = f"arn:aws:connect:eu-west-2:444455556666:instance/{INSTANCE_ID}"
@@ -38,18 +37,7 @@ def emulator() -> Iterator[ConnectEmulator]:
 def connect(emulator: ConnectEmulator) -> Any:
     emulator.reset()
     SENT.clear()
-    return boto3.client(
-        "connect",
-        endpoint_url=emulator.url,
-        region_name="eu-west-2",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
-
-
-def _code(raised: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(raised.value.response["Error"]["Code"])
+    return connect_client(emulator.url, "eu-west-2")
 
 
 def _inbound(connect: Any, related: str | None = None) -> str:
@@ -155,7 +143,7 @@ def test_the_stored_message_is_the_mime_sent_or_a_summary_without_its_id(
         connect.get_attached_file(
             InstanceId=INSTANCE_ID, FileId=file_id, AssociatedResourceArn=f"{ARN}/contact/{first}"
         )
-    assert _code(raised) == "ResourceNotFoundException"
+    assert error_code(raised) == "ResourceNotFoundException"
 
     emulator.set_agent_replies(stored="json")
     other = _reply(connect, first)
@@ -226,7 +214,9 @@ def test_create_contact_refuses_what_an_agent_reply_cannot_be(connect: Any) -> N
     for params, code, words in cases:
         with pytest.raises(ClientError) as raised:
             connect.create_contact(**params)
-        assert (_code(raised), words in raised.value.response["Error"]["Message"]) == (code, True), params
+        assert (error_code(raised), words in raised.value.response["Error"]["Message"]) == (code, True), (
+            params
+        )
 
 
 def test_create_contact_is_idempotent_per_client_token(connect: Any) -> None:
@@ -234,14 +224,14 @@ def test_create_contact_is_idempotent_per_client_token(connect: Any) -> None:
     assert _reply(connect, first, ClientToken="t-1") == _reply(connect, first, ClientToken="t-1")
     with pytest.raises(ClientError) as raised:
         _reply(connect, first, ClientToken="t-1", Name="other")
-    assert _code(raised) == "IdempotencyException"
+    assert error_code(raised) == "IdempotencyException"
 
 
 def test_start_outbound_refuses_unknown_contacts_foreign_senders_and_a_second_send(connect: Any) -> None:
     reply = _reply(connect, _inbound(connect))
     with pytest.raises(ClientError) as raised:
         _send(connect, "00000000-aaaa-bbbb-cccc-000000000000")
-    assert _code(raised) == "ResourceNotFoundException"
+    assert error_code(raised) == "ResourceNotFoundException"
     with pytest.raises(ClientError) as raised:
         connect.start_outbound_email_contact(
             InstanceId=INSTANCE_ID,
@@ -259,7 +249,7 @@ def test_start_outbound_refuses_unknown_contacts_foreign_senders_and_a_second_se
     assert len(SENT) == 1
     with pytest.raises(ClientError) as raised:
         _send(connect, reply, ClientToken="send-2")
-    assert _code(raised) == "InvalidRequestException"
+    assert error_code(raised) == "InvalidRequestException"
 
 
 def test_the_model_is_enforced_on_the_server(emulator: ConnectEmulator) -> None:
