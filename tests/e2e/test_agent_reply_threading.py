@@ -190,7 +190,7 @@ def test_connect_refusing_the_reads_leaves_the_contact_unlinked_not_failed(aws: 
         stub.assert_no_pending_responses()
 
 
-def test_a_stored_message_with_no_single_message_id_teaches_nothing(aws: LocalAws) -> None:
+def test_a_stored_message_without_one_usable_message_id_teaches_nothing(aws: LocalAws) -> None:
     connect = aws.client("connect")
     arn = f"arn:aws:connect:us-east-1:111122223333:instance/{INSTANCE_ID}"
     summary = {
@@ -199,10 +199,15 @@ def test_a_stored_message_with_no_single_message_id_teaches_nothing(aws: LocalAw
         "InitiationMethod": "AGENT_REPLY",
         "Channel": "EMAIL",
     }
-    heads = [b"Subject: no id\r\n\r\n", b"Message-ID: <a@x> <b@x>\r\n\r\n"]
+    too_long = f"<{'a' * 997}@x>".encode()
+    heads = [
+        b"Subject: no id\r\n\r\n",
+        b"Message-ID: <a@x> <b@x>\r\n\r\n",
+        b"Message-ID: " + too_long + b"\r\n\r\n",
+    ]
     replies = AgentReplies(connect, INSTANCE_ID, download=lambda _url: heads.pop(0))
     with Stubber(connect) as stub:
-        for _ in range(2):
+        for _ in range(3):
             stub.add_response("list_associated_contacts", {"ContactSummaryList": [summary]})
             stub.add_response(
                 "list_contact_references",
@@ -216,8 +221,8 @@ def test_a_stored_message_with_no_single_message_id_teaches_nothing(aws: LocalAw
                     "DownloadUrlMetadata": {"Url": "https://example.invalid/f-1"},
                 },
             )
-        assert replies.find(["root-1"], {"<a@x>"}) == []
-        assert replies.find(["root-1"], {"<a@x>"}) == []
+        for _ in range(3):
+            assert replies.find(["root-1"], {"<a@x>", too_long.decode()}) == []
         stub.assert_no_pending_responses()
 
 
@@ -228,3 +233,7 @@ def test_remembered_threads_per_customer_keep_the_newest_three(aws: LocalAws) ->
         index.remember_customer_thread(address.upper(), root)
     assert index.customer_threads(address) == ["r4", "r2", "r3"]
     assert index.entries([f"customer:{address}"]) == {}  # never read as a Message-ID
+    huge = f"{'x' * 250}@example.org"  # longer than any deliverable address: not kept
+    index.remember_customer_thread(huge, "r1")
+    assert index.customer_threads(huge) == []
+    assert thread_item(aws, f"customer:{huge}") is None

@@ -26,6 +26,7 @@ logger = Logger(child=True)
 
 MAX_REPLIES_PER_THREAD = 5  # the newest agent replies of each thread are read, no more
 HEADER_BYTES = 64 * 1024
+MAX_MESSAGE_ID = 998
 _DOWNLOAD_TIMEOUT_SECONDS = 5.0
 _URL_EXPIRY_SECONDS = 60
 
@@ -97,4 +98,5 @@ class AgentReplies:
             return None
         headers = BytesHeaderParser().parsebytes(self._download(url))
         ids = message_ids(str(headers.get("Message-ID", "")))
-        return ids[0] if len(ids) == 1 else None
+        # One id, within a header line's 998 characters: it becomes a thread-index key.
+        return ids[0] if len(ids) == 1 and len(ids[0]) <= MAX_MESSAGE_ID else None

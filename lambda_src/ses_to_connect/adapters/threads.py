@@ -18,6 +18,7 @@ from ses_to_connect.thread_match import ThreadEntry, ThreadMatch
 MAX_IDS_LOOKED_UP = 100  # BatchGetItem's limit; a References header rarely has more
 # Thread roots kept per customer (newest first): the threads searched for an agent's reply.
 MAX_CUSTOMER_THREADS = 3
+MAX_ADDRESS = 254  # RFC 5321's longest path: any longer address is not kept (nor its key too long)
 _CUSTOMER_KEY = "customer:"
 
 
@@ -60,6 +61,8 @@ class ThreadIndex:
 
     def customer_threads(self, address: str) -> list[str]:
         """The roots of the customer's recent threads, newest first."""
+        if len(address) > MAX_ADDRESS:
+            return []
         with translated(f"cannot read thread index {self._table}"):
             item = self._client.get_item(
                 TableName=self._table, Key={"messageId": {"S": _CUSTOMER_KEY + address.lower()}}
@@ -68,6 +71,8 @@ class ThreadIndex:
 
     def remember_customer_thread(self, address: str, root_contact_id: str) -> None:
         """Put the thread first in the customer's list. A lost race loses a candidate: no wrong link."""
+        if len(address) > MAX_ADDRESS:
+            return
         roots = [root_contact_id, *(r for r in self.customer_threads(address) if r != root_contact_id)]
         item = {
             "messageId": {"S": _CUSTOMER_KEY + address.lower()},
