@@ -28,13 +28,8 @@ class ThreadIndex:
         self._table = table
         self._ttl_seconds = ttl_days * 86_400
 
-    def find_root(self, message_ids: list[str]) -> str | None:
-        """The root contact of the first (most direct) id that is known; unknown ids are normal."""
-        found = self.entries(message_ids)
-        return next((found[m].root_contact_id for m in message_ids if m in found), None)
-
     def entries(self, message_ids: list[str]) -> dict[str, ThreadEntry]:
-        """What the index knows of each of these ids (the unknown ones are absent)."""
+        """What the index knows of each of these ids; unknown ids are normal (absent)."""
         # A bracketless "id" may look like a customer key: it is no Message-ID the bridge stored.
         ids = [m for m in dict.fromkeys(message_ids) if not m.startswith(_CUSTOMER_KEY)][:MAX_IDS_LOOKED_UP]
         if not ids:
