@@ -21,10 +21,22 @@ from botocore.stub import Stubber
 from local_pipeline.agent_replies import Stored, Threading
 from local_pipeline.aws import INSTANCE_ID, THREADS_TABLE, LocalAws
 from local_pipeline.connect_emulator import ConnectEmulator
+from ses_to_connect import handler
 from ses_to_connect.adapters.agent_replies import AgentReplies
 from ses_to_connect.adapters.threads import ThreadIndex
+from ses_to_connect.errors import DeliveryError
 
-from . import SUPPORT, deliver, new_message, only_contact, unique_message_id
+from . import (
+    SUPPORT,
+    deliver,
+    invoke,
+    new_message,
+    only_contact,
+    ses_message_id,
+    store,
+    unique_message_id,
+    wire,
+)
 
 
 def customer() -> str:
@@ -237,3 +249,32 @@ def test_remembered_threads_per_customer_keep_the_newest_three(aws: LocalAws) ->
     index.remember_customer_thread(huge, "r1")
     assert index.customer_threads(huge) == []
     assert thread_item(aws, f"customer:{huge}") is None
+
+
+def test_a_retry_after_a_lost_answer_sends_the_same_linked_request(
+    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link and its attribute are recorded before Connect is called: the retry asks Connect
+    nothing about agent replies and gets the contact's id back with a byte-identical request."""
+    emulator.set_agent_replies("none", "mime")
+    sender = customer()
+    root, _ = first_contact(aws, emulator, sender)
+    reply = agent_reply(aws, emulator, root, sender)
+    event = store(aws, wire(answer(reply, sender)))
+    monkeypatch.setenv("CONNECT_MAX_ATTEMPTS", "1")  # one botocore attempt: the answer is lost for good
+    handler.pipeline.cache_clear()
+    emulator.lose_answers(1)
+    with pytest.raises(DeliveryError, match="InternalServiceException"):
+        invoke(event)
+
+    def no_connect(*_args: object) -> list[object]:
+        raise AssertionError("the retry asked Connect about agent replies again")
+
+    monkeypatch.setattr(AgentReplies, "find", no_connect)
+    result = invoke(event)
+    contact = only_contact(emulator, ses_message_id(event))
+    assert result["contactIds"] == [contact.contact_id]
+    assert (contact.params["RelatedContactId"], contact.params["Attributes"]["sesThreadMatch"]) == (
+        root,
+        "agent-reply",
+    )
