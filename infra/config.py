@@ -193,6 +193,10 @@ RULE_KEYS: tuple[Setting, ...] = (
             example="spam-filter", doc="An existing rule in the same set after which this rule is placed."),
     Setting("tls_policy", "string", TlsPolicy.REQUIRE, key="tlsPolicy", choices=tuple(TlsPolicy),
             example="Optional", doc="`Require` rejects mail not sent over TLS."),
+    Setting("smoke_mailbox", "string", None, key="smokeMailbox", example="smoke@example.com",
+            doc="An address on the receiving domain that is no Connect address: the rule stores its mail "
+                "(added to the default `sesRecipients`; an explicit list must cover it) and the function "
+                "hands none of it to Connect. `smoke` has the agent's reply sent there (see operations.md)."),
 )
 # The function's keys as the stack reads them, and the Powertools variables it renders.
 FUNCTION_KEYS: tuple[Setting, ...] = (
@@ -334,6 +338,7 @@ class BridgeConfig:
     access_log_retention_days: int = DEFAULTS["access_log_retention_days"]
     log_retention_days: int = DEFAULTS["log_retention_days"]
     alarm_email: str | None = DEFAULTS["alarm_email"]
+    smoke_mailbox: str | None = DEFAULTS["smoke_mailbox"]
     quarantine_alarm_threshold: int = DEFAULTS["quarantine_alarm_threshold"]
     lambda_memory_mb: int = DEFAULTS["lambda_memory_mb"]
     lambda_timeout_seconds: int = DEFAULTS["lambda_timeout_seconds"]
@@ -458,6 +463,7 @@ class BridgeConfig:
             "quarantine_prefix": reader.prefix("quarantinePrefix"),
             "log_retention_days": reader.log_retention("logRetentionDays"),
             "alarm_email": reader.optional_email("alarmEmail"),
+            "smoke_mailbox": reader.optional_email("smokeMailbox"),
             "lambda_reserved_concurrency": reader.integer("lambdaReservedConcurrency", none_disables=True),
             "service_name": reader.pattern("serviceName", _SERVICE_NAME, _SERVICE_NAME_RULE),
             "metrics_namespace": reader.namespace("metricsNamespace"),
@@ -472,6 +478,7 @@ class BridgeConfig:
             if spec.name in names and spec.name not in kwargs:
                 kwargs[spec.name] = reader.declared(spec)
         _cross_checks(kwargs, problems)
+        _smoke_mailbox(kwargs, explicit_recipients=reader.raw("sesRecipients") is not None, problems=problems)
         if not problems:
             # The function's own settings are the contract: validate the rendered environment with them.
             candidate = cls(**kwargs)
@@ -549,6 +556,25 @@ def _connect_instance(reader: _Reader, problems: list[str]) -> tuple[str, str, s
     if region is None:
         problems.append("region is required when connectInstanceId is given instead of connectInstanceArn")
     return partition, account or "", region or "", region or "", instance_id
+
+
+def _smoke_mailbox(kwargs: dict[str, Any], *, explicit_recipients: bool, problems: list[str]) -> None:
+    """The rule must store the smoke mailbox's mail, and the function must not take it for Connect's."""
+    mailbox: str | None = kwargs["smoke_mailbox"]
+    if mailbox is None:
+        return
+    if mailbox.lower() in {a.address.lower() for a in kwargs["connect_addresses"]}:
+        problems.append(
+            f"smokeMailbox: {mailbox!r} is a Connect address; name an address Connect does not own"
+        )
+    elif not explicit_recipients:
+        kwargs["ses_recipients"] = (*kwargs["ses_recipients"], mailbox)
+        if len(kwargs["ses_recipients"]) > MAX_SES_RECIPIENTS:
+            problems.append(f"smokeMailbox: the rule would match more than {MAX_SES_RECIPIENTS} recipients")
+    elif not any(recipient_covers(r, mailbox) for r in kwargs["ses_recipients"]):
+        problems.append(
+            f"sesRecipients: no entry covers smokeMailbox {mailbox!r}; the rule would not store its mail"
+        )
 
 
 def _cross_checks(kwargs: Mapping[str, Any], problems: list[str]) -> None:

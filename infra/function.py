@@ -318,6 +318,13 @@ class BridgeFunction(Construct):
             "IAM authorizes StartEmailContact against the contact flow it starts; an address's default flow "
             "is chosen in Connect, not here, so the grant covers the flows of the configured instance only.",
         )
+        for kind in ("contact", "file"):
+            acknowledge(
+                self.policy,
+                f"AwsSolutions-IAM5[Resource::{props.connect_instance_arn}/{kind}/*]",
+                "Agents' replies are read (never changed) to thread the customer's answers: their contacts "
+                "and stored messages have ids only Connect knows, within the configured instance only.",
+            )
 
     def _objects(self, prefix: str) -> str:
         return self.props.mail_bucket.arn_for_objects(f"{prefix}*")
@@ -358,6 +365,22 @@ class BridgeFunction(Construct):
                 # the instance (and its region, which may differ from the function's), so a
                 # connect:InstanceId condition would add nothing.
                 resources=[f"{props.connect_instance_arn}/contact-flow/*"],
+            ),
+            iam.PolicyStatement(
+                sid="ReadAgentRepliesForThreading",
+                # docs/threading.md: the Message-ID of an agent's reply, read from the message Connect
+                # keeps of it. Which resource types IAM checks for these reads is not documented where
+                # found: the instance, its contacts and its attached files cover each reading.
+                actions=[
+                    "connect:ListAssociatedContacts",
+                    "connect:ListContactReferences",
+                    "connect:GetAttachedFile",
+                ],
+                resources=[
+                    props.connect_instance_arn,
+                    f"{props.connect_instance_arn}/contact/*",
+                    f"{props.connect_instance_arn}/file/*",
+                ],
             ),
             iam.PolicyStatement(
                 sid="SendFailedEventsToFailureQueue",

@@ -23,6 +23,11 @@ Design
   ``GetContactAttributes``, ``ListContactReferences``) answer from the same state: the known
   instances, their addresses and storage, and the contacts created. Their input is checked against
   the botocore model like StartEmailContact's; they never throttle and take no injected faults.
+* Agents' replies (``local_pipeline/agent_replies.py``): ``CreateContact`` (EMAIL, AGENT_REPLY),
+  ``StartOutboundEmailContact`` (the email goes to ``outbound``, as Connect's goes through SES),
+  ``ListAssociatedContacts`` and the reply's stored message (``ListContactReferences``
+  ``EMAIL_MESSAGE``, ``GetAttachedFile`` and its download URL), checked against the model the same way;
+  each undocumented reading of the reply's headers is selectable (``set_agent_replies``).
 * Order of work per request: injected fault, access key, token bucket, validation, instance and address,
   pre-signed attachment URLs (signature, X-Amz-Date + X-Amz-Expires, the signing key's expiry), idempotency,
   RelatedContactId (must be a contact of this emulator), attachment downloads (loopback hosts only), contact
@@ -66,6 +71,8 @@ import botocore.session
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from local_pipeline.agent_replies import FILES_PATH, AgentReplyDesk, Outbound, ReplyContact, Stored, Threading
 
 _LOG = logging.getLogger(__name__)
 
@@ -626,6 +633,7 @@ class ConnectEmulator:
         storage: Mapping[str, Collection[str]] | None = None,
         account: str = "111122223333",
         region: str = "us-east-1",
+        outbound: Outbound | None = None,
     ) -> None:
         """Configure; nothing listens before start().
 
@@ -639,6 +647,7 @@ class ConnectEmulator:
         throttle and the token window; ``wall_clock`` is what pre-signed URLs and keys expire against.
         ``storage`` maps an instance id to the storage resource types configured for it (None: every
         instance has ``EMAIL_STORAGE_TYPES``); ``account`` and ``region`` go into the ARNs it answers.
+        ``outbound`` receives each email an agent's reply sends: its bytes and its recipients.
         """
         self._requested_port = port
         self._instances = (
@@ -687,6 +696,16 @@ class ConnectEmulator:
         self._attempts: list[Attempt] = []
         self._delay = 0.0
         self._stopping = threading.Event()
+        self.agent_replies = AgentReplyDesk(
+            fault=ConnectError,
+            inbound=self._inbound_contact,
+            addresses=lambda instance_id: (
+                None if self._instances is None else self._instances.get(instance_id)
+            ),
+            instance_arn=self._instance_arn,
+            wall_clock=wall_clock,
+        )
+        self.agent_replies.outbound = outbound
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -755,6 +774,7 @@ class ConnectEmulator:
             self._answer_hooks.clear()
             self._older_contact_ids.clear()
             self._delay = 0.0
+        self.agent_replies.reset()
 
     def inject_errors(
         self, code: ErrorCode, count: int = 1, *, reason: str | None = None, message: str = "Injected fault"
@@ -816,6 +836,10 @@ class ConnectEmulator:
         """Accept attachment URLs signed with another set of credentials (say, a new container's)."""
         with self._lock:
             self._signing_keys = {**(self._signing_keys or {}), access_key_id: key}
+
+    def set_agent_replies(self, threading_reading: Threading = "headers", stored: Stored = "mime") -> None:
+        """Choose the reading of agents' replies (local_pipeline/agent_replies.py); reset() restores it."""
+        self.agent_replies.configure(threading_reading, stored)
 
     def set_delay(self, seconds: float) -> None:
         """Hold every StartEmailContact response this long after the work is done (0 turns it off)."""
@@ -1007,15 +1031,20 @@ class ConnectEmulator:
         if self._instances is not None and instance_id not in self._instances:
             raise ConnectError("ResourceNotFoundException", f"Instance {instance_id} not found")
 
-    def _contact(self, instance_id: str, contact_id: str) -> EmailContact:
-        self._known_instance(instance_id)
-        found = next(
+    def _inbound_contact(self, instance_id: str, contact_id: str) -> EmailContact | None:
+        return next(
             (
                 c
                 for c in self.contacts()
                 if c.contact_id == contact_id and c.params["InstanceId"] == instance_id
             ),
             None,
+        )
+
+    def _contact(self, instance_id: str, contact_id: str) -> EmailContact | ReplyContact:
+        self._known_instance(instance_id)
+        found = self._inbound_contact(instance_id, contact_id) or self.agent_replies.reply(
+            instance_id, contact_id
         )
         if found is None:
             raise ConnectError("ResourceNotFoundException", f"Contact {contact_id} not found")
@@ -1082,15 +1111,57 @@ class ConnectEmulator:
 
     def _describe_contact(self, params: Mapping[str, Any]) -> dict[str, Any]:
         contact = self._contact(params["InstanceId"], params["ContactId"])
-        return {
-            "Contact": {
-                "Arn": f"{self._instance_arn(params['InstanceId'])}/contact/{contact.contact_id}",
-                "Id": contact.contact_id,
-                "InitialContactId": contact.contact_id,
+        described = {
+            "Arn": f"{self._instance_arn(params['InstanceId'])}/contact/{contact.contact_id}",
+            "Id": contact.contact_id,
+            "InitialContactId": contact.contact_id,
+            "InitiationMethod": "AGENT_REPLY" if isinstance(contact, ReplyContact) else "API",
+            "Channel": "EMAIL",
+        }
+        if contact.params.get("RelatedContactId"):
+            described["RelatedContactId"] = contact.params["RelatedContactId"]
+        return {"Contact": described}
+
+    def _list_associated_contacts(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The thread's contacts: those created by StartEmailContact, then its agent replies."""
+        instance_id = params["InstanceId"]
+        self._contact(instance_id, params["ContactId"])
+        root = self.agent_replies.root_of(instance_id, params["ContactId"])
+        inbound = [
+            {
+                "ContactId": c.contact_id,
+                "ContactArn": f"{self._instance_arn(instance_id)}/contact/{c.contact_id}",
                 "InitiationMethod": "API",
                 "Channel": "EMAIL",
+                **(
+                    {"RelatedContactId": c.params["RelatedContactId"]}
+                    if c.params.get("RelatedContactId")
+                    else {}
+                ),
             }
-        }
+            for c in self.contacts()
+            if c.params["InstanceId"] == instance_id
+            and self.agent_replies.root_of(instance_id, c.contact_id) == root
+        ]
+        everything = [*inbound, *self.agent_replies.associated(instance_id, str(root))]
+        start = int(params["NextToken"]) if str(params.get("NextToken", "")).isdigit() else 0
+        end = start + int(params.get("MaxResults", 100))
+        page: dict[str, Any] = {"ContactSummaryList": everything[start:end]}
+        if end < len(everything):
+            page["NextToken"] = str(end)
+        return page
+
+    def _get_attached_file(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        self._known_instance(params["InstanceId"])
+        return self.agent_replies.attached_file(params, self.url)
+
+    def _create_contact(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        self._known_instance(params["InstanceId"])
+        return self.agent_replies.create_contact(params)
+
+    def _start_outbound_email_contact(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        self._known_instance(params["InstanceId"])
+        return self.agent_replies.start_outbound(params)
 
     def _get_contact_attributes(self, params: Mapping[str, Any]) -> dict[str, Any]:
         contact = self._contact(params["InstanceId"], params["InitialContactId"])
@@ -1099,12 +1170,15 @@ class ConnectEmulator:
     def _list_contact_references(self, params: Mapping[str, Any]) -> dict[str, Any]:
         contact = self._contact(params["InstanceId"], params["ContactId"])
         references: list[dict[str, Any]] = []
-        if "ATTACHMENT" in params["ReferenceTypes"]:
+        if "ATTACHMENT" in params["ReferenceTypes"] and isinstance(contact, EmailContact):
             # What the emulator downloaded is what Connect would hold: approved once stored.
             references += [
                 {"Attachment": {"Name": digest.file_name, "Value": digest.sha256, "Status": "APPROVED"}}
                 for digest in contact.attachments
             ]
+        if "EMAIL_MESSAGE" in params["ReferenceTypes"] and isinstance(contact, ReplyContact):
+            stored = self.agent_replies.email_message_reference(contact)
+            references += [stored] if stored else []
         for name, reference in (contact.params.get("References") or {}).items():
             kind = reference.get("Type")
             if kind in params["ReferenceTypes"] and kind in _REFERENCE_MEMBERS:
@@ -1124,6 +1198,10 @@ class ConnectEmulator:
             "DescribeContact": self._describe_contact,
             "GetContactAttributes": self._get_contact_attributes,
             "ListContactReferences": self._list_contact_references,
+            "ListAssociatedContacts": self._list_associated_contacts,
+            "GetAttachedFile": self._get_attached_file,
+            "CreateContact": self._create_contact,
+            "StartOutboundEmailContact": self._start_outbound_email_contact,
         }
         try:
             _check_model(operation.input_shape, params, "")
@@ -1165,6 +1243,10 @@ _READ_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
         re.compile(r"/contact/references/(?P<InstanceId>[^/]+)/(?P<ContactId>[^/]+)"),
         "ListContactReferences",
     ),
+    ("GET", re.compile(r"/contact/associated/(?P<InstanceId>[^/]+)"), "ListAssociatedContacts"),
+    ("GET", re.compile(r"/attached-files/(?P<InstanceId>[^/]+)/(?P<FileId>[^/]+)"), "GetAttachedFile"),
+    ("PUT", re.compile(r"/contact/create-contact"), "CreateContact"),
+    ("PUT", re.compile(r"/contact/outbound-email"), "StartOutboundEmailContact"),
 )
 
 
@@ -1224,11 +1306,17 @@ def _handler_class(emulator: ConnectEmulator) -> type[BaseHTTPRequestHandler]:
                 if hooks is not None:
                     hooks[1]()
             else:
-                self._send_unknown()
+                self._send_read(body)
 
         def do_GET(self) -> None:
-            if urlsplit(self.path).path == _CONTACTS_PATH:
+            path = urlsplit(self.path).path
+            stored = (
+                emulator.agent_replies.file(path[len(FILES_PATH) :]) if path.startswith(FILES_PATH) else None
+            )
+            if path == _CONTACTS_PATH:
                 self._send(200, {"Content-Type": "application/json"}, emulator._contacts_json())
+            elif stored is not None:
+                self._send(200, {"Content-Type": "application/octet-stream"}, stored)
             else:
                 self._send_read(b"")
 

@@ -15,7 +15,7 @@ from operations.invoke import InvocationFailed, Invoker, LambdaInvoker, LocalInv
 from operations.preflight import preflight, render
 from operations.redrive import redrive
 from operations.replay import ReplayError, replay
-from operations.smoke import SmokeFailed, smoke
+from operations.smoke import SmokeFailed, SmokeResult, smoke
 
 
 def _invoker(args: argparse.Namespace) -> Invoker:
@@ -56,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     smoke_cmd.add_argument("--sender", required=True, help="a verified SES identity to send from")
     smoke_cmd.add_argument("--to", help="the Connect address to send to (default: the first configured)")
     smoke_cmd.add_argument("--timeout", type=float, default=300, help="seconds to wait in all (default 300)")
+    smoke_cmd.add_argument(
+        "--agent-id",
+        help="a user of the instance to send an agent's reply as (to smokeMailbox): checks that the answer "
+        "to it joins the thread",
+    )
     for sub in (preflight_cmd, smoke_cmd):
         sub.add_argument(
             "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="as for cdk synth"
@@ -79,15 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 Clients.for_config(config),
                 sender=args.sender,
                 recipient=args.to,
+                agent_id=args.agent_id,
                 timeout_seconds=args.timeout,
             )
         except SmokeFailed as exc:
             print(f"smoke test failed: {exc}", file=sys.stderr)
             return 1
-        print(f"contact {outcome.contact_id} (SES message {outcome.message_id})")
-        print(
-            f"attachment {outcome.attachment}: went with the contact ({outcome.attachment_status} in Connect)"
-        )
+        _print_smoke(outcome)
         return 0
 
     if args.command == "redrive":
@@ -114,6 +117,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(json.dumps(result, indent=2))
     return 0
+
+
+def _print_smoke(outcome: SmokeResult) -> None:
+    print(f"contact {outcome.contact_id} (SES message {outcome.message_id})")
+    print(f"attachment {outcome.attachment}: went with the contact ({outcome.attachment_status} in Connect)")
+    thread = outcome.thread
+    if thread is None:
+        print("agent-reply thread: not checked (give --agent-id, with smokeMailbox configured)")
+    else:
+        print(
+            f"agent-reply thread: the answer's contact {thread.answer_contact_id} is linked "
+            f"(sesThreadMatch {thread.match}); Connect's reply {thread.reply_contact_id} was sent with "
+            f"Message-ID {thread.reply_message_id}, In-Reply-To {thread.reply_in_reply_to or 'none'}, "
+            f"References {thread.reply_references or 'none'}"
+        )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,15 @@ is SES's inbound message id, and the stored Message-ID leads to the contact thro
 function's thread table. Connect then shows the contact, its attributes (what the function
 sent or skipped) and its attachment references (what Connect holds). Every wait is bounded;
 every way it can end other than "contact with attachment" raises :class:`SmokeFailed`.
+
+With an agent (``agent_id``) and ``smokeMailbox`` configured, it then proves reply threading
+(docs/threading.md): an agent's reply to that contact is sent through Connect's own APIs
+(``CreateContact`` EMAIL ``AGENT_REPLY``, ``StartOutboundEmailContact``) to the smoke mailbox,
+which the rule stores and Connect does not own; its headers are read from S3; the customer's
+answer to it is sent as a mail client writes one (``In-Reply-To`` its Message-ID, ``References``
+its References and its Message-ID); the answer's contact must link to the first contact
+(``RelatedContactId``) and say how (``sesThreadMatch``). The reply's threading headers are
+reported: they are what Connect really sends, which no document states.
 """
 
 from __future__ import annotations
@@ -15,8 +24,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
+from email.policy import default
 from typing import Any, NamedTuple, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,7 +35,15 @@ from infra.config import BridgeConfig
 from operations.deployment import Clients, aws_error, error_code, stack_outputs
 from ses_to_connect.headers import message_ids
 
-__all__ = ["MARKER_HEADER", "SmokeFailed", "SmokeResult", "smoke", "smoke_message"]
+__all__ = [
+    "MARKER_HEADER",
+    "SmokeFailed",
+    "SmokeResult",
+    "ThreadResult",
+    "answer_message",
+    "smoke",
+    "smoke_message",
+]
 
 MARKER_HEADER = "X-Ses-To-Connect-Smoke"
 HEADER_BYTES = 64 * 1024
@@ -41,10 +59,24 @@ _PDF = (
 _ATTACHMENT_DONE = ("APPROVED", "AVAILABLE")
 _ATTACHMENT_REFUSED = ("REJECTED", "FAILED", "DELETED")
 _T = TypeVar("_T")
+# Message ids are written whole on one line (RFC 5322 allows 998 characters): the default policy
+# would fold a long one into an RFC 2047 encoded word, which is no message id any more.
+IDENTIFIERS = default.clone(max_line_length=998)
 
 
 class SmokeFailed(Exception):
     """The test email did not end as a contact with its attachment; the message says where it stopped."""
+
+
+class ThreadResult(NamedTuple):
+    """The agent-reply step: the reply as Connect sent it, and the contact of the answer to it."""
+
+    reply_contact_id: str
+    reply_message_id: str  # the Message-ID of the email Connect sent for the reply
+    reply_in_reply_to: str | None  # its threading headers, as stored by SES (None: absent)
+    reply_references: str | None
+    answer_contact_id: str
+    match: str  # the answer contact's sesThreadMatch
 
 
 class SmokeResult(NamedTuple):
@@ -52,6 +84,7 @@ class SmokeResult(NamedTuple):
     message_id: str  # SES's inbound message id (the object key under the inbound prefix)
     attachment: str  # the file name as Connect lists it
     attachment_status: str
+    thread: ThreadResult | None = None  # None: not checked (no agent given)
 
 
 def smoke_message(sender: str, recipient: str, token: str) -> tuple[bytes, str]:
@@ -67,12 +100,27 @@ def smoke_message(sender: str, recipient: str, token: str) -> tuple[bytes, str]:
     return bytes(mail), file_name
 
 
+def answer_message(sender: str, recipient: str, token: str, reply: Message) -> bytes:
+    """The customer's answer to ``reply``, threaded as a mail client does it (RFC 5322 3.6.4)."""
+    mail = EmailMessage(policy=IDENTIFIERS)
+    mail["From"] = sender
+    mail["To"] = recipient
+    mail["Subject"] = f"Re: {_header(reply, 'Subject') or ''}"
+    mail[MARKER_HEADER] = token
+    reply_id = _header(reply, "Message-ID") or ""
+    mail["In-Reply-To"] = reply_id
+    mail["References"] = " ".join(filter(None, (_header(reply, "References"), reply_id)))
+    mail.set_content(f"Smoke test answer to the agent's reply ({token}). It can be closed.\n")
+    return bytes(mail)
+
+
 def smoke(
     config: BridgeConfig,
     clients: Clients,
     *,
     sender: str,
     recipient: str | None = None,
+    agent_id: str | None = None,
     timeout_seconds: float = 300,
     poll_seconds: float = 5,
     clock: Callable[[], float] = time.monotonic,
@@ -83,6 +131,11 @@ def smoke(
     if recipient.lower() not in {a.lower() for a in addresses}:
         raise SmokeFailed(
             f"{recipient} is not one of the configured connectAddresses ({', '.join(addresses)})"
+        )
+    if agent_id is not None and config.smoke_mailbox is None:
+        raise SmokeFailed(
+            "the agent-reply step needs smokeMailbox: an address on the receiving domain that the rule "
+            "stores and Connect does not own (-c smokeMailbox=..., then cdk deploy)"
         )
     outputs = stack_outputs(clients.cloudformation, config.stack_name)
     if outputs is None or not {"MailBucketName", "ThreadsTableName"} <= set(outputs):
@@ -102,10 +155,9 @@ def smoke(
     deadline = clock() + timeout_seconds
     waiter = _Waiter(clock, sleep, deadline, poll_seconds)
     checked: set[str] = set()  # objects already read: each poll reads only the new ones
+    bucket = outputs["MailBucketName"]
     found = waiter.until(
-        lambda: _stored(
-            clients.s3, outputs["MailBucketName"], config.inbound_prefix, token, sent_at, checked=checked
-        )
+        lambda: _stored(clients.s3, bucket, config.inbound_prefix, _marked(token), sent_at, checked=checked)
     )
     if found is None:
         raise SmokeFailed(
@@ -113,7 +165,7 @@ def smoke(
             f"within {timeout_seconds:.0f} s: check the MX record, that the rule set is active and that the "
             f"rule's recipients include {recipient} (python -m operations preflight --deployed)"
         )
-    message_id, own_id = found
+    message_id, own_id = found[0], str(found[1].get("Message-ID", ""))
     contact_id = waiter.until(lambda: _contact(clients, outputs, config, message_id, own_id))
     if contact_id is None:
         raise SmokeFailed(
@@ -136,7 +188,138 @@ def smoke(
             + ("does not list it" if status is None else f"lists it as {status}")
             + " (check the instance's attachment storage and the URL's lifetime)"
         )
-    return SmokeResult(contact_id, message_id, file_name, status)
+    thread = None
+    if agent_id is not None and config.smoke_mailbox is not None:
+        thread = _thread(
+            config,
+            clients,
+            outputs,
+            waiter,
+            checked,
+            contact_id=contact_id,
+            agent_id=agent_id,
+            token=token,
+            sender=sender,
+            recipient=recipient,
+            mailbox=config.smoke_mailbox,
+            timeout_seconds=timeout_seconds,
+        )
+    return SmokeResult(contact_id, message_id, file_name, status, thread)
+
+
+def _thread(
+    config: BridgeConfig,
+    clients: Clients,
+    outputs: Mapping[str, str],
+    waiter: _Waiter,
+    checked: set[str],
+    *,
+    contact_id: str,
+    agent_id: str,
+    token: str,
+    sender: str,
+    recipient: str,
+    mailbox: str,
+    timeout_seconds: float,
+) -> ThreadResult:
+    """An agent's reply to ``contact_id``, sent to the smoke mailbox; the answer must join the thread."""
+    instance = config.connect_instance_id
+    sent_at = datetime.now(UTC)
+    try:
+        reply_contact = clients.connect.create_contact(
+            InstanceId=instance,
+            Channel="EMAIL",
+            InitiationMethod="AGENT_REPLY",
+            RelatedContactId=contact_id,
+            UserInfo={"UserId": agent_id},
+            Name=f"ses-to-connect smoke reply {token}",
+        )["ContactId"]
+        clients.connect.start_outbound_email_contact(
+            InstanceId=instance,
+            ContactId=reply_contact,
+            FromEmailAddress={"EmailAddress": recipient},
+            DestinationEmailAddress={"EmailAddress": mailbox},
+            EmailMessage={
+                "MessageSourceType": "RAW",
+                "RawMessage": {
+                    "Subject": f"Re: ses-to-connect smoke test {token}",
+                    "Body": f"Agent reply of the smoke test ({token}).",
+                    "ContentType": "text/plain",
+                },
+            },
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise SmokeFailed(
+            f"Connect refused the agent's reply to contact {contact_id}: {aws_error(exc)} (the agent id "
+            "must be a user of the instance; the operator needs connect:CreateContact and "
+            "connect:StartOutboundEmailContact)"
+        ) from exc
+    bucket, prefix = outputs["MailBucketName"], config.inbound_prefix
+    found = waiter.until(
+        lambda: _stored(clients.s3, bucket, prefix, _reply_to(token, mailbox), sent_at, checked=checked)
+    )
+    if found is None:
+        raise SmokeFailed(
+            f"Connect accepted the agent's reply (contact {reply_contact}), but it never reached "
+            f"{mailbox} under {prefix} within {timeout_seconds:.0f} s: check that the rule covers "
+            "smokeMailbox and the instance's outbound email (the address's domain verified in SES)"
+        )
+    reply = found[1]
+    answer_token = f"{token}-answer"
+    raw = answer_message(sender, recipient, answer_token, reply)
+    try:
+        clients.ses.send_raw_email(Source=sender, Destinations=[recipient], RawMessage={"Data": raw})
+    except (ClientError, BotoCoreError) as exc:
+        raise SmokeFailed(f"SES did not send the answer to the agent's reply: {aws_error(exc)}") from exc
+    answered = waiter.until(
+        lambda: _stored(clients.s3, bucket, prefix, _marked(answer_token), sent_at, checked=checked)
+    )
+    if answered is None:
+        raise SmokeFailed(f"SES did not store the answer to the agent's reply within {timeout_seconds:.0f} s")
+    answer_id, answer_own_id = answered[0], str(answered[1].get("Message-ID", ""))
+    answer_contact = waiter.until(lambda: _contact(clients, outputs, config, answer_id, answer_own_id))
+    if answer_contact is None:
+        raise SmokeFailed(
+            f"the answer to the agent's reply was stored as {prefix}{answer_id} but no contact followed "
+            f"within {timeout_seconds:.0f} s: see the function's log and the failure queue"
+        )
+    related = clients.connect.describe_contact(InstanceId=instance, ContactId=answer_contact)["Contact"].get(
+        "RelatedContactId"
+    )
+    match = (
+        clients.connect.get_contact_attributes(InstanceId=instance, InitialContactId=answer_contact)
+        .get("Attributes", {})
+        .get("sesThreadMatch")
+    )
+    headers = _header(reply, "Message-ID"), _header(reply, "In-Reply-To"), _header(reply, "References")
+    if related != contact_id or match is None:
+        raise SmokeFailed(
+            f"the answer to the agent's reply became contact {answer_contact}, not linked to {contact_id} "
+            f"(RelatedContactId {related or 'absent'}, sesThreadMatch {match or 'absent'}). Connect's "
+            f"reply carried Message-ID {headers[0]}, In-Reply-To {headers[1] or 'none'}, References "
+            f"{headers[2] or 'none'}: see docs/threading.md"
+        )
+    return ThreadResult(reply_contact, headers[0] or "", headers[1], headers[2], answer_contact, match)
+
+
+def _header(message: Message, name: str) -> str | None:
+    """The header's value unfolded (stored headers keep their line breaks), None when absent."""
+    value = message.get(name)
+    return None if value is None else " ".join(str(value).split())
+
+
+def _marked(token: str) -> Callable[[Message], bool]:
+    """The stored message that carries ``token`` in the smoke test's own header."""
+    return lambda headers: headers.get(MARKER_HEADER, "").strip() == token
+
+
+def _reply_to(token: str, mailbox: str) -> Callable[[Message], bool]:
+    """The agent's reply as stored: to the smoke mailbox, about this test, without the test's header."""
+    return lambda headers: (
+        MARKER_HEADER not in headers
+        and token in str(headers.get("Subject", ""))
+        and mailbox.lower() in str(headers.get("To", "")).lower()
+    )
 
 
 class _Waiter:
@@ -156,9 +339,15 @@ class _Waiter:
 
 
 def _stored(
-    s3: Any, bucket: str, prefix: str, token: str, sent_at: datetime, *, checked: set[str]
-) -> tuple[str, str] | None:
-    """(SES message id, the stored Message-ID) of the object carrying ``token``, once SES stored it.
+    s3: Any,
+    bucket: str,
+    prefix: str,
+    matches: Callable[[Message], bool],
+    sent_at: datetime,
+    *,
+    checked: set[str],
+) -> tuple[str, Message] | None:
+    """(SES message id, the stored headers) of the object ``matches`` picks, once SES stored it.
 
     Objects in ``checked`` are not read again; the ones read here are added to it.
     """
@@ -172,8 +361,8 @@ def _stored(
                 "Body"
             ].read()
             headers = BytesHeaderParser().parsebytes(head)
-            if headers.get(MARKER_HEADER, "").strip() == token:
-                return item["Key"][len(prefix) :], str(headers.get("Message-ID", ""))
+            if matches(headers):
+                return item["Key"][len(prefix) :], headers
     return None
 
 

@@ -49,6 +49,8 @@ class Delivery:
     # Base ClientToken -> the steps its request dropped, in order ("attachments:<reason>", "related").
     dropped: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     more_skipped: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # reason -> count
+    # How the thread root was found (sesThreadMatch); None in deliveries recorded before it was kept.
+    thread_match: str | None = None
 
     @classmethod
     def signed(
@@ -57,6 +59,7 @@ class Delivery:
         skipped: Iterable[Skipped],
         related_contact_id: str | None,
         dropped: Mapping[str, tuple[str, ...]],
+        thread_match: str | None = None,
     ) -> Delivery:
         """A delivery of freshly signed URLs, valid as long as the first of them."""
         sent, skips = tuple(attachments), tuple(skipped)
@@ -68,7 +71,15 @@ class Delivery:
             kept += 1
         beyond = Counter(item.reason for item in skips[kept:])
         valid_until = urls_valid_until(item["S3Url"] for item in sent)
-        return cls(sent, skips[:kept], related_contact_id, valid_until, dropped, MappingProxyType(beyond))
+        return cls(
+            sent,
+            skips[:kept],
+            related_contact_id,
+            valid_until,
+            dropped,
+            MappingProxyType(beyond),
+            thread_match,
+        )
 
     def skip_counts(self) -> Counter[str]:
         """Every skipped file's reason, counted (the named ones and the rest)."""
@@ -94,6 +105,7 @@ class Delivery:
                 "validUntil": self.valid_until,
                 "dropped": {token: list(steps) for token, steps in sorted(self.dropped.items())},
                 "moreSkipped": dict(self.more_skipped),
+                "threadMatch": self.thread_match,
             },
             sort_keys=True,
             ensure_ascii=False,  # DynamoDB counts UTF-8 bytes; \uXXXX escapes would triple them
@@ -109,6 +121,7 @@ class Delivery:
             valid_until=data["validUntil"],
             dropped=MappingProxyType({token: tuple(steps) for token, steps in data["dropped"].items()}),
             more_skipped=MappingProxyType(dict(data["moreSkipped"])),
+            thread_match=data.get("threadMatch"),
         )
 
 

@@ -61,7 +61,7 @@ def pipeline() -> Pipeline:
             settings.attachment_url_expiry_seconds,
             uploads=settings.attachment_uploads,
         ),
-        contacts=ContactStarter(_connect_client(connect_config)),
+        contacts=ContactStarter(connect := _connect_client(connect_config)),
     )
     if settings.failure_queue_url:
         adapters.failures = FailureQueue(boto3.client("sqs", config=aws_config), settings.failure_queue_url)
@@ -90,6 +90,9 @@ def pipeline() -> Pipeline:
             from ses_to_connect.adapters.threads import ThreadIndex  # noqa: PLC0415
 
             adapters.threads = ThreadIndex(dynamodb, settings.threads_table, settings.thread_ttl_days)
+            from ses_to_connect.adapters.agent_replies import AgentReplies  # noqa: PLC0415
+
+            adapters.replies = AgentReplies(connect, settings.instance_id)
     return Pipeline(settings, adapters)
 
 

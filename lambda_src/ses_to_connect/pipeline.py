@@ -37,6 +37,7 @@ from ses_to_connect.headers import message_ids
 from ses_to_connect.limits import check_request
 from ses_to_connect.model import DefectKind, Outcome
 from ses_to_connect.ports import (
+    AgentReplyFinder,
     AttachmentSink,
     ContactCreator,
     FailureDestination,
@@ -46,6 +47,7 @@ from ses_to_connect.ports import (
 )
 from ses_to_connect.ses_event import SesRecord
 from ses_to_connect.settings import Settings
+from ses_to_connect.thread_match import ThreadLink, agent_reply_entries, link_thread
 
 if TYPE_CHECKING:  # type stubs only: the function's asset needs nothing of them at run time
     from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
@@ -93,6 +95,7 @@ class Adapters:
     ledger: Ledger | None = None
     threads: ThreadStore | None = None
     failures: FailureDestination | None = None  # where permanent failures go at once, if configured
+    replies: AgentReplyFinder | None = None  # agents' replies in Connect (needs threads)
 
 
 class Pipeline:
@@ -172,6 +175,7 @@ class Pipeline:
                 "contact_ids": contact_ids,
                 "contacts_without_id": len(started) - len(contact_ids),
                 "related_contact_id": related,
+                "thread_match": related and delivery.thread_match,
                 "flags": conversion.flags,
                 "attachments_sent": len(delivery.attachments) - len(dropped),
                 "attachments_skipped": dict(skip_reasons),
@@ -230,16 +234,26 @@ class Pipeline:
         """
         if earlier is not None and earlier.replayable(self.clock()):
             return earlier, False
-        related = self._related(planned) if earlier is None else earlier.related_contact_id
-        delivery = self._signed(planned, related, {} if earlier is None else earlier.dropped)
+        if earlier is None:
+            link = self._link(planned)
+            related, match = (None, None) if link is None else (link.root_contact_id, link.match.value)
+        else:
+            related, match = earlier.related_contact_id, earlier.thread_match
+        delivery = self._signed(planned, related, {} if earlier is None else earlier.dropped, match)
         if self.io.ledger is None:
             return delivery, True
         stored = self.io.ledger.save_delivery(planned.record.message_id, delivery, first=earlier is None)
         return stored, stored is delivery
 
-    def _signed(self, planned: Plan, related: str | None, dropped: Mapping[str, tuple[str, ...]]) -> Delivery:
+    def _signed(
+        self,
+        planned: Plan,
+        related: str | None,
+        dropped: Mapping[str, tuple[str, ...]],
+        thread_match: str | None,
+    ) -> Delivery:
         sent, skipped = send(planned.candidates, self.io.attachments, planned.attachment_prefix)
-        return Delivery.signed(sent, skipped, related, dropped)
+        return Delivery.signed(sent, skipped, related, dropped, thread_match)
 
     def _start_destination(self, run: _Run, index: int) -> str | None:
         """Start one destination's contact, taking the fallbacks Connect's refusals call for.
@@ -278,8 +292,12 @@ class Pipeline:
                 if stale_urls and (step is None or step == Drop.RELATED):
                     logger.warning("Connect refused replayed attachment URLs; signing them again")
                     run.refused_tokens.add(request["ClientToken"])
+                    delivery = run.delivery
                     self._store(
-                        run, self._signed(planned, run.delivery.related_contact_id, run.delivery.dropped)
+                        run,
+                        self._signed(
+                            planned, delivery.related_contact_id, delivery.dropped, delivery.thread_match
+                        ),
                     )
                     run.fresh = True
                     continue
@@ -320,6 +338,13 @@ class Pipeline:
             }
             if not check_request(flagged):  # the flag never costs the contact its limits
                 request = flagged
+        elif related and delivery.thread_match:
+            matched: StartEmailContactRequestTypeDef = {
+                **request,
+                "Attributes": {**request["Attributes"], "sesThreadMatch": delivery.thread_match},
+            }
+            if not check_request(matched):
+                request = matched
         request["ClientToken"] = variant_token(request["ClientToken"], steps)
         return request
 
@@ -357,10 +382,24 @@ class Pipeline:
             return start(request)
         return self.io.ledger.start_once(request, start)
 
-    def _related(self, planned: Plan) -> str | None:
-        if self.io.threads is None:
+    def _link(self, planned: Plan) -> ThreadLink | None:
+        """The thread the message joins: by an id the index knows, else by an agent reply's id
+        read from Connect in the customer's recent threads (learned ids are kept for next time)."""
+        threads, ids = self.io.threads, planned.thread_ids
+        if threads is None or not ids:
             return None
-        return self.io.threads.find_root(planned.thread_ids)
+        link = link_thread(ids, threads.entries(ids))
+        if link is not None or self.io.replies is None or planned.customer is None:
+            return link
+        roots = threads.customer_threads(planned.customer.email)
+        if not roots:
+            return None
+        replies = self.io.replies.find(roots, set(ids))
+        learned = agent_reply_entries(replies)
+        for reply in replies:
+            if reply.message_id in learned:
+                threads.remember_agent_reply(reply.message_id, reply.contact_id, reply.root_contact_id)
+        return link_thread(ids, learned)
 
     def _remember_thread(self, planned: Plan, contact_ids: list[str], related: str | None) -> list[str]:
         """Write the thread entry; a failure is returned as a defect, never raised: the contact
@@ -368,8 +407,11 @@ class Pipeline:
         own_id = next(iter(message_ids(planned.message.message_id)[-1:]), None)
         if self.io.threads is None or own_id is None or not contact_ids:
             return []
+        root = related or contact_ids[0]
         try:
-            self.io.threads.remember(own_id, contact_ids[0], related or contact_ids[0])
+            self.io.threads.remember(own_id, contact_ids[0], root)
+            if planned.customer is not None:
+                self.io.threads.remember_customer_thread(planned.customer.email, root)
         except BridgeError as exc:
             logger.warning(
                 "the contact exists but its thread entry was not written: replies to it start new contacts",

@@ -7,7 +7,7 @@ and SQS adapters in (``handler.py``), the offline ``convert`` and the tests wire
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from ses_to_connect.attachments import Candidate
     from ses_to_connect.delivery import Delivery
+    from ses_to_connect.thread_match import AgentReply, ThreadEntry
 
 
 class MailStorage(Protocol):
@@ -79,9 +80,21 @@ class Ledger(Protocol):
 class ThreadStore(Protocol):
     """Reply threading: each contact's Message-ID and the root contact of its thread."""
 
-    def find_root(self, message_ids: list[str]) -> str | None: ...
+    def entries(self, message_ids: list[str]) -> dict[str, ThreadEntry]: ...
 
     def remember(self, message_id: str, contact_id: str, root_contact_id: str) -> None: ...
+
+    def remember_agent_reply(self, message_id: str, contact_id: str, root_contact_id: str) -> None: ...
+
+    def customer_threads(self, address: str) -> list[str]: ...
+
+    def remember_customer_thread(self, address: str, root_contact_id: str) -> None: ...
+
+
+class AgentReplyFinder(Protocol):
+    """Agents' replies in Connect, with the Message-ID each one was sent with (docs/threading.md)."""
+
+    def find(self, roots: list[str], wanted: Collection[str]) -> list[AgentReply]: ...
 
 
 class FailureDestination(Protocol):

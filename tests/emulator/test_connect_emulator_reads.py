@@ -6,12 +6,11 @@ import http.client
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
 from local_pipeline.connect_emulator import ConnectEmulator
+from tests.emulator import connect_client, error_code
 
 INSTANCE_ID = "11111111-2222-3333-4444-555555555555"
 OTHER_INSTANCE = "99999999-2222-3333-4444-555555555555"
@@ -32,18 +31,7 @@ def emulator() -> Iterator[ConnectEmulator]:
 @pytest.fixture
 def connect(emulator: ConnectEmulator) -> Any:
     emulator.reset()
-    return boto3.client(
-        "connect",
-        endpoint_url=emulator.url,
-        region_name="eu-west-2",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
-
-
-def _code(raised: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(raised.value.response["Error"]["Code"])
+    return connect_client(emulator.url, "eu-west-2")
 
 
 def test_describe_instance(connect: Any) -> None:
@@ -53,7 +41,7 @@ def test_describe_instance(connect: Any) -> None:
     assert instance["InstanceStatus"] == "ACTIVE"
     with pytest.raises(ClientError) as raised:
         connect.describe_instance(InstanceId="00000000-0000-0000-0000-000000000000")
-    assert _code(raised) == "ResourceNotFoundException"
+    assert error_code(raised) == "ResourceNotFoundException"
 
 
 def test_storage_configs_per_resource_type(connect: Any) -> None:
@@ -102,10 +90,10 @@ def test_search_email_addresses_pages_through_the_instance(connect: Any) -> None
     assert arn.startswith(f"arn:aws:connect:eu-west-2:444455556666:instance/{INSTANCE_ID}/email-address/")
     with pytest.raises(ClientError) as raised:
         connect.search_email_addresses(InstanceId="00000000-0000-0000-0000-000000000000")
-    assert _code(raised) == "ResourceNotFoundException"
+    assert error_code(raised) == "ResourceNotFoundException"
     with pytest.raises(ClientError) as raised:
         connect.search_email_addresses(InstanceId=INSTANCE_ID, MaxResults=101)
-    assert _code(raised) == "InvalidRequestException"
+    assert error_code(raised) == "InvalidRequestException"
 
 
 def _start(connect: Any, **extra: Any) -> str:
@@ -148,7 +136,7 @@ def test_a_created_contact_can_be_described_with_its_attributes_and_references(c
     for operation, params in unknown:
         with pytest.raises(ClientError) as raised:
             getattr(connect, operation)(**params)
-        assert _code(raised) == "ResourceNotFoundException"
+        assert error_code(raised) == "ResourceNotFoundException"
 
 
 def test_a_failure_inside_a_read_answers_500_as_start_email_contact_does(
@@ -160,6 +148,6 @@ def test_a_failure_inside_a_read_answers_500_as_start_email_contact_does(
     monkeypatch.setattr(emulator, "_describe_instance", broken)
     with pytest.raises(ClientError) as raised:
         connect.describe_instance(InstanceId=INSTANCE_ID)
-    assert _code(raised) == "InternalServiceException"
+    assert error_code(raised) == "InternalServiceException"
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     assert "a bug in the emulator" in raised.value.response["Error"]["Message"]

@@ -17,6 +17,8 @@ BRIDGE_POLICY = {
     "AwsSolutions-IAM5[Resource::<MailBucketC2C0137B.Arn>/attachments/*]",
     "AwsSolutions-IAM5[Resource::<MailBucketC2C0137B.Arn>/quarantine/*]",
     f"AwsSolutions-IAM5[Resource::{INSTANCE}/contact-flow/*]",
+    f"AwsSolutions-IAM5[Resource::{INSTANCE}/contact/*]",  # agents' replies (docs/threading.md)
+    f"AwsSolutions-IAM5[Resource::{INSTANCE}/file/*]",
 }
 PROVIDER = (
     "SesToConnect/AWS679f53fac002430cb0da5b7982bd2287/ServiceRole",

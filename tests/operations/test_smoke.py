@@ -2,7 +2,9 @@
 
 moto sends the email but has no inbound SES; ``DeliveringSes`` does what SES receiving does,
 the way ``local_pipeline`` does it everywhere else: replace the Message-ID (SES sets its own),
-store the message under the inbound prefix and invoke the function asynchronously.
+store the message under the inbound prefix and invoke the function asynchronously. The
+emulator's agent replies go through the same SES (``DeliveringSes.outbound``), as Connect's
+go through SES: to the smoke mailbox, which the function quarantines (no Connect address).
 """
 
 from __future__ import annotations
@@ -11,20 +13,25 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator, Mapping
+from email import message_from_bytes
 from typing import Any
 
 import pytest
 
+from local_pipeline.agent_replies import Stored, Threading
 from local_pipeline.aws import BUCKET, INSTANCE_ID, THREADS_TABLE, LocalAws, local_aws
 from local_pipeline.lambda_runtime import AsyncLambda
 from local_pipeline.ses import Receipt, receive
 from operations import __main__ as cli
 from operations.deployment import Clients, load_config
-from operations.smoke import _PDF, SmokeFailed, smoke, smoke_message
+from operations.smoke import _PDF, SmokeFailed, answer_message, smoke, smoke_message
 
 SENDER = "smoke@example.org"
 ADDRESSES = ("support@example.com", "billing@example.com")  # cdk.json's
 INSTANCE = f"connectInstanceArn=arn:aws:connect:us-east-1:111122223333:instance/{INSTANCE_ID}"
+MAILBOX = "smoke-replies@example.com"  # on the receiving domain, no Connect address
+WITH_MAILBOX = f"smokeMailbox={MAILBOX}"
+AGENT = "agent-0001"
 
 
 class DeliveringSes:
@@ -49,6 +56,14 @@ class DeliveringSes:
             delivery.start()
             self.deliveries.append(delivery)
         return response
+
+    def outbound(self, raw: bytes, recipients: list[str]) -> None:
+        """An email Connect sends for an agent's reply: received by SES when it is for this domain."""
+        ours = [r for r in recipients if r.lower().endswith("@example.com")]
+        if self._deliver and ours:
+            delivery = threading.Timer(0.5, self._receive, (raw, ours))
+            delivery.start()
+            self.deliveries.append(delivery)
 
     def _receive(self, raw: bytes, recipients: list[str]) -> None:
         from ses_to_connect import handler  # noqa: PLC0415
@@ -104,9 +119,44 @@ def _clients(aws: LocalAws, ses: Any) -> Clients:
     )
 
 
-def _run(aws: LocalAws, ses: Any, *overrides: str, timeout: float = 30, sender: str = SENDER) -> Any:
+def _run(
+    aws: LocalAws,
+    ses: Any,
+    *overrides: str,
+    timeout: float = 30,
+    sender: str = SENDER,
+    agent_id: str | None = None,
+) -> Any:
     config = load_config([INSTANCE, *overrides])
-    return smoke(config, _clients(aws, ses), sender=sender, timeout_seconds=timeout, poll_seconds=0.2)
+    return smoke(
+        config,
+        _clients(aws, ses),
+        sender=sender,
+        agent_id=agent_id,
+        timeout_seconds=timeout,
+        poll_seconds=0.2,
+    )
+
+
+@pytest.fixture(autouse=True)
+def connect_replies(aws: LocalAws) -> Iterator[None]:
+    """Each test chooses how Connect's agent replies look and where they go; none leaks to the next."""
+    assert aws.emulator is not None
+    aws.emulator.set_agent_replies()
+    yield
+    aws.emulator.set_agent_replies()
+    aws.emulator.agent_replies.outbound = None
+
+
+def _replying(
+    aws: LocalAws, threading_reading: Threading = "headers", stored: Stored = "mime"
+) -> DeliveringSes:
+    """SES for the test's mail and for the agent's replies Connect sends, under one reading."""
+    assert aws.emulator is not None
+    ses = DeliveringSes(aws)
+    aws.emulator.set_agent_replies(threading_reading, stored)
+    aws.emulator.agent_replies.outbound = ses.outbound
+    return ses
 
 
 def test_the_smoke_email_becomes_a_contact_with_its_pdf(aws: LocalAws) -> None:
@@ -161,8 +211,91 @@ def test_command_line(
         Clients, "for_config", classmethod(lambda _cls, _c: _clients(aws, DeliveringSes(aws)))
     )
     assert cli.main(["smoke", "--sender", SENDER, "--to", "billing@example.com", "-c", INSTANCE]) == 0
-    first, second = capsys.readouterr().out.splitlines()
+    first, second, third = capsys.readouterr().out.splitlines()
     assert first.startswith("contact ") and "(SES message " in first
     assert second.endswith(": went with the contact (APPROVED in Connect)")
+    assert third == "agent-reply thread: not checked (give --agent-id, with smokeMailbox configured)"
     assert cli.main(["smoke", "--sender", SENDER, "-c", INSTANCE, "-c", "stackName=Other"]) == 1
     assert capsys.readouterr().err.startswith("smoke test failed: stack Other is not deployed")
+
+
+@pytest.mark.parametrize(
+    ("threading_reading", "stored", "match"),
+    [("headers", "mime", "references"), ("headers", "json", "references"), ("none", "mime", "agent-reply")],
+)
+def test_the_answer_to_an_agents_reply_joins_the_thread(
+    aws: LocalAws, threading_reading: Threading, stored: Stored, match: str
+) -> None:
+    assert aws.emulator is not None
+    result = _run(aws, _replying(aws, threading_reading, stored), WITH_MAILBOX, agent_id=AGENT)
+    thread = result.thread
+    assert thread is not None and thread.match == match
+    (reply,) = [r for r in aws.emulator.agent_replies.replies() if r.contact_id == thread.reply_contact_id]
+    assert reply.params["RelatedContactId"] == result.contact_id
+    assert reply.params["UserInfo"] == {"UserId": AGENT}
+    assert thread.reply_message_id.endswith("@email.amazonses.com>")
+    if threading_reading == "headers":
+        (first,) = [c for c in aws.emulator.contacts() if c.contact_id == result.contact_id]
+        assert thread.reply_in_reply_to == first.params["EmailMessage"]["RawMessage"]["Headers"]["MESSAGE_ID"]
+    else:
+        assert (thread.reply_in_reply_to, thread.reply_references) == (None, None)
+    (answer,) = [c for c in aws.emulator.contacts() if c.contact_id == thread.answer_contact_id]
+    assert answer.params["RelatedContactId"] == result.contact_id
+    assert answer.params["Attributes"]["sesThreadMatch"] == match
+    headers = answer.params["EmailMessage"]["RawMessage"]["Headers"]
+    assert headers["IN_REPLY_TO"] == thread.reply_message_id
+    assert headers["REFERENCES"].endswith(thread.reply_message_id)
+
+
+def test_an_answer_nothing_links_fails_and_shows_what_connect_sent(aws: LocalAws) -> None:
+    with pytest.raises(
+        SmokeFailed, match=r"not linked to .* \(RelatedContactId absent, sesThreadMatch absent\)"
+    ):
+        _run(aws, _replying(aws, "none", "json"), WITH_MAILBOX, agent_id=AGENT)
+
+
+def test_an_agents_reply_that_never_arrives_fails_within_the_timeout(aws: LocalAws) -> None:
+    ses = _replying(aws)
+    assert aws.emulator is not None
+    aws.emulator.agent_replies.outbound = None  # Connect accepts the reply but nothing reaches SES
+    with pytest.raises(SmokeFailed, match=rf"never reached {MAILBOX} under inbound/ within 5 s"):
+        _run(aws, ses, WITH_MAILBOX, agent_id=AGENT, timeout=5)
+
+
+def test_the_agent_step_needs_a_smoke_mailbox_and_a_reply_connect_accepts(aws: LocalAws) -> None:
+    with pytest.raises(SmokeFailed, match="the agent-reply step needs smokeMailbox"):
+        _run(aws, _replying(aws), agent_id=AGENT)
+    with pytest.raises(SmokeFailed, match="Connect refused the agent's reply to contact"):
+        _run(aws, _replying(aws), WITH_MAILBOX, agent_id="")  # no user: refused before it is sent
+
+
+def test_without_an_agent_the_thread_is_not_checked(aws: LocalAws) -> None:
+    assert _run(aws, _replying(aws), WITH_MAILBOX).thread is None
+
+
+def test_the_answer_is_threaded_as_a_mail_client_threads_it() -> None:
+    reply = message_from_bytes(
+        b"Subject: Re: hello\r\nMessage-ID: <r@ses>\r\nReferences: <a@x>\r\n <b@x>\r\n\r\nbody"
+    )
+    answer = message_from_bytes(answer_message(SENDER, "support@example.com", "t-answer", reply))
+    assert (answer["In-Reply-To"], answer["References"], answer["Subject"]) == (
+        "<r@ses>",
+        "<a@x> <b@x> <r@ses>",
+        "Re: Re: hello",
+    )
+    bare = message_from_bytes(
+        answer_message(SENDER, "support@example.com", "t", message_from_bytes(b"Message-ID: <r@ses>\r\n\r\n"))
+    )
+    assert bare["References"] == "<r@ses>"
+
+
+def test_command_line_reports_the_agent_reply_thread(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ses = _replying(aws, "none", "mime")
+    monkeypatch.setattr(Clients, "for_config", classmethod(lambda _cls, _c: _clients(aws, ses)))
+    argv = ["smoke", "--sender", SENDER, "--agent-id", AGENT, "-c", INSTANCE, "-c", WITH_MAILBOX]
+    assert cli.main(argv) == 0
+    *_, thread = capsys.readouterr().out.splitlines()
+    assert thread.startswith("agent-reply thread: the answer's contact ")
+    assert "(sesThreadMatch agent-reply)" in thread and "In-Reply-To none, References none" in thread

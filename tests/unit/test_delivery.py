@@ -61,6 +61,16 @@ def test_a_delivery_survives_the_ledger_unchanged() -> None:
     assert not again.replayable(again.valid_until or 0) and again.replayable((again.valid_until or 0) - 1)
 
 
+def test_how_the_thread_was_found_is_kept_and_older_records_read_without_it() -> None:
+    delivery = Delivery.signed([], [], "root-contact", {}, "agent-reply")
+    assert Delivery.from_json(delivery.to_json()).thread_match == "agent-reply"
+    recorded_before = (
+        '{"attachments": [], "dropped": {}, "moreSkipped": {}, "relatedContactId": "root-contact", '
+        '"skipped": [], "validUntil": null}'
+    )
+    assert Delivery.from_json(recorded_before).thread_match is None  # its requests had no sesThreadMatch
+
+
 def test_only_the_first_skipped_files_are_kept_by_name_the_rest_counted() -> None:
     skipped = [Skipped(f"f{n:04}.pdf", "too_many" if n % 2 else "empty") for n in range(2000)]
 
