@@ -229,12 +229,15 @@ def _names_conflict(part: Message, defects: Defects) -> bool:
     are common in real mail (a name decoded in another charset, a shortened one) and harmless:
     the content is checked against the extension either way.
     """
-    suffixes = {
-        PurePosixPath(_clean_name(value, defects).lower()).suffix
+    names = [
+        value
         for header, key in (("content-disposition", "filename"), ("content-type", "name"))
         for param, value in part.get_params([], header=header)
         if param.lower() == key
-    }
+    ]
+    if len(set(map(repr, names))) < 2:  # one name, or the same one twice: nothing to decode
+        return False
+    suffixes = {PurePosixPath(_clean_name(value, defects).lower()).suffix for value in names}
     return len(suffixes - {""}) > 1
 
 

@@ -184,7 +184,8 @@ def _office(folder: bytes, *, legacy: bool) -> Callable[[bytes], bool]:
 
 
 def _rtf(data: bytes) -> bool:
-    return data.removeprefix(codecs.BOM_UTF8).lstrip(_WHITESPACE.encode()).startswith(b"{\\rtf")
+    head = data[:_SNIFF_CHARACTERS].removeprefix(codecs.BOM_UTF8)
+    return head.lstrip(_WHITESPACE.encode()).startswith(b"{\\rtf")
 
 
 def _plain_text(data: bytes) -> bool:

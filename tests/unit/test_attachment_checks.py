@@ -24,6 +24,14 @@ def attached(content_type: str, data: bytes, disposition: str) -> str:
     )
 
 
+# Real files whose declared types are wrong or unusable: stored as .pdf, .png and .csv.
+MISLABELLED = (
+    attached("application/pédf", PDF, 'filename="x.pdf"'),
+    attached("image/jpeg", PNG, 'filename="shot.png"'),
+    attached("application/octet-stream", b"a,b\r\n1,2\r\n", 'filename="data.csv"'),
+)
+
+
 def test_a_program_named_pdf_is_skipped_as_type_mismatch_and_listed() -> None:
     raw = message(
         multipart(
@@ -75,15 +83,7 @@ def test_a_wrong_passive_type_does_not_refuse_a_real_file() -> None:
 def test_the_stored_type_is_the_extensions_never_the_senders() -> None:
     """An 8-bit or contradicting Content-Type never reaches the S3 store (the upload used to crash on
     ``application/pédf``)."""
-    raw = message(
-        multipart(
-            "mixed",
-            TEXT,
-            attached("application/pédf", PDF, 'filename="x.pdf"'),
-            attached("image/jpeg", PNG, 'filename="shot.png"'),
-            attached("application/octet-stream", b"a,b\r\n1,2\r\n", 'filename="data.csv"'),
-        )
-    )
+    raw = message(multipart("mixed", TEXT, *MISLABELLED))
     candidates, skipped = find_candidates(parse_message(raw).files, None, Defects())
     assert [(c.file_name, c.content_type) for c in candidates] == [
         ("x.pdf", "application/pdf"),
