@@ -198,10 +198,12 @@ def send(
 def _file_name(part: Message, content_type: str, defects: Defects) -> str:
     """The sender's file name, decoded and made safe; an extension is added from the type.
 
-    Of several names the stdlib's choice is kept: the first ``filename`` parameter, plain or RFC
-    2231, then ``name``; :func:`_names_conflict` refuses the part when the others say otherwise.
+    Of several names the stdlib's choice is kept (as ``get_filename``, which raises on some RFC 2231
+    charsets): the first ``filename`` parameter, plain or RFC 2231, then ``name``;
+    :func:`_names_conflict` refuses the part when the others say otherwise.
     """
-    name = _clean_name(part.get_filename() or part.get_param("name"), defects) or "attachment"
+    raw = part.get_param("filename", header="content-disposition") or part.get_param("name")
+    name = _clean_name(raw, defects) or "attachment"
     suffix = PurePosixPath(name).suffix.lower()
     if (
         suffix not in ALLOWED_ATTACHMENT_EXTENSIONS
@@ -213,8 +215,16 @@ def _file_name(part: Message, content_type: str, defects: Defects) -> str:
 
 
 def _clean_name(raw: str | tuple[str | None, str | None, str] | None, defects: Defects) -> str:
-    """One name parameter as text (RFC 2231 and 2047 decoded), without control characters and path."""
-    text = collapse_rfc2231_value(raw) if raw is not None else ""
+    """One name parameter as text (RFC 2231 and 2047 decoded), without control characters and path.
+
+    An RFC 2231 charset whose codec takes no error handler (``idna``) or refuses everything
+    (``undefined``) makes the stdlib raise: the name is then read as written, and recorded.
+    """
+    try:
+        text = collapse_rfc2231_value(raw).strip() if raw is not None else ""
+    except UnicodeError:
+        defects.add(DefectKind.UNDECODABLE_HEADER, "filename")
+        text = raw[2] if isinstance(raw, tuple) else str(raw)
     name = clean_text(decode_words(text, defects, "filename"))
     return re.split(r"[\\/]", name)[-1].strip(" .")
 

@@ -8,6 +8,7 @@ import base64
 from ses_to_connect.attachments import Skip, find_candidates
 from ses_to_connect.mime import parse_message
 from ses_to_connect.model import Defects
+from tests.unit.builders import only_request, run
 from tests.unit.test_body import attachments, message, multipart, part
 from tests.unit.test_file_types import DOCM, HTML, PDF, PE, PNG, SVG
 
@@ -138,3 +139,19 @@ def test_a_forwarded_message_is_the_bridges_own_text_and_is_not_type_checked() -
     )
     raw = message(multipart("mixed", TEXT, forwarded))
     assert attachments(raw) == (["Contract.txt"], None)
+
+
+def test_an_rfc2231_charset_the_stdlib_raises_on_leaves_the_name_as_written() -> None:
+    """``filename*=idna''…`` made ``get_filename`` raise UnicodeError (idna takes no error handler),
+    and the message could never be converted."""
+    raw = message(
+        multipart(
+            "mixed",
+            TEXT,
+            attached("application/pdf", PDF, "filename*=idna''scan.pdf"),
+            attached("application/pdf; name*=undefined''b%FCro.pdf", PDF, 'filename="büro.pdf"'),
+        )
+    )
+    conversion = run(raw)
+    assert [item["FileName"] for item in only_request(conversion)["Attachments"]] == ["scan.pdf", "büro.pdf"]
+    assert "undecodable_header:filename" in conversion.defects
