@@ -193,24 +193,27 @@ def _plain_text(data: bytes) -> bool:
 
 
 def _is_text(data: bytes, *, markup_allowed: bool) -> bool:
-    """Text a person reads: 8-bit or UTF-16 with its byte-order mark, without binary control bytes;
-    not a script (``#!``), and unless ``markup_allowed`` not a page (HTML, SVG or XML)."""
+    """Text a person reads, without binary control characters: 8-bit, or UTF-16 (with its
+    byte-order mark, or without one when the first character is ASCII); not a script (``#!``),
+    and unless ``markup_allowed`` not a page (HTML, SVG or XML)."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        head = _utf16_head(data)
-        if head is None:
-            return False
-    else:
-        if _BINARY_BYTES.search(data):
-            return False
+        head = _utf16_head(data, "utf-16")
+    elif _BINARY_BYTES.search(data) is None:
         head = data[: _SNIFF_CHARACTERS * 4].removeprefix(codecs.BOM_UTF8).decode("latin-1")
+    elif data[1:2] == b"\x00" or data[:1] == b"\x00":
+        head = _utf16_head(data, "utf-16-le" if data[1:2] == b"\x00" else "utf-16-be")
+    else:
+        return False
+    if head is None:
+        return False
     head = head.lstrip(_WHITESPACE).lower()
     return not head.startswith("#!") and (markup_allowed or _MARKUP_START.match(head) is None)
 
 
-def _utf16_head(data: bytes) -> str | None:
+def _utf16_head(data: bytes, encoding: str) -> str | None:
     """The start of UTF-16 text, or None when it is not text (undecodable or binary characters);
     decoded a chunk at a time so a large file is never held twice."""
-    decoder = codecs.getincrementaldecoder("utf-16")("strict")
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
     head = ""
     for start in range(0, len(data), _TEXT_CHUNK):
         try:

@@ -78,6 +78,8 @@ AGREEING = [
     (".txt", b"DOS text ends with SUB\r\n\x1a"),
     (".txt", codecs.BOM_UTF16_LE + "name\tamount\r\nMüller\t12\r\n".encode("utf-16-le")),
     (".csv", codecs.BOM_UTF16_BE + "a,b\r\n1,2\r\n".encode("utf-16-be")),
+    (".txt", "Grüße aus Köln\r\n".encode("utf-16-le")),  # UTF-16 without its byte-order mark
+    (".csv", "a;b\r\n".encode("utf-16-be")),
     (".txt", b"5 < 6 and <b is not a tag"),
     (".csv", b"MZ code,amount\r\nMZ-1,3\r\n"),  # the letters MZ, in text, are text
 ]
@@ -128,6 +130,9 @@ MISMATCHED = [
     (".txt", codecs.BOM_UTF16_LE + "odd".encode("utf-16-le") + b"!", "UTF-16 cut in a character"),
     (".txt", codecs.BOM_UTF16_LE + "bell \x07".encode("utf-16-le"), "UTF-16 with a control character"),
     (".txt", codecs.BOM_UTF16_BE + "<html><body>".encode("utf-16-be"), "UTF-16 HTML"),
+    (".txt", "<html><body>".encode("utf-16-le"), "UTF-16 HTML without a byte-order mark"),
+    (".txt", b"\x00\x00\x00\x01" + bytes(range(256)), "binary data read as UTF-16"),
+    (".csv", PE[:2] + b"\x00" + PE[3:], "a Windows program read as UTF-16"),
     (".exe", PE, "an extension Connect does not take"),
 ]
 
