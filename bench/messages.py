@@ -9,7 +9,9 @@ what a customer sends a contact centre: a text and an HTML body, then three base
 from __future__ import annotations
 
 import base64
+import io
 import random
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,11 +92,11 @@ def large_message(size: int, attachments: int = len(ATTACHMENT_TYPES), seed: int
     encoded_each = max(0, size - overhead) // len(attachment_headers)
     payload_each = encoded_each // (_LINE + 2) * 57
     chunks = [prefix]
-    for header in attachment_headers:
+    for (name, _), header in zip(ATTACHMENT_TYPES, attachment_headers, strict=False):
         chunks += [
             f"--{_BOUNDARY_MIXED}\r\n".encode(),
             header.encode(),
-            _base64_lines(rng.randbytes(payload_each)),
+            _base64_lines(_as_file(name, rng.randbytes(payload_each))),
         ]
     chunks.append(f"--{_BOUNDARY_MIXED}--\r\n".encode())
     return b"".join(chunks)
@@ -110,7 +112,7 @@ def small_messages(count: int, seed: int = SEED) -> Iterator[tuple[str, bytes]]:
             body = 'Content-Type: text/plain; charset="utf-8"\r\n\r\n' + text.replace("\n", "\r\n") + "\r\n"
             yield f"small-{number:04d}.eml", (head + body).encode()
             continue
-        pdf = _base64_lines(rng.randbytes(rng.randint(5_000, 60_000))).decode()
+        pdf = _base64_lines(_as_file("invoice.pdf", rng.randbytes(rng.randint(5_000, 60_000)))).decode()
         body = (
             f'Content-Type: multipart/mixed; boundary="{_BOUNDARY_MIXED}"\r\n\r\n'
             f"--{_BOUNDARY_MIXED}\r\n{_text_part('text/plain', text)}"
@@ -156,6 +158,25 @@ def _attachment_header(name: str, content_type: str) -> str:
         f'Content-Disposition: attachment; filename="{name}"\r\n'
         "Content-Transfer-Encoding: base64\r\n\r\n"
     )
+
+
+def _as_file(name: str, data: bytes) -> bytes:
+    """``data`` made a file of the kind ``name`` says (the bridge checks it before storing it), of
+    the same length: a PDF or PNG header over its start, or a Word package holding it."""
+    if name.endswith(".pdf"):
+        return b"%PDF-1.7\n" + data[9:]
+    if name.endswith(".png"):
+        return b"\x89PNG\r\n\x1a\n" + data[8:]
+
+    def package(content: bytes) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            archive.writestr("[Content_Types].xml", "<Types/>")
+            archive.writestr("word/document.xml", "<w:document/>")
+            archive.writestr("word/media/scan.bin", content)
+        return buffer.getvalue()
+
+    return package(data[: max(0, len(data) - len(package(b"")))])
 
 
 def _base64_lines(data: bytes) -> bytes:

@@ -18,10 +18,12 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from email.errors import MessageError
 from email.message import Message
+from email.utils import collapse_rfc2231_value
 from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, NamedTuple
 
+from ses_to_connect.file_types import content_agrees, declared_type_agrees, stored_type
 from ses_to_connect.headers import clean_text, decode_words, header_text, message_ids
 from ses_to_connect.limits import (
     ALLOWED_ATTACHMENT_EXTENSIONS,
@@ -75,6 +77,8 @@ class Skip(StrEnum):
     TNEF_EMPTY = "tnef_empty"  # a winmail.dat holding only a body (its text is in the raw message)
     REJECTED_BY_CONNECT = "rejected_by_connect"  # with Connect's reason: "rejected_by_connect:<reason>"
     URL_TOO_LONG = "url_too_long"
+    TYPE_MISMATCH = "type_mismatch"  # the content or the declared type is not what the extension says
+    NAME_CONFLICT = "name_conflict"  # the part's file names (filename, filename*, name) differ in extension
 
 
 class Candidate(NamedTuple):
@@ -83,7 +87,9 @@ class Candidate(NamedTuple):
     ``size`` is the decoded size, counted without decoding (so an oversized file is skipped
     without ever being decoded; damaged base64 may decode to more). ``payload()`` decodes it
     at the first call and lets go of the encoded copy in the parsed message; every call
-    returns the same bytes.
+    returns the same bytes. Once accepted (:func:`find_candidates`), ``content_type`` is the type
+    its extension stands for (:data:`~ses_to_connect.file_types.STORED_TYPE`), never the sender's:
+    the object is stored with it and its pre-signed URL serves it.
     """
 
     file_name: str
@@ -91,6 +97,7 @@ class Candidate(NamedTuple):
     inline: bool  # an image the HTML body shows by cid:, sent after explicit attachments
     size: int
     payload: Callable[[], bytes]
+    rendered: bool = False  # the bridge's own text (a forwarded message), not the sender's bytes
 
 
 class Skipped(NamedTuple):
@@ -112,6 +119,10 @@ def find_candidates(
     for part in files:
         content_type = part.get_content_type()
         name = _file_name(part, content_type, defects)
+        declared = None  # the sender's type of the file found, when it is the part itself
+        if not is_forwarded(part) and _names_conflict(part, defects):
+            skipped.append(Skipped(name, Skip.NAME_CONFLICT))
+            continue
         if content_type in TNEF_TYPES or name.lower() == "winmail.dat":
             unpacked = _unpack_tnef(part, defects)
             if not unpacked:
@@ -122,12 +133,17 @@ def find_candidates(
         else:
             content_id = next(iter(message_ids(str(part.get("Content-ID", "")))), "").strip("<>")
             is_inline = content_type.startswith("image/") and content_id in referenced
+            declared = _declared_type(part)
             found = [Candidate(name, content_type, is_inline, _decoded_size(part, defects), _decoder(part))]
         for candidate in found:
-            if PurePosixPath(candidate.file_name.lower()).suffix not in ALLOWED_ATTACHMENT_EXTENSIONS:
+            suffix = PurePosixPath(candidate.file_name.lower()).suffix
+            if suffix not in ALLOWED_ATTACHMENT_EXTENSIONS:
                 skipped.append(Skipped(candidate.file_name, Skip.TYPE_NOT_ALLOWED))
+            elif not declared_type_agrees(declared):
+                skipped.append(Skipped(candidate.file_name, Skip.TYPE_MISMATCH))
             else:
-                (inline if candidate.inline else explicit).append(candidate)
+                accepted = candidate._replace(content_type=stored_type(suffix))
+                (inline if candidate.inline else explicit).append(accepted)
     return explicit + inline, skipped
 
 
@@ -144,7 +160,9 @@ def send(
     retry overwrites them, the keys being stable) and the first failure is raised.
 
     Keys are ``key_prefix`` + position + extension: short (the pre-signed URL must stay under
-    2,000 characters) and stable, so a retry overwrites rather than duplicates.
+    2,000 characters) and stable, so a retry overwrites rather than duplicates. A file whose
+    content is not of the kind its extension names is skipped (``type_mismatch``), unless the
+    bridge rendered it itself.
     """
     sent: list[dict[str, str]] = []
     skipped: list[Skipped] = []
@@ -160,12 +178,14 @@ def send(
             uploads.make_room(candidate.size)
             data = candidate.payload()
             uploads.make_room(len(data))  # the size was estimated
+            suffix = PurePosixPath(candidate.file_name.lower()).suffix
             if not data:
                 skipped.append(Skipped(candidate.file_name, Skip.EMPTY))
             elif len(data) > MAX_ATTACHMENT_BYTES:
                 skipped.append(Skipped(candidate.file_name, Skip.TOO_LARGE))
+            elif not candidate.rendered and not content_agrees(suffix, data):
+                skipped.append(Skipped(candidate.file_name, Skip.TYPE_MISMATCH))
             else:
-                suffix = PurePosixPath(candidate.file_name.lower()).suffix
                 url = uploads.store(f"{key_prefix}{index:02d}{suffix}", candidate, data)
                 if len(url) > MAX_S3_URL:
                     skipped.append(Skipped(candidate.file_name, Skip.URL_TOO_LONG))
@@ -176,11 +196,14 @@ def send(
 
 
 def _file_name(part: Message, content_type: str, defects: Defects) -> str:
-    """The sender's file name, decoded and made safe; an extension is added from the type."""
-    raw = part.get_filename() or part.get_param("name")
-    text = raw if isinstance(raw, str) else (raw[2] if isinstance(raw, tuple) else "")
-    name = clean_text(decode_words(text, defects, "filename"))
-    name = re.split(r"[\\/]", name)[-1].strip(" .") or "attachment"
+    """The sender's file name, decoded and made safe; an extension is added from the type.
+
+    Of several names the stdlib's choice is kept (as ``get_filename``, which raises on some RFC 2231
+    charsets): the first ``filename`` parameter, plain or RFC 2231, then ``name``;
+    :func:`_names_conflict` refuses the part when the others say otherwise.
+    """
+    raw = part.get_param("filename", header="content-disposition") or part.get_param("name")
+    name = _clean_name(raw, defects) or "attachment"
     suffix = PurePosixPath(name).suffix.lower()
     if (
         suffix not in ALLOWED_ATTACHMENT_EXTENSIONS
@@ -189,6 +212,51 @@ def _file_name(part: Message, content_type: str, defects: Defects) -> str:
     ):
         name += EXTENSION_BY_TYPE[content_type]
     return _shorten(name, MAX_FILE_NAME)
+
+
+def _clean_name(raw: str | tuple[str | None, str | None, str] | None, defects: Defects) -> str:
+    """One name parameter as text (RFC 2231 and 2047 decoded), without control characters and path.
+
+    An RFC 2231 charset whose codec takes no error handler (``idna``) or refuses everything
+    (``undefined``) makes the stdlib raise: the name is then read as written, and recorded.
+    """
+    try:
+        text = collapse_rfc2231_value(raw).strip() if raw is not None else ""
+    except UnicodeError:
+        defects.add(DefectKind.UNDECODABLE_HEADER, "filename")
+        text = raw[2] if isinstance(raw, tuple) else str(raw)
+    name = clean_text(decode_words(text, defects, "filename"))
+    return re.split(r"[\\/]", name)[-1].strip(" .")
+
+
+def _names_conflict(part: Message, defects: Defects) -> bool:
+    """Whether the part's file names (Content-Disposition ``filename`` and ``filename*``,
+    Content-Type ``name`` and ``name*``) carry different extensions.
+
+    Clients do not agree which name wins (the stdlib takes the first, plain or not; RFC 2231
+    mail clients prefer ``filename*``), so ``filename="safe.pdf"; filename*=UTF-8''evil.exe``
+    would be a PDF here and a program elsewhere. Names that differ only before the extension
+    are common in real mail (a name decoded in another charset, a shortened one) and harmless:
+    the content is checked against the extension either way.
+    """
+    names = [
+        value
+        for header, key in (("content-disposition", "filename"), ("content-type", "name"))
+        for param, value in part.get_params([], header=header)
+        if param.lower() == key
+    ]
+    if len(set(map(repr, names))) < 2:  # one name, or the same one twice: nothing to decode
+        return False
+    suffixes = {PurePosixPath(_clean_name(value, defects).lower()).suffix for value in names}
+    return len(suffixes - {""}) > 1
+
+
+def _declared_type(part: Message) -> str | None:
+    """The part's own Content-Type, or None when it has none or an unusable one (where the stdlib
+    assumes text/plain)."""
+    value = part.get("Content-Type")
+    declared = str(value).split(";")[0].strip().lower() if value is not None else ""
+    return declared if declared.count("/") == 1 else None
 
 
 def visible_name(name: str) -> str:
@@ -291,7 +359,7 @@ def _forwarded(part: Message, name: str, defects: Defects) -> Candidate:
         stem = PurePosixPath(name).stem  # "message.eml" -> "message.txt"
     file_name = _shorten(stem + ".txt", MAX_FILE_NAME)
     text = render_forwarded(message, defects).encode()
-    return Candidate(file_name, "text/plain", False, len(text), _constant(text))
+    return Candidate(file_name, "text/plain", False, len(text), _constant(text), rendered=True)
 
 
 def _unpack_tnef(part: Message, defects: Defects) -> list[Candidate] | None:

@@ -28,6 +28,7 @@ from ses_to_connect.mime import Body, ParsedMessage, parse_message
 from ses_to_connect.model import Address, Conversion, DefectKind, Defects, Outcome, Smime
 from ses_to_connect.policy import Decision, decide
 from ses_to_connect.ports import AttachmentSink
+from ses_to_connect.sender_flags import SenderFlag, sender_flags
 from ses_to_connect.ses_event import VERDICT_NAMES, SesRecord
 from ses_to_connect.settings import BodyPreference, ConnectAddress, Settings
 
@@ -62,6 +63,7 @@ class Plan:
     skipped: tuple[Skipped, ...]
     quarantine_reason: str | None
     defects: tuple[str, ...]  # the message's, then those found while planning
+    sender_flags: tuple[SenderFlag, ...]
 
     @property
     def attachment_prefix(self) -> str:
@@ -88,9 +90,12 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
     prefer = "text/html" if settings.body_preference is BodyPreference.HTML else "text/plain"
     message = parse_message(raw, prefer=prefer)
     defects = Defects(message.defects)
-    decision = decide(message, record, settings)
     destinations = _destinations(record, settings)
     customer = _customer(message, record, settings, defects)
+    flags = sender_flags(message.from_, customer)
+    for flag in flags:
+        defects.add(DefectKind.SUSPICIOUS_SENDER, flag)
+    decision = decide(message, record, settings, flags)
     # An operator's replay may deliver what the policy quarantined; nothing else is overridden.
     reason = None if record.replay and record.replay.deliver else decision.quarantine_reason
     if reason is None and not destinations:
@@ -113,6 +118,7 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
         tuple(skipped),
         reason,
         tuple(defects.as_list()),
+        flags,
     )
 
 
@@ -411,6 +417,8 @@ def _attributes(
         attributes["sesSuppressAutoReply"] = "true"
     if plan.message.smime:
         attributes["sesSmime"] = ",".join(plan.message.smime)
+    if plan.sender_flags:
+        attributes["sesSenderWarning"] = ",".join(plan.sender_flags)
     if sent or skipped or unnamed_skips:
         attributes["sesAttachmentsSent"] = str(sent)
     if skipped or unnamed_skips:

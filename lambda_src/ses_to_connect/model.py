@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import unicodedata
 from email.errors import MessageDefect
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # type stubs only: the function's asset needs nothing of them at run time
     from mypy_boto3_connect.type_defs import EmailAddressInfoTypeDef, StartEmailContactRequestTypeDef
+
+
+# Format characters that names need: the zero-width non-joiner and joiner shape Persian and Indic
+# words and emoji sequences; they cannot reorder or hide text.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def without_format_characters(text: str) -> str:
+    """``text`` without Unicode format characters (category Cf) but the joiners: bidirectional
+    overrides and isolates (U+202E shows the letters after it reversed), zero-width spaces, soft
+    hyphens, tags. Display names keep them as sent (the sender checks look for them) until a
+    request is built."""
+    return "".join(c for c in text if c in _JOINERS or unicodedata.category(c) != "Cf")
 
 
 class Address(NamedTuple):
@@ -17,10 +31,12 @@ class Address(NamedTuple):
     display_name: str | None = None
 
     def as_request(self) -> EmailAddressInfoTypeDef:
-        """The ``{EmailAddress, DisplayName?}`` object of the Connect API."""
+        """The ``{EmailAddress, DisplayName?}`` object of the Connect API; the display name without
+        format characters."""
         item: EmailAddressInfoTypeDef = {"EmailAddress": self.email}
-        if self.display_name:
-            item["DisplayName"] = self.display_name
+        shown = without_format_characters(self.display_name or "").strip()
+        if shown:
+            item["DisplayName"] = shown
         return item
 
 
@@ -80,6 +96,7 @@ class DefectKind(StrEnum):
     REQUEST_LIMIT_VIOLATION = "request_limit_violation"  # :the problem
     RELATED_CONTACT_UNKNOWN = "related_contact_unknown"  # Connect refused the thread root
     THREAD_INDEX_NOT_WRITTEN = "thread_index_not_written"  # :error code; the contact exists regardless
+    SUSPICIOUS_SENDER = "suspicious_sender"  # :the SenderFlag (sender_flags.py)
 
     @classmethod
     def of(cls, defect: MessageDefect) -> DefectKind:

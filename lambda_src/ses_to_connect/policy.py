@@ -1,7 +1,8 @@
 """The verdict policy and loop guards: which rules a message matches, and what they decide.
 
 A rule is ``<verdict>:<STATUS>`` (``spam:FAIL``), ``dmarc:FAIL_REJECT`` for a DMARC failure
-whose domain publishes ``p=reject``, or ``guard:<name>``. Settings map every rule to
+whose domain publishes ``p=reject``, ``sender:SUSPICIOUS`` for a sender with any
+:class:`~ses_to_connect.sender_flags.SenderFlag`, or ``guard:<name>``. Settings map every rule to
 ``deliver`` (the contact is created and the rule is listed in its attributes) or
 ``quarantine``. Rules are checked in a fixed order, so the reason a message is quarantined
 for is always the most serious rule it matched. What each guard recognises is in
@@ -10,14 +11,17 @@ for is always the most serious rule it matched. What each guard recognises is in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from ses_to_connect.guards import Evidence, auto_reply_evidence, bounce_evidence, is_bulk, senders
 from ses_to_connect.mime import ParsedMessage
+from ses_to_connect.sender_flags import SenderFlag
 from ses_to_connect.ses_event import SesRecord
 from ses_to_connect.settings import Action, Settings
 
-# Most serious first: it decides the quarantine reason when several rules match.
+# Most serious first: it decides the quarantine reason when several rules match (then the
+# suspicious sender, then the guards).
 _VERDICT_ORDER = ("virus", "spam", "dmarc", "spf", "dkim")
 
 
@@ -33,8 +37,12 @@ class Decision(NamedTuple):
         return any(rule.startswith("guard:") for rule in self.matched)
 
 
-def decide(message: ParsedMessage, record: SesRecord, settings: Settings) -> Decision:
-    matched = [*_verdict_rules(record), *_guard_rules(message, record, settings)]
+def decide(
+    message: ParsedMessage, record: SesRecord, settings: Settings, sender: Sequence[SenderFlag] = ()
+) -> Decision:
+    """The rules ``message`` matches, ``sender`` being its sender's flags, and the quarantine reason."""
+    suspicious = ["sender:SUSPICIOUS"] if sender else []
+    matched = [*_verdict_rules(record), *suspicious, *_guard_rules(message, record, settings)]
     reason = next((rule for rule in matched if settings.action(rule) is Action.QUARANTINE), None)
     return Decision(matched=tuple(matched), quarantine_reason=reason)
 

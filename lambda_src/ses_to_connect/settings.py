@@ -49,8 +49,9 @@ class BodyPreference(StrEnum):
 
 
 # Every rule the policy knows, with its default action. Verdict rules are "<verdict>:<STATUS>";
-# "dmarc:FAIL_REJECT" is a DMARC failure whose domain publishes p=reject. Guard rules protect
-# against mail loops and machine-generated mail.
+# "dmarc:FAIL_REJECT" is a DMARC failure whose domain publishes p=reject. "sender:SUSPICIOUS" is a
+# sender with any SenderFlag (an address in the display name...). Guard rules protect against mail
+# loops and machine-generated mail.
 DEFAULT_POLICY: Mapping[str, Action] = {
     "virus:FAIL": Action.QUARANTINE,
     "virus:GRAY": Action.DELIVER,
@@ -68,6 +69,7 @@ DEFAULT_POLICY: Mapping[str, Action] = {
     "dkim:FAIL": Action.DELIVER,
     "dkim:GRAY": Action.DELIVER,
     "dkim:PROCESSING_FAILED": Action.DELIVER,
+    "sender:SUSPICIOUS": Action.DELIVER,  # flagged in sesSenderWarning (sender_flags.py)
     "guard:bounce": Action.QUARANTINE,
     "guard:auto_reply": Action.QUARANTINE,
     # Only words point at a machine (a bounce Subject, "out of office"): customers write them too.

@@ -260,7 +260,7 @@ def test_the_file_reaches_the_parser_in_chunks_and_converts_as_in_one_piece(
 ) -> None:
     """Issue 11, section 7: the command feeds the parser as the handler does (256 KiB chunks,
     never the whole file), and what it prints is what the whole message in one piece gives."""
-    attachment = base64.encodebytes(bytes(range(256)) * 4000).decode()  # 1 MB, about 1.4 MB encoded
+    attachment = base64.encodebytes(b"%PDF-1.7\n" + bytes(range(256)) * 4000).decode()  # 1 MB, 1.4 MB encoded
     raw = RICH.replace(
         b"--b1--\r\n",
         b"--b1\r\nContent-Type: application/pdf; name=a.pdf\r\n"

@@ -293,7 +293,7 @@ def test_traversal_and_absurd_attachment_names_become_plain_names_and_safe_keys(
             attachment('filename="../../.."'),
             attachment('filename="...."', "text/plain"),
             attachment('filename="/////"', "application/octet-stream"),
-            attachment('filename="./.\\./"', "image/png"),
+            attachment('filename="./.\\./"', "image/png", b"\x89PNG\r\n\x1a\n"),
             attachment('filename="scan\x00.pdf"'),
         ]
     )

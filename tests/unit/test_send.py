@@ -24,9 +24,9 @@ Sent = tuple[list[dict[str, str]], list[Skipped]]
 
 
 def candidate(name: str, size: int, *, actual: int | None = None) -> Candidate:
-    """A candidate of ``size`` declared bytes whose payload has ``actual`` bytes (default: size)."""
+    """A PDF of ``size`` declared bytes whose payload has ``actual`` bytes (default: size)."""
     length = size if actual is None else actual
-    return Candidate(name, "application/pdf", False, size, lambda: b"x" * length)
+    return Candidate(name, "application/pdf", False, size, lambda: (b"%PDF-" + b"x" * length)[:length])
 
 
 class RecordingClient:
