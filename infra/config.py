@@ -17,12 +17,13 @@ import difflib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
 from ses_to_connect.errors import SettingsError
+from ses_to_connect.flows import read_contact_flow_id
 from ses_to_connect.limits import ATTRIBUTE_KEY_PATTERN, EMAIL_PATTERN, MAX_CONTACT_FLOW_ID
 from ses_to_connect.settings import (
     DEFAULT_POLICY,
@@ -45,6 +46,7 @@ __all__ = [
     "RuleSetMode",
     "TlsPolicy",
     "connect_call_seconds",
+    "default_timeout_seconds",
     "recipient_covers",
     "timeout_budget_seconds",
 ]
@@ -120,6 +122,7 @@ RETRY_BACKOFF_CAP_SECONDS = 20
 # each (connect + read timeout) is allowed for in the timeout budget.
 OTHER_AWS_CALLS_IN_BUDGET = 2
 MAX_ATTRIBUTE_BYTES = 32768  # all contact attributes together
+MAX_LAMBDA_TIMEOUT_SECONDS = 900  # Lambda's ceiling
 
 _ARN = re.compile(
     r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):connect:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):"
@@ -158,6 +161,13 @@ def timeout_budget_seconds(
     call the invocation waits on."""
     other = OTHER_AWS_CALLS_IN_BUDGET * 2 * aws_timeout_seconds
     return destinations * connect_call_seconds(connect_attempts, connect_timeout_seconds) + other
+
+
+def default_timeout_seconds(budget: int) -> int:
+    """The function's timeout when ``lambdaTimeoutSeconds`` is unset: the budget rounded up to a whole
+    minute (the margin covers the work between calls), so adding an address needs no tuning; at most
+    Lambda's 900 s (a budget beyond it is refused with what to change)."""
+    return min(-(-budget // 60) * 60, MAX_LAMBDA_TIMEOUT_SECONDS)
 
 
 # The stack's own keys, grouped as docs/infrastructure.md lists them. One key per paragraph, laid out
@@ -225,10 +235,11 @@ LAMBDA_KEYS: tuple[Setting, ...] = (
     Setting("lambda_memory_mb", "integer", 256, key="lambdaMemoryMb", low=128, high=10240, example="512",
             doc="256 MB holds the worst measured case, a 40 MB message with one 29 MB file (170 MiB "
                 "resident); see [performance.md](performance.md)."),
-    Setting("lambda_timeout_seconds", "integer", 300, key="lambdaTimeoutSeconds", low=1, high=900,
-            example="600",
-            doc="Must cover the [timeout budget](#timeout-and-retry-budget) (270 s for the example's two "
-                "addresses), or the synth stops and names the numbers."),
+    Setting("lambda_timeout_seconds", "integer", None, key="lambdaTimeoutSeconds", low=1,
+            high=MAX_LAMBDA_TIMEOUT_SECONDS, example="600",
+            default_text="the [timeout budget](#timeout-and-retry-budget) rounded up to a minute",
+            doc="Unset, it grows with the addresses (300 s for the example's two, 420 s for three). A value "
+                "given must cover the budget, or the synth stops and names the numbers."),
     Setting("lambda_reserved_concurrency", "integer", 2, key="lambdaReservedConcurrency", low=1, high=1000,
             example='"none"',
             doc='`"none"` for no reservation (a JSON `null` means "default", like every other key). Applied '
@@ -366,6 +377,8 @@ class BridgeConfig:
     extra_receiving_regions: tuple[str, ...] = DEFAULTS["extra_receiving_regions"]
     tracing: bool = DEFAULTS["tracing"]
     no_contacts_alarm_hours: int | None = DEFAULTS["no_contacts_alarm_hours"]
+    # What the reader took from a value it accepted in another form (a flow ARN for its id): printed at synth.
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     # ---- derived values -------------------------------------------------------------------
 
@@ -444,7 +457,9 @@ class BridgeConfig:
         _report_misspelled_keys(context, problems)
 
         partition, account, region, connect_region, instance_id = _connect_instance(reader, problems)
-        addresses = reader.connect_addresses("connectAddresses")
+        addresses = reader.connect_addresses(
+            "connectAddresses", instance_id, account=account, region=connect_region
+        )
         mode = reader.choice("ruleSetMode")
         # The keys that need more than their declared type and range, each with a reader of its own.
         kwargs: dict[str, Any] = {
@@ -480,6 +495,7 @@ class BridgeConfig:
         for spec in CONTEXT_KEYS:
             if spec.name in names and spec.name not in kwargs:
                 kwargs[spec.name] = reader.declared(spec)
+        kwargs["notes"] = tuple(reader.notes)
         _cross_checks(kwargs, problems)
         if not problems:
             # The function's own settings are the contract: validate the rendered environment with them.
@@ -560,7 +576,7 @@ def _connect_instance(reader: _Reader, problems: list[str]) -> tuple[str, str, s
     return partition, account or "", region or "", region or "", instance_id
 
 
-def _cross_checks(kwargs: Mapping[str, Any], problems: list[str]) -> None:
+def _cross_checks(kwargs: dict[str, Any], problems: list[str]) -> None:
     prefixes = {
         "inboundPrefix": kwargs["inbound_prefix"],
         "attachmentsPrefix": kwargs["attachments_prefix"],
@@ -576,21 +592,7 @@ def _cross_checks(kwargs: Mapping[str, Any], problems: list[str]) -> None:
                     "each IAM grant covers one kind of object"
                 )
     if kwargs["connect_addresses"]:
-        budget = timeout_budget_seconds(
-            destinations=len(kwargs["connect_addresses"]),
-            connect_attempts=kwargs["connect_max_attempts"],
-            connect_timeout_seconds=kwargs["connect_timeout_seconds"],
-            aws_timeout_seconds=kwargs["aws_timeout_seconds"],
-        )
-        if kwargs["lambda_timeout_seconds"] < budget:
-            problems.append(
-                f"lambdaTimeoutSeconds: {kwargs['lambda_timeout_seconds']} s is shorter than the retry "
-                f"budget of {budget} s ({len(kwargs['connect_addresses'])} Connect address(es) x "
-                f"{kwargs['connect_max_attempts']} attempts x 2 x connectTimeoutSeconds "
-                f"{kwargs['connect_timeout_seconds']} + backoff, + {OTHER_AWS_CALLS_IN_BUDGET} x 2 x "
-                f"awsTimeoutSeconds {kwargs['aws_timeout_seconds']}); raise it to at least {budget} "
-                "(max 900) or lower connectMaxAttempts / connectTimeoutSeconds"
-            )
+        _check_timeout(kwargs, problems)
     region = kwargs["region"]
     receiving = SES_RECEIVING_REGIONS | set(kwargs["extra_receiving_regions"])
     if region and region not in receiving:
@@ -609,6 +611,43 @@ def _cross_checks(kwargs: Mapping[str, Any], problems: list[str]) -> None:
         problems.append("ruleAfter: a rule cannot be placed after itself")
 
 
+def _check_timeout(kwargs: dict[str, Any], problems: list[str]) -> None:
+    """Derive an unset lambdaTimeoutSeconds from the budget; refuse a timeout that cannot cover it."""
+    addresses, attempts = len(kwargs["connect_addresses"]), kwargs["connect_max_attempts"]
+    connect_timeout, aws_timeout = kwargs["connect_timeout_seconds"], kwargs["aws_timeout_seconds"]
+    budget = timeout_budget_seconds(
+        destinations=addresses,
+        connect_attempts=attempts,
+        connect_timeout_seconds=connect_timeout,
+        aws_timeout_seconds=aws_timeout,
+    )
+    explicit = kwargs["lambda_timeout_seconds"] is not None
+    if not explicit:
+        kwargs["lambda_timeout_seconds"] = default_timeout_seconds(budget)
+    timeout = kwargs["lambda_timeout_seconds"]
+    if timeout >= budget:
+        return
+    how = (
+        f"{addresses} Connect address(es) x {attempts} attempts x 2 x connectTimeoutSeconds {connect_timeout} "
+        f"+ backoff, + {OTHER_AWS_CALLS_IN_BUDGET} x 2 x awsTimeoutSeconds {aws_timeout}"
+    )
+    if budget <= MAX_LAMBDA_TIMEOUT_SECONDS:
+        problems.append(
+            f"lambdaTimeoutSeconds: {timeout} s is shorter than the retry budget of {budget} s ({how}); raise "
+            f"it to at least {budget} (max {MAX_LAMBDA_TIMEOUT_SECONDS}), leave it unset to derive it, or "
+            "lower connectMaxAttempts / connectTimeoutSeconds"
+        )
+        return
+    per_call = connect_call_seconds(attempts, connect_timeout)
+    fits = (MAX_LAMBDA_TIMEOUT_SECONDS - OTHER_AWS_CALLS_IN_BUDGET * 2 * aws_timeout) // per_call
+    problems.append(
+        f"lambdaTimeoutSeconds: the retry budget is {budget} s ({how}), more than Lambda's "
+        f"{MAX_LAMBDA_TIMEOUT_SECONDS} s; lower connectMaxAttempts or connectTimeoutSeconds (each address's "
+        f"worst call now takes {per_call} s; at these settings {fits} address(es) fit), or split the "
+        "addresses across two stacks"
+    )
+
+
 class _Reader:
     """Typed reads of context values, appending problems instead of raising.
 
@@ -618,6 +657,7 @@ class _Reader:
     def __init__(self, context: Mapping[str, Any], problems: list[str]) -> None:
         self.context = context
         self.problems = problems
+        self.notes: list[str] = []
 
     def raw(self, key: str) -> Any:
         """The value, or the key's default when it is absent, null, or "" / "null" (from ``-c``)."""
@@ -772,7 +812,9 @@ class _Reader:
             return self._fail(key, f"{json.dumps(bad)} are not AWS region names such as 'eu-west-3'", ())
         return tuple(items)
 
-    def connect_addresses(self, key: str) -> tuple[ConnectAddress, ...]:
+    def connect_addresses(
+        self, key: str, instance_id: str, *, account: str, region: str
+    ) -> tuple[ConnectAddress, ...]:
         items = self.json_value(key, list)
         if items is None:
             if _is_null(self.context.get(key)):
@@ -804,6 +846,15 @@ class _Reader:
                     f"{where}: contactFlowId must be a string of 1-{MAX_CONTACT_FLOW_ID} characters"
                 )
                 flow = None
+            elif flow is not None:
+                reading = read_contact_flow_id(
+                    flow, instance_id, account=account or None, region=region or None
+                )
+                if reading.problem:
+                    self.problems.append(f"{where}.contactFlowId: {reading.problem}")
+                if reading.note:
+                    self.notes.append(f"{where}.{reading.note}")
+                flow = reading.flow_id
             result.append(ConnectAddress(address, flow or None))
         return tuple(result)
 

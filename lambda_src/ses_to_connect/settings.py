@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
 from ses_to_connect.errors import SettingsError
+from ses_to_connect.flows import read_contact_flow_id
 from ses_to_connect.limits import (
     ATTRIBUTE_KEY_PATTERN,
     EMAIL_PATTERN,
@@ -119,8 +120,9 @@ FUNCTION_SETTINGS: tuple[Setting, ...] = (
     Setting("connect_addresses", "list", (), env="CONNECT_ADDRESSES", key="connectAddresses", required=True,
             example='[{"address": "support@example.com"}]',
             doc='The instance\'s email addresses this bridge delivers to, `[{"address": ..., '
-                '"contactFlowId": ...}]`; `contactFlowId` (optional, at most 500 characters) overrides '
-                "the address's own flow. No duplicates (case-insensitive)."),
+                '"contactFlowId": ...}]`; `contactFlowId` (optional) overrides the address\'s own flow: a '
+                "flow id, or a pasted flow ARN of this instance (its id is taken, with a note); a flow's "
+                "name or another instance's flow is refused. No duplicates (case-insensitive)."),
     Setting("mail_bucket", "string", None, env="MAIL_BUCKET", required=True,
             doc="the bucket the SES S3 action writes to"),
     Setting("connect_region", "string", None, env="CONNECT_REGION",
@@ -245,9 +247,23 @@ class Settings:
         read = _EnvReader(env, problems)
         values = {setting.name: read(setting) for setting in FUNCTION_SETTINGS}
         values["policy"] = policy_with_overrides(values["policy"], problems)
+        values["connect_addresses"] = _flow_ids(values["connect_addresses"], values["instance_id"] or "")
         if problems:
             raise SettingsError(problems)
         return cls(**values)
+
+
+def _flow_ids(addresses: tuple[ConnectAddress, ...], instance: str) -> tuple[ConnectAddress, ...]:
+    """Each address with its flow as an id: a pasted flow ARN of the instance gives its id (a flow
+    that is neither stays as given, for :func:`_validate` to refuse with the reason)."""
+    return tuple(
+        a._replace(
+            contact_flow_id=read_contact_flow_id(a.contact_flow_id, instance).flow_id or a.contact_flow_id
+        )
+        if isinstance(a.contact_flow_id, str)
+        else a
+        for a in addresses
+    )
 
 
 def policy_with_overrides(overrides: Mapping[str, Any], problems: list[str]) -> dict[str, Action]:
@@ -357,6 +373,11 @@ def _validate(settings: Settings) -> list[str]:
             problems.append(
                 f"CONNECT_ADDRESSES: contactFlowId of {entry.address!r} must be a string of <= 500"
             )
+        elif flow is not None:
+            reading = read_contact_flow_id(flow, settings.instance_id)
+            if reading.problem or reading.flow_id != flow:
+                why = reading.problem or "is a flow ARN: give its id"
+                problems.append(f"CONNECT_ADDRESSES: contactFlowId of {entry.address!r}: {why}")
     if settings.connect_region is not None and not _REGION_PATTERN.fullmatch(settings.connect_region):
         problems.append(f"CONNECT_REGION: {settings.connect_region!r} is not an AWS region name")
     if not _BUCKET_PATTERN.fullmatch(settings.mail_bucket):

@@ -13,6 +13,7 @@ from ses_to_connect.settings import BodyPreference, ConnectAddress
 from tests.unit.builders import (
     MESSAGE_ID,
     SALES,
+    SALES_FLOW,
     SUPPORT,
     eml,
     multipart,
@@ -30,7 +31,7 @@ def test_one_request_per_configured_recipient_with_its_flow() -> None:
     conversion = run(eml(), recipients=[SUPPORT, "Sales@Example.COM", "other@example.com"])
     assert [r["DestinationEmailAddress"] for r in conversion.requests] == [SUPPORT, SALES]
     assert "ContactFlowId" not in conversion.requests[0]
-    assert conversion.requests[1]["ContactFlowId"] == "flow-sales"
+    assert conversion.requests[1]["ContactFlowId"] == SALES_FLOW
 
 
 def test_recipient_listed_twice_gives_one_request() -> None:
@@ -392,7 +393,7 @@ def test_every_request_is_one_connect_accepts() -> None:
     conversion = run(
         multipart(),
         recipients=[SUPPORT, SALES],
-        config=settings(connect_addresses=(ConnectAddress(SUPPORT), ConnectAddress(SALES, "f" * 500))),
+        config=settings(connect_addresses=(ConnectAddress(SUPPORT), ConnectAddress(SALES, SALES_FLOW))),
     )
     assert conversion.outcome.value == "contact"
     assert [r["DestinationEmailAddress"] for r in conversion.requests] == [SUPPORT, SALES]
