@@ -430,7 +430,7 @@ def expected_function_statements(s: Synth) -> list[dict[str, Any]]:
         {
             "Action": "connect:StartEmailContact",
             "Effect": "Allow",
-            "Resource": f"{INSTANCE_ARN}/contact-flow/*",
+            "Resource": [INSTANCE_ARN, f"{INSTANCE_ARN}/contact-flow/*"],
             "Sid": "StartEmailContacts",
         },
         {
@@ -519,12 +519,12 @@ def test_connect_is_granted_on_the_configured_instance_only(
         for _, st in all_allow_statements(s)
         if any(a.startswith("connect:") for a in as_list(st["Action"]))
     ]
-    # IAM authorizes StartEmailContact against contact flows only: no instance or address ARNs.
+    # The instance and its flows (every reading of the reference: test_infra_connect_grant.py), nothing else.
     assert connect == [
         {
             "Action": "connect:StartEmailContact",
             "Effect": "Allow",
-            "Resource": f"{INSTANCE_ARN}/contact-flow/*",
+            "Resource": [INSTANCE_ARN, f"{INSTANCE_ARN}/contact-flow/*"],
             "Sid": "StartEmailContacts",
         }
     ]
