@@ -33,6 +33,7 @@ from ses_to_connect.settings import (
     ConnectAddress,
     Setting,
     Settings,
+    normalized_extensions,
 )
 
 __all__ = [
@@ -130,6 +131,7 @@ _ARN = re.compile(
 )
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
+_EXTENSION = re.compile(r"^\.?[A-Za-z0-9_-]{1,10}$")  # Connect's FileExtension, optionally with its dot
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 _DOMAIN = re.compile(r"^\.?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 # SES: letters, digits, '_', '-' (rules also '.'), start and end alphanumeric, under 64 characters.
@@ -366,6 +368,8 @@ class BridgeConfig:
     aws_timeout_seconds: int = DEFAULTS["aws_timeout_seconds"]
     attachment_url_expiry_seconds: int = DEFAULTS["attachment_url_expiry_seconds"]
     attachment_uploads: int = DEFAULTS["attachment_uploads"]
+    attachment_extensions: tuple[str, ...] = DEFAULTS["attachment_extensions"]
+    attachment_max_bytes: int = DEFAULTS["attachment_max_bytes"]
     idempotency_ttl_seconds: int = DEFAULTS["idempotency_ttl_seconds"]
     thread_ttl_days: int = DEFAULTS["thread_ttl_days"]
     mail_encryption: MailEncryption = DEFAULTS["mail_encryption"]
@@ -489,6 +493,7 @@ class BridgeConfig:
                 "powertoolsLayerArn", _LAYER_ARN, "a Lambda layer version ARN ending in ':<version>'"
             ),
             "extra_receiving_regions": reader.regions("extraReceivingRegions"),
+            "attachment_extensions": reader.extensions("attachmentExtensions"),
         }
         # Every other field is a whole number in its range, true or false, or one of its choices.
         names = {f.name for f in fields(cls)}
@@ -628,14 +633,14 @@ def _check_timeout(kwargs: dict[str, Any], problems: list[str]) -> None:
     if timeout >= budget:
         return
     how = (
-        f"{addresses} Connect address(es) x {attempts} attempts x 2 x connectTimeoutSeconds {connect_timeout} "
-        f"+ backoff, + {OTHER_AWS_CALLS_IN_BUDGET} x 2 x awsTimeoutSeconds {aws_timeout}"
+        f"{addresses} Connect address(es) x {attempts} attempts x 2 x connectTimeoutSeconds "
+        f"{connect_timeout} + backoff, + {OTHER_AWS_CALLS_IN_BUDGET} x 2 x awsTimeoutSeconds {aws_timeout}"
     )
     if budget <= MAX_LAMBDA_TIMEOUT_SECONDS:
         problems.append(
-            f"lambdaTimeoutSeconds: {timeout} s is shorter than the retry budget of {budget} s ({how}); raise "
-            f"it to at least {budget} (max {MAX_LAMBDA_TIMEOUT_SECONDS}), leave it unset to derive it, or "
-            "lower connectMaxAttempts / connectTimeoutSeconds"
+            f"lambdaTimeoutSeconds: {timeout} s is shorter than the retry budget of {budget} s ({how}); "
+            f"raise it to at least {budget} (max {MAX_LAMBDA_TIMEOUT_SECONDS}), leave it unset to derive "
+            "it, or lower connectMaxAttempts / connectTimeoutSeconds"
         )
         return
     per_call = connect_call_seconds(attempts, connect_timeout)
@@ -803,6 +808,18 @@ class _Reader:
             return self._fail(key, f"must be {article} (JSON), not {json.dumps(value)}", None)
         return value
 
+    def extensions(self, key: str) -> tuple[str, ...]:
+        """File extensions as Connect's attached-files configuration lists them, with or without the dot."""
+        items = self.json_value(key, list)
+        if items is None:
+            return tuple(_SPECS[key].default)
+        bad = [item for item in items if not isinstance(item, str) or not _EXTENSION.fullmatch(item)]
+        if bad:
+            return self._fail(
+                key, f"{json.dumps(bad)} are not file extensions (1-10 letters, digits, '-' or '_')", ()
+            )
+        return normalized_extensions(items)
+
     def regions(self, key: str) -> tuple[str, ...]:
         items = self.json_value(key, list)
         if items is None:
@@ -952,6 +969,8 @@ def _env_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, Mapping):
         return json.dumps(dict(value), separators=(",", ":"), sort_keys=True)
+    if isinstance(value, tuple):
+        return json.dumps(list(value), separators=(",", ":"))
     return str(value)
 
 

@@ -1,12 +1,14 @@
 """Which parts of a message become Connect attachments, under which names, and why not.
 
-Connect accepts at most 10 attachments per contact, each at most 20 MB, with one of 18
-extensions. Everything else is *skipped with a reason* (listed in the contact's attributes and
-the log), never silently dropped; the raw message stays in S3 and is referenced from the
-contact. Candidates are found here without decoding any payload: decoding happens one part
-at a time as each is uploaded (:meth:`Candidate.payload`), each decoded copy taking the place
-of its larger encoded text, and uploads overlap only within a byte budget, so memory stays
-within the parsed message plus one maximum-size file.
+Connect accepts at most 10 attachments per contact; the instance's own configuration decides
+the extensions and the largest size (by default 18 extensions and 20 MB; the settings
+``attachment_extensions`` and ``attachment_max_bytes`` follow it). Everything else is
+*skipped with a reason* (listed in the contact's attributes and the log), never silently
+dropped; the raw message stays in S3 and is referenced from the contact. Candidates are found
+here without decoding any payload: decoding happens one part at a time as each is uploaded
+(:meth:`Candidate.payload`), each decoded copy taking the place of its larger encoded text, and
+uploads overlap only within a byte budget, so memory stays within the parsed message plus one
+maximum-size file.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import binascii
 import contextlib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from email.errors import MessageError
 from email.message import Message
 from enum import StrEnum
@@ -101,17 +103,20 @@ class Skipped(NamedTuple):
 
 
 def find_candidates(
-    files: Iterable[Message], body_html: str | None, defects: Defects
+    files: Iterable[Message],
+    body_html: str | None,
+    defects: Defects,
+    extensions: Collection[str] = ALLOWED_ATTACHMENT_EXTENSIONS,
 ) -> tuple[list[Candidate], list[Skipped]]:
     """The parts the body does not show, as attachments in sending order (explicit first, then
-    inline images), and early skips."""
+    inline images), and early skips; ``extensions`` (lowercase, with the dot) are the instance's."""
     referenced = {cid.strip("<>") for cid in _CID_REFERENCE.findall(body_html or "")}
     explicit: list[Candidate] = []
     inline: list[Candidate] = []
     skipped: list[Skipped] = []
     for part in files:
         content_type = part.get_content_type()
-        name = _file_name(part, content_type, defects)
+        name = _file_name(part, content_type, defects, extensions)
         if content_type in TNEF_TYPES or name.lower() == "winmail.dat":
             unpacked = _unpack_tnef(part, defects)
             if not unpacked:
@@ -124,7 +129,7 @@ def find_candidates(
             is_inline = content_type.startswith("image/") and content_id in referenced
             found = [Candidate(name, content_type, is_inline, _decoded_size(part, defects), _decoder(part))]
         for candidate in found:
-            if PurePosixPath(candidate.file_name.lower()).suffix not in ALLOWED_ATTACHMENT_EXTENSIONS:
+            if PurePosixPath(candidate.file_name.lower()).suffix not in extensions:
                 skipped.append(Skipped(candidate.file_name, Skip.TYPE_NOT_ALLOWED))
             else:
                 (inline if candidate.inline else explicit).append(candidate)
@@ -132,7 +137,10 @@ def find_candidates(
 
 
 def send(
-    candidates: Sequence[Candidate], sink: AttachmentSink, key_prefix: str
+    candidates: Sequence[Candidate],
+    sink: AttachmentSink,
+    key_prefix: str,
+    max_bytes: int = MAX_ATTACHMENT_BYTES,
 ) -> tuple[list[dict[str, str]], list[Skipped]]:
     """Decode candidates in order and store them in ``sink``, within Connect's limits.
 
@@ -154,7 +162,7 @@ def send(
             if len(sent) == MAX_ATTACHMENTS:
                 skipped.append(Skipped(candidate.file_name, Skip.TOO_MANY))
                 continue
-            if candidate.size > MAX_ATTACHMENT_BYTES:
+            if candidate.size > max_bytes:
                 skipped.append(Skipped(candidate.file_name, Skip.TOO_LARGE))
                 continue
             uploads.make_room(candidate.size)
@@ -162,7 +170,7 @@ def send(
             uploads.make_room(len(data))  # the size was estimated
             if not data:
                 skipped.append(Skipped(candidate.file_name, Skip.EMPTY))
-            elif len(data) > MAX_ATTACHMENT_BYTES:
+            elif len(data) > max_bytes:
                 skipped.append(Skipped(candidate.file_name, Skip.TOO_LARGE))
             else:
                 suffix = PurePosixPath(candidate.file_name.lower()).suffix
@@ -175,18 +183,14 @@ def send(
     return sent, skipped
 
 
-def _file_name(part: Message, content_type: str, defects: Defects) -> str:
+def _file_name(part: Message, content_type: str, defects: Defects, extensions: Collection[str]) -> str:
     """The sender's file name, decoded and made safe; an extension is added from the type."""
     raw = part.get_filename() or part.get_param("name")
     text = raw if isinstance(raw, str) else (raw[2] if isinstance(raw, tuple) else "")
     name = clean_text(decode_words(text, defects, "filename"))
     name = re.split(r"[\\/]", name)[-1].strip(" .") or "attachment"
     suffix = PurePosixPath(name).suffix.lower()
-    if (
-        suffix not in ALLOWED_ATTACHMENT_EXTENSIONS
-        and content_type in EXTENSION_BY_TYPE
-        and (not suffix or len(suffix) > 5)
-    ):
+    if suffix not in extensions and content_type in EXTENSION_BY_TYPE and (not suffix or len(suffix) > 5):
         name += EXTENSION_BY_TYPE[content_type]
     return _shorten(name, MAX_FILE_NAME)
 

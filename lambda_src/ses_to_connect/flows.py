@@ -19,8 +19,8 @@ _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 FLOW_ID_PATTERN = re.compile(_UUID)
 _INSTANCE_ARN = re.compile(rf"arn:aws[a-z-]*:connect:[a-z0-9-]+:\d{{12}}:instance/(?P<instance>{_UUID})")
 _FLOW_ARN = re.compile(
-    rf"arn:(?P<partition>aws[a-z-]*):connect:(?P<region>[a-z0-9-]+):(?P<account>\d{{12}}):"
-    rf"instance/(?P<instance>[^/]+)/contact-flow/(?P<flow>[^/:]+)(?P<alias>:.*)?"
+    r"arn:(?P<partition>aws[a-z-]*):connect:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"instance/(?P<instance>[^/]+)/contact-flow/(?P<flow>[^/:]+)(?P<alias>:.*)?"
 )
 
 

@@ -226,7 +226,12 @@ class Pipeline:
         return stored, stored is delivery
 
     def _signed(self, planned: Plan, related: str | None, dropped: Mapping[str, tuple[str, ...]]) -> Delivery:
-        sent, skipped = send(planned.candidates, self.io.attachments, planned.attachment_prefix)
+        sent, skipped = send(
+            planned.candidates,
+            self.io.attachments,
+            planned.attachment_prefix,
+            planned.settings.attachment_max_bytes,
+        )
         return Delivery.signed(sent, skipped, related, dropped)
 
     def _start_destination(self, run: _Run, index: int) -> str | None:
@@ -306,7 +311,8 @@ class Pipeline:
                     "sesRelatedContactUnknown": delivery.related_contact_id,
                 },
             }
-            if not check_request(flagged):  # the flag never costs the contact its limits
+            # The flag never costs the contact its limits.
+            if not check_request(flagged, run.planned.settings.attachment_extensions):
                 request = flagged
         request["ClientToken"] = variant_token(request["ClientToken"], steps)
         return request

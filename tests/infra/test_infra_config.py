@@ -24,6 +24,7 @@ from infra.config import (
     timeout_budget_seconds,
 )
 from infra.paths import REPO_ROOT
+from ses_to_connect.limits import ALLOWED_ATTACHMENT_EXTENSIONS
 from ses_to_connect.settings import (
     DEFAULT_POLICY,
     FUNCTION_SETTINGS,
@@ -215,6 +216,8 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
         "FAILURE_QUEUE_URL": "https://sqs.example/q",
         "ATTACHMENT_URL_EXPIRY_SECONDS": "3600",
         "ATTACHMENT_UPLOADS": "2",
+        "ATTACHMENT_EXTENSIONS": json.dumps(sorted(ALLOWED_ATTACHMENT_EXTENSIONS), separators=(",", ":")),
+        "ATTACHMENT_MAX_BYTES": "20000000",
         "AWS_TIMEOUT_SECONDS": "10",
         "INBOUND_PREFIX": "inbound/",
         "QUARANTINE_PREFIX": "quarantine/",
@@ -403,6 +406,7 @@ def test_a_flow_arn_of_this_instance_gives_its_id_with_a_note() -> None:
 
 
 OTHER_INSTANCE = "11111111-2222-3333-4444-555555555555"
+INSTANCE = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.mark.parametrize(
@@ -414,7 +418,7 @@ OTHER_INSTANCE = "11111111-2222-3333-4444-555555555555"
         pytest.param(FLOW.upper(), "is not a flow id", id="uppercase"),
         pytest.param(
             f"arn:aws:connect:us-east-1:111122223333:instance/{OTHER_INSTANCE}/contact-flow/{FLOW}",
-            f"is a flow of another instance (instance '{OTHER_INSTANCE}', not '00000000-0000-0000-0000-000000000000')",
+            f"is a flow of another instance (instance '{OTHER_INSTANCE}', not '{INSTANCE}')",
             id="other-instance",
         ),
         pytest.param(
@@ -688,3 +692,18 @@ def test_the_function_gets_the_declared_default_of_every_key_left_unset() -> Non
         if setting.key and setting.key not in MINIMAL and setting.name != "policy":
             assert getattr(settings, setting.name) == setting.default, setting.key
     assert settings.policy == DEFAULT_POLICY
+
+
+def test_attachment_extensions_are_read_as_connect_lists_them_with_or_without_the_dot() -> None:
+    config = build(attachmentExtensions='["PDF", ".zip", "pdf"]', attachmentMaxBytes="104857600")
+    assert (config.attachment_extensions, config.attachment_max_bytes) == ((".pdf", ".zip"), 104_857_600)
+    env = config.lambda_environment(PLACEHOLDER_RESOURCES)
+    assert (env["ATTACHMENT_EXTENSIONS"], env["ATTACHMENT_MAX_BYTES"]) == ('[".pdf",".zip"]', "104857600")
+    assert Settings.from_env(env).attachment_extensions == (".pdf", ".zip")
+    assert build().attachment_extensions == tuple(sorted(ALLOWED_ATTACHMENT_EXTENSIONS))
+    assert problems_of(attachmentExtensions=["tar.gz"]) == [
+        "attachmentExtensions: [\"tar.gz\"] are not file extensions (1-10 letters, digits, '-' or '_')"
+    ]
+    assert problems_of(attachmentMaxBytes=104_857_601) == [
+        "attachmentMaxBytes: must be between 1 and 104857600, not 104857601"
+    ]
