@@ -39,6 +39,7 @@ from ses_to_connect.settings import (
 __all__ = [
     "CONTEXT_KEYS",
     "MAX_ATTACHMENT_URL_EXPIRY_SECONDS",
+    "SES_OPT_IN_REGIONS",
     "SES_RECEIVING_REGIONS",
     "BridgeConfig",
     "ConfigError",
@@ -88,9 +89,10 @@ class TlsPolicy(StrEnum):
 
 
 # Regions with SES email receiving: the "Email receiving endpoints" table of the AWS General
-# Reference (SES endpoints and quotas) as last checked. SES invokes only a function in its own
+# Reference (SES endpoints and quotas) as reproduced in January 2024 (the page itself could not be
+# read when last checked: docs/infrastructure.md, Regions). SES invokes only a function in its own
 # region, so a stack anywhere else can never receive mail: synth refuses it. A region AWS has
-# added since is accepted through the extraReceivingRegions key.
+# added since is accepted through the extraReceivingRegions key. Opt-in regions are left out (below).
 SES_RECEIVING_REGIONS = frozenset(
     {
         "us-east-1",
@@ -102,10 +104,13 @@ SES_RECEIVING_REGIONS = frozenset(
         "eu-central-1",
         "ap-southeast-1",
         "ap-southeast-2",
-        "ap-southeast-3",
         "ap-northeast-1",
     }
 )
+# Opt-in regions (disabled by default; the SNS developer guide lists ap-southeast-3, Jakarta, among
+# them) where SES receives mail but does not write it to an S3 bucket of that region, so the stack's
+# S3 action could never store it. Refused as `region` with this reason, even in extraReceivingRegions.
+SES_OPT_IN_REGIONS = frozenset({"ap-southeast-3"})
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS: tuple[int, ...] = (
     *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),
@@ -193,7 +198,8 @@ TARGET_KEYS: tuple[Setting, ...] = (
                 "instance's region: see [Regions](#regions)."),
     Setting("extra_receiving_regions", "list", (), key="extraReceivingRegions", example='["eu-west-3"]',
             doc="Regions where AWS has added SES email receiving since the list above was checked (the "
-                "AWS General Reference's \"Email receiving endpoints\" table); accepted as `region`."),
+                "AWS General Reference's \"Email receiving endpoints\" table); accepted as `region`, except "
+                "an opt-in region (see [Regions](#regions))."),
     Setting("stack_name", "string", "SesToConnect", key="stackName", example="SesToConnect-prod",
             doc=f"CloudFormation stack name: {_STACK_NAME_RULE}."),
 )
@@ -600,7 +606,13 @@ def _cross_checks(kwargs: dict[str, Any], problems: list[str]) -> None:
         _check_timeout(kwargs, problems)
     region = kwargs["region"]
     receiving = SES_RECEIVING_REGIONS | set(kwargs["extra_receiving_regions"])
-    if region and region not in receiving:
+    if region in SES_OPT_IN_REGIONS:
+        problems.append(
+            f"region: {region!r} is an opt-in region, where SES does not write received mail to an S3 "
+            f"bucket of the region; receive in one of {', '.join(sorted(SES_RECEIVING_REGIONS))} with -c "
+            "region=..., and the function calls Connect in the instance's region"
+        )
+    elif region and region not in receiving:
         problems.append(
             f"region: {region!r} has no SES email receiving, and SES invokes only a function in its own "
             f"region; deploy to a receiving region ({', '.join(sorted(receiving))}) with -c region=..., "

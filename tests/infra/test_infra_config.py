@@ -707,3 +707,14 @@ def test_attachment_extensions_are_read_as_connect_lists_them_with_or_without_th
     assert problems_of(attachmentMaxBytes=104_857_601) == [
         "attachmentMaxBytes: must be between 1 and 104857600, not 104857601"
     ]
+
+
+def test_an_opt_in_region_is_refused_as_the_receiving_region_even_when_added() -> None:
+    expected = (
+        "region: 'ap-southeast-3' is an opt-in region, where SES does not write received mail to an S3 "
+        "bucket of the region; receive in one of"
+    )
+    for extra in ([], ["ap-southeast-3"]):
+        (problem,) = problems_of(region="ap-southeast-3", extraReceivingRegions=extra)
+        assert problem.startswith(expected)
+    assert "ap-southeast-3" not in SES_RECEIVING_REGIONS
