@@ -13,7 +13,7 @@ import pytest
 
 from infra.config import BridgeConfig
 from infra.paths import LAMBDA_REQUIREMENTS, powertools_version
-from tests.infra.infra_support import Synth, SynthFactory
+from tests.infra.infra_support import Synth, SynthFactory, cdk_json_context
 
 INSTANCE_ARN = "arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000"
 ACCOUNT = "111122223333"
@@ -895,3 +895,45 @@ def test_function_code_vendors_the_pinned_pure_python_packages(default: Synth) -
         check=True,
     )
     assert done.stdout.split() == ["True", "こんにちは、お元気ですか"]
+
+
+def test_three_addresses_synthesize_with_the_shipped_defaults(synth_factory: SynthFactory) -> None:
+    """cdk.json as shipped plus a third address, passed as `-c connectAddresses=...` would be: the
+    timeout follows the budget (385 s, rounded up to 420 s) instead of stopping the synth."""
+    addresses = [*cdk_json_context()["connectAddresses"], {"address": "sales@example.com"}]
+    s = synth_factory({"connectAddresses": json.dumps(addresses)})
+    assert s.properties(s.construct.bridge.function)["Timeout"] == 420
+    assert (
+        len(
+            json.loads(
+                s.properties(s.construct.bridge.function)["Environment"]["Variables"]["CONNECT_ADDRESSES"]
+            )
+        )
+        == 3
+    )
+
+
+def test_the_synth_prints_a_note_for_a_flow_arn_it_took_the_id_of(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import app as entry  # noqa: PLC0415 - the CDK entry point, a script at the repository root
+
+    flow = "846ec553-a005-41c0-8341-0123456789ab"
+    context = {
+        **cdk_json_context(),
+        "connectAddresses": [
+            {"address": "a@example.com", "contactFlowId": f"{INSTANCE_ARN}/contact-flow/{flow}"}
+        ],
+    }
+    config = BridgeConfig.from_context(context)
+
+    class _App:
+        def synth(self) -> None:
+            pass
+
+    monkeypatch.setattr(entry, "build_app", lambda: (_App(), type("Stack", (), {"config": config})()))
+    assert entry.main() == 0
+    assert capsys.readouterr().err == (
+        f"note: connectAddresses[0].contactFlowId '{INSTANCE_ARN}/contact-flow/{flow}' is a flow ARN; its id "
+        f"{flow} is used\n"
+    )
