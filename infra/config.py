@@ -498,8 +498,15 @@ class BridgeConfig:
             "powertools_layer_arn": reader.optional_pattern(
                 "powertoolsLayerArn", _LAYER_ARN, "a Lambda layer version ARN ending in ':<version>'"
             ),
-            "extra_receiving_regions": reader.regions("extraReceivingRegions"),
-            "attachment_extensions": reader.extensions("attachmentExtensions"),
+            "extra_receiving_regions": reader.strings(
+                "extraReceivingRegions", _REGION, "AWS region names such as 'eu-west-3'"
+            ),
+            # As Connect's attached-files configuration lists them (no dot), or with the dot.
+            "attachment_extensions": normalized_extensions(
+                reader.strings(
+                    "attachmentExtensions", _EXTENSION, "file extensions (1-10 letters, digits, '-' or '_')"
+                )
+            ),
         }
         # Every other field is a whole number in its range, true or false, or one of its choices.
         names = {f.name for f in fields(cls)}
@@ -820,25 +827,14 @@ class _Reader:
             return self._fail(key, f"must be {article} (JSON), not {json.dumps(value)}", None)
         return value
 
-    def extensions(self, key: str) -> tuple[str, ...]:
-        """File extensions as Connect's attached-files configuration lists them, with or without the dot."""
+    def strings(self, key: str, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+        """A list of strings, each matching ``pattern`` (``what`` names them in a problem), or the default."""
         items = self.json_value(key, list)
         if items is None:
             return tuple(_SPECS[key].default)
-        bad = [item for item in items if not isinstance(item, str) or not _EXTENSION.fullmatch(item)]
+        bad = [item for item in items if not isinstance(item, str) or not pattern.fullmatch(item)]
         if bad:
-            return self._fail(
-                key, f"{json.dumps(bad)} are not file extensions (1-10 letters, digits, '-' or '_')", ()
-            )
-        return normalized_extensions(items)
-
-    def regions(self, key: str) -> tuple[str, ...]:
-        items = self.json_value(key, list)
-        if items is None:
-            return tuple(_SPECS[key].default)
-        bad = [item for item in items if not isinstance(item, str) or not _REGION.fullmatch(item)]
-        if bad:
-            return self._fail(key, f"{json.dumps(bad)} are not AWS region names such as 'eu-west-3'", ())
+            return self._fail(key, f"{json.dumps(bad)} are not {what}", ())
         return tuple(items)
 
     def connect_addresses(
