@@ -21,8 +21,11 @@ Design
 * Read-only operations the operators' preflight and smoke test need (``DescribeInstance``,
   ``ListInstanceStorageConfigs``, ``SearchEmailAddresses``, ``DescribeContact``,
   ``GetContactAttributes``, ``ListContactReferences``) answer from the same state: the known
-  instances, their addresses and storage, and the contacts created. Their input is checked against
-  the botocore model like StartEmailContact's; they never throttle and take no injected faults.
+  instances, their addresses and storage, and the contacts created. The instance's configuration
+  (flows, each address's flow, the email attached-files configuration) and its read operations
+  (``DescribeContactFlow``, ``GetFlowAssociation``, ``DescribeAttachedFilesConfiguration``) live in
+  ``connect_instance_config``. Their input is checked against the botocore model like
+  StartEmailContact's; they never throttle and take no injected faults.
 * Order of work per request: injected fault, access key, token bucket, validation, instance and address,
   pre-signed attachment URLs (signature, X-Amz-Date + X-Amz-Expires, the signing key's expiry), idempotency,
   RelatedContactId (must be a contact of this emulator), attachment downloads (loopback hosts only), contact
