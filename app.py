@@ -17,10 +17,12 @@ from infra.config import ConfigError  # noqa: E402
 
 def main() -> int:
     try:
-        app, _stack = build_app()
+        app, stack = build_app()
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
+    for note in stack.config.notes:
+        print(f"note: {note}", file=sys.stderr)
     app.synth()
     return 0
 

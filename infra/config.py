@@ -17,12 +17,13 @@ import difflib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
 from ses_to_connect.errors import SettingsError
+from ses_to_connect.flows import read_contact_flow_id
 from ses_to_connect.limits import ATTRIBUTE_KEY_PATTERN, EMAIL_PATTERN, MAX_CONTACT_FLOW_ID
 from ses_to_connect.settings import (
     DEFAULT_POLICY,
@@ -32,12 +33,14 @@ from ses_to_connect.settings import (
     ConnectAddress,
     Setting,
     Settings,
+    normalized_extensions,
 )
 from ses_to_connect.timing import connect_call_seconds
 
 __all__ = [
     "CONTEXT_KEYS",
     "MAX_ATTACHMENT_URL_EXPIRY_SECONDS",
+    "SES_OPT_IN_REGIONS",
     "SES_RECEIVING_REGIONS",
     "BridgeConfig",
     "ConfigError",
@@ -46,6 +49,7 @@ __all__ = [
     "RuleSetMode",
     "TlsPolicy",
     "connect_call_seconds",
+    "default_timeout_seconds",
     "recipient_covers",
     "timeout_budget_seconds",
 ]
@@ -86,9 +90,10 @@ class TlsPolicy(StrEnum):
 
 
 # Regions with SES email receiving: the "Email receiving endpoints" table of the AWS General
-# Reference (SES endpoints and quotas) as last checked. SES invokes only a function in its own
+# Reference (SES endpoints and quotas) as reproduced in January 2024 (the page itself could not be
+# read when last checked: docs/infrastructure.md, Regions). SES invokes only a function in its own
 # region, so a stack anywhere else can never receive mail: synth refuses it. A region AWS has
-# added since is accepted through the extraReceivingRegions key.
+# added since is accepted through the extraReceivingRegions key. Opt-in regions are left out (below).
 SES_RECEIVING_REGIONS = frozenset(
     {
         "us-east-1",
@@ -100,10 +105,13 @@ SES_RECEIVING_REGIONS = frozenset(
         "eu-central-1",
         "ap-southeast-1",
         "ap-southeast-2",
-        "ap-southeast-3",
         "ap-northeast-1",
     }
 )
+# Opt-in regions (disabled by default; the SNS developer guide lists ap-southeast-3, Jakarta, among
+# them) where SES receives mail but does not write it to an S3 bucket of that region, so the stack's
+# S3 action could never store it. Refused as `region` with this reason, even in extraReceivingRegions.
+SES_OPT_IN_REGIONS = frozenset({"ap-southeast-3"})
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS: tuple[int, ...] = (
     *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),
@@ -118,6 +126,7 @@ MAX_ATTACHMENT_URL_EXPIRY_SECONDS = 3600
 # each (connect + read timeout) is allowed for in the timeout budget.
 OTHER_AWS_CALLS_IN_BUDGET = 2
 MAX_ATTRIBUTE_BYTES = 32768  # all contact attributes together
+MAX_LAMBDA_TIMEOUT_SECONDS = 900  # Lambda's ceiling
 
 _ARN = re.compile(
     r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):connect:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):"
@@ -125,6 +134,7 @@ _ARN = re.compile(
 )
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
+_EXTENSION = re.compile(r"^\.?[A-Za-z0-9_-]{1,10}$")  # Connect's FileExtension, optionally with its dot
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 _DOMAIN = re.compile(r"^\.?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 # SES: letters, digits, '_', '-' (rules also '.'), start and end alphanumeric, under 64 characters.
@@ -151,6 +161,13 @@ def timeout_budget_seconds(
     return destinations * connect_call_seconds(connect_attempts, connect_timeout_seconds) + other
 
 
+def default_timeout_seconds(budget: int) -> int:
+    """The function's timeout when ``lambdaTimeoutSeconds`` is unset: the budget rounded up to a whole
+    minute (the margin covers the work between calls), so adding an address needs no tuning; at most
+    Lambda's 900 s (a budget beyond it is refused with what to change)."""
+    return min(-(-budget // 60) * 60, MAX_LAMBDA_TIMEOUT_SECONDS)
+
+
 # The stack's own keys, grouped as docs/infrastructure.md lists them. One key per paragraph, laid out
 # by hand (fmt: off) so that each group reads as a table. ``None`` as default means "not set".
 # fmt: off
@@ -172,7 +189,8 @@ TARGET_KEYS: tuple[Setting, ...] = (
                 "instance's region: see [Regions](#regions)."),
     Setting("extra_receiving_regions", "list", (), key="extraReceivingRegions", example='["eu-west-3"]',
             doc="Regions where AWS has added SES email receiving since the list above was checked (the "
-                "AWS General Reference's \"Email receiving endpoints\" table); accepted as `region`."),
+                "AWS General Reference's \"Email receiving endpoints\" table); accepted as `region`, except "
+                "an opt-in region (see [Regions](#regions))."),
     Setting("stack_name", "string", "SesToConnect", key="stackName", example="SesToConnect-prod",
             doc=f"CloudFormation stack name: {_STACK_NAME_RULE}."),
 )
@@ -220,10 +238,11 @@ LAMBDA_KEYS: tuple[Setting, ...] = (
     Setting("lambda_memory_mb", "integer", 256, key="lambdaMemoryMb", low=128, high=10240, example="512",
             doc="256 MB holds the worst measured case, a 40 MB message with one 29 MB file (170 MiB "
                 "resident); see [performance.md](performance.md)."),
-    Setting("lambda_timeout_seconds", "integer", 300, key="lambdaTimeoutSeconds", low=1, high=900,
-            example="600",
-            doc="Must cover the [timeout budget](#timeout-and-retry-budget) (270 s for the example's two "
-                "addresses), or the synth stops and names the numbers."),
+    Setting("lambda_timeout_seconds", "integer", None, key="lambdaTimeoutSeconds", low=1,
+            high=MAX_LAMBDA_TIMEOUT_SECONDS, example="600",
+            default_text="the [timeout budget](#timeout-and-retry-budget) rounded up to a minute",
+            doc="Unset, it grows with the addresses (300 s for the example's two, 420 s for three). A value "
+                "given must cover the budget, or the synth stops and names the numbers."),
     Setting("lambda_reserved_concurrency", "integer", 2, key="lambdaReservedConcurrency", low=1, high=1000,
             example='"none"',
             doc='`"none"` for no reservation (a JSON `null` means "default", like every other key). Applied '
@@ -351,6 +370,8 @@ class BridgeConfig:
     aws_timeout_seconds: int = DEFAULTS["aws_timeout_seconds"]
     attachment_url_expiry_seconds: int = DEFAULTS["attachment_url_expiry_seconds"]
     attachment_uploads: int = DEFAULTS["attachment_uploads"]
+    attachment_extensions: tuple[str, ...] = DEFAULTS["attachment_extensions"]
+    attachment_max_bytes: int = DEFAULTS["attachment_max_bytes"]
     idempotency_ttl_seconds: int = DEFAULTS["idempotency_ttl_seconds"]
     thread_ttl_days: int = DEFAULTS["thread_ttl_days"]
     mail_encryption: MailEncryption = DEFAULTS["mail_encryption"]
@@ -362,6 +383,8 @@ class BridgeConfig:
     extra_receiving_regions: tuple[str, ...] = DEFAULTS["extra_receiving_regions"]
     tracing: bool = DEFAULTS["tracing"]
     no_contacts_alarm_hours: int | None = DEFAULTS["no_contacts_alarm_hours"]
+    # What the reader took from a value it accepted in another form (a flow ARN for its id): printed at synth.
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     # ---- derived values -------------------------------------------------------------------
 
@@ -440,7 +463,9 @@ class BridgeConfig:
         _report_misspelled_keys(context, problems)
 
         partition, account, region, connect_region, instance_id = _connect_instance(reader, problems)
-        addresses = reader.connect_addresses("connectAddresses")
+        addresses = reader.connect_addresses(
+            "connectAddresses", instance_id, account=account, region=connect_region
+        )
         mode = reader.choice("ruleSetMode")
         # The keys that need more than their declared type and range, each with a reader of its own.
         kwargs: dict[str, Any] = {
@@ -470,13 +495,22 @@ class BridgeConfig:
             "powertools_layer_arn": reader.optional_pattern(
                 "powertoolsLayerArn", _LAYER_ARN, "a Lambda layer version ARN ending in ':<version>'"
             ),
-            "extra_receiving_regions": reader.regions("extraReceivingRegions"),
+            "extra_receiving_regions": reader.strings(
+                "extraReceivingRegions", _REGION, "AWS region names such as 'eu-west-3'"
+            ),
+            # As Connect's attached-files configuration lists them (no dot), or with the dot.
+            "attachment_extensions": normalized_extensions(
+                reader.strings(
+                    "attachmentExtensions", _EXTENSION, "file extensions (1-10 letters, digits, '-' or '_')"
+                )
+            ),
         }
         # Every other field is a whole number in its range, true or false, or one of its choices.
         names = {f.name for f in fields(cls)}
         for spec in CONTEXT_KEYS:
             if spec.name in names and spec.name not in kwargs:
                 kwargs[spec.name] = reader.declared(spec)
+        kwargs["notes"] = tuple(reader.notes)
         _cross_checks(kwargs, problems)
         _smoke_mailbox(kwargs, explicit_recipients=reader.raw("sesRecipients") is not None, problems=problems)
         if not problems:
@@ -577,7 +611,7 @@ def _smoke_mailbox(kwargs: dict[str, Any], *, explicit_recipients: bool, problem
         )
 
 
-def _cross_checks(kwargs: Mapping[str, Any], problems: list[str]) -> None:
+def _cross_checks(kwargs: dict[str, Any], problems: list[str]) -> None:
     prefixes = {
         "inboundPrefix": kwargs["inbound_prefix"],
         "attachmentsPrefix": kwargs["attachments_prefix"],
@@ -593,24 +627,16 @@ def _cross_checks(kwargs: Mapping[str, Any], problems: list[str]) -> None:
                     "each IAM grant covers one kind of object"
                 )
     if kwargs["connect_addresses"]:
-        budget = timeout_budget_seconds(
-            destinations=len(kwargs["connect_addresses"]),
-            connect_attempts=kwargs["connect_max_attempts"],
-            connect_timeout_seconds=kwargs["connect_timeout_seconds"],
-            aws_timeout_seconds=kwargs["aws_timeout_seconds"],
-        )
-        if kwargs["lambda_timeout_seconds"] < budget:
-            problems.append(
-                f"lambdaTimeoutSeconds: {kwargs['lambda_timeout_seconds']} s is shorter than the retry "
-                f"budget of {budget} s ({len(kwargs['connect_addresses'])} Connect address(es) x "
-                f"{kwargs['connect_max_attempts']} attempts x 2 x connectTimeoutSeconds "
-                f"{kwargs['connect_timeout_seconds']} + backoff, + {OTHER_AWS_CALLS_IN_BUDGET} x 2 x "
-                f"awsTimeoutSeconds {kwargs['aws_timeout_seconds']}); raise it to at least {budget} "
-                "(max 900) or lower connectMaxAttempts / connectTimeoutSeconds"
-            )
+        _check_timeout(kwargs, problems)
     region = kwargs["region"]
     receiving = SES_RECEIVING_REGIONS | set(kwargs["extra_receiving_regions"])
-    if region and region not in receiving:
+    if region in SES_OPT_IN_REGIONS:
+        problems.append(
+            f"region: {region!r} is an opt-in region, where SES does not write received mail to an S3 "
+            f"bucket of the region; receive in one of {', '.join(sorted(SES_RECEIVING_REGIONS))} with -c "
+            "region=..., and the function calls Connect in the instance's region"
+        )
+    elif region and region not in receiving:
         problems.append(
             f"region: {region!r} has no SES email receiving, and SES invokes only a function in its own "
             f"region; deploy to a receiving region ({', '.join(sorted(receiving))}) with -c region=..., "
@@ -626,6 +652,43 @@ def _cross_checks(kwargs: Mapping[str, Any], problems: list[str]) -> None:
         problems.append("ruleAfter: a rule cannot be placed after itself")
 
 
+def _check_timeout(kwargs: dict[str, Any], problems: list[str]) -> None:
+    """Derive an unset lambdaTimeoutSeconds from the budget; refuse a timeout that cannot cover it."""
+    addresses, attempts = len(kwargs["connect_addresses"]), kwargs["connect_max_attempts"]
+    connect_timeout, aws_timeout = kwargs["connect_timeout_seconds"], kwargs["aws_timeout_seconds"]
+    budget = timeout_budget_seconds(
+        destinations=addresses,
+        connect_attempts=attempts,
+        connect_timeout_seconds=connect_timeout,
+        aws_timeout_seconds=aws_timeout,
+    )
+    explicit = kwargs["lambda_timeout_seconds"] is not None
+    if not explicit:
+        kwargs["lambda_timeout_seconds"] = default_timeout_seconds(budget)
+    timeout = kwargs["lambda_timeout_seconds"]
+    if timeout >= budget:
+        return
+    how = (
+        f"{addresses} Connect address(es) x {attempts} attempts x 2 x connectTimeoutSeconds "
+        f"{connect_timeout} + backoff, + {OTHER_AWS_CALLS_IN_BUDGET} x 2 x awsTimeoutSeconds {aws_timeout}"
+    )
+    if budget <= MAX_LAMBDA_TIMEOUT_SECONDS:
+        problems.append(
+            f"lambdaTimeoutSeconds: {timeout} s is shorter than the retry budget of {budget} s ({how}); "
+            f"raise it to at least {budget} (max {MAX_LAMBDA_TIMEOUT_SECONDS}), leave it unset to derive "
+            "it, or lower connectMaxAttempts / connectTimeoutSeconds"
+        )
+        return
+    per_call = connect_call_seconds(attempts, connect_timeout)
+    fits = (MAX_LAMBDA_TIMEOUT_SECONDS - OTHER_AWS_CALLS_IN_BUDGET * 2 * aws_timeout) // per_call
+    problems.append(
+        f"lambdaTimeoutSeconds: the retry budget is {budget} s ({how}), more than Lambda's "
+        f"{MAX_LAMBDA_TIMEOUT_SECONDS} s; lower connectMaxAttempts or connectTimeoutSeconds (each address's "
+        f"worst call now takes {per_call} s; at these settings {fits} address(es) fit), or split the "
+        "addresses across two stacks"
+    )
+
+
 class _Reader:
     """Typed reads of context values, appending problems instead of raising.
 
@@ -635,6 +698,7 @@ class _Reader:
     def __init__(self, context: Mapping[str, Any], problems: list[str]) -> None:
         self.context = context
         self.problems = problems
+        self.notes: list[str] = []
 
     def raw(self, key: str) -> Any:
         """The value, or the key's default when it is absent, null, or "" / "null" (from ``-c``)."""
@@ -779,16 +843,19 @@ class _Reader:
             return self._fail(key, f"must be {article} (JSON), not {json.dumps(value)}", None)
         return value
 
-    def regions(self, key: str) -> tuple[str, ...]:
+    def strings(self, key: str, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+        """A list of strings, each matching ``pattern`` (``what`` names them in a problem), or the default."""
         items = self.json_value(key, list)
         if items is None:
             return tuple(_SPECS[key].default)
-        bad = [item for item in items if not isinstance(item, str) or not _REGION.fullmatch(item)]
+        bad = [item for item in items if not isinstance(item, str) or not pattern.fullmatch(item)]
         if bad:
-            return self._fail(key, f"{json.dumps(bad)} are not AWS region names such as 'eu-west-3'", ())
+            return self._fail(key, f"{json.dumps(bad)} are not {what}", ())
         return tuple(items)
 
-    def connect_addresses(self, key: str) -> tuple[ConnectAddress, ...]:
+    def connect_addresses(
+        self, key: str, instance_id: str, *, account: str, region: str
+    ) -> tuple[ConnectAddress, ...]:
         items = self.json_value(key, list)
         if items is None:
             if _is_null(self.context.get(key)):
@@ -820,6 +887,15 @@ class _Reader:
                     f"{where}: contactFlowId must be a string of 1-{MAX_CONTACT_FLOW_ID} characters"
                 )
                 flow = None
+            elif flow is not None:
+                reading = read_contact_flow_id(
+                    flow, instance_id, account=account or None, region=region or None
+                )
+                if reading.problem:
+                    self.problems.append(f"{where}.contactFlowId: {reading.problem}")
+                if reading.note:
+                    self.notes.append(f"{where}.{reading.note}")
+                flow = reading.flow_id
             result.append(ConnectAddress(address, flow or None))
         return tuple(result)
 
@@ -917,6 +993,8 @@ def _env_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, Mapping):
         return json.dumps(dict(value), separators=(",", ":"), sort_keys=True)
+    if isinstance(value, tuple):
+        return json.dumps(list(value), separators=(",", ":"))
     return str(value)
 
 

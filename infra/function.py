@@ -315,8 +315,9 @@ class BridgeFunction(Construct):
         acknowledge(
             self.policy,
             f"AwsSolutions-IAM5[Resource::{props.connect_instance_arn}/contact-flow/*]",
-            "IAM authorizes StartEmailContact against the contact flow it starts; an address's default flow "
-            "is chosen in Connect, not here, so the grant covers the flows of the configured instance only.",
+            "The Service Authorization Reference has listed StartEmailContact against the instance and, in "
+            "newer copies, the contact flow it starts; an address's default flow is chosen in Connect, not "
+            "here, so the grant covers the flows of the configured instance only.",
         )
         for kind in ("contact", "file"):
             acknowledge(
@@ -359,12 +360,13 @@ class BridgeFunction(Construct):
             iam.PolicyStatement(
                 sid="StartEmailContacts",
                 actions=["connect:StartEmailContact"],
-                # The Service Authorization Reference lists contact-flow as the one resource type
-                # StartEmailContact is authorized against (conditions aws:ResourceTag and
-                # connect:InstanceId): instance and email-address ARNs never match. The ARN names
-                # the instance (and its region, which may differ from the function's), so a
-                # connect:InstanceId condition would add nothing.
-                resources=[f"{props.connect_instance_arn}/contact-flow/*"],
+                # Copies of the Service Authorization Reference disagree on what StartEmailContact is
+                # authorized against: January 2025 to January 2026 list the instance as required,
+                # a mid-2026 copy the contact flow as optional, and a request without ContactFlowId
+                # names no flow. Both resource types of this instance cover every reading
+                # (tests/infra/test_infra_connect_grant.py); both ARNs name the instance (and its
+                # region, which may differ from the function's), so no connect:InstanceId condition.
+                resources=[props.connect_instance_arn, f"{props.connect_instance_arn}/contact-flow/*"],
             ),
             iam.PolicyStatement(
                 sid="ReadAgentRepliesForThreading",

@@ -28,6 +28,11 @@ Design
   ``ListAssociatedContacts`` and the reply's stored message (``ListContactReferences``
   ``EMAIL_MESSAGE``, ``GetAttachedFile`` and its download URL), checked against the model the same way;
   each undocumented reading of the reply's headers is selectable (``set_agent_replies``).
+  instances, their addresses and storage, and the contacts created. The instance's configuration
+  (flows, each address's flow, the email attached-files configuration) and its read operations
+  (``DescribeContactFlow``, ``GetFlowAssociation``, ``DescribeAttachedFilesConfiguration``) live in
+  ``connect_instance_config``. Their input is checked against the botocore model like
+  StartEmailContact's; they never throttle and take no injected faults.
 * Order of work per request: injected fault, access key, token bucket, validation, instance and address,
   pre-signed attachment URLs (signature, X-Amz-Date + X-Amz-Expires, the signing key's expiry), idempotency,
   RelatedContactId (must be a contact of this emulator), attachment downloads (loopback hosts only), contact
@@ -73,6 +78,13 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from local_pipeline.agent_replies import FILES_PATH, AgentReplyDesk, Outbound, ReplyContact, Stored, Threading
+from local_pipeline.connect_instance_config import (
+    INSTANCE_CONFIG_ROUTES,
+    AttachedFiles,
+    Flow,
+    InstanceConfiguration,
+    email_address_id,
+)
 
 _LOG = logging.getLogger(__name__)
 
@@ -86,17 +98,16 @@ ErrorCode = Literal[
     "InternalServiceException",
 ]
 ERROR_CODES: tuple[ErrorCode, ...] = get_args(ErrorCode)
+# Errors only read operations answer (connect_instance_config).
+ReadErrorCode = Literal["InvalidParameterException", "ContactFlowNotPublishedException"]
 
 EMAIL_PATTERN = r"[^\s@]+@[^\s@]+\.[^\s@]+"
 HEADER_KEYS = ("REFERENCES", "MESSAGE_ID", "IN_REPLY_TO", "X_SES_SPAM_VERDICT", "X_SES_VIRUS_VERDICT")
 CONTENT_TYPES = ("text/plain", "text/html")
 CREATABLE_REFERENCE_TYPES = ("URL", "NUMBER", "STRING", "DATE")
-ATTACHMENT_EXTENSIONS = (
-    ".csv", ".doc", ".docx", ".heic", ".jfif", ".jpeg", ".jpg", ".mov", ".mp4",
-    ".pdf", ".png", ".ppt", ".pptx", ".rtf", ".txt", ".wav", ".xls", ".xlsx",
-)  # fmt: skip
-# "20 MB" on the Connect feature limits page; the decimal reading is the stricter one.
-MAX_ATTACHMENT_BYTES = 20_000_000
+# The documented defaults (connect_instance_config), which an instance keeps until someone changes them.
+ATTACHMENT_EXTENSIONS = AttachedFiles().dotted
+MAX_ATTACHMENT_BYTES = AttachedFiles().max_bytes
 # UNVERIFIED: no documented total. SES bounces inbound mail over 40 MB, so more can never arrive.
 MAX_TOTAL_ATTACHMENT_BYTES = 40_000_000
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
@@ -116,9 +127,9 @@ EMAIL_STORAGE_TYPES = ("EMAIL_MESSAGES", "ATTACHMENTS")
 class ConnectError(Exception):
     """A modeled StartEmailContact error, answered with the model's HTTP status."""
 
-    def __init__(self, code: ErrorCode, message: str, reason: str | None = None) -> None:
+    def __init__(self, code: ErrorCode | ReadErrorCode, message: str, reason: str | None = None) -> None:
         super().__init__(f"{code}: {message}")
-        self.code: ErrorCode = code
+        self.code: ErrorCode | ReadErrorCode = code
         self.message = message
         self.reason = reason
 
@@ -329,9 +340,12 @@ def _select(
     return nodes
 
 
-def server_side_limits(max_attachments: int = 10) -> tuple[Limit, ...]:
-    """Every StartEmailContact rule of docs/connect-limits.md, in the order they are checked."""
-    extensions = "|".join(re.escape(extension[1:]) for extension in ATTACHMENT_EXTENSIONS)
+def server_side_limits(
+    max_attachments: int = 10, allowed_extensions: Sequence[str] = ATTACHMENT_EXTENSIONS
+) -> tuple[Limit, ...]:
+    """Every StartEmailContact rule of docs/connect-limits.md, in the order they are checked;
+    ``allowed_extensions`` (with the dot) are the instance's attached-files configuration."""
+    extensions = "|".join(re.escape(extension[1:]) for extension in allowed_extensions) or "(?!)"
     return (
         Limit("InstanceId", Length(1, 100)),
         Limit("FromEmailAddress.EmailAddress", Length(1, 255)),
@@ -378,7 +392,7 @@ def server_side_limits(max_attachments: int = 10) -> tuple[Limit, ...]:
             "Attachments[].FileName",
             FullMatch(rf"(?is).*\.(?:{extensions})"),
             reason="INVALID_FILE_TYPE",
-            rule=f"end with one of {' '.join(ATTACHMENT_EXTENSIONS)}",
+            rule=f"end with one of {' '.join(allowed_extensions)}",
         ),
         Limit("Attachments[].S3Url", Length(1, 2000)),
         Limit("ContactFlowId", Length(0, 500)),
@@ -487,7 +501,7 @@ class Attempt:
     """One StartEmailContact request and how it was answered (for retry assertions)."""
 
     status: int
-    error: ErrorCode | None
+    error: ErrorCode | ReadErrorCode | None
 
 
 @dataclass(frozen=True)
@@ -622,7 +636,7 @@ class ConnectEmulator:
         rate: float | None = None,
         burst: int = 5,
         max_attachments: int = 10,
-        max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
+        max_attachment_bytes: int | None = None,
         max_total_attachment_bytes: int = MAX_TOTAL_ATTACHMENT_BYTES,
         allowed_access_key_ids: Collection[str] | None = None,
         idempotency_window: float | None = DEFAULT_TOKEN_WINDOW_SECONDS,
@@ -634,6 +648,9 @@ class ConnectEmulator:
         account: str = "111122223333",
         region: str = "us-east-1",
         outbound: Outbound | None = None,
+        flows: Mapping[str, Collection[Flow]] | None = None,
+        address_flows: Mapping[str, Mapping[str, str]] | None = None,
+        attached_files: AttachedFiles | None = None,
     ) -> None:
         """Configure; nothing listens before start().
 
@@ -648,6 +665,10 @@ class ConnectEmulator:
         ``storage`` maps an instance id to the storage resource types configured for it (None: every
         instance has ``EMAIL_STORAGE_TYPES``); ``account`` and ``region`` go into the ARNs it answers.
         ``outbound`` receives each email an agent's reply sends: its bytes and its recipients.
+        ``flows`` (instance id -> its :class:`Flow` s; None: no flow is known or checked), ``address_flows``
+        (instance id -> address -> the flow it starts) and ``attached_files`` (the email attached-files
+        configuration, default the documented one; ``max_attachment_bytes`` is a shorthand for its size)
+        are the instance's configuration (``connect_instance_config``).
         """
         self._requested_port = port
         self._instances = (
@@ -657,8 +678,20 @@ class ConnectEmulator:
             else {key: frozenset([v] if isinstance(v, str) else v) for key, v in instances.items()}
         )
         self._bucket = None if rate is None else TokenBucket(rate, burst, clock)
-        self._limits = server_side_limits(max_attachments)
-        self._max_attachment_bytes = max_attachment_bytes
+        self._max_attachments = max_attachments
+        self._configured_files = attached_files or (
+            AttachedFiles() if max_attachment_bytes is None else AttachedFiles(max_bytes=max_attachment_bytes)
+        )
+        self._configuration = InstanceConfiguration(
+            flows,
+            address_flows,
+            self._configured_files,
+            instance_arn=self._instance_arn,
+            known_instance=self._known_instance,
+            addresses=lambda instance_id: (self._instances or {}).get(instance_id, ()),
+            error=ConnectError,
+        )
+        self._use_attached_files(self._configured_files)
         self._max_total_attachment_bytes = max_total_attachment_bytes
         self._allowed_keys = None if allowed_access_key_ids is None else frozenset(allowed_access_key_ids)
         self._idempotency_window = idempotency_window
@@ -759,6 +792,17 @@ class ConnectEmulator:
         with self._lock:
             return list(self._attempts)
 
+    def set_attached_files(self, files: AttachedFiles) -> None:
+        """Change the instance's email attached-files configuration, as UpdateAttachedFilesConfiguration
+        would (``reset()`` restores the configured one)."""
+        with self._lock:
+            self._use_attached_files(files)
+
+    def _use_attached_files(self, files: AttachedFiles) -> None:
+        self._configuration.attached_files = files
+        self._limits = server_side_limits(self._max_attachments, files.dotted)
+        self._max_attachment_bytes = files.max_bytes
+
     def reset(self) -> None:
         """Forget contacts, ClientTokens, attempts, queued faults and the delay; restore the
         configured reading of refused tokens and signing keys."""
@@ -774,6 +818,7 @@ class ConnectEmulator:
             self._answer_hooks.clear()
             self._older_contact_ids.clear()
             self._delay = 0.0
+            self._use_attached_files(self._configured_files)
         self.agent_replies.reset()
 
     def inject_errors(
@@ -884,6 +929,7 @@ class ConnectEmulator:
 
     def _create_or_replay(self, params: dict[str, Any], token: object) -> str:
         self._check_instance(params)
+        self._configuration.check_flow(params["InstanceId"], params.get("ContactFlowId"))
         attachments = params.get("Attachments", [])
         with self._lock:
             keys = self._signing_keys
@@ -1097,9 +1143,9 @@ class ConnectEmulator:
         addresses = everything[start:end]
         found = [
             {
-                "EmailAddressId": hashlib.sha256(address.encode()).hexdigest()[:32],
+                "EmailAddressId": email_address_id(address),
                 "EmailAddressArn": f"{self._instance_arn(instance_id)}/email-address/"
-                + hashlib.sha256(address.encode()).hexdigest()[:32],
+                + email_address_id(address),
                 "EmailAddress": address,
             }
             for address in addresses
@@ -1202,6 +1248,7 @@ class ConnectEmulator:
             "GetAttachedFile": self._get_attached_file,
             "CreateContact": self._create_contact,
             "StartOutboundEmailContact": self._start_outbound_email_contact,
+            **self._configuration.handlers(),
         }
         try:
             _check_model(operation.input_shape, params, "")
@@ -1212,7 +1259,11 @@ class ConnectEmulator:
             _LOG.exception("emulator failure")
             error = ConnectError("InternalServiceException", f"Emulator failure: {unexpected!r}")
         modeled = {e.name: e.metadata["error"]["httpStatusCode"] for e in operation.error_shapes}
-        code = error.code if error.code in modeled else "InvalidRequestException"
+        # A request the model refuses: the operation's own validation error (some have no InvalidRequest).
+        fallback = (
+            "InvalidRequestException" if "InvalidRequestException" in modeled else "InvalidParameterException"
+        )
+        code = error.code if error.code in modeled else fallback
         headers["x-amzn-ErrorType"] = code
         return (
             modeled.get(code, 400),
@@ -1247,6 +1298,7 @@ _READ_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("GET", re.compile(r"/attached-files/(?P<InstanceId>[^/]+)/(?P<FileId>[^/]+)"), "GetAttachedFile"),
     ("PUT", re.compile(r"/contact/create-contact"), "CreateContact"),
     ("PUT", re.compile(r"/contact/outbound-email"), "StartOutboundEmailContact"),
+    *INSTANCE_CONFIG_ROUTES,
 )
 
 

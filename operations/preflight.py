@@ -7,6 +7,7 @@ the permission it needs, so that "could not check" never reads as "fine".
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -15,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from infra.config import BridgeConfig, RuleSetMode, recipient_covers
 from infra.paths import powertools_version
 from operations.deployment import Clients, aws_error, error_code, stack_outputs
+from ses_to_connect.settings import normalized_extensions
 
 __all__ = ["EMAIL_STORAGE_TYPES", "MIN_UNRESERVED_CONCURRENCY", "Check", "preflight", "render"]
 
@@ -27,6 +29,9 @@ MIN_UNRESERVED_CONCURRENCY = 100
 # second contact, a stop or bounce ends processing before this rule runs.
 _CONNECT = "ConnectAction"
 _ENDING = ("StopAction", "BounceAction")
+# The flow type an email contact starts: an inbound flow ("Inbound flow" in the admin guide's flow
+# types, CONTACT_FLOW in the API). Whispers, holds, queues and transfers run inside a contact.
+INBOUND_FLOW_TYPE = "CONTACT_FLOW"
 
 
 class Check(NamedTuple):
@@ -34,6 +39,7 @@ class Check(NamedTuple):
     passed: bool
     detail: str
     fix: str = ""
+    warning: bool = False  # passed, but the operator should read it before deploying
 
 
 def preflight(config: BridgeConfig, clients: Clients, *, deployed: bool = False) -> list[Check]:
@@ -41,12 +47,28 @@ def preflight(config: BridgeConfig, clients: Clients, *, deployed: bool = False)
     steps: list[tuple[str, str, Callable[[], Iterator[Check]]]] = [
         ("Connect instance", "connect:DescribeInstance", lambda: _instance(config, clients)),
         ("Connect email storage", "connect:ListInstanceStorageConfigs", lambda: _storage(config, clients)),
-        ("Connect addresses", "connect:SearchEmailAddresses", lambda: _addresses(config, clients)),
+        (
+            "Connect addresses",
+            "connect:SearchEmailAddresses (and connect:DescribeEmailAddress, which it depends on)",
+            lambda: _addresses(config, clients),
+        ),
+        (
+            "Connect flows",
+            "connect:DescribeContactFlow and connect:GetFlowAssociation (and connect:SearchEmailAddresses, "
+            "connect:DescribeEmailAddress)",
+            lambda: _flows(config, clients),
+        ),
+        (
+            "Connect attachment rules",
+            "connect:DescribeAttachedFilesConfiguration",
+            lambda: _attachment_rules(config, clients),
+        ),
         (
             "receipt rule set",
             "ses:DescribeActiveReceiptRuleSet",
             lambda: _rule_set(config, clients, deployed=deployed),
         ),
+        ("receipt rule position", "ses:DescribeReceiptRuleSet", lambda: _rule_after(config, clients)),
         (
             "receiving domain",
             "ses:GetIdentityVerificationAttributes",
@@ -116,15 +138,20 @@ def _storage_location(config: dict[str, Any]) -> str:
     return f"s3://{s3['BucketName']}/{s3['BucketPrefix']}" if s3 else str(config.get("StorageType", "?"))
 
 
-def _addresses(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
-    known: set[str] = set()
+def _instance_addresses(config: BridgeConfig, clients: Clients) -> dict[str, dict[str, Any]]:
+    """The instance's email addresses (SearchEmailAddresses items) by lowercase address."""
+    known: dict[str, dict[str, Any]] = {}
     request: dict[str, Any] = {"InstanceId": config.connect_instance_id, "MaxResults": 100}
     while True:
         page = clients.connect.search_email_addresses(**request)
-        known.update(item["EmailAddress"].lower() for item in page.get("EmailAddresses", []))
+        known.update((item["EmailAddress"].lower(), item) for item in page.get("EmailAddresses", []))
         if not page.get("NextToken"):
-            break
+            return known
         request["NextToken"] = page["NextToken"]
+
+
+def _addresses(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
+    known = _instance_addresses(config, clients)
     for address in config.connect_addresses:
         found = address.address.lower() in known
         yield Check(
@@ -135,16 +162,192 @@ def _addresses(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
         )
 
 
+def _flows(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
+    """Each address's flow: its contactFlowId, or else the flow Connect has associated with the address."""
+    known: dict[str, dict[str, Any]] | None = None
+    for address in config.connect_addresses:
+        name = f"Connect flow for {address.address}"
+        if address.contact_flow_id:
+            yield _flow_check(name, config, clients, address.contact_flow_id, "contactFlowId")
+            continue
+        known = _instance_addresses(config, clients) if known is None else known
+        item = known.get(address.key)
+        if item is None:
+            continue  # not an address of the instance: its own check says so
+        flow_id = _associated_flow(config, clients, item)
+        if flow_id is None:
+            yield Check(
+                name,
+                False,
+                "no contactFlowId, and no flow is associated with the address in Connect: an inbound email "
+                "contact needs one",
+                "Connect console > Channels > Email addresses > the address > Flow: choose an inbound "
+                "flow, or set its contactFlowId in connectAddresses",
+            )
+            continue
+        yield _flow_check(name, config, clients, flow_id, "the address's own flow")
+
+
+def _associated_flow(config: BridgeConfig, clients: Clients, item: dict[str, Any]) -> str | None:
+    """The flow associated with an email address (GetFlowAssociation, INBOUND_EMAIL), or None.
+
+    The API reference documents ResourceId as an ARN for phone numbers only: the address's ARN is
+    asked first, then its id."""
+    for resource in (item.get("EmailAddressArn"), item.get("EmailAddressId")):
+        if not resource:
+            continue
+        try:
+            answer = clients.connect.get_flow_association(
+                InstanceId=config.connect_instance_id, ResourceId=resource, ResourceType="INBOUND_EMAIL"
+            )
+        except ClientError as exc:
+            if error_code(exc) not in ("ResourceNotFoundException", "InvalidParameterException"):
+                raise
+            continue
+        flow_id = answer.get("FlowId")
+        if flow_id:
+            return str(flow_id).rpartition("/")[2]  # an ARN or an id
+    return None
+
+
+def _flow_check(name: str, config: BridgeConfig, clients: Clients, flow_id: str, source: str) -> Check:
+    try:
+        flow = clients.connect.describe_contact_flow(
+            InstanceId=config.connect_instance_id, ContactFlowId=flow_id
+        )["ContactFlow"]
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "ResourceNotFoundException":
+            return Check(
+                name,
+                False,
+                f"{source} {flow_id} is not a flow of instance {config.connect_instance_id}",
+                "Connect console > Routing > Flows > the flow > Show additional flow information: copy its "
+                "id (the last part of its ARN) into contactFlowId",
+            )
+        if code == "ContactFlowNotPublishedException":
+            return Check(
+                name, False, f"{source} {flow_id} has never been published", "publish the flow in Connect"
+            )
+        raise
+    described = f"{source} {flow_id} ({flow.get('Name', '?')}, type {flow.get('Type', '?')})"
+    if flow.get("Type") != INBOUND_FLOW_TYPE:
+        return Check(
+            name,
+            False,
+            f"{described}: an email contact starts an inbound flow (type {INBOUND_FLOW_TYPE})",
+            "choose an inbound flow (Routing > Flows, type Inbound flow)",
+        )
+    if flow.get("State") == "ARCHIVED":
+        return Check(
+            name, False, f"{described} is archived", "restore the flow in Connect, or choose another"
+        )
+    return Check(name, True, f"{described}, an inbound flow")
+
+
+def _attachment_rules(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
+    """The function's attachmentExtensions / attachmentMaxBytes against the instance's EMAIL configuration."""
+    answer = clients.connect.describe_attached_files_configuration(
+        InstanceId=config.connect_instance_id, AttachmentScope="EMAIL"
+    )["AttachedFilesConfiguration"]
+    listed = answer.get("ExtensionConfiguration", {}).get("AllowedExtensions")
+    instance_extensions = None if listed is None else normalized_extensions(e["Extension"] for e in listed)
+    ours = set(config.attachment_extensions)
+    if instance_extensions is None:
+        yield Check(
+            "attachment extensions match the instance", False, "the instance states no extensions", ""
+        )
+    else:
+        sent_refused = sorted(ours - set(instance_extensions))
+        taken_dropped = sorted(set(instance_extensions) - ours)
+        problems = []
+        if sent_refused:
+            problems.append(
+                f"the function would send {' '.join(sent_refused)}, which the instance refuses (each such "
+                "email would go without its attachments)"
+            )
+        if taken_dropped:
+            problems.append(f"it would drop {' '.join(taken_dropped)}, which the instance takes")
+        listing = json.dumps([e.lstrip(".") for e in instance_extensions], separators=(",", ":"))
+        yield Check(
+            "attachment extensions match the instance",
+            not problems,
+            "; ".join(problems)
+            or f"{len(instance_extensions)} extensions, as the instance's EMAIL configuration",
+            f"-c 'attachmentExtensions={listing}' (or the same list in cdk.json)" if problems else "",
+        )
+    limit = answer.get("MaximumSizeLimitInBytes")
+    ours_limit = config.attachment_max_bytes
+    if limit is None:
+        yield Check("attachment size matches the instance", False, "the instance states no maximum size", "")
+        return
+    if ours_limit > limit:
+        why = (
+            f"the function would send files up to {ours_limit} bytes; the instance refuses files over {limit}"
+        )
+    elif ours_limit < limit:
+        why = f"the function would drop files of {ours_limit + 1}-{limit} bytes, which the instance takes"
+    else:
+        why = ""
+    yield Check(
+        "attachment size matches the instance",
+        not why,
+        why or f"at most {limit} bytes per file",
+        f"-c attachmentMaxBytes={limit} (or the same in cdk.json)" if why else "",
+    )
+
+
+def _rule_after(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
+    """ruleAfter must name a rule of the set, or CreateReceiptRule fails the deploy."""
+    after = config.rule_after
+    if after is None:
+        return
+    name = f"ruleAfter {after!r} in {config.rule_set_name!r}"
+    if config.rule_set_mode is not RuleSetMode.EXISTING:
+        yield Check(
+            name,
+            False,
+            f"the deploy creates {config.rule_set_name!r} with this stack's rule only: there is no {after!r} "
+            "to follow",
+            "unset ruleAfter (or use ruleSetMode=existing with the set that holds it)",
+        )
+        return
+    try:
+        rules = clients.ses.describe_receipt_rule_set(RuleSetName=config.rule_set_name).get("Rules", [])
+    except ClientError as exc:
+        if error_code(exc) not in ("RuleSetDoesNotExist", "RuleSetDoesNotExistException"):
+            raise
+        yield Check(name, False, f"no rule set {config.rule_set_name!r}", "fix ruleSetName")
+        return
+    names = [rule.get("Name") for rule in rules]
+    yield Check(
+        name,
+        after in names,
+        "present"
+        if after in names
+        else f"no such rule (the set holds {', '.join(map(repr, names)) or 'none'})",
+        "" if after in names else "fix ruleAfter (a rule name of the set), or unset it to put the rule first",
+    )
+
+
 def _rule_set(config: BridgeConfig, clients: Clients, *, deployed: bool) -> Iterator[Check]:
     active = clients.ses.describe_active_receipt_rule_set()
     active_name = active.get("Metadata", {}).get("Name")
     rules: list[dict[str, Any]] = active.get("Rules", [])
     wanted = config.rule_set_name
     if config.rule_set_mode is RuleSetMode.CREATE_AND_ACTIVATE:
-        replaced = (
-            f", replacing the active set {active_name!r}" if active_name and active_name != wanted else ""
-        )
-        yield Check("receipt rule set is active", True, f"the deploy activates {wanted!r}{replaced}")
+        if active_name and active_name != wanted:
+            stopping = ", ".join(repr(rule.get("Name")) for rule in rules) or "none"
+            yield Check(
+                "receipt rule set is active",
+                True,
+                f"the deploy activates {wanted!r} and so REPLACES the active set {active_name!r}: its rules "
+                f"({stopping}) stop applying, for every domain of the account in {config.region}",
+                f"to keep them, use ruleSetMode=existing with ruleSetName={active_name} instead",
+                warning=True,
+            )
+        else:
+            yield Check("receipt rule set is active", True, f"the deploy activates {wanted!r}")
         if active_name != wanted:
             return  # the rules of the set that will be active are only this stack's
     elif active_name != wanted:
@@ -298,9 +501,13 @@ def render(checks: list[Check]) -> str:
     """One line per check, and its fix under a failure."""
     lines = []
     for check in checks:
-        lines.append(f"{'PASS' if check.passed else 'FAIL'}  {check.name}: {check.detail}")
-        if not check.passed and check.fix:
-            lines.append(f"      fix: {check.fix}")
+        label = "FAIL" if not check.passed else "WARN" if check.warning else "PASS"
+        lines.append(f"{label}  {check.name}: {check.detail}")
+        if check.fix and (check.warning or not check.passed):
+            lines.append(f"      {'fix' if not check.passed else 'note'}: {check.fix}")
     failed = sum(not c.passed for c in checks)
-    lines.append(f"{len(checks) - failed} passed, {failed} failed")
+    warned = sum(c.passed and c.warning for c in checks)
+    lines.append(
+        f"{len(checks) - failed} passed, {failed} failed" + (f", {warned} to read" if warned else "")
+    )
     return "\n".join(lines)

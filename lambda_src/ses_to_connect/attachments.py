@@ -1,12 +1,14 @@
 """Which parts of a message become Connect attachments, under which names, and why not.
 
-Connect accepts at most 10 attachments per contact, each at most 20 MB, with one of 18
-extensions. Everything else is *skipped with a reason* (listed in the contact's attributes and
-the log), never silently dropped; the raw message stays in S3 and is referenced from the
-contact. Candidates are found here without decoding any payload: decoding happens one part
-at a time as each is uploaded (:meth:`Candidate.payload`), each decoded copy taking the place
-of its larger encoded text, and uploads overlap only within a byte budget, so memory stays
-within the parsed message plus one maximum-size file.
+Connect accepts at most 10 attachments per contact; the instance's own configuration decides
+the extensions and the largest size (by default 18 extensions and 20 MB; the settings
+``attachment_extensions`` and ``attachment_max_bytes`` follow it). Everything else is
+*skipped with a reason* (listed in the contact's attributes and the log), never silently
+dropped; the raw message stays in S3 and is referenced from the contact. Candidates are found
+here without decoding any payload: decoding happens one part at a time as each is uploaded
+(:meth:`Candidate.payload`), each decoded copy taking the place of its larger encoded text, and
+uploads overlap only within a byte budget, so memory stays within the parsed message plus one
+maximum-size file.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import binascii
 import contextlib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from email.errors import MessageError
 from email.message import Message
 from email.utils import collapse_rfc2231_value
@@ -108,17 +110,20 @@ class Skipped(NamedTuple):
 
 
 def find_candidates(
-    files: Iterable[Message], body_html: str | None, defects: Defects
+    files: Iterable[Message],
+    body_html: str | None,
+    defects: Defects,
+    extensions: Collection[str] = ALLOWED_ATTACHMENT_EXTENSIONS,
 ) -> tuple[list[Candidate], list[Skipped]]:
     """The parts the body does not show, as attachments in sending order (explicit first, then
-    inline images), and early skips."""
+    inline images), and early skips; ``extensions`` (lowercase, with the dot) are the instance's."""
     referenced = {cid.strip("<>") for cid in _CID_REFERENCE.findall(body_html or "")}
     explicit: list[Candidate] = []
     inline: list[Candidate] = []
     skipped: list[Skipped] = []
     for part in files:
         content_type = part.get_content_type()
-        name = _file_name(part, content_type, defects)
+        name = _file_name(part, content_type, defects, extensions)
         declared = None  # the sender's type of the file found, when it is the part itself
         if not is_forwarded(part) and _names_conflict(part, defects):
             skipped.append(Skipped(name, Skip.NAME_CONFLICT))
@@ -137,7 +142,7 @@ def find_candidates(
             found = [Candidate(name, content_type, is_inline, _decoded_size(part, defects), _decoder(part))]
         for candidate in found:
             suffix = PurePosixPath(candidate.file_name.lower()).suffix
-            if suffix not in ALLOWED_ATTACHMENT_EXTENSIONS:
+            if suffix not in extensions:
                 skipped.append(Skipped(candidate.file_name, Skip.TYPE_NOT_ALLOWED))
             elif not declared_type_agrees(declared):
                 skipped.append(Skipped(candidate.file_name, Skip.TYPE_MISMATCH))
@@ -148,7 +153,10 @@ def find_candidates(
 
 
 def send(
-    candidates: Sequence[Candidate], sink: AttachmentSink, key_prefix: str
+    candidates: Sequence[Candidate],
+    sink: AttachmentSink,
+    key_prefix: str,
+    max_bytes: int = MAX_ATTACHMENT_BYTES,
 ) -> tuple[list[dict[str, str]], list[Skipped]]:
     """Decode candidates in order and store them in ``sink``, within Connect's limits.
 
@@ -172,7 +180,7 @@ def send(
             if len(sent) == MAX_ATTACHMENTS:
                 skipped.append(Skipped(candidate.file_name, Skip.TOO_MANY))
                 continue
-            if candidate.size > MAX_ATTACHMENT_BYTES:
+            if candidate.size > max_bytes:
                 skipped.append(Skipped(candidate.file_name, Skip.TOO_LARGE))
                 continue
             uploads.make_room(candidate.size)
@@ -181,7 +189,7 @@ def send(
             suffix = PurePosixPath(candidate.file_name.lower()).suffix
             if not data:
                 skipped.append(Skipped(candidate.file_name, Skip.EMPTY))
-            elif len(data) > MAX_ATTACHMENT_BYTES:
+            elif len(data) > max_bytes:
                 skipped.append(Skipped(candidate.file_name, Skip.TOO_LARGE))
             elif not candidate.rendered and not content_agrees(suffix, data):
                 skipped.append(Skipped(candidate.file_name, Skip.TYPE_MISMATCH))
@@ -195,7 +203,7 @@ def send(
     return sent, skipped
 
 
-def _file_name(part: Message, content_type: str, defects: Defects) -> str:
+def _file_name(part: Message, content_type: str, defects: Defects, extensions: Collection[str]) -> str:
     """The sender's file name, decoded and made safe; an extension is added from the type.
 
     Of several names the stdlib's choice is kept (as ``get_filename``, which raises on some RFC 2231
@@ -205,11 +213,7 @@ def _file_name(part: Message, content_type: str, defects: Defects) -> str:
     raw = part.get_param("filename", header="content-disposition") or part.get_param("name")
     name = _clean_name(raw, defects) or "attachment"
     suffix = PurePosixPath(name).suffix.lower()
-    if (
-        suffix not in ALLOWED_ATTACHMENT_EXTENSIONS
-        and content_type in EXTENSION_BY_TYPE
-        and (not suffix or len(suffix) > 5)
-    ):
+    if suffix not in extensions and content_type in EXTENSION_BY_TYPE and (not suffix or len(suffix) > 5):
         name += EXTENSION_BY_TYPE[content_type]
     return _shorten(name, MAX_FILE_NAME)
 

@@ -106,7 +106,7 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
     skipped: list[Skipped] = []
     if reason is None:
         html = message.body.text if message.body and message.body.content_type == "text/html" else None
-        candidates, skipped = find_candidates(message.files, html, defects)
+        candidates, skipped = find_candidates(message.files, html, defects, settings.attachment_extensions)
     return Plan(
         record,
         settings,
@@ -161,7 +161,8 @@ def build_requests(
         )
         for destination, destination_recipients in zip(plan.destinations, recipients, strict=True)
     ]
-    problems = [problem for request in requests for problem in check_request(request)]
+    extensions = plan.settings.attachment_extensions
+    problems = [problem for request in requests for problem in check_request(request, extensions)]
     if problems:
         # A bug, never expected: keep the mail safe in quarantine with the evidence.
         for problem in problems:
@@ -199,7 +200,10 @@ def convert(
     if planned.quarantine_reason is not None:
         return planned.quarantine()
     sent, skipped = send(
-        planned.candidates, sink or UnsignedUrlSink(settings.mail_bucket), planned.attachment_prefix
+        planned.candidates,
+        sink or UnsignedUrlSink(settings.mail_bucket),
+        planned.attachment_prefix,
+        settings.attachment_max_bytes,
     )
     return build_requests(planned, sent, skipped, related_contact_id)
 

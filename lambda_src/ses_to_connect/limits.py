@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # type stubs only: the function's asset needs nothing of them at run time
@@ -71,9 +71,12 @@ ALLOWED_ATTACHMENT_EXTENSIONS = frozenset(
 MAX_ATTACHMENT_BYTES = 20_000_000  # "20 MB": the stricter reading, in case Connect means 10^6
 
 
-def check_request(request: StartEmailContactRequestTypeDef) -> list[str]:
-    """Every way ``request`` breaks a server-side limit; an empty list means Connect accepts it."""
-    checker = _Checker()
+def check_request(
+    request: StartEmailContactRequestTypeDef, extensions: Collection[str] = ALLOWED_ATTACHMENT_EXTENSIONS
+) -> list[str]:
+    """Every way ``request`` breaks a server-side limit; an empty list means Connect accepts it.
+    ``extensions`` are the instance's allowed file extensions (lowercase, with the dot)."""
+    checker = _Checker(tuple(extensions))
     checker.length("InstanceId", request.get("InstanceId"), 1, MAX_INSTANCE_ID)
     checker.address_object("FromEmailAddress", request.get("FromEmailAddress"))
     checker.address("DestinationEmailAddress", request.get("DestinationEmailAddress"))
@@ -95,8 +98,9 @@ def check_request(request: StartEmailContactRequestTypeDef) -> list[str]:
 class _Checker:
     """Collects problems; each method checks one member of the request."""
 
-    def __init__(self) -> None:
+    def __init__(self, extensions: tuple[str, ...]) -> None:
         self.problems: list[str] = []
+        self.extensions = extensions
 
     def length(self, path: str, value: Any, low: int, high: int) -> None:
         if not isinstance(value, str):
@@ -186,7 +190,7 @@ class _Checker:
             name = attachment.get("FileName")
             self.length(f"Attachments[{i}].FileName", name, 1, MAX_FILE_NAME)
             self.visible_only(f"Attachments[{i}].FileName", name)
-            if isinstance(name, str) and not name.lower().endswith(tuple(ALLOWED_ATTACHMENT_EXTENSIONS)):
+            if isinstance(name, str) and not name.lower().endswith(self.extensions):
                 self.problems.append(f"Attachments[{i}].FileName: {name!r} has an extension Connect refuses")
             self.length(f"Attachments[{i}].S3Url", attachment.get("S3Url"), 1, MAX_S3_URL)
 

@@ -252,7 +252,12 @@ class Pipeline:
         dropped: Mapping[str, tuple[str, ...]],
         thread_match: str | None,
     ) -> Delivery:
-        sent, skipped = send(planned.candidates, self.io.attachments, planned.attachment_prefix)
+        sent, skipped = send(
+            planned.candidates,
+            self.io.attachments,
+            planned.attachment_prefix,
+            planned.settings.attachment_max_bytes,
+        )
         return Delivery.signed(sent, skipped, related, dropped, thread_match)
 
     def _start_destination(self, run: _Run, index: int) -> str | None:
@@ -336,7 +341,8 @@ class Pipeline:
                     "sesRelatedContactUnknown": delivery.related_contact_id,
                 },
             }
-            if not check_request(flagged):  # the flag never costs the contact its limits
+            # The flag never costs the contact its limits.
+            if not check_request(flagged, run.planned.settings.attachment_extensions):
                 request = flagged
         elif related and delivery.thread_match:
             matched: StartEmailContactRequestTypeDef = {

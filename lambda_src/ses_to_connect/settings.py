@@ -22,9 +22,12 @@ from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
 from ses_to_connect.errors import SettingsError
+from ses_to_connect.flows import read_contact_flow_id
 from ses_to_connect.limits import (
+    ALLOWED_ATTACHMENT_EXTENSIONS,
     ATTRIBUTE_KEY_PATTERN,
     EMAIL_PATTERN,
+    MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
     MAX_CONTACT_FLOW_ID,
     attributes_size,
@@ -85,6 +88,10 @@ MAX_STATIC_ATTRIBUTES_BYTES = 16_384
 _PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
 _BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
+# Connect's FileExtension (DescribeAttachedFilesConfiguration): 1-10 of [a-zA-Z0-9-_]; kept with its dot.
+_EXTENSION_PATTERN = re.compile(r"^\.[a-z0-9_-]{1,10}$")
+# The largest MaximumSizeLimitInBytes an instance can set (AttachedFilesConfiguration: 100 MB).
+MAX_INSTANCE_ATTACHMENT_BYTES = 104_857_600
 
 
 class ConnectAddress(NamedTuple):
@@ -143,8 +150,9 @@ FUNCTION_SETTINGS: tuple[Setting, ...] = (
     Setting("connect_addresses", "list", (), env="CONNECT_ADDRESSES", key="connectAddresses", required=True,
             example='[{"address": "support@example.com"}]',
             doc='The instance\'s email addresses this bridge delivers to, `[{"address": ..., '
-                '"contactFlowId": ...}]`; `contactFlowId` (optional, at most 500 characters) overrides '
-                "the address's own flow. No duplicates (case-insensitive)."),
+                '"contactFlowId": ...}]`; `contactFlowId` (optional) overrides the address\'s own flow: a '
+                "flow id, or a pasted flow ARN of this instance (its id is taken, with a note); a flow's "
+                "name or another instance's flow is refused. No duplicates (case-insensitive)."),
     Setting("mail_bucket", "string", None, env="MAIL_BUCKET", required=True,
             doc="the bucket the SES S3 action writes to"),
     Setting("connect_region", "string", None, env="CONNECT_REGION",
@@ -197,6 +205,17 @@ FUNCTION_SETTINGS: tuple[Setting, ...] = (
             low=1, high=MAX_ATTACHMENTS, example="1",
             doc="Attachments stored to S3 at once. Files in flight stay within 20 MB together whatever "
                 "the number, so memory holds at most one maximum-size file beyond the parsed message."),
+    Setting("attachment_extensions", "list", tuple(sorted(ALLOWED_ATTACHMENT_EXTENSIONS)),
+            env="ATTACHMENT_EXTENSIONS", key="attachmentExtensions", default_text="Connect's default 18",
+            example='[".pdf", ".png", ".zip"]',
+            doc="The file extensions the Connect instance takes in email (its `EMAIL` attached-files "
+                "configuration); files of other types are skipped (`type_not_allowed`). Must equal the "
+                "instance's: `python -m operations preflight` compares them."),
+    Setting("attachment_max_bytes", "integer", MAX_ATTACHMENT_BYTES, env="ATTACHMENT_MAX_BYTES",
+            key="attachmentMaxBytes", low=1, high=MAX_INSTANCE_ATTACHMENT_BYTES, example="104857600",
+            doc="The largest file the instance takes in email (its `MaximumSizeLimitInBytes`); larger files "
+                "are skipped (`too_large`). The default is Connect's \"20 MB\", read as 10^6 bytes "
+                "each. Compared by the preflight too."),
     Setting("idempotency_table", "string", None, env="IDEMPOTENCY_TABLE",
             default_text="unset: Connect's ClientToken is the only guard",
             doc="the DynamoDB table of completed contacts (Powertools idempotency)"),
@@ -246,6 +265,8 @@ class Settings:
     aws_timeout_seconds: int = _DEFAULT["aws_timeout_seconds"]
     attachment_url_expiry_seconds: int = _DEFAULT["attachment_url_expiry_seconds"]
     attachment_uploads: int = _DEFAULT["attachment_uploads"]
+    attachment_extensions: tuple[str, ...] = _DEFAULT["attachment_extensions"]
+    attachment_max_bytes: int = _DEFAULT["attachment_max_bytes"]
     idempotency_table: str | None = _DEFAULT["idempotency_table"]
     idempotency_ttl_seconds: int = _DEFAULT["idempotency_ttl_seconds"]
     threads_table: str | None = _DEFAULT["threads_table"]
@@ -273,9 +294,28 @@ class Settings:
         read = _EnvReader(env, problems)
         values = {setting.name: read(setting) for setting in FUNCTION_SETTINGS}
         values["policy"] = policy_with_overrides(values["policy"], problems)
+        values["connect_addresses"] = _flow_ids(values["connect_addresses"], values["instance_id"] or "")
         if problems:
             raise SettingsError(problems)
         return cls(**values)
+
+
+def normalized_extensions(extensions: Any) -> tuple[str, ...]:
+    """Extensions as the function compares them: lowercase, with their dot (Connect lists them without)."""
+    return tuple(sorted({"." + e.strip().lower().lstrip(".") for e in extensions}))
+
+
+def _flow_ids(addresses: tuple[ConnectAddress, ...], instance: str) -> tuple[ConnectAddress, ...]:
+    """Each address with its flow as an id: a pasted flow ARN of the instance gives its id (a flow
+    that is neither stays as given, for :func:`_validate` to refuse with the reason)."""
+    return tuple(
+        a._replace(
+            contact_flow_id=read_contact_flow_id(a.contact_flow_id, instance).flow_id or a.contact_flow_id
+        )
+        if isinstance(a.contact_flow_id, str)
+        else a
+        for a in addresses
+    )
 
 
 def policy_with_overrides(overrides: Mapping[str, Any], problems: list[str]) -> dict[str, Action]:
@@ -336,9 +376,11 @@ class _EnvReader:
                 value = json.loads(raw)
             except json.JSONDecodeError as exc:
                 return self._fail(f"{name} is not valid JSON: {exc.msg} at position {exc.pos}", default)
-            return (
-                self._connect_addresses(name, value) if setting.type == "list" else self._object(name, value)
-            )
+            if setting.type == "object":
+                return self._object(name, value)
+            if setting.name == "attachment_extensions":
+                return self._extensions(name, value)
+            return self._connect_addresses(name, value)
         if isinstance(default, StrEnum):  # matched case-insensitively; other choices are checked in _validate
             for choice in setting.choices:
                 if choice == raw.lower():
@@ -356,6 +398,11 @@ class _EnvReader:
         if not isinstance(value, dict):
             return self._fail(f"{name} must be a JSON object", {})
         return value
+
+    def _extensions(self, name: str, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            return self._fail(f'{name} must be a JSON list of extensions such as [".pdf", ".png"]', ())
+        return normalized_extensions(value)
 
     def _connect_addresses(self, name: str, value: Any) -> tuple[ConnectAddress, ...]:
         if not isinstance(value, list) or not all(
@@ -385,6 +432,11 @@ def _validate(settings: Settings) -> list[str]:
             problems.append(
                 f"CONNECT_ADDRESSES: contactFlowId of {entry.address!r} must be a string of <= 500"
             )
+        elif flow is not None:
+            reading = read_contact_flow_id(flow, settings.instance_id)
+            if reading.problem or reading.flow_id != flow:
+                why = reading.problem or "is a flow ARN: give its id"
+                problems.append(f"CONNECT_ADDRESSES: contactFlowId of {entry.address!r}: {why}")
     if settings.connect_region is not None and not _REGION_PATTERN.fullmatch(settings.connect_region):
         problems.append(f"CONNECT_REGION: {settings.connect_region!r} is not an AWS region name")
     if not _BUCKET_PATTERN.fullmatch(settings.mail_bucket):
@@ -413,6 +465,12 @@ def _validate(settings: Settings) -> list[str]:
         problems.append(f"STATIC_ATTRIBUTES: over {MAX_STATIC_ATTRIBUTES_BYTES} UTF-8 bytes in all")
     if set(settings.policy) != set(DEFAULT_POLICY):
         problems.append("VERDICT_POLICY must give an action for every rule")
+    bad = [e for e in settings.attachment_extensions if not _EXTENSION_PATTERN.fullmatch(e)]
+    if bad:
+        problems.append(
+            f"ATTACHMENT_EXTENSIONS: {', '.join(map(repr, bad))} must be '.' and 1-10 lowercase letters, "
+            "digits, '-' or '_'"
+        )
     for setting in FUNCTION_SETTINGS:  # the declared ranges and choices
         value = getattr(settings, setting.name)
         if value is not None and not setting.within(value):

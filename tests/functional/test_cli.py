@@ -28,7 +28,7 @@ from ses_to_connect.mime import ParsedMessage, parse_message
 from ses_to_connect.ses_event import records
 from ses_to_connect.settings import ConnectAddress, Settings
 
-from . import LAMBDA_SRC, SUPPORT, mime
+from . import LAMBDA_SRC, SALES_FLOW, SUPPORT, mime
 
 BASE_ARGS = ("--instance-id", "i-1", "--connect-address", SUPPORT)
 PLAIN = mime(
@@ -207,23 +207,23 @@ def test_a_connect_address_may_name_its_contact_flow(tmp_path: Path) -> None:
     path = tmp_path / "to-a.eml"
     path.write_bytes(PLAIN.replace(f"To: {SUPPORT}".encode(), b"To: a@x.com"))
 
-    run = run_cli(path, "--instance-id", "i-1", "--connect-address", "a@x.com=flow-1", cwd=tmp_path)
+    run = run_cli(path, "--instance-id", "i-1", "--connect-address", f"a@x.com={SALES_FLOW}", cwd=tmp_path)
 
     assert run.returncode == 0
     (request,) = run.json()["requests"]
-    assert (request["DestinationEmailAddress"], request["ContactFlowId"]) == ("a@x.com", "flow-1")
+    assert (request["DestinationEmailAddress"], request["ContactFlowId"]) == ("a@x.com", SALES_FLOW)
 
 
 def test_every_connect_address_given_is_an_envelope_recipient(tmp_path: Path) -> None:
     path = tmp_path / "rich.eml"
     path.write_bytes(RICH)
 
-    run = run_cli(path, *BASE_ARGS, "--connect-address", "sales@example.com=flow-sales", cwd=tmp_path)
+    run = run_cli(path, *BASE_ARGS, "--connect-address", f"sales@example.com={SALES_FLOW}", cwd=tmp_path)
 
     requests = run.json()["requests"]
     assert [(r["DestinationEmailAddress"], r.get("ContactFlowId")) for r in requests] == [
         (SUPPORT, None),
-        ("sales@example.com", "flow-sales"),
+        ("sales@example.com", SALES_FLOW),
     ]
     assert requests[0]["ClientToken"] != requests[1]["ClientToken"]
 

@@ -20,9 +20,11 @@ from infra.config import (
     RuntimeResources,
     TlsPolicy,
     connect_call_seconds,
+    default_timeout_seconds,
     timeout_budget_seconds,
 )
 from infra.paths import REPO_ROOT
+from ses_to_connect.limits import ALLOWED_ATTACHMENT_EXTENSIONS
 from ses_to_connect.settings import (
     DEFAULT_POLICY,
     FUNCTION_SETTINGS,
@@ -34,6 +36,7 @@ from ses_to_connect.settings import (
 from tests.infra.infra_support import cdk_json_context
 
 ARN = "arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000"
+FLOW = "846ec553-a005-41c0-8341-0123456789ab"
 MINIMAL: dict[str, Any] = {
     "connectInstanceArn": ARN,
     "connectAddresses": [{"address": "support@example.com"}],
@@ -90,7 +93,7 @@ def test_minimal_context_gets_the_documented_defaults() -> None:
     assert config.quarantine_alarm_threshold == 10
     assert (config.lambda_memory_mb, config.lambda_timeout_seconds, config.lambda_reserved_concurrency) == (
         256,
-        300,
+        180,  # one address: its budget of 155 s, rounded up to a whole minute
         2,
     )
     assert (config.async_retry_attempts, config.async_max_event_age_seconds) == (2, 21600)
@@ -116,7 +119,7 @@ def test_defaults_in_code_match_the_key_table() -> None:
     config = build()
     table = {spec.key: spec.default for spec in CONTEXT_KEYS}
     assert table["lambdaMemoryMb"] == config.lambda_memory_mb
-    assert table["lambdaTimeoutSeconds"] == config.lambda_timeout_seconds
+    assert table["lambdaTimeoutSeconds"] is None  # derived from the budget
     assert table["attachmentUrlExpirySeconds"] == config.attachment_url_expiry_seconds
     assert table["lambdaReservedConcurrency"] == config.lambda_reserved_concurrency
     assert table["inboundRetentionDays"] == config.inbound_retention_days
@@ -159,7 +162,7 @@ def test_instance_id_with_account_and_region_instead_of_arn() -> None:
 
 def test_values_given_with_dash_c_arrive_as_strings_and_are_parsed() -> None:
     config = build(
-        connectAddresses='[{"address": "a@example.com", "contactFlowId": "flow-1"}]',
+        connectAddresses=f'[{{"address": "a@example.com", "contactFlowId": "{FLOW}"}}]',
         sesRecipients='["example.com"]',
         verdictPolicy='{"spam:FAIL": "deliver"}',
         staticAttributes='{"team": "billing"}',
@@ -171,7 +174,7 @@ def test_values_given_with_dash_c_arrive_as_strings_and_are_parsed() -> None:
         logLevel="debug",
         ruleSetMode="CREATE-INACTIVE",
     )
-    assert config.connect_addresses == (ConnectAddress("a@example.com", "flow-1"),)
+    assert config.connect_addresses == (ConnectAddress("a@example.com", FLOW),)
     assert config.ses_recipients == ("example.com",)
     assert dict(config.verdict_policy) == {"spam:FAIL": "deliver"}
     assert dict(config.static_attributes) == {"team": "billing"}
@@ -187,7 +190,7 @@ def test_values_given_with_dash_c_arrive_as_strings_and_are_parsed() -> None:
 def test_lambda_environment_is_exactly_the_settings_contract() -> None:
     config = build(
         connectAddresses=[
-            {"address": "a@example.com", "contactFlowId": "flow-1"},
+            {"address": "a@example.com", "contactFlowId": FLOW},
             {"address": "b@example.com"},
         ],
         verdictPolicy={"spf:FAIL": "quarantine"},
@@ -203,7 +206,7 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
     assert env == {
         "CONNECT_INSTANCE_ID": "00000000-0000-0000-0000-000000000000",
         "CONNECT_REGION": "us-east-1",
-        "CONNECT_ADDRESSES": '[{"address":"a@example.com","contactFlowId":"flow-1"},'
+        "CONNECT_ADDRESSES": f'[{{"address":"a@example.com","contactFlowId":"{FLOW}"}},'
         '{"address":"b@example.com"}]',
         "MAIL_BUCKET": "my-mail-bucket",
         "IDEMPOTENCY_TABLE": "ledger-table",
@@ -213,6 +216,8 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
         "FAILURE_QUEUE_URL": "https://sqs.example/q",
         "ATTACHMENT_URL_EXPIRY_SECONDS": "3600",
         "ATTACHMENT_UPLOADS": "2",
+        "ATTACHMENT_EXTENSIONS": json.dumps(sorted(ALLOWED_ATTACHMENT_EXTENSIONS), separators=(",", ":")),
+        "ATTACHMENT_MAX_BYTES": "20000000",
         "AWS_TIMEOUT_SECONDS": "10",
         "INBOUND_PREFIX": "inbound/",
         "QUARANTINE_PREFIX": "quarantine/",
@@ -338,16 +343,98 @@ def test_the_default_timeout_covers_the_budget_of_the_example_configuration() ->
 
 def test_a_timeout_below_the_budget_is_refused_with_the_numbers() -> None:
     addresses = [{"address": f"a{i}@example.com"} for i in range(3)]
-    assert problems_of(connectAddresses=addresses) == [
+    assert problems_of(connectAddresses=addresses, lambdaTimeoutSeconds=300) == [
         "lambdaTimeoutSeconds: 300 s is shorter than the retry budget of 385 s (3 Connect address(es) x 5 "
         "attempts x 2 x connectTimeoutSeconds 10 + backoff, + 2 x 2 x awsTimeoutSeconds 10); raise it to "
-        "at least 385 (max 900) or lower connectMaxAttempts / connectTimeoutSeconds"
+        "at least 385 (max 900), leave it unset to derive it, or lower connectMaxAttempts / "
+        "connectTimeoutSeconds"
     ]
     assert build(connectAddresses=addresses, lambdaTimeoutSeconds=385).timeout_budget_seconds == 385
     assert build(connectAddresses=addresses, connectMaxAttempts=3).timeout_budget_seconds == 3 * 63 + 40
 
 
+@pytest.mark.parametrize(
+    ("addresses", "budget", "timeout"), [(1, 155, 180), (2, 270, 300), (3, 385, 420), (7, 845, 900)]
+)
+def test_an_unset_timeout_is_the_budget_rounded_up_to_a_minute(
+    addresses: int, budget: int, timeout: int
+) -> None:
+    config = build(connectAddresses=[{"address": f"a{i}@example.com"} for i in range(addresses)])
+    assert (config.timeout_budget_seconds, config.lambda_timeout_seconds) == (budget, timeout)
+    assert default_timeout_seconds(budget) == timeout
+
+
+def test_three_addresses_synthesize_with_the_shipped_defaults() -> None:
+    """cdk.json as shipped plus one more address, as a user would add it with -c: no timeout to tune."""
+    context = cdk_json_context()
+    context["connectAddresses"] = json.dumps([*context["connectAddresses"], {"address": "sales@example.com"}])
+    config = BridgeConfig.from_context(context)
+    assert (len(config.connect_addresses), config.lambda_timeout_seconds) == (3, 420)
+
+
+def test_a_budget_beyond_lambdas_900_seconds_says_what_to_change() -> None:
+    addresses = [{"address": f"a{i}@example.com"} for i in range(8)]  # 8 x 115 + 40 = 960 s
+    (problem,) = problems_of(connectAddresses=addresses)
+    assert problem.startswith("lambdaTimeoutSeconds: the retry budget is 960 s (8 Connect address(es) x 5")
+    assert problem.endswith(
+        "more than Lambda's 900 s; lower connectMaxAttempts or connectTimeoutSeconds (each address's worst "
+        "call now takes 115 s; at these settings 7 address(es) fit), or split the addresses across two stacks"
+    )
+    assert (
+        build(connectAddresses=addresses, connectMaxAttempts=3).lambda_timeout_seconds == 600
+    )  # 8 x 63 + 40
+    assert problems_of(connectAddresses=addresses, lambdaTimeoutSeconds=900)[0].startswith(
+        "lambdaTimeoutSeconds: the retry budget is 960 s"
+    )
+
+
 VALID_FLOW = "f" * 500
+
+
+def test_a_flow_arn_of_this_instance_gives_its_id_with_a_note() -> None:
+    config = build(
+        connectAddresses=[{"address": "a@example.com", "contactFlowId": f"{ARN}/contact-flow/{FLOW}"}]
+    )
+    assert config.connect_addresses == (ConnectAddress("a@example.com", FLOW),)
+    assert config.notes == (
+        f"connectAddresses[0].contactFlowId '{ARN}/contact-flow/{FLOW}' is a flow ARN; its id {FLOW} is used",
+    )
+    assert json.loads(config.lambda_environment(PLACEHOLDER_RESOURCES)["CONNECT_ADDRESSES"])[0] == {
+        "address": "a@example.com",
+        "contactFlowId": FLOW,
+    }
+
+
+OTHER_INSTANCE = "11111111-2222-3333-4444-555555555555"
+INSTANCE = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.mark.parametrize(
+    ("flow", "why"),
+    [
+        pytest.param(
+            "Default inbound flow", "'Default inbound flow' is not a flow id (a lowercase UUID", id="name"
+        ),
+        pytest.param(FLOW.upper(), "is not a flow id", id="uppercase"),
+        pytest.param(
+            f"arn:aws:connect:us-east-1:111122223333:instance/{OTHER_INSTANCE}/contact-flow/{FLOW}",
+            f"is a flow of another instance (instance '{OTHER_INSTANCE}', not '{INSTANCE}')",
+            id="other-instance",
+        ),
+        pytest.param(
+            f"arn:aws:connect:eu-west-2:444455556666:instance/00000000-0000-0000-0000-000000000000/contact-flow/{FLOW}",
+            "(account '444455556666', not '111122223333'; region 'eu-west-2', not 'us-east-1')",
+            id="other-account-and-region",
+        ),
+        pytest.param(f"{ARN}/contact-flow/{FLOW}:$SAVED", "names a flow version or alias", id="alias"),
+    ],
+)
+def test_a_flow_that_is_not_an_id_of_this_instance_is_refused(flow: str, why: str) -> None:
+    (problem,) = problems_of(connectAddresses=[{"address": "a@example.com", "contactFlowId": flow}])
+    assert problem.startswith("connectAddresses[0].contactFlowId: ")
+    assert why in problem
+
+
 UNVERSIONED_LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3"
 
 
@@ -611,3 +698,29 @@ def test_the_function_gets_the_declared_default_of_every_key_left_unset() -> Non
         if setting.key and setting.key not in MINIMAL and setting.name != "policy":
             assert getattr(settings, setting.name) == setting.default, setting.key
     assert settings.policy == DEFAULT_POLICY
+
+
+def test_attachment_extensions_are_read_as_connect_lists_them_with_or_without_the_dot() -> None:
+    config = build(attachmentExtensions='["PDF", ".zip", "pdf"]', attachmentMaxBytes="104857600")
+    assert (config.attachment_extensions, config.attachment_max_bytes) == ((".pdf", ".zip"), 104_857_600)
+    env = config.lambda_environment(PLACEHOLDER_RESOURCES)
+    assert (env["ATTACHMENT_EXTENSIONS"], env["ATTACHMENT_MAX_BYTES"]) == ('[".pdf",".zip"]', "104857600")
+    assert Settings.from_env(env).attachment_extensions == (".pdf", ".zip")
+    assert build().attachment_extensions == tuple(sorted(ALLOWED_ATTACHMENT_EXTENSIONS))
+    assert problems_of(attachmentExtensions=["tar.gz"]) == [
+        "attachmentExtensions: [\"tar.gz\"] are not file extensions (1-10 letters, digits, '-' or '_')"
+    ]
+    assert problems_of(attachmentMaxBytes=104_857_601) == [
+        "attachmentMaxBytes: must be between 1 and 104857600, not 104857601"
+    ]
+
+
+def test_an_opt_in_region_is_refused_as_the_receiving_region_even_when_added() -> None:
+    expected = (
+        "region: 'ap-southeast-3' is an opt-in region, where SES does not write received mail to an S3 "
+        "bucket of the region; receive in one of"
+    )
+    for extra in ([], ["ap-southeast-3"]):
+        (problem,) = problems_of(region="ap-southeast-3", extraReceivingRegions=extra)
+        assert problem.startswith(expected)
+    assert "ap-southeast-3" not in SES_RECEIVING_REGIONS

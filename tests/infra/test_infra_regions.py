@@ -47,7 +47,7 @@ def test_the_grant_names_the_instance_region(cross_region: Synth) -> None:
         {
             "Action": "connect:StartEmailContact",
             "Effect": "Allow",
-            "Resource": f"{SEOUL_INSTANCE}/contact-flow/*",
+            "Resource": [SEOUL_INSTANCE, f"{SEOUL_INSTANCE}/contact-flow/*"],
             "Sid": "StartEmailContacts",
         }
     ]

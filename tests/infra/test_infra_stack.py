@@ -13,7 +13,7 @@ import pytest
 
 from infra.config import BridgeConfig
 from infra.paths import LAMBDA_REQUIREMENTS, powertools_version
-from tests.infra.infra_support import Synth, SynthFactory
+from tests.infra.infra_support import Synth, SynthFactory, cdk_json_context
 
 INSTANCE_ARN = "arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000"
 # docs/threading.md: reads of agents' replies, on every resource type IAM may check them against.
@@ -355,6 +355,9 @@ def test_function_environment_is_exactly_the_settings_contract(default: Synth) -
         "FAILURE_QUEUE_URL": {"Ref": default.logical_id(default.construct.failure_queue)},
         "ATTACHMENT_URL_EXPIRY_SECONDS": "3600",
         "ATTACHMENT_UPLOADS": "4",
+        "ATTACHMENT_EXTENSIONS": '[".csv",".doc",".docx",".heic",".jfif",".jpeg",".jpg",".mov",".mp4",".pdf",'
+        '".png",".ppt",".pptx",".rtf",".txt",".wav",".xls",".xlsx"]',
+        "ATTACHMENT_MAX_BYTES": "20000000",
         "AWS_TIMEOUT_SECONDS": "10",
         "INBOUND_PREFIX": "inbound/",
         "QUARANTINE_PREFIX": "quarantine/",
@@ -437,7 +440,7 @@ def expected_function_statements(s: Synth) -> list[dict[str, Any]]:
         {
             "Action": "connect:StartEmailContact",
             "Effect": "Allow",
-            "Resource": f"{INSTANCE_ARN}/contact-flow/*",
+            "Resource": [INSTANCE_ARN, f"{INSTANCE_ARN}/contact-flow/*"],
             "Sid": "StartEmailContacts",
         },
         READ_AGENT_REPLIES,
@@ -525,12 +528,12 @@ def test_connect_is_granted_on_the_configured_instance_only(
     connect = [
         st for _, st in all_allow_statements(s) if "connect:StartEmailContact" in as_list(st["Action"])
     ]
-    # IAM authorizes StartEmailContact against contact flows only: no instance or address ARNs.
+    # The instance and its flows (every reading of the reference: test_infra_connect_grant.py), nothing else.
     assert connect == [
         {
             "Action": "connect:StartEmailContact",
             "Effect": "Allow",
-            "Resource": f"{INSTANCE_ARN}/contact-flow/*",
+            "Resource": [INSTANCE_ARN, f"{INSTANCE_ARN}/contact-flow/*"],
             "Sid": "StartEmailContacts",
         }
     ]
@@ -908,3 +911,45 @@ def test_function_code_vendors_the_pinned_pure_python_packages(default: Synth) -
         check=True,
     )
     assert done.stdout.split() == ["True", "こんにちは、お元気ですか"]
+
+
+def test_three_addresses_synthesize_with_the_shipped_defaults(synth_factory: SynthFactory) -> None:
+    """cdk.json as shipped plus a third address, passed as `-c connectAddresses=...` would be: the
+    timeout follows the budget (385 s, rounded up to 420 s) instead of stopping the synth."""
+    addresses = [*cdk_json_context()["connectAddresses"], {"address": "sales@example.com"}]
+    s = synth_factory({"connectAddresses": json.dumps(addresses)})
+    assert s.properties(s.construct.bridge.function)["Timeout"] == 420
+    assert (
+        len(
+            json.loads(
+                s.properties(s.construct.bridge.function)["Environment"]["Variables"]["CONNECT_ADDRESSES"]
+            )
+        )
+        == 3
+    )
+
+
+def test_the_synth_prints_a_note_for_a_flow_arn_it_took_the_id_of(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import app as entry  # noqa: PLC0415 - the CDK entry point, a script at the repository root
+
+    flow = "846ec553-a005-41c0-8341-0123456789ab"
+    context = {
+        **cdk_json_context(),
+        "connectAddresses": [
+            {"address": "a@example.com", "contactFlowId": f"{INSTANCE_ARN}/contact-flow/{flow}"}
+        ],
+    }
+    config = BridgeConfig.from_context(context)
+
+    class _App:
+        def synth(self) -> None:
+            pass
+
+    monkeypatch.setattr(entry, "build_app", lambda: (_App(), type("Stack", (), {"config": config})()))
+    assert entry.main() == 0
+    assert capsys.readouterr().err == (
+        f"note: connectAddresses[0].contactFlowId '{INSTANCE_ARN}/contact-flow/{flow}' is a flow ARN; its id "
+        f"{flow} is used\n"
+    )

@@ -25,12 +25,35 @@ from infra.config import BridgeConfig
 from infra.function import powertools_layer_parameter
 from infra.paths import powertools_version
 from local_pipeline.connect_emulator import ConnectEmulator
+from local_pipeline.connect_instance_config import AttachedFiles, Flow
 from operations import __main__ as cli
 from operations.deployment import Clients, load_config
 from operations.preflight import Check, preflight, render
 
 INSTANCE_ID = "00000000-0000-0000-0000-000000000000"  # cdk.json's example instance
 ADDRESSES = ("support@example.com", "billing@example.com")
+BILLING_FLOW = "11111111-1111-1111-1111-111111111111"  # cdk.json's contactFlowId of billing@
+SUPPORT_FLOW = "846ec553-a005-41c0-8341-0123456789ab"  # support@'s own flow, associated in Connect
+WHISPER_FLOW = "22222222-3333-4444-5555-666666666666"
+FLOWS = {
+    INSTANCE_ID: [
+        Flow(BILLING_FLOW, "Billing inbound"),
+        Flow(SUPPORT_FLOW, "Email inbound"),
+        Flow(WHISPER_FLOW, "Agent whisper", type="AGENT_WHISPER"),
+    ]
+}
+
+
+def instance(**overrides: Any) -> ConnectEmulator:
+    """cdk.json's instance, ready for the first email: its addresses, flows and storage."""
+    options: dict[str, Any] = {
+        "instances": {INSTANCE_ID: ADDRESSES},
+        "flows": FLOWS,
+        "address_flows": {INSTANCE_ID: {"support@example.com": SUPPORT_FLOW}},
+    }
+    return ConnectEmulator(**{**options, **overrides})
+
+
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -81,7 +104,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
         monkeypatch.delenv(name, raising=False)
     for name, value in FAKE_ENV.items():
         monkeypatch.setenv(name, value)
-    with mock_aws(), ConnectEmulator(instances={INSTANCE_ID: ADDRESSES}) as emulator:
+    with mock_aws(), instance() as emulator:
         connect = boto3.client("connect", endpoint_url=emulator.url, region_name="us-east-1")
         lambda_ = boto3.client("lambda", region_name="us-east-1")
         unreserved = [1000]
@@ -118,6 +141,10 @@ def test_a_ready_account_passes_every_check(account: Account) -> None:
         ("Connect storage for ATTACHMENTS", True),
         ("Connect address support@example.com", True),
         ("Connect address billing@example.com", True),
+        ("Connect flow for support@example.com", True),
+        ("Connect flow for billing@example.com", True),
+        ("attachment extensions match the instance", True),
+        ("attachment size matches the instance", True),
         ("receipt rule set is active", True),
         ("rule 'ses-to-connect' in 'default-rule-set'", True),
         ("no other rule handles the Connect addresses", True),
@@ -125,8 +152,16 @@ def test_a_ready_account_passes_every_check(account: Account) -> None:
         ("Powertools layer resolves", True),
         ("reserved concurrency fits the account", True),
     ]
-    assert checks[6].detail == "not there yet: the deploy adds it"
-    assert render(checks).endswith("11 passed, 0 failed")
+    assert checks[10].detail == "not there yet: the deploy adds it"
+    assert (
+        checks[5].detail
+        == f"the address's own flow {SUPPORT_FLOW} (Email inbound, type CONTACT_FLOW), an inbound flow"
+    )
+    assert (
+        checks[6].detail
+        == f"contactFlowId {BILLING_FLOW} (Billing inbound, type CONTACT_FLOW), an inbound flow"
+    )
+    assert render(checks).endswith("15 passed, 0 failed")
 
 
 def test_missing_instance(account: Account) -> None:
@@ -142,9 +177,7 @@ def test_missing_instance(account: Account) -> None:
 
 
 def test_missing_email_storage(account: Account) -> None:
-    with ConnectEmulator(
-        instances={INSTANCE_ID: ADDRESSES}, storage={INSTANCE_ID: ("ATTACHMENTS",)}
-    ) as emulator:
+    with instance(storage={INSTANCE_ID: ("ATTACHMENTS",)}) as emulator:
         account.clients = Clients(
             **{
                 **account.clients.__dict__,
@@ -191,9 +224,20 @@ def test_no_active_rule_set_and_a_set_the_deploy_leaves_inactive(account: Accoun
 
 
 def test_create_and_activate_says_what_it_replaces(account: Account) -> None:
+    _rule(account, "archive", ["example.org"], {"AddHeaderAction": {"HeaderName": "X-A", "HeaderValue": "1"}})
     checks = account.run("ruleSetMode=create-and-activate", "ruleSetName=bridge")
     assert _failed(checks) == []
-    assert checks[5].detail == "the deploy activates 'bridge', replacing the active set 'default-rule-set'"
+    (warned,) = [c for c in checks if c.warning]
+    assert warned.detail == (
+        "the deploy activates 'bridge' and so REPLACES the active set 'default-rule-set': its rules "
+        "('archive') stop applying, for every domain of the account in us-east-1"
+    )
+    assert "WARN  receipt rule set is active: the deploy activates 'bridge' and so REPLACES" in render(checks)
+    assert "      note: to keep them, use ruleSetMode=existing with ruleSetName=default-rule-set instead" in (
+        render(checks)
+    )
+    assert render(checks).endswith("13 passed, 0 failed, 1 to read")  # the new set: no rule or rivals yet
+    assert not any(c.warning for c in account.run())  # the existing set: nothing replaced
 
 
 def test_after_deploy_the_rule_must_be_there(account: Account) -> None:
@@ -322,7 +366,7 @@ def test_command_line_exit_codes(
 ) -> None:
     monkeypatch.setattr(Clients, "for_config", classmethod(lambda _cls, _config: account.clients))
     assert cli.main(["preflight"]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "11 passed, 0 failed"
+    assert capsys.readouterr().out.splitlines()[-1] == "15 passed, 0 failed"
     assert cli.main(["preflight", "--deployed"]) == 1
     out = capsys.readouterr().out
     assert "FAIL  rule 'ses-to-connect' in 'default-rule-set': not there yet" in out
@@ -347,3 +391,108 @@ def test_the_operations_commands_start_without_loading_cdk() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=dict(os.environ)
     )
     assert loaded.stdout.strip() == "[]", loaded.stdout
+
+
+# ---- flows, ruleAfter, the instance's attachment rules ----------------------------------------------
+
+
+def _flow_check(checks: list[Check], address: str) -> Check:
+    return next(c for c in checks if c.name == f"Connect flow for {address}")
+
+
+def test_a_configured_flow_that_is_not_in_the_instance(account: Account) -> None:
+    missing = "33333333-4444-5555-6666-777777777777"
+    (failed,) = _failed(
+        account.run(f'connectAddresses=[{{"address": "billing@example.com", "contactFlowId": "{missing}"}}]')
+    )
+    assert failed == Check(
+        "Connect flow for billing@example.com",
+        False,
+        f"contactFlowId {missing} is not a flow of instance {INSTANCE_ID}",
+        "Connect console > Routing > Flows > the flow > Show additional flow information: copy its id (the "
+        "last part of its ARN) into contactFlowId",
+    )
+
+
+def test_a_flow_that_cannot_start_an_inbound_email(account: Account) -> None:
+    (failed,) = _failed(
+        account.run(
+            f'connectAddresses=[{{"address": "billing@example.com", "contactFlowId": "{WHISPER_FLOW}"}}]'
+        )
+    )
+    assert failed.detail == (
+        f"contactFlowId {WHISPER_FLOW} (Agent whisper, type AGENT_WHISPER): an email contact starts an "
+        "inbound flow (type CONTACT_FLOW)"
+    )
+
+
+def test_a_pasted_flow_arn_of_the_instance_is_checked_by_its_id(account: Account) -> None:
+    arn = f"arn:aws:connect:us-east-1:111122223333:instance/{INSTANCE_ID}/contact-flow/{BILLING_FLOW}"
+    checks = account.run(f'connectAddresses=[{{"address": "billing@example.com", "contactFlowId": "{arn}"}}]')
+    assert _failed(checks) == []
+    assert _flow_check(checks, "billing@example.com").detail.startswith(f"contactFlowId {BILLING_FLOW} (")
+
+
+def test_an_address_without_a_flow_of_its_own_or_in_the_configuration(account: Account) -> None:
+    with instance(address_flows={}) as bare:
+        account.clients = Clients(
+            **{
+                **account.clients.__dict__,
+                "connect": boto3.client("connect", endpoint_url=bare.url, region_name="us-east-1"),
+            }
+        )
+        (failed,) = _failed(account.run())
+    assert failed.name == "Connect flow for support@example.com"
+    assert failed.detail == (
+        "no contactFlowId, and no flow is associated with the address in Connect: an inbound email contact "
+        "needs one"
+    )
+    assert failed.fix.startswith("Connect console > Channels > Email addresses > the address > Flow")
+
+
+def test_rule_after_must_name_a_rule_of_the_set(account: Account) -> None:
+    _rule(account, "spam-filter", ["other.example"], {"StopAction": {"Scope": "RuleSet"}})
+    (failed,) = _failed(account.run("ruleAfter=spam-fitler"))
+    assert failed == Check(
+        "ruleAfter 'spam-fitler' in 'default-rule-set'",
+        False,
+        "no such rule (the set holds 'spam-filter')",
+        "fix ruleAfter (a rule name of the set), or unset it to put the rule first",
+    )
+    checks = account.run("ruleAfter=spam-filter")
+    assert _failed(checks) == []
+    assert Check("ruleAfter 'spam-filter' in 'default-rule-set'", True, "present") in checks
+    (failed,) = _failed(
+        account.run("ruleAfter=spam-filter", "ruleSetMode=create-and-activate", "ruleSetName=b")
+    )
+    assert (
+        failed.detail
+        == "the deploy creates 'b' with this stack's rule only: there is no 'spam-filter' to follow"
+    )
+
+
+def test_an_instance_whose_attachment_rules_the_function_would_not_follow(account: Account) -> None:
+    account.emulator.set_attached_files(AttachedFiles(("pdf", "png", "zip"), 104_857_600))
+    failed = _failed(account.run())
+    assert [(c.name, c.detail) for c in failed] == [
+        (
+            "attachment extensions match the instance",
+            "the function would send .csv .doc .docx .heic .jfif .jpeg .jpg .mov .mp4 .ppt .pptx .rtf .txt "
+            ".wav .xls .xlsx, which the instance refuses (each such email would go without its attachments); "
+            "it would drop .zip, which the instance takes",
+        ),
+        (
+            "attachment size matches the instance",
+            "the function would drop files of 20000001-104857600 bytes, which the instance takes",
+        ),
+    ]
+    assert failed[0].fix == """-c 'attachmentExtensions=["pdf","png","zip"]' (or the same list in cdk.json)"""
+    assert failed[1].fix == "-c attachmentMaxBytes=104857600 (or the same in cdk.json)"
+    following = account.run('attachmentExtensions=["pdf","png","zip"]', "attachmentMaxBytes=104857600")
+    assert _failed(following) == []
+
+    account.emulator.set_attached_files(AttachedFiles(max_bytes=10_000_000))
+    (failed_size,) = _failed(account.run())
+    assert failed_size.detail == (
+        "the function would send files up to 20000000 bytes; the instance refuses files over 10000000"
+    )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 SUPPORT = "support@example.com"
 SALES = "sales@example.com"
+SALES_FLOW = "22222222-aaaa-bbbb-cccc-333333333333"  # a flow id: Connect's ids are lowercase UUIDs
 MESSAGE_ID = "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g1"
 
 
@@ -78,7 +79,7 @@ def record(
 def settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "instance_id": "11111111-2222-3333-4444-555555555555",
-        "connect_addresses": (ConnectAddress(SUPPORT), ConnectAddress(SALES, "flow-sales")),
+        "connect_addresses": (ConnectAddress(SUPPORT), ConnectAddress(SALES, SALES_FLOW)),
         "mail_bucket": "mail-bucket",
     }
     values.update(overrides)

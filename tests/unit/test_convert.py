@@ -13,6 +13,7 @@ from ses_to_connect.settings import BodyPreference, ConnectAddress
 from tests.unit.builders import (
     MESSAGE_ID,
     SALES,
+    SALES_FLOW,
     SUPPORT,
     eml,
     multipart,
@@ -30,7 +31,7 @@ def test_one_request_per_configured_recipient_with_its_flow() -> None:
     conversion = run(eml(), recipients=[SUPPORT, "Sales@Example.COM", "other@example.com"])
     assert [r["DestinationEmailAddress"] for r in conversion.requests] == [SUPPORT, SALES]
     assert "ContactFlowId" not in conversion.requests[0]
-    assert conversion.requests[1]["ContactFlowId"] == "flow-sales"
+    assert conversion.requests[1]["ContactFlowId"] == SALES_FLOW
 
 
 def test_recipient_listed_twice_gives_one_request() -> None:
@@ -392,9 +393,28 @@ def test_every_request_is_one_connect_accepts() -> None:
     conversion = run(
         multipart(),
         recipients=[SUPPORT, SALES],
-        config=settings(connect_addresses=(ConnectAddress(SUPPORT), ConnectAddress(SALES, "f" * 500))),
+        config=settings(connect_addresses=(ConnectAddress(SUPPORT), ConnectAddress(SALES, SALES_FLOW))),
     )
     assert conversion.outcome.value == "contact"
     assert [r["DestinationEmailAddress"] for r in conversion.requests] == [SUPPORT, SALES]
     for request in conversion.requests:
         check_start_email_contact(request)  # the emulator's rules, not the core's own check_request
+
+
+def test_attachments_follow_the_instances_extensions_and_size() -> None:
+    """attachment_extensions / attachment_max_bytes (the instance's EMAIL configuration) replace the
+    documented defaults: a wider list sends a .zip, a smaller size skips what the default would send."""
+    message = multipart(text="see files", html=None)
+    message.add_attachment(
+        b"PK\x03\x04" + b"z" * 100, maintype="application", subtype="zip", filename="logs.zip"
+    )
+    message.add_attachment(b"%PDF-" + b"p" * 2000, maintype="application", subtype="pdf", filename="big.pdf")
+    default = run(message)
+    assert [a["FileName"] for a in only_request(default).get("Attachments", [])] == ["big.pdf"]
+    assert "logs.zip (type_not_allowed)" in only_request(default)["Attributes"]["sesAttachmentsSkipped"]
+
+    wider = settings(attachment_extensions=(".pdf", ".zip"), attachment_max_bytes=1000)
+    conversion = run(message, config=wider)
+    request = only_request(conversion)
+    assert [a["FileName"] for a in request["Attachments"]] == ["logs.zip"]
+    assert "big.pdf (too_large)" in request["Attributes"]["sesAttachmentsSkipped"]

@@ -18,10 +18,11 @@ from ses_to_connect.settings import (
 )
 from ses_to_connect.timing import LAMBDA_RETRY_DELAYS_SECONDS, URL_SAFETY_MARGIN_SECONDS
 
+FLOW = "846ec553-a005-41c0-8341-0123456789ab"
 BASE = {
     "CONNECT_INSTANCE_ID": "11111111-2222-3333-4444-555555555555",
     "CONNECT_ADDRESSES": json.dumps(
-        [{"address": "support@example.com"}, {"address": "b@example.com", "contactFlowId": "f-1"}]
+        [{"address": "support@example.com"}, {"address": "b@example.com", "contactFlowId": FLOW}]
     ),
     "MAIL_BUCKET": "mail-bucket",
 }
@@ -40,7 +41,7 @@ def test_defaults_and_values_from_env() -> None:
     )
     assert settings.connect_addresses == (
         ConnectAddress("support@example.com"),
-        ConnectAddress("b@example.com", "f-1"),
+        ConnectAddress("b@example.com", FLOW),
     )
     assert settings.body_preference is BodyPreference.TEXT
     assert settings.prefer_reply_to is True
@@ -49,7 +50,7 @@ def test_defaults_and_values_from_env() -> None:
     assert settings.action("spf:FAIL") is Action.QUARANTINE
     assert settings.action("virus:FAIL") is Action.QUARANTINE
     assert (settings.inbound_prefix, settings.quarantine_prefix) == ("inbound/", "quarantine/")
-    assert settings.address_for("B@EXAMPLE.COM") == ConnectAddress("b@example.com", "f-1")
+    assert settings.address_for("B@EXAMPLE.COM") == ConnectAddress("b@example.com", FLOW)
     assert settings.attachment_uploads == 4
 
 
@@ -120,7 +121,7 @@ def test_connect_region_names_the_instance_region_or_is_left_to_the_function_reg
 
 
 def test_unset_variables_take_the_declared_defaults_the_dataclass_has_too() -> None:
-    addresses = (ConnectAddress("support@example.com"), ConnectAddress("b@example.com", "f-1"))
+    addresses = (ConnectAddress("support@example.com"), ConnectAddress("b@example.com", FLOW))
     built = Settings(BASE["CONNECT_INSTANCE_ID"], addresses, "mail-bucket")
     assert Settings.from_env(BASE) == built
     assert Settings.from_env(BASE).idempotency_ttl_seconds == 7 * 24 * 3600
@@ -155,3 +156,24 @@ def test_attachment_urls_outlive_the_replay_margin_and_both_lambda_retries() -> 
         ]
     accepted = Settings.from_env({**BASE, "ATTACHMENT_URL_EXPIRY_SECONDS": str(least)})
     assert accepted.attachment_url_expiry_seconds == least
+
+
+def test_a_flow_arn_of_the_instance_becomes_its_id_and_a_flow_name_is_refused() -> None:
+    """The function reads contactFlowId by the stack's rule (ses_to_connect.flows)."""
+    instance = BASE["CONNECT_INSTANCE_ID"]
+    arn = f"arn:aws:connect:us-east-1:111122223333:instance/{instance}/contact-flow/{FLOW}"
+    settings = Settings.from_env(
+        {**BASE, "CONNECT_ADDRESSES": json.dumps([{"address": "a@x.com", "contactFlowId": arn}])}
+    )
+    assert settings.connect_addresses == (ConnectAddress("a@x.com", FLOW),)
+    for flow, why in (
+        ("Sales inbound", "'Sales inbound' is not a flow id"),
+        (arn.replace(instance, "99999999-2222-3333-4444-555555555555"), "is a flow of another instance"),
+    ):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_env(
+                {**BASE, "CONNECT_ADDRESSES": json.dumps([{"address": "a@x.com", "contactFlowId": flow}])}
+            )
+        (problem,) = caught.value.problems
+        assert problem.startswith("CONNECT_ADDRESSES: contactFlowId of 'a@x.com': ")
+        assert why in problem
