@@ -50,6 +50,8 @@ SKIP_REASONS: dict[str, str] = {
     Skip.TNEF_EMPTY: "Outlook winmail.dat holding only the body",
     Skip.REJECTED_BY_CONNECT: "refused by Connect",
     Skip.URL_TOO_LONG: "its download link was too long for Connect",
+    Skip.TYPE_MISMATCH: "its content or declared type is not what its name says",
+    Skip.NAME_CONFLICT: "its file names disagree about its type",
 }
 
 STYLE = """

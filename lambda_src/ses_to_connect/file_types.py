@@ -114,8 +114,10 @@ _MAX_ZIP_ENTRIES = 10_000  # a real Office file has tens to a few thousand
 
 
 def stored_type(extension: str) -> str:
-    """The Content-Type a file with this accepted extension is stored with."""
-    return STORED_TYPE[extension]
+    """The Content-Type a file with this accepted extension is stored with; an extension the
+    instance accepts beyond Connect's documented list (``attachmentExtensions``) has no type of its
+    own here, so it is stored as plain bytes."""
+    return STORED_TYPE.get(extension, "application/octet-stream")
 
 
 def declared_type_agrees(declared: str | None) -> bool:
@@ -130,9 +132,15 @@ def declared_type_agrees(declared: str | None) -> bool:
 
 
 def content_agrees(extension: str, data: bytes) -> bool:
-    """Whether ``data`` (not empty) has a signature of the kind ``extension`` (accepted) names."""
+    """Whether ``data`` (not empty) has a signature of the kind ``extension`` (accepted) names.
+
+    An extension the instance accepts beyond Connect's documented list has no rule here: its file
+    passes unless it is a program or a page, which no such extension may carry.
+    """
     rule = _RULES.get(extension)
-    return rule is not None and rule(data)
+    if rule is None:
+        return not data.startswith(_PROGRAMS) and not _starts_with_markup(data)
+    return rule(data)
 
 
 def _pdf(data: bytes) -> bool:

@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from infra.config import DEFAULTS
 from local_pipeline.aws import LocalAws
+from local_pipeline.configuration import deployment_config
 from local_pipeline.connect_emulator import ConnectEmulator
 from local_pipeline.lambda_runtime import AsyncLambda, LambdaContext
 
@@ -93,7 +93,9 @@ def killed_after_next_answer(
     """Lambda's asynchronous invocation of sandboxes, the first killed right after Connect answers;
     ``before_retry`` runs after each failed attempt, before the scaled wait."""
     assert aws.emulator is not None
-    sandboxes = Sandboxes({**aws.env, **CONNECT_ENV}, timeout_seconds=DEFAULTS["lambda_timeout_seconds"])
+    # The timeout the shipped configuration deploys (derived from its retry budget when unset).
+    timeout = deployment_config(REPO_ROOT / "cdk.json", []).lambda_timeout_seconds
+    sandboxes = Sandboxes({**aws.env, **CONNECT_ENV}, timeout_seconds=timeout)
     sandboxes.kill_during_next_answer(aws.emulator)
 
     def wait(seconds: float) -> None:

@@ -18,6 +18,7 @@ INSTANCE = "12345678-1234-4123-8123-123456789abc"
 SUPPORT = "support@acme.example"
 BILLING = "billing@acme.example"
 BILLING_FLOW = "22222222-2222-4222-8222-222222222222"
+OTHER_FLOW = "99999999-2222-4222-8222-222222222222"
 CONTEXT: dict[str, Any] = {
     "connectInstanceArn": f"arn:aws:connect:eu-west-2:111122223333:instance/{INSTANCE}",
     "connectAddresses": [{"address": SUPPORT}, {"address": BILLING, "contactFlowId": BILLING_FLOW}],
@@ -90,7 +91,7 @@ def test_the_requests_carry_the_configured_instance_body_preference_attributes_a
     monkeypatch.chdir(deployment)
     other = "sales@acme.example"
     args = simulate.pipeline_parser("simulate", "").parse_args(
-        ["mail/2-both.eml", "--connect-address", f"{other}=FLOW-9", "--recipient", other]
+        ["mail/2-both.eml", "--connect-address", f"{other}={OTHER_FLOW}", "--recipient", other]
     )
 
     result = simulate.run(args)
@@ -98,7 +99,7 @@ def test_the_requests_carry_the_configured_instance_body_preference_attributes_a
     [contact] = result.contacts.values()
     assert contact.params["InstanceId"] == INSTANCE
     assert contact.params["DestinationEmailAddress"] == other
-    assert contact.params["ContactFlowId"] == "FLOW-9"  # ADDR=FLOW_ID, as convert takes it
+    assert contact.params["ContactFlowId"] == OTHER_FLOW  # ADDR=FLOW_ID, as convert takes it
     assert contact.params["EmailMessage"]["RawMessage"]["ContentType"] == "text/plain"  # bodyPreference
     assert contact.params["Attributes"]["team"] == "tier1"  # staticAttributes
 
