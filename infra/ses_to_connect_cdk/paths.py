@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
 LAMBDA_REQUIREMENTS = REPO_ROOT / "requirements" / "lambda.txt"
 CDK_JSON = REPO_ROOT / "cdk.json"
