@@ -14,8 +14,8 @@ for _path in (_ROOT / "infra", _ROOT / "lambda_src"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from infra.application import build_app  # noqa: E402
-from infra.config import ConfigError  # noqa: E402
+from ses_to_connect_cdk.application import build_app  # noqa: E402
+from ses_to_connect_cdk.config import ConfigError  # noqa: E402
 
 
 def main() -> int:

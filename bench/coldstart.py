@@ -9,7 +9,7 @@ and exit included, is kept as a second figure. Runs alternate between the two sc
 one discarded warm-up run of each (byte-code compilation, the page cache).
 
 The handler runs from a copy of ``ses_to_connect`` laid out as the code asset ships it: with the
-byte-code ``infra/bundling.py`` compiles (unchecked-hash), and ``PYTHONDONTWRITEBYTECODE`` set, as
+byte-code ``infra/ses_to_connect_cdk/bundling.py`` compiles (unchecked-hash), and ``PYTHONDONTWRITEBYTECODE`` set, as
 Lambda's read-only ``/var/task`` writes nothing. A second copy without byte-code shows what
 compiling at each cold start would cost.
 
@@ -169,7 +169,7 @@ def _function_code() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
     Powertools (layer) keep their byte-code in both.
     """
     # Imported here: it loads aws_cdk (and starts jsii), which only this benchmark needs.
-    from infra.bundling import compile_tree  # noqa: PLC0415
+    from ses_to_connect_cdk.bundling import compile_tree  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="bench-function-code-") as folder:
         deployed, source_only = Path(folder) / "deployed", Path(folder) / "source-only"

@@ -18,7 +18,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_pipeline.aws import DEFAULT_ADDRESSES, INSTANCE_ID, LocalAws, create_resources, handler_env
+from ses_to_connect_tools.local_pipeline.aws import (
+    DEFAULT_ADDRESSES,
+    INSTANCE_ID,
+    LocalAws,
+    create_resources,
+    handler_env,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_SECONDS = 30.0
@@ -59,7 +65,15 @@ def external_services(addresses: tuple[str, ...] = DEFAULT_ADDRESSES) -> Iterato
         )
         instance = f"{INSTANCE_ID}={','.join(addresses)}"
         emulator = stack.enter_context(
-            _process([sys.executable, "-m", "local_pipeline.connect_emulator", "--instance", instance])
+            _process(
+                [
+                    sys.executable,
+                    "-m",
+                    "ses_to_connect_tools.local_pipeline.connect_emulator",
+                    "--instance",
+                    instance,
+                ]
+            )
         )
         moto_url = f"http://127.0.0.1:{port}"
         _wait_for_port(port, moto)

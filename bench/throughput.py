@@ -26,8 +26,8 @@ from typing import Any
 
 from bench.messages import INSTANCE_ID, SEED, SUPPORT, small_messages
 from bench.report import Figure, Section, median
-from local_pipeline.aws import BUCKET, LocalAws, local_aws
-from local_pipeline.simulate import simulate
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, LocalAws, local_aws
+from ses_to_connect_tools.local_pipeline.simulate import simulate
 
 WARM_UP_MESSAGES = 4
 

@@ -1,6 +1,6 @@
 """CDK infrastructure of the SES -> S3 -> Lambda -> Amazon Connect email bridge.
 
-``from infra import SesToConnect, SesToConnectProps, BridgeConfig`` is all a CDK app needs
+``from ses_to_connect_cdk import SesToConnect, SesToConnectProps, BridgeConfig`` is all a CDK app needs
 (docs/infrastructure.md, "Use it inside your own CDK app"). One construct per concern, composed by
 :class:`infra.construct.SesToConnect`, which :class:`infra.stack.SesToConnectStack` builds from cdk.json:
 
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from infra.config import BridgeConfig, ConfigError
+from ses_to_connect_cdk.config import BridgeConfig, ConfigError
 
 if TYPE_CHECKING:
-    from infra.construct import SesToConnect, SesToConnectProps
+    from ses_to_connect_cdk.construct import SesToConnect, SesToConnectProps
 
 __all__ = ["BridgeConfig", "ConfigError", "SesToConnect", "SesToConnectProps"]
 
@@ -31,7 +31,7 @@ def __getattr__(name: str) -> object:
     # The construct imports aws_cdk (a node process, about 2 s); the operations CLI reads only the
     # configuration, so the construct is imported when first asked for.
     if name in {"SesToConnect", "SesToConnectProps"}:
-        from infra import construct  # noqa: PLC0415
+        from ses_to_connect_cdk import construct  # noqa: PLC0415
 
         return getattr(construct, name)
     raise AttributeError(f"module 'infra' has no attribute {name!r}")

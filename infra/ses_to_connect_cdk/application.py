@@ -7,9 +7,9 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from infra.config import BridgeConfig
-from infra.nag import add_nag_checks
-from infra.stack import SesToConnectStack
+from ses_to_connect_cdk.config import BridgeConfig
+from ses_to_connect_cdk.nag import add_nag_checks
+from ses_to_connect_cdk.stack import SesToConnectStack
 
 __all__ = ["build_app"]
 

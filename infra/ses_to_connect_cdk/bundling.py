@@ -36,7 +36,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
-from infra.paths import LAMBDA_SRC, pinned_version
+from ses_to_connect_cdk.paths import LAMBDA_SRC, pinned_version
 
 __all__ = ["VENDORED_PACKAGES", "code_bundling", "compile_tree", "python_version"]
 

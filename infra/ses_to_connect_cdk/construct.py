@@ -34,16 +34,23 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.alarms import BridgeAlarms, BridgeAlarmsProps
-from infra.config import DECLARED, DEFAULTS, BridgeConfig, MailEncryption, RemovalMode, RuntimeResources
-from infra.dashboard import BridgeDashboard, BridgeDashboardProps
-from infra.encryption import StackKey, StackKeyProps, allow_cloudwatch_alarms
-from infra.failure_queue import FailureQueue, FailureQueueProps
-from infra.function import BridgeFunction, BridgeFunctionProps, MailPrefixes, log_retention
-from infra.mail_bucket import RETENTION_SETTINGS, MailBucket, MailBucketProps
-from infra.paths import powertools_version
-from infra.receipt_rule import InboundReceiptRule, InboundReceiptRuleProps
-from infra.state_tables import StateTables, StateTablesProps
+from ses_to_connect_cdk.alarms import BridgeAlarms, BridgeAlarmsProps
+from ses_to_connect_cdk.config import (
+    DECLARED,
+    DEFAULTS,
+    BridgeConfig,
+    MailEncryption,
+    RemovalMode,
+    RuntimeResources,
+)
+from ses_to_connect_cdk.dashboard import BridgeDashboard, BridgeDashboardProps
+from ses_to_connect_cdk.encryption import StackKey, StackKeyProps, allow_cloudwatch_alarms
+from ses_to_connect_cdk.failure_queue import FailureQueue, FailureQueueProps
+from ses_to_connect_cdk.function import BridgeFunction, BridgeFunctionProps, MailPrefixes, log_retention
+from ses_to_connect_cdk.mail_bucket import RETENTION_SETTINGS, MailBucket, MailBucketProps
+from ses_to_connect_cdk.paths import powertools_version
+from ses_to_connect_cdk.receipt_rule import InboundReceiptRule, InboundReceiptRuleProps
+from ses_to_connect_cdk.state_tables import StateTables, StateTablesProps
 
 __all__ = ["SesToConnect", "SesToConnectProps"]
 

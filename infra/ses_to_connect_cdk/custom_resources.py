@@ -12,8 +12,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra.checkov_skips import skip_checkov
-from infra.nag import acknowledge
+from ses_to_connect_cdk.checkov_skips import skip_checkov
+from ses_to_connect_cdk.nag import acknowledge
 
 __all__ = ["AWS_CUSTOM_RESOURCE_FUNCTION_ID", "deploy_call"]
 

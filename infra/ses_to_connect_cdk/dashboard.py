@@ -17,8 +17,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.alarms import URL_LENGTH_ALARM_THRESHOLD, bridge_metric
 from ses_to_connect.limits import MAX_S3_URL
+from ses_to_connect_cdk.alarms import URL_LENGTH_ALARM_THRESHOLD, bridge_metric
 
 __all__ = ["BridgeDashboard", "BridgeDashboardProps", "dashboard_url"]
 

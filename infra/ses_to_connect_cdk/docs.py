@@ -1,9 +1,9 @@
-"""``python -m infra.docs [--check]``: write the configuration tables of docs/infrastructure.md.
+"""``python -m ses_to_connect_cdk.docs [--check]``: write the configuration tables of docs/infrastructure.md.
 
 Every table is generated from the settings' declarations (``ses_to_connect.settings`` for the
 function's, ``infra.config`` for the stack's own) and sits between two markers::
 
-    <!-- BEGIN generated table: NAME (python -m infra.docs) -->
+    <!-- BEGIN generated table: NAME (python -m ses_to_connect_cdk.docs) -->
     <!-- END generated table: NAME -->
 
 The text around the tables is written by hand. ``--check`` writes nothing and exits 1 when the
@@ -19,12 +19,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from infra.config import FUNCTION_KEYS, LAMBDA_KEYS, RULE_KEYS, STORAGE_KEYS, TARGET_KEYS
-from infra.paths import REPO_ROOT
 from ses_to_connect.settings import FUNCTION_SETTINGS, Setting
+from ses_to_connect_cdk.config import FUNCTION_KEYS, LAMBDA_KEYS, RULE_KEYS, STORAGE_KEYS, TARGET_KEYS
+from ses_to_connect_cdk.paths import REPO_ROOT
 
 DOC = REPO_ROOT / "docs" / "infrastructure.md"
-COMMAND = "make docs (python -m infra.docs)"
+COMMAND = "make docs (python -m ses_to_connect_cdk.docs)"
 # The tables by name: cdk.json keys, and the function's variables the stack fills in itself.
 KEY_TABLES: Mapping[str, tuple[Setting, ...]] = {
     "target": TARGET_KEYS,
@@ -35,7 +35,7 @@ KEY_TABLES: Mapping[str, tuple[Setting, ...]] = {
 }
 STACK_VARIABLES = tuple(setting for setting in FUNCTION_SETTINGS if not setting.key)
 _BLOCK = re.compile(
-    r"(<!-- BEGIN generated table: (?P<name>[a-z]+) \(python -m infra\.docs\) -->\n)"
+    r"(<!-- BEGIN generated table: (?P<name>[a-z]+) \(python -m ses_to_connect_cdk\.docs\) -->\n)"
     r".*?"
     r"(<!-- END generated table: (?P=name) -->)",
     re.DOTALL,
@@ -112,7 +112,9 @@ def render(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.docs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ses_to_connect_cdk.docs", description=__doc__.splitlines()[0]
+    )
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if the file is out of date; write nothing"
     )

@@ -9,8 +9,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.checkov_skips import skip_checkov
-from infra.nag import acknowledge
+from ses_to_connect_cdk.checkov_skips import skip_checkov
+from ses_to_connect_cdk.nag import acknowledge
 
 __all__ = ["FailureQueue", "FailureQueueProps"]
 

@@ -17,11 +17,11 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra.bundling import code_bundling
-from infra.checkov_skips import skip_checkov
-from infra.custom_resources import deploy_call
-from infra.nag import acknowledge, wildcard_resource_rule
-from infra.paths import LAMBDA_SRC
+from ses_to_connect_cdk.bundling import code_bundling
+from ses_to_connect_cdk.checkov_skips import skip_checkov
+from ses_to_connect_cdk.custom_resources import deploy_call
+from ses_to_connect_cdk.nag import acknowledge, wildcard_resource_rule
+from ses_to_connect_cdk.paths import LAMBDA_SRC
 
 __all__ = [
     "ARCHITECTURE",

@@ -9,8 +9,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.checkov_skips import skip_checkov
-from infra.config import DECLARED, DEFAULTS
+from ses_to_connect_cdk.checkov_skips import skip_checkov
+from ses_to_connect_cdk.config import DECLARED, DEFAULTS
 
 __all__ = ["RETENTION_SETTINGS", "MailBucket", "MailBucketProps"]
 

@@ -39,9 +39,9 @@ from aws_cdk import aws_ses as ses
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra.config import RuleSetMode, TlsPolicy
-from infra.custom_resources import deploy_call
-from infra.nag import acknowledge, wildcard_resource_rule
+from ses_to_connect_cdk.config import RuleSetMode, TlsPolicy
+from ses_to_connect_cdk.custom_resources import deploy_call
+from ses_to_connect_cdk.nag import acknowledge, wildcard_resource_rule
 
 __all__ = ["InboundReceiptRule", "InboundReceiptRuleProps"]
 

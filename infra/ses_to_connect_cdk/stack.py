@@ -8,8 +8,8 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from infra.config import BridgeConfig, MailEncryption, RuleSetMode
-from infra.construct import SesToConnect, SesToConnectProps
+from ses_to_connect_cdk.config import BridgeConfig, MailEncryption, RuleSetMode
+from ses_to_connect_cdk.construct import SesToConnect, SesToConnectProps
 
 __all__ = ["SesToConnectStack"]
 

@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from infra.checkov_skips import skip_checkov
+from ses_to_connect_cdk.checkov_skips import skip_checkov
 
 __all__ = ["StateTables", "StateTablesProps"]
 

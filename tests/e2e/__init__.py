@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from local_pipeline.aws import BUCKET, LocalAws
-from local_pipeline.connect_emulator import ConnectEmulator, EmailContact, SigningKey
-from local_pipeline.lambda_runtime import LambdaContext
-from local_pipeline.ses import Receipt, receive
 from ses_to_connect import handler
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, LocalAws
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator, EmailContact, SigningKey
+from ses_to_connect_tools.local_pipeline.lambda_runtime import LambdaContext
+from ses_to_connect_tools.local_pipeline.ses import Receipt, receive
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples"

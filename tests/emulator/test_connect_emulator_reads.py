@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from local_pipeline.connect_emulator import ConnectEmulator
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
 
 INSTANCE_ID = "11111111-2222-3333-4444-555555555555"
 OTHER_INSTANCE = "99999999-2222-3333-4444-555555555555"

@@ -62,7 +62,7 @@ _TRACED_SCRIPT = textwrap.dedent(
     with mock_aws():
         from ses_to_connect import handler
         from ses_to_connect.event_builder import build_ses_event
-        from local_pipeline.lambda_runtime import LambdaContext
+        from ses_to_connect_tools.local_pipeline.lambda_runtime import LambdaContext
         raw = b"Subject: x\\r\\n\\r\\nbody\\r\\n"
         event = build_ses_event(raw, message_id="missing", recipients=[sys.argv[1]])
         try:

@@ -26,12 +26,12 @@ from botocore.validate import ParamValidator
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from local_pipeline.connect_emulator import check_start_email_contact
 from ses_to_connect.convert import convert
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.model import Conversion, Outcome
 from ses_to_connect.ses_event import SesRecord, records
 from ses_to_connect.settings import Settings
+from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
 
 from . import EXAMPLES, fuzz_settings, single_line_fields, start_email_contact_shape
 from .strategies import (

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from infra.paths import REPO_ROOT
+from ses_to_connect_cdk.paths import REPO_ROOT
 from tests.infra.infra_support import Synth
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"

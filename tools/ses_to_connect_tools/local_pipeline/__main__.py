@@ -2,7 +2,7 @@
 
 import sys
 
-from local_pipeline import simulate
+from ses_to_connect_tools.local_pipeline import simulate
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] != "simulate":

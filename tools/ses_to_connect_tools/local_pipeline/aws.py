@@ -20,8 +20,8 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from local_pipeline.connect_emulator import ConnectEmulator, SigningKey
-from local_pipeline.fault_proxy import FaultProxy
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator, SigningKey
+from ses_to_connect_tools.local_pipeline.fault_proxy import FaultProxy
 
 REGION = "us-east-1"
 ACCOUNT = "111122223333"

@@ -1250,7 +1250,7 @@ def _instance_arg(text: str) -> tuple[str, list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m local_pipeline.connect_emulator",
+        prog="python -m ses_to_connect_tools.local_pipeline.connect_emulator",
         description="Serve a local Amazon Connect StartEmailContact on 127.0.0.1 until interrupted.",
     )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")

@@ -27,11 +27,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local_pipeline.aws import BUCKET, DEFAULT_ADDRESSES, IDEMPOTENCY_TABLE, LocalAws, local_aws
-from local_pipeline.lambda_runtime import AsyncLambda
-from local_pipeline.ses import Receipt, receive
 from ses_to_connect.adapters.ledger import DELIVERY_PREFIX
 from ses_to_connect.ses_event import VERDICT_NAMES
+from ses_to_connect_tools.local_pipeline.aws import (
+    BUCKET,
+    DEFAULT_ADDRESSES,
+    IDEMPOTENCY_TABLE,
+    LocalAws,
+    local_aws,
+)
+from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda
+from ses_to_connect_tools.local_pipeline.ses import Receipt, receive
 
 STATUSES = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED")
 

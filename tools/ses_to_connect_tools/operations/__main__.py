@@ -9,13 +9,13 @@ from collections.abc import Sequence
 
 import boto3
 
-from infra.config import ConfigError
-from operations.deployment import Clients, load_config
-from operations.invoke import InvocationFailed, Invoker, LambdaInvoker, LocalInvoker
-from operations.preflight import preflight, render
-from operations.redrive import redrive
-from operations.replay import ReplayError, replay
-from operations.smoke import SmokeFailed, smoke
+from ses_to_connect_cdk.config import ConfigError
+from ses_to_connect_tools.operations.deployment import Clients, load_config
+from ses_to_connect_tools.operations.invoke import InvocationFailed, Invoker, LambdaInvoker, LocalInvoker
+from ses_to_connect_tools.operations.preflight import preflight, render
+from ses_to_connect_tools.operations.redrive import redrive
+from ses_to_connect_tools.operations.replay import ReplayError, replay
+from ses_to_connect_tools.operations.smoke import SmokeFailed, smoke
 
 
 def _invoker(args: argparse.Namespace) -> Invoker:

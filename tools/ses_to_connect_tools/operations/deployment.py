@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.config import BridgeConfig
-from infra.paths import CDK_JSON
+from ses_to_connect_cdk.config import BridgeConfig
+from ses_to_connect_cdk.paths import CDK_JSON
 
 __all__ = ["Clients", "aws_error", "error_code", "load_config", "stack_outputs"]
 

@@ -38,8 +38,8 @@ class LocalInvoker:
     """The handler in this process, configured by this process's environment (e.g. ``local_aws``)."""
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        from local_pipeline.lambda_runtime import LambdaContext  # noqa: PLC0415
         from ses_to_connect import handler  # noqa: PLC0415 (reads the environment when first used)
+        from ses_to_connect_tools.local_pipeline.lambda_runtime import LambdaContext  # noqa: PLC0415
 
         try:
             result: dict[str, Any] = handler.lambda_handler(event, LambdaContext())

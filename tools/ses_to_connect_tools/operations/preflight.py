@@ -12,9 +12,9 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.config import BridgeConfig, RuleSetMode, recipient_covers
-from infra.paths import powertools_version
-from operations.deployment import Clients, aws_error, error_code, stack_outputs
+from ses_to_connect_cdk.config import BridgeConfig, RuleSetMode, recipient_covers
+from ses_to_connect_cdk.paths import powertools_version
+from ses_to_connect_tools.operations.deployment import Clients, aws_error, error_code, stack_outputs
 
 __all__ = ["EMAIL_STORAGE_TYPES", "MIN_UNRESERVED_CONCURRENCY", "Check", "preflight", "render"]
 
@@ -230,9 +230,9 @@ def _layer(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
     arn = config.powertools_layer_arn
     source = "powertoolsLayerArn"
     if arn is None:
-        # Imported here: infra.function loads aws_cdk (and its node process), which no other
+        # Imported here: ses_to_connect_cdk.function loads aws_cdk (and its node process), which no other
         # operations command needs.
-        from infra.function import powertools_layer_parameter  # noqa: PLC0415
+        from ses_to_connect_cdk.function import powertools_layer_parameter  # noqa: PLC0415
 
         parameter = powertools_layer_parameter(powertools_version())
         source = f"SSM {parameter}"

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from operations.invoke import InvocationFailed, Invoker
 from ses_to_connect.ses_event import REDRIVE_KEY
+from ses_to_connect_tools.operations.invoke import InvocationFailed, Invoker
 
 BATCH = 10
 

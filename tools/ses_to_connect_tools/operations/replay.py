@@ -16,9 +16,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from operations.invoke import Invoker
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.ses_event import REPLAY_KEY
+from ses_to_connect_tools.operations.invoke import Invoker
 
 HEADER_BYTES = 256 * 1024  # enough of the message to rebuild the event's header fields
 

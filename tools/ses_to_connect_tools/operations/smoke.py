@@ -21,9 +21,9 @@ from typing import Any, NamedTuple, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.config import BridgeConfig
-from operations.deployment import Clients, aws_error, error_code, stack_outputs
 from ses_to_connect.headers import message_ids
+from ses_to_connect_cdk.config import BridgeConfig
+from ses_to_connect_tools.operations.deployment import Clients, aws_error, error_code, stack_outputs
 
 __all__ = ["MARKER_HEADER", "SmokeFailed", "SmokeResult", "smoke", "smoke_message"]
 
