@@ -9,8 +9,8 @@ and exit included, is kept as a second figure. Runs alternate between the two sc
 one discarded warm-up run of each (byte-code compilation, the page cache).
 
 The handler runs from a copy of ``ses_to_connect`` laid out as the code asset ships it: with the
-byte-code ``infra/ses_to_connect_cdk/bundling.py`` compiles (unchecked-hash), and ``PYTHONDONTWRITEBYTECODE`` set, as
-Lambda's read-only ``/var/task`` writes nothing. A second copy without byte-code shows what
+byte-code ``ses_to_connect_cdk/bundling.py`` compiles (unchecked-hash), and ``PYTHONDONTWRITEBYTECODE``
+set, as Lambda's read-only ``/var/task`` writes nothing. A second copy without byte-code shows what
 compiling at each cold start would cost.
 
 The environment is the one the stack gives the function (settings with the stack's defaults,

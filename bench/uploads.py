@@ -1,9 +1,10 @@
 """Attachment stores over a slow link: ``ATTACHMENT_UPLOADS`` of 4 against one at a time.
 
 On 127.0.0.1 an S3 PutObject takes a few milliseconds, so overlapping stores would show
-nothing. Here each attachment PUT passes a :class:`~ses_to_connect_tools.local_pipeline.fault_proxy.FaultProxy`
-that holds it ``LATENCY_SECONDS`` before moto stores it: a stand-in for the round trip and
-transfer of a PutObject of a few MB inside a region (an assumption, stated in the table).
+nothing. Here each attachment PUT passes a
+:class:`~ses_to_connect_tools.local_pipeline.fault_proxy.FaultProxy` that holds it ``LATENCY_SECONDS``
+before moto stores it: a stand-in for the round trip and transfer of a PutObject of a few MB inside a
+region (an assumption, stated in the table).
 
 measured: ``attachments.send`` of a 10 MB message's three files (about 2.5 MB each) through
 the Lambda's own ``AttachmentStore(uploads=4)`` (boto3 S3 client, pre-signed URLs).

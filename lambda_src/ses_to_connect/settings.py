@@ -7,7 +7,7 @@ fix-and-retry, not three.
 
 Each setting is declared once, in :data:`FUNCTION_SETTINGS`: its environment variable (the names
 are the contract), the stack's cdk.json key, type, default, range and description. This reader
-and validation, the dataclass defaults, the stack's cdk.json reader (``infra/ses_to_connect_cdk/config.py``) and the
+and validation, the dataclass defaults, the stack's cdk.json reader (``ses_to_connect_cdk/config.py``) and the
 tables in ``docs/infrastructure.md`` (``make docs``) all take them from there.
 """
 

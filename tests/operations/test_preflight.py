@@ -342,7 +342,10 @@ def test_config_is_the_stacks_own(account: Account) -> None:
 def test_the_operations_commands_start_without_loading_cdk() -> None:
     """Only preflight's layer check needs ses_to_connect_cdk.function (and with it aws_cdk and a node process,
     about 1.3 s and Node's end-of-life banner): redrive, replay and the rest must not pay for it."""
-    probe = "import sys, ses_to_connect_tools.operations.__main__; print([m for m in sys.modules if m.startswith('aws_cdk')])"
+    probe = (
+        "import sys, ses_to_connect_tools.operations.__main__;"
+        " print([m for m in sys.modules if m.startswith('aws_cdk')])"
+    )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=dict(os.environ)
     )

@@ -1,1 +1,1 @@
-"""The operators' and developers' tools of ses-to-connect: the command line, operations, the local pipeline."""
+"""The tools of ses-to-connect: the command line, the operators' commands, the local pipeline."""
