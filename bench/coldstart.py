@@ -162,7 +162,7 @@ def _traced_environment(deployed: dict[str, str]) -> dict[str, str]:
 def _function_code() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
     """Environments running ``ses_to_connect`` as deployed (with byte-code) and as source only.
 
-    The deployed copy gets the asset's byte-code from ``infra.bundling.compile_tree`` (the
+    The deployed copy gets the asset's byte-code from ``ses_to_connect_cdk.bundling.compile_tree`` (the
     function the synth uses); the other ships none, so every cold start compiles the function's
     modules, as the asset did before it carried ``__pycache__``. Both run with
     ``PYTHONDONTWRITEBYTECODE=1``: Lambda's ``/var/task`` is read-only. boto3 (runtime) and

@@ -19,7 +19,7 @@ def build_app(
 ) -> tuple[cdk.App, SesToConnectStack]:
     """The app and its one stack. ``context`` adds to (and overrides) what the CDK CLI passes in.
 
-    Raises :class:`infra.config.ConfigError` when the configuration is invalid.
+    Raises :class:`ses_to_connect_cdk.config.ConfigError` when the configuration is invalid.
     """
     app = cdk.App(context=dict(context) if context else None, outdir=outdir)
     config = BridgeConfig.from_context(app.node.get_all_context())

@@ -11,7 +11,7 @@ from; without the compiled ones the package runs as its pure-Python wheel does, 
 architecture (the function runs on arm64), only slower at detection, which few messages need.
 
 The copied tree is then compiled to byte-code (``__pycache__/*.cpython-3XY.pyc``) by the synth
-interpreter, when its major.minor is the deployed runtime's (``infra.function.RUNTIME``): Lambda
+interpreter, when its major.minor is the deployed runtime's (``ses_to_connect_cdk.function.RUNTIME``): Lambda
 cannot write ``__pycache__`` under ``/var/task``, so without it every cold start compiles the
 function's modules. The ``.pyc`` files are unchecked-hash (never compared with the sources, whose
 mtimes mean nothing in an asset) and reproducible: the same sources and interpreter give the same

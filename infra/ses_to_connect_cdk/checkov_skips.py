@@ -1,5 +1,5 @@
 """checkov skips, recorded on the one resource each concerns, with the reason (like the cdk-nag
-acknowledgments in :mod:`infra.nag`).
+acknowledgments in :mod:`ses_to_connect_cdk.nag`).
 
 checkov scans the synthesized templates (``make test``); it reads a resource's skips from its
 ``Metadata.checkov.skip`` list of ``{"id": ..., "comment": ...}``. A finding that is neither fixed

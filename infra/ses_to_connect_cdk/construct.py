@@ -7,7 +7,7 @@ queue, all prop problems reported together, and what it creates exposed as publi
 Props (:class:`SesToConnectProps`):
 
 ========================  ==========================================================================
-``config``                required: a validated :class:`infra.config.BridgeConfig`
+``config``                required: a validated :class:`ses_to_connect_cdk.config.BridgeConfig`
                           (``BridgeConfig.from_context({...})``, the keys of docs/infrastructure.md)
 ``existing_bucket_obj``   default: a new mail bucket (and its access-log bucket). A bucket of yours
                           (``s3.IBucket``): SES stores raw mail under ``inboundPrefix``; the function

@@ -1,7 +1,7 @@
 """``python -m ses_to_connect_cdk.docs [--check]``: write the configuration tables of docs/infrastructure.md.
 
 Every table is generated from the settings' declarations (``ses_to_connect.settings`` for the
-function's, ``infra.config`` for the stack's own) and sits between two markers::
+function's, ``ses_to_connect_cdk.config`` for the stack's own) and sits between two markers::
 
     <!-- BEGIN generated table: NAME (python -m ses_to_connect_cdk.docs) -->
     <!-- END generated table: NAME -->

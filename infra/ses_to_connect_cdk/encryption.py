@@ -5,7 +5,7 @@ the AWS managed ``alias/aws/sns`` key, so an encrypted alarm topic needs a key w
 ``cloudwatch.amazonaws.com`` use it. With ``mailEncryption: kms`` the same key also encrypts the
 mail bucket (SSE-KMS, bucket key on), the failure queue and the tables. It is never given to the
 SES S3 action as ``KmsKeyArn`` (client-side encryption that a plain ``get_object`` cannot read):
-SES writes through the action's IAM role instead (:mod:`infra.receipt_rule`), whose own policy
+SES writes through the action's IAM role instead (:mod:`ses_to_connect_cdk.receipt_rule`), whose own policy
 grants the key, so the key policy names no SES principal.
 """
 

@@ -27,7 +27,7 @@ RETENTION_SETTINGS = (
 @dataclass(frozen=True)
 class MailBucketProps:
     """Key prefixes (each ending in '/') and how long objects under each are kept, in days; the
-    defaults are the stack's (``infra.config``)."""
+    defaults are the stack's (``ses_to_connect_cdk.config``)."""
 
     inbound_prefix: str = DEFAULTS["inbound_prefix"]
     attachments_prefix: str = DEFAULTS["attachments_prefix"]

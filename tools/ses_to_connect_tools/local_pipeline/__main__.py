@@ -1,4 +1,4 @@
-"""``python -m local_pipeline simulate ...`` (see :mod:`local_pipeline.simulate`)."""
+"""``python -m local_pipeline simulate ...`` (see :mod:`ses_to_connect_tools.local_pipeline.simulate`)."""
 
 import sys
 

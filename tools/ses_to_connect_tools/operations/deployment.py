@@ -1,7 +1,7 @@
 """What the operators' checks know about a deployment: its configuration, clients and stack outputs.
 
 The configuration is the stack's own: ``cdk.json`` context with ``-c KEY=VALUE`` overrides, read
-and validated by :class:`infra.config.BridgeConfig` exactly as ``cdk synth`` does, so the checks
+and validated by :class:`ses_to_connect_cdk.config.BridgeConfig` exactly as ``cdk synth`` does, so the checks
 look at the account the stack will be (or was) deployed to.
 """
 
@@ -23,7 +23,7 @@ __all__ = ["Clients", "aws_error", "error_code", "load_config", "stack_outputs"]
 
 
 def load_config(overrides: Sequence[str] = (), cdk_json: Path = CDK_JSON) -> BridgeConfig:
-    """The deployment configuration; raises :class:`infra.config.ConfigError` like a synth would."""
+    """The deployment configuration; raises :class:`ses_to_connect_cdk.config.ConfigError` like a synth would."""
     context: dict[str, Any] = json.loads(cdk_json.read_text(encoding="utf-8"))["context"]
     for item in overrides:
         key, separator, value = item.partition("=")
