@@ -1,7 +1,7 @@
 """moto's server and the Connect emulator, each in a process of its own.
 
-``ses_to_connect_tools.local_pipeline.aws.local_aws()`` runs both inside the calling process, which is right for the
-simulation but wrong for a memory measurement: moto keeps every stored object (the raw message,
+``ses_to_connect_tools.local_pipeline.aws.local_aws()`` runs both inside the calling process, which is
+right for the simulation but wrong for a memory measurement: moto keeps every stored object (the raw message,
 each uploaded attachment) in that process's heap. Here they run as separate processes, so a
 probe process holds only what the Lambda itself would hold.
 """

@@ -1,7 +1,7 @@
 """Local end-to-end throughput: messages per second through ``simulate()``, without throttling.
 
-measured: ``ses_to_connect_tools.local_pipeline.simulate.simulate`` over generated everyday messages (every fourth
-with a PDF): SES storage, the real handler under Lambda's retry semantics (S3 read, parse,
+measured: ``ses_to_connect_tools.local_pipeline.simulate.simulate`` over generated everyday messages
+(every fourth with a PDF): SES storage, the real handler under Lambda's retry semantics (S3 read, parse,
 idempotency ledger, thread index, attachment uploads, StartEmailContact over HTTP to the
 emulator, which downloads each attachment) and the simulation's own check of every outcome.
 

@@ -1,5 +1,5 @@
-"""The project's stack: one :class:`ses_to_connect_cdk.construct.SesToConnect` built from the cdk.json context, and
-the outputs operators need."""
+"""The project's stack: one :class:`ses_to_connect_cdk.construct.SesToConnect` built from the cdk.json
+context, and the outputs operators need."""
 
 from __future__ import annotations
 
