@@ -31,7 +31,15 @@ def __getattr__(name: str) -> object:
     # The construct imports aws_cdk (a node process, about 2 s); the operations CLI reads only the
     # configuration, so the construct is imported when first asked for.
     if name in {"SesToConnect", "SesToConnectProps"}:
-        from ses_to_connect_cdk import construct  # noqa: PLC0415
-
+        try:
+            from ses_to_connect_cdk import construct  # noqa: PLC0415
+        except ModuleNotFoundError as exc:
+            if exc.name not in {"aws_cdk", "constructs", "cdk_nag", "jsii"}:
+                raise
+            raise ModuleNotFoundError(
+                f"the SesToConnect construct needs the AWS CDK ({exc.name} is not installed): "
+                "pip install 'ses-to-connect[cdk]'",
+                name=exc.name,
+            ) from None
         return getattr(construct, name)
     raise AttributeError(f"module 'infra' has no attribute {name!r}")

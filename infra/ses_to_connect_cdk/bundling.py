@@ -1,9 +1,12 @@
-"""The function's code asset without Docker: ``lambda_src/`` plus the pure-Python packages it vendors.
+"""The function's code asset without Docker: the ``ses_to_connect`` package plus the pure-Python
+packages it vendors, all taken from the Python environment that runs the synth.
 
 Powertools comes from its public layer and boto3 from the Lambda runtime; what neither
 provides (``tnefparse``, for Outlook's winmail.dat, and ``charset_normalizer``, for charset
 detection) is copied from the environment running the synth, after checking that the installed
-version is the one pinned in ``requirements/lambda.txt``. No network and no container are needed.
+version is the one pinned in ``requirements/lambda.txt`` (installed: the distribution's requirements,
+taken from that file). The function's own package is copied from wherever it is imported: this
+repository's ``lambda_src/``, or a CDK app's ``site-packages``. No network and no container are needed.
 
 Only Python sources are copied. ``charset_normalizer``'s wheels for the synth machine carry
 mypyc-compiled modules for its own architecture next to the ``.py`` files they were compiled
@@ -36,7 +39,8 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
-from ses_to_connect_cdk.paths import LAMBDA_SRC, pinned_version
+import ses_to_connect
+from ses_to_connect_cdk.paths import DISTRIBUTION, function_package, pinned_version
 
 __all__ = ["VENDORED_PACKAGES", "code_bundling", "compile_tree", "python_version"]
 
@@ -56,7 +60,7 @@ class _CopyBundling:
         self.runtime = runtime  # the deployed Python's (major, minor)
 
     def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
-        shutil.copytree(LAMBDA_SRC, output_dir, ignore=_IGNORE, dirs_exist_ok=True)
+        shutil.copytree(function_package(), Path(output_dir) / "ses_to_connect", ignore=_IGNORE)
         for package, distribution in VENDORED_PACKAGES.items():
             shutil.copytree(
                 _installed_package(package, distribution), Path(output_dir) / package, ignore=_IGNORE
@@ -132,8 +136,9 @@ def _installed_package(package: str, distribution: str) -> Path:
     spec = importlib.util.find_spec(package)
     if installed != wanted or spec is None or not spec.submodule_search_locations:
         raise RuntimeError(
-            f"{distribution}=={wanted} (requirements/lambda.txt) must be installed where cdk synth runs; "
-            f"found {installed or 'nothing'}. Run `make synth`, which installs it."
+            f"{distribution}=={wanted} must be installed in the Python environment that runs the CDK app "
+            f"(the function's code asset includes it); found {installed or 'nothing'}. Install it with "
+            f"pip install '{DISTRIBUTION}[cdk]=={ses_to_connect.__version__}', which pins it."
         )
     return Path(next(iter(spec.submodule_search_locations)))
 

@@ -21,7 +21,7 @@ from ses_to_connect_cdk.bundling import code_bundling
 from ses_to_connect_cdk.checkov_skips import skip_checkov
 from ses_to_connect_cdk.custom_resources import deploy_call
 from ses_to_connect_cdk.nag import acknowledge, wildcard_resource_rule
-from ses_to_connect_cdk.paths import LAMBDA_SRC
+from ses_to_connect_cdk.paths import function_package
 
 __all__ = [
     "ARCHITECTURE",
@@ -184,7 +184,7 @@ class BridgeFunction(Construct):
             architecture=ARCHITECTURE,
             handler=HANDLER,
             code=lambda_.Code.from_asset(
-                str(LAMBDA_SRC), exclude=_ASSET_EXCLUDES, bundling=code_bundling(RUNTIME)
+                str(function_package()), exclude=_ASSET_EXCLUDES, bundling=code_bundling(RUNTIME)
             ),
             layers=[self.layer],
             role=self.role,

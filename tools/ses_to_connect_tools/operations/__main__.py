@@ -1,4 +1,9 @@
-"""``python -m operations preflight|smoke|redrive|replay ...``: the operators' tools (see README)."""
+"""``ses-to-connect preflight|smoke|redrive|replay ...``: the operators' tools (docs/operations.md).
+
+``python -m operations ...`` in this repository is the same (the ``operations.py`` shim). Each command
+reads the deployment's configuration as ``cdk synth`` does (:mod:`ses_to_connect_tools.configuration`)
+and calls AWS in its regions: no region comes from the environment.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,30 @@ import sys
 from collections.abc import Sequence
 
 import boto3
+from botocore.exceptions import NoCredentialsError, NoRegionError
 
-from ses_to_connect_cdk.config import ConfigError
-from ses_to_connect_tools.operations.deployment import Clients, load_config
+from ses_to_connect.__main__ import OneLineParser
+from ses_to_connect_cdk.config import BridgeConfig, ConfigError
+from ses_to_connect_tools.configuration import add_config_arguments, config_from_args
+from ses_to_connect_tools.operations.deployment import Clients
 from ses_to_connect_tools.operations.invoke import InvocationFailed, Invoker, LambdaInvoker, LocalInvoker
 from ses_to_connect_tools.operations.preflight import preflight, render
 from ses_to_connect_tools.operations.redrive import redrive
 from ses_to_connect_tools.operations.replay import ReplayError, replay
 from ses_to_connect_tools.operations.smoke import SmokeFailed, smoke
 
-
-def _invoker(args: argparse.Namespace) -> Invoker:
-    return LocalInvoker() if args.local else LambdaInvoker(boto3.client("lambda"), args.function_name)
+PROG = "python -m operations"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m operations")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _invoker(args: argparse.Namespace, config: BridgeConfig) -> Invoker:
+    if args.local:
+        return LocalInvoker()
+    return LambdaInvoker(boto3.client("lambda", region_name=config.region), args.function_name)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    parser = OneLineParser(prog=prog)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for name, text in (
         ("redrive", "run failure-queue entries again"),
         ("replay", "replay one stored message"),
@@ -56,18 +68,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     smoke_cmd.add_argument("--sender", required=True, help="a verified SES identity to send from")
     smoke_cmd.add_argument("--to", help="the Connect address to send to (default: the first configured)")
     smoke_cmd.add_argument("--timeout", type=float, default=300, help="seconds to wait in all (default 300)")
-    for sub in (preflight_cmd, smoke_cmd):
-        sub.add_argument(
-            "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="as for cdk synth"
-        )
+    for sub in commands.choices.values():
+        add_config_arguments(sub)
     args = parser.parse_args(argv)
+    name = prog.removeprefix("python -m ")
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if boto3.Session().get_credentials() is None:
+        print(
+            f"{name}: error: no AWS credentials found: configure them as for the AWS CLI "
+            "(AWS_PROFILE, aws configure, aws sso login, or the instance's role)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return _run(args, config)
+    except NoCredentialsError as exc:  # found at first, then unusable (an expired SSO session...)
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
+    except NoRegionError as exc:  # every client is given the configuration's region: a bug if it happens
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
 
-    if args.command in ("preflight", "smoke"):
-        try:
-            config = load_config(args.context)
-        except (ConfigError, ValueError) as exc:
-            print(exc, file=sys.stderr)
-            return 2
+
+def _run(args: argparse.Namespace, config: BridgeConfig) -> int:
     if args.command == "preflight":
         checks = preflight(config, Clients.for_config(config), deployed=args.deployed)
         print(render(checks))
@@ -91,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     if args.command == "redrive":
-        report = redrive(boto3.client("sqs"), args.queue_url, _invoker(args), limit=args.max)
+        sqs = boto3.client("sqs", region_name=config.region)
+        report = redrive(sqs, args.queue_url, _invoker(args, config), limit=args.max)
         print(
             json.dumps(
                 {"succeeded": report.succeeded, "failed": report.failed, "unreadable": report.unreadable},
@@ -101,10 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if report.failed or report.unreadable else 0
     try:
         result = replay(
-            boto3.client("s3"),
+            boto3.client("s3", region_name=config.region),
             args.bucket,
             args.key,
-            _invoker(args),
+            _invoker(args, config),
             reason=args.reason,
             deliver=args.deliver,
             recipients=args.recipient,

@@ -1,36 +1,23 @@
 """What the operators' checks know about a deployment: its configuration, clients and stack outputs.
 
-The configuration is the stack's own: ``cdk.json`` context with ``-c KEY=VALUE`` overrides, read
-and validated by :class:`ses_to_connect_cdk.config.BridgeConfig` exactly as ``cdk synth`` does, so the checks
-look at the account the stack will be (or was) deployed to.
+The configuration is the stack's own (:mod:`ses_to_connect_tools.configuration`): ``cdk.json``
+context with ``-c KEY=VALUE`` overrides, validated exactly as ``cdk synth`` does, so the checks look
+at the account the stack will be (or was) deployed to.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ses_to_connect_cdk.config import BridgeConfig
-from ses_to_connect_cdk.paths import CDK_JSON
+from ses_to_connect_tools.configuration import load_config  # the checks' configuration is every command's
 
 __all__ = ["Clients", "aws_error", "error_code", "load_config", "stack_outputs"]
-
-
-def load_config(overrides: Sequence[str] = (), cdk_json: Path = CDK_JSON) -> BridgeConfig:
-    """The deployment configuration; raises :class:`ses_to_connect_cdk.config.ConfigError` like a synth would."""
-    context: dict[str, Any] = json.loads(cdk_json.read_text(encoding="utf-8"))["context"]
-    for item in overrides:
-        key, separator, value = item.partition("=")
-        if not separator or not key:
-            raise ValueError(f"-c expects KEY=VALUE, not {item!r}")
-        context[key.strip()] = value  # a string, as the CDK CLI passes it
-    return BridgeConfig.from_context(context)
 
 
 @dataclass(frozen=True)

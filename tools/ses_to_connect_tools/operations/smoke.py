@@ -111,7 +111,7 @@ def smoke(
         raise SmokeFailed(
             f"SES did not store the test email under {config.inbound_prefix} in {outputs['MailBucketName']} "
             f"within {timeout_seconds:.0f} s: check the MX record, that the rule set is active and that the "
-            f"rule's recipients include {recipient} (python -m operations preflight --deployed)"
+            f"rule's recipients include {recipient} (ses-to-connect preflight --deployed)"
         )
     message_id, own_id = found
     contact_id = waiter.until(lambda: _contact(clients, outputs, config, message_id, own_id))
