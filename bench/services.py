@@ -47,7 +47,7 @@ class Services:
 
 def project_path() -> str:
     """The PYTHONPATH that makes the function's code and the repository's packages importable."""
-    return os.pathsep.join([str(REPO / "lambda_src"), str(REPO)])
+    return os.pathsep.join([str(REPO / root) for root in ("lambda_src", "infra", "tools")] + [str(REPO)])
 
 
 def python_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -12,7 +12,7 @@ The invariant, for every generated message, SES record and settings:
 
 Short run (README test command): 100-200 derandomized examples per test, not shrunk; rerun
 with ``HYPOTHESIS_PROFILE=debug`` for the same examples shrunk to a minimal failing case. Long
-run: ``HYPOTHESIS_PROFILE=long PYTHONPATH=lambda_src:. .venv/bin/pytest tests/fuzz/test_properties.py``
+run: ``HYPOTHESIS_PROFILE=long .venv/bin/pytest tests/fuzz/test_properties.py``
 (10,000 examples of the main property, 2,000 of each other one). The terminal summary prints
 how many examples ran; ``--hypothesis-show-statistics`` shows how often each outcome was reached.
 """

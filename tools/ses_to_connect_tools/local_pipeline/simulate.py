@@ -57,9 +57,14 @@ class MessageReport:
 
 
 def eml_files(paths: Iterable[Path]) -> list[Path]:
+    """The files named, and each folder's ``.eml`` files in name order (``.EML`` too: mail clients
+    on Windows save them so)."""
     files: list[Path] = []
     for path in paths:
-        files.extend(sorted(path.glob("*.eml")) if path.is_dir() else [path])
+        if path.is_dir():
+            files.extend(sorted(f for f in path.iterdir() if f.suffix.lower() == ".eml" and f.is_file()))
+        else:
+            files.append(path)
     return files
 
 
