@@ -1,5 +1,5 @@
 # One entry point for humans and CI. Every target sets up what it needs from nothing.
-# The function's Python: the minor version of the Lambda runtime the stack deploys (infra/function.py;
+# The function's Python: the minor version of the Lambda runtime the stack deploys (infra/ses_to_connect_cdk/function.py;
 # tests/infra checks that the two agree). Found on PATH, else through pyenv, as CI's machines have it.
 LAMBDA_PYTHON := 3.13
 ifndef PYTHON
@@ -11,17 +11,30 @@ endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(LAMBDA_PYTHON)
-export PYTHONPATH := $(CURDIR)/lambda_src:$(CURDIR)
-# jsii prints a banner about Node 20's end of life on every synth; CI's Node is 20 by design.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+PIP := pip install --quiet --disable-pip-version-check
+# jsii prints an 11-line banner on every synth when Node's major version is past its end of life and
+# not in this comma-separated list of majors. CI's Node is 20 (the AWS CDK's support for it ended
+# 2026-10-30; README, "Node versions").
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: test lint typecheck unit synth demo bench test-long docs clean
 
-$(STAMP): requirements/lambda.txt requirements/dev.txt
+# Everything, at the exact pins of requirements/*.txt, and the project itself as an editable install
+# (its packages stay the checkout's folders; the `ses-to-connect` command lands in .venv/bin).
+$(STAMP): requirements/lambda.txt requirements/cdk.txt requirements/local.txt requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv --clear $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/$(PIP) --upgrade pip
+	$(BIN)/$(PIP) -r requirements/lambda.txt -r requirements/cdk.txt -r requirements/local.txt -r requirements/dev.txt
+	$(BIN)/$(PIP) --no-deps --editable .
 	touch $(STAMP)
+
+# The demo's own small environment: the function and the `local` extra, nothing else.
+DEMO_VENV := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed-$(LAMBDA_PYTHON)
+$(DEMO_STAMP): requirements/lambda.txt requirements/local.txt pyproject.toml
+	$(PYTHON) -m venv --clear $(DEMO_VENV)
+	$(DEMO_VENV)/bin/$(PIP) --editable '.[local]'
+	touch $(DEMO_STAMP)
 
 # checkov gets a virtualenv of its own: its dependencies would conflict with the project's pins.
 CHECKOV_VENV := .venv-checkov
@@ -43,7 +56,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy lambda_src infra local_pipeline operations bench tests app.py
+	$(BIN)/mypy lambda_src infra tools bench tests app.py operations.py local_pipeline.py
 
 unit: $(STAMP) node_modules/.installed $(CHECKOV_STAMP)
 	$(BIN)/pytest -n 2 --dist loadfile -q -m "not slow"
@@ -58,16 +71,16 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 ## demo: run the sample mail through SES storage, the Lambda and the Connect emulator
-demo: $(STAMP)
-	$(BIN)/python -m local_pipeline simulate samples --report reports/demo.json
+demo: $(DEMO_STAMP)
+	$(DEMO_VENV)/bin/ses-to-connect simulate samples --report reports/demo.json
 
 ## docs: write the configuration tables of docs/infrastructure.md from the settings' declarations
 docs: $(STAMP)
-	$(BIN)/python -m infra.docs
+	$(BIN)/python -m ses_to_connect_cdk.docs
 
 ## synth: write the CloudFormation templates to cdk.out/ (no AWS credentials needed)
 synth: $(STAMP) node_modules/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth --quiet
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(DEMO_VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""CDK entry point (``npx cdk synth``): builds the app from cdk.json context; logic lives in ``infra/``."""
+"""CDK entry point (``npx cdk synth``): builds the app from cdk.json context.
+
+The logic lives in ``infra/ses_to_connect_cdk/``."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ import sys
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent
-for _path in (_ROOT, _ROOT / "lambda_src"):  # the settings contract is imported from the function's code
+# The construct's package and the function's (whose settings contract the stack reads), from this checkout.
+for _path in (_ROOT / "infra", _ROOT / "lambda_src"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from infra.application import build_app  # noqa: E402
-from infra.config import ConfigError  # noqa: E402
+from ses_to_connect_cdk.application import build_app  # noqa: E402
+from ses_to_connect_cdk.config import ConfigError  # noqa: E402
 
 
 def main() -> int:

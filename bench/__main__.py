@@ -2,7 +2,7 @@
 
 Prints one table (figure, measured, baseline, ratio, target, result) and secondary tables.
 Exit 0 whatever the figures, 1 if a benchmark could not run, 2 for unusable arguments.
-Needs ``PYTHONPATH=lambda_src:.`` (``make bench`` sets it).
+Runs from the repository's root in ``.venv`` (``make bench``), where the project is installed.
 """
 
 from __future__ import annotations

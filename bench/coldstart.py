@@ -9,8 +9,8 @@ and exit included, is kept as a second figure. Runs alternate between the two sc
 one discarded warm-up run of each (byte-code compilation, the page cache).
 
 The handler runs from a copy of ``ses_to_connect`` laid out as the code asset ships it: with the
-byte-code ``infra/bundling.py`` compiles (unchecked-hash), and ``PYTHONDONTWRITEBYTECODE`` set, as
-Lambda's read-only ``/var/task`` writes nothing. A second copy without byte-code shows what
+byte-code ``ses_to_connect_cdk/bundling.py`` compiles (unchecked-hash), and ``PYTHONDONTWRITEBYTECODE``
+set, as Lambda's read-only ``/var/task`` writes nothing. A second copy without byte-code shows what
 compiling at each cold start would cost.
 
 The environment is the one the stack gives the function (settings with the stack's defaults,
@@ -162,14 +162,14 @@ def _traced_environment(deployed: dict[str, str]) -> dict[str, str]:
 def _function_code() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
     """Environments running ``ses_to_connect`` as deployed (with byte-code) and as source only.
 
-    The deployed copy gets the asset's byte-code from ``infra.bundling.compile_tree`` (the
+    The deployed copy gets the asset's byte-code from ``ses_to_connect_cdk.bundling.compile_tree`` (the
     function the synth uses); the other ships none, so every cold start compiles the function's
     modules, as the asset did before it carried ``__pycache__``. Both run with
     ``PYTHONDONTWRITEBYTECODE=1``: Lambda's ``/var/task`` is read-only. boto3 (runtime) and
     Powertools (layer) keep their byte-code in both.
     """
     # Imported here: it loads aws_cdk (and starts jsii), which only this benchmark needs.
-    from infra.bundling import compile_tree  # noqa: PLC0415
+    from ses_to_connect_cdk.bundling import compile_tree  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="bench-function-code-") as folder:
         deployed, source_only = Path(folder) / "deployed", Path(folder) / "source-only"

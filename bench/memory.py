@@ -28,9 +28,9 @@ from bench import probe
 from bench.messages import ATTACHMENT_TYPES, MB, Sample, large_message, small_messages
 from bench.report import Figure, Section, median
 from bench.services import REPO, Services, external_services, python_env
-from local_pipeline.aws import BUCKET
-from local_pipeline.ses import Receipt, receive
 from ses_to_connect.limits import MAX_ATTACHMENT_BYTES
+from ses_to_connect_tools.local_pipeline.aws import BUCKET
+from ses_to_connect_tools.local_pipeline.ses import Receipt, receive
 
 TARGET = 2.0
 # (size in MB, attachments): the two messages, and the worst case for memory, one

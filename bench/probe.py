@@ -85,8 +85,8 @@ def measure(work: Callable[[], dict[str, Any]], *, traced: bool) -> ProbeResult:
 
 
 def _handler_work(events_file: Path) -> Callable[[], dict[str, Any]]:
-    from local_pipeline.lambda_runtime import LambdaContext  # noqa: PLC0415 (after argument parsing)
     from ses_to_connect import handler  # noqa: PLC0415 (reads the environment the parent set)
+    from ses_to_connect_tools.local_pipeline.lambda_runtime import LambdaContext  # noqa: PLC0415 (after argument parsing)
 
     events = json.loads(events_file.read_text())
     warm = handler.lambda_handler(events["warmup"], LambdaContext())

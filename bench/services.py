@@ -1,7 +1,7 @@
 """moto's server and the Connect emulator, each in a process of its own.
 
-``local_pipeline.aws.local_aws()`` runs both inside the calling process, which is right for the
-simulation but wrong for a memory measurement: moto keeps every stored object (the raw message,
+``ses_to_connect_tools.local_pipeline.aws.local_aws()`` runs both inside the calling process, which is
+right for the simulation but wrong for a memory measurement: moto keeps every stored object (the raw message,
 each uploaded attachment) in that process's heap. Here they run as separate processes, so a
 probe process holds only what the Lambda itself would hold.
 """
@@ -18,7 +18,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_pipeline.aws import DEFAULT_ADDRESSES, INSTANCE_ID, LocalAws, create_resources, handler_env
+from ses_to_connect_tools.local_pipeline.aws import (
+    DEFAULT_ADDRESSES,
+    INSTANCE_ID,
+    LocalAws,
+    create_resources,
+    handler_env,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_SECONDS = 30.0
@@ -41,7 +47,7 @@ class Services:
 
 def project_path() -> str:
     """The PYTHONPATH that makes the function's code and the repository's packages importable."""
-    return os.pathsep.join([str(REPO / "lambda_src"), str(REPO)])
+    return os.pathsep.join([str(REPO / root) for root in ("lambda_src", "infra", "tools")] + [str(REPO)])
 
 
 def python_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -59,7 +65,15 @@ def external_services(addresses: tuple[str, ...] = DEFAULT_ADDRESSES) -> Iterato
         )
         instance = f"{INSTANCE_ID}={','.join(addresses)}"
         emulator = stack.enter_context(
-            _process([sys.executable, "-m", "local_pipeline.connect_emulator", "--instance", instance])
+            _process(
+                [
+                    sys.executable,
+                    "-m",
+                    "ses_to_connect_tools.local_pipeline.connect_emulator",
+                    "--instance",
+                    instance,
+                ]
+            )
         )
         moto_url = f"http://127.0.0.1:{port}"
         _wait_for_port(port, moto)

@@ -1,7 +1,7 @@
 """Local end-to-end throughput: messages per second through ``simulate()``, without throttling.
 
-measured: ``local_pipeline.simulate.simulate`` over generated everyday messages (every fourth
-with a PDF): SES storage, the real handler under Lambda's retry semantics (S3 read, parse,
+measured: ``ses_to_connect_tools.local_pipeline.simulate.simulate`` over generated everyday messages
+(every fourth with a PDF): SES storage, the real handler under Lambda's retry semantics (S3 read, parse,
 idempotency ledger, thread index, attachment uploads, StartEmailContact over HTTP to the
 emulator, which downloads each attachment) and the simulation's own check of every outcome.
 
@@ -26,8 +26,8 @@ from typing import Any
 
 from bench.messages import INSTANCE_ID, SEED, SUPPORT, small_messages
 from bench.report import Figure, Section, median
-from local_pipeline.aws import BUCKET, LocalAws, local_aws
-from local_pipeline.simulate import simulate
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, LocalAws, local_aws
+from ses_to_connect_tools.local_pipeline.simulate import simulate
 
 WARM_UP_MESSAGES = 4
 

@@ -1,9 +1,10 @@
 """Attachment stores over a slow link: ``ATTACHMENT_UPLOADS`` of 4 against one at a time.
 
 On 127.0.0.1 an S3 PutObject takes a few milliseconds, so overlapping stores would show
-nothing. Here each attachment PUT passes a :class:`~local_pipeline.fault_proxy.FaultProxy`
-that holds it ``LATENCY_SECONDS`` before moto stores it: a stand-in for the round trip and
-transfer of a PutObject of a few MB inside a region (an assumption, stated in the table).
+nothing. Here each attachment PUT passes a
+:class:`~ses_to_connect_tools.local_pipeline.fault_proxy.FaultProxy` that holds it ``LATENCY_SECONDS``
+before moto stores it: a stand-in for the round trip and transfer of a PutObject of a few MB inside a
+region (an assumption, stated in the table).
 
 measured: ``attachments.send`` of a 10 MB message's three files (about 2.5 MB each) through
 the Lambda's own ``AttachmentStore(uploads=4)`` (boto3 S3 client, pre-signed URLs).
@@ -19,10 +20,10 @@ import boto3
 
 from bench.messages import MB, Sample, bench_settings, large_message
 from bench.report import Figure, Section, median
-from local_pipeline.aws import BUCKET, local_aws
 from ses_to_connect.adapters.s3 import AttachmentStore
 from ses_to_connect.attachments import send
 from ses_to_connect.convert import plan
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, local_aws
 
 LATENCY_SECONDS = 0.1
 UPLOADS = 4

@@ -1,8 +1,11 @@
-"""Offline conversion: ``python -m ses_to_connect convert MESSAGE.eml --instance-id ID --connect-address A``.
+"""Offline conversion: ``ses-to-connect convert MESSAGE.eml --instance-id ID --connect-address A``.
+
+(``python -m ses_to_connect convert ...`` is the same command, as before the ``ses-to-connect`` one.)
 
 Prints one JSON object: ``{"outcome", "reason", "defects", "requests"}``, the requests exactly as
 they would be passed to boto3. Exit 0 for every message whatever its outcome; exit 2 with one
-line on stderr for unusable arguments or an unreadable file.
+line on stderr for unusable arguments or an unreadable file. When the reader of stdout goes away
+(``convert ... | head``) it ends quietly.
 
 The file is read in chunks and fed to the parser in chunks, as the handler reads S3: it is
 never held whole, so a 40 MB message costs what it costs in the function.
@@ -12,8 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
 from ses_to_connect.adapters.s3 import CHUNK_BYTES
@@ -32,19 +36,25 @@ STATUSES = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED")
 HEADER_LIMIT = 1024 * 1024  # a header longer than this is cut in the event (SES truncates too)
 
 
-class _OneLineParser(argparse.ArgumentParser):
+PROG = "python -m ses_to_connect"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Unusable arguments: one line on stderr (not the usage block) and exit 2."""
+
     def error(self, message: str) -> NoReturn:
-        _fail(message)
+        _fail(message, self.prog)
 
 
-def _fail(message: str) -> NoReturn:
-    print(f"ses_to_connect: error: {message}", file=sys.stderr)
+def _fail(message: str, prog: str) -> NoReturn:
+    """One line on stderr, named after the command (``ses_to_connect`` for ``python -m ses_to_connect``)."""
+    print(f"{prog.removeprefix('python -m ').split()[0]}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(prog="python -m ses_to_connect")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+def _parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = OneLineParser(prog=prog)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     cmd = commands.add_parser("convert", help="convert one .eml file into StartEmailContact requests")
     cmd.add_argument("message", help="path of a raw MIME message (.eml)")
     cmd.add_argument("--instance-id", required=True, help="Connect instance id or ARN")
@@ -84,17 +94,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    args = _parser(prog).parse_args(argv)
     try:
         message_id = message_id_for(_chunks(args.message))
         head = _header_block(args.message)
     except OSError as exc:
-        _fail(f"cannot read {args.message}: {exc.strerror or exc}")
+        _fail(f"cannot read {args.message}: {exc.strerror or exc}", prog)
     try:
         overrides = json.loads(args.policy)
         if not isinstance(overrides, dict):
-            _fail("--policy must be a JSON object")
+            _fail("--policy must be a JSON object", prog)
         problems: list[str] = []
         policy = policy_with_overrides(overrides, problems)
         if problems:
@@ -109,10 +119,13 @@ def main(argv: list[str] | None = None) -> int:
             policy=policy,
         )
     except json.JSONDecodeError as exc:
-        _fail(f"--policy is not valid JSON: {exc.msg}")
+        _fail(f"--policy is not valid JSON: {exc.msg}", prog)
     except SettingsError as exc:
         message = "; ".join(exc.problems)
-        _fail(message.replace("CONNECT_ADDRESSES", "--connect-address").replace("VERDICT_POLICY", "--policy"))
+        _fail(
+            message.replace("CONNECT_ADDRESSES", "--connect-address").replace("VERDICT_POLICY", "--policy"),
+            prog,
+        )
     event = build_ses_event(
         head,
         message_id=message_id,
@@ -123,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         conversion = convert(_chunks(args.message), records(event)[0], settings)
     except OSError as exc:  # the file changed or vanished since it was first read
-        _fail(f"cannot read {args.message}: {exc.strerror or exc}")
+        _fail(f"cannot read {args.message}: {exc.strerror or exc}", prog)
     json.dump(conversion.as_json(), sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return 0
@@ -146,5 +159,18 @@ def _header_block(path: str) -> bytes:
     return head[:HEADER_LIMIT]
 
 
+def ending_quietly_on_broken_pipe(command: Callable[[], int]) -> int:
+    """``command()``'s exit status; when whoever reads stdout stops (``... | head``), exit 1 quietly
+    instead of a BrokenPipeError traceback."""
+    try:
+        status = command()
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught here
+    except BrokenPipeError:
+        # Python's own advice: point stdout at devnull so the interpreter's last flush is quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return status
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ending_quietly_on_broken_pipe(main))

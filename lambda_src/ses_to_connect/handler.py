@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from ses_to_connect import __version__
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.adapters.failures import FailureQueue, failure_record
 from ses_to_connect.adapters.s3 import AttachmentStore, MailStore
@@ -26,7 +27,7 @@ from ses_to_connect.ses_event import REDRIVE_KEY, records
 from ses_to_connect.settings import Settings
 from ses_to_connect.timing import in_progress_lock_seconds
 
-logger = Logger()
+logger = Logger(version=__version__)  # a key of every line: which release wrote it
 metrics = Metrics()
 # What is imported lives as long as the container. Frozen, the collector's full passes stop
 # rescanning it: the one during client creation scanned all of boto3 and Powertools (about

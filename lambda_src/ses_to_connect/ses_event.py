@@ -22,7 +22,7 @@ REDRIVE_KEY = "bridgeRedrive"
 
 
 class Replay(NamedTuple):
-    """An operator's request to process a stored message again (``python -m operations replay``).
+    """An operator's request to process a stored message again (``ses-to-connect replay``).
 
     ``source_key`` is the object to read (a quarantined copy outlives the inbound one);
     ``deliver`` overrides a quarantine decision of the verdict policy; ``reason`` is recorded.

@@ -7,7 +7,7 @@ fix-and-retry, not three.
 
 Each setting is declared once, in :data:`FUNCTION_SETTINGS`: its environment variable (the names
 are the contract), the stack's cdk.json key, type, default, range and description. This reader
-and validation, the dataclass defaults, the stack's cdk.json reader (``infra/config.py``) and the
+and validation, the dataclass defaults, the stack's cdk.json reader (``ses_to_connect_cdk/config.py``) and the
 tables in ``docs/infrastructure.md`` (``make docs``) all take them from there.
 """
 
@@ -210,7 +210,7 @@ FUNCTION_SETTINGS: tuple[Setting, ...] = (
             example='[".pdf", ".png", ".zip"]',
             doc="The file extensions the Connect instance takes in email (its `EMAIL` attached-files "
                 "configuration); files of other types are skipped (`type_not_allowed`). Must equal the "
-                "instance's: `python -m operations preflight` compares them."),
+                "instance's: `ses-to-connect preflight` compares them."),
     Setting("attachment_max_bytes", "integer", MAX_ATTACHMENT_BYTES, env="ATTACHMENT_MAX_BYTES",
             key="attachmentMaxBytes", low=1, high=MAX_INSTANCE_ATTACHMENT_BYTES, example="104857600",
             doc="The largest file the instance takes in email (its `MaximumSizeLimitInBytes`); larger files "

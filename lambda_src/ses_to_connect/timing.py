@@ -1,7 +1,7 @@
 """The durations exactly-once delivery rests on, named once (docs/exactly-once.md).
 
 Pure numbers and arithmetic: the settings' ranges, the ledger's in-progress lock and the stack's
-timeout budget (``infra/config.py``) are all derived from them.
+timeout budget (``infra/ses_to_connect_cdk/config.py``) are all derived from them.
 """
 
 from __future__ import annotations

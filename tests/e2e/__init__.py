@@ -1,10 +1,11 @@
 """End-to-end tests: the handler's own boto3 clients over real HTTP on 127.0.0.1.
 
-``local_pipeline.aws.local_aws`` starts moto's server (S3, DynamoDB, SQS) and the Connect
-emulator and points the handler's environment at them; each test builds its mail, stores
-it as SES does (``local_pipeline.ses.receive``), invokes ``lambda_handler`` as Lambda would,
-and asserts on what the services hold: the emulator's contacts (with the sha256 of every
-attachment it downloaded from its pre-signed URL), the S3 objects and the failure queue.
+``ses_to_connect_tools.local_pipeline.aws.local_aws`` starts moto's server (S3, DynamoDB, SQS) and
+the Connect emulator and points the handler's environment at them; each test builds its mail,
+stores it as SES does (``ses_to_connect_tools.local_pipeline.ses.receive``), invokes
+``lambda_handler`` as Lambda would, and asserts on what the services hold: the emulator's contacts
+(with the sha256 of every attachment it downloaded from its pre-signed URL), the S3 objects and the
+failure queue.
 Shared helpers live here; fixtures live in ``conftest.py``.
 """
 
@@ -23,11 +24,11 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from local_pipeline.aws import BUCKET, LocalAws
-from local_pipeline.connect_emulator import ConnectEmulator, EmailContact, SigningKey
-from local_pipeline.lambda_runtime import LambdaContext
-from local_pipeline.ses import Receipt, receive
 from ses_to_connect import handler
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, LocalAws
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator, EmailContact, SigningKey
+from ses_to_connect_tools.local_pipeline.lambda_runtime import LambdaContext
+from ses_to_connect_tools.local_pipeline.ses import Receipt, receive
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples"

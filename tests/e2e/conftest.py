@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from local_pipeline.aws import BUCKET, METRICS_NAMESPACE, LocalAws, local_aws
-from local_pipeline.connect_emulator import ConnectEmulator
 from ses_to_connect import handler
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, METRICS_NAMESPACE, LocalAws, local_aws
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ Powertools clean-up, nothing written after that instant. A raised exception cann
 that (Powertools deletes its in-progress record on any exception), so the exactly-once tests
 run each attempt here and kill it for real (``python -m tests.e2e.sandbox EVENT RESULT``).
 
-:class:`Sandboxes` is the handler an :class:`~local_pipeline.lambda_runtime.AsyncLambda` runs:
+:class:`Sandboxes` is the handler a
+:class:`~ses_to_connect_tools.local_pipeline.lambda_runtime.AsyncLambda` runs:
 each attempt starts a fresh process with the local services' environment, as a retry after a
 kill lands in a new sandbox; ``kill_during_next_answer`` stops the running one when the Connect
 emulator has the next answer ready, and kills it once that answer is written to it.
@@ -24,10 +25,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from local_pipeline.aws import LocalAws
-from local_pipeline.configuration import deployment_config
-from local_pipeline.connect_emulator import ConnectEmulator
-from local_pipeline.lambda_runtime import AsyncLambda, LambdaContext
+from ses_to_connect_tools.local_pipeline.aws import LocalAws
+from ses_to_connect_tools.local_pipeline.configuration import deployment_config
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
+from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda, LambdaContext
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 60.0  # a bound, not an expectation: a busy machine must not fail the test

@@ -21,12 +21,12 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from local_pipeline.aws import BUCKET, THREADS_TABLE, LocalAws
-from local_pipeline.connect_emulator import ConnectEmulator
-from local_pipeline.lambda_runtime import AsyncLambda
 from ses_to_connect import handler
 from ses_to_connect.adapters.table_keys import MAX_PARTITION_KEY_BYTES, table_key
 from ses_to_connect.errors import DeliveryError
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, THREADS_TABLE, LocalAws
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
+from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda
 
 from . import failure_records_for, invoke, only_contact, ses_message_id, store
 

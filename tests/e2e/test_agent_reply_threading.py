@@ -18,13 +18,13 @@ from email.utils import parseaddr
 import pytest
 from botocore.stub import Stubber
 
-from local_pipeline.agent_replies import Stored, Threading
-from local_pipeline.aws import INSTANCE_ID, THREADS_TABLE, LocalAws
-from local_pipeline.connect_emulator import ConnectEmulator
 from ses_to_connect import handler
 from ses_to_connect.adapters.agent_replies import AgentReplies
 from ses_to_connect.adapters.threads import ThreadIndex
 from ses_to_connect.errors import DeliveryError
+from ses_to_connect_tools.local_pipeline.agent_replies import Stored, Threading
+from ses_to_connect_tools.local_pipeline.aws import INSTANCE_ID, THREADS_TABLE, LocalAws
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
 
 from . import (
     SUPPORT,

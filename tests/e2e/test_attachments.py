@@ -17,10 +17,10 @@ from email.policy import compat32
 import pytest
 from tnefparse import TNEF
 
-from local_pipeline.aws import LocalAws
-from local_pipeline.connect_emulator import ConnectEmulator
 from ses_to_connect import handler
 from ses_to_connect.adapters.s3 import AttachmentStore
+from ses_to_connect_tools.local_pipeline.aws import LocalAws
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
 
 from . import (
     CORPUS,

@@ -19,9 +19,6 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-from local_pipeline.aws import IDEMPOTENCY_TABLE, SUPPORT_ADDRESS, THREADS_TABLE, LocalAws
-from local_pipeline.connect_emulator import Attempt, ConnectEmulator, EmailContact, RefusedTokens, SigningKey
-from local_pipeline.lambda_runtime import AsyncLambda, Invocation, LambdaContext
 from ses_to_connect import handler
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.adapters.ledger import DELIVERY_PREFIX
@@ -29,6 +26,20 @@ from ses_to_connect.adapters.threads import ThreadIndex
 from ses_to_connect.convert import client_token
 from ses_to_connect.delivery import variant_token
 from ses_to_connect.errors import DeliveryError, StorageError
+from ses_to_connect_tools.local_pipeline.aws import (
+    IDEMPOTENCY_TABLE,
+    SUPPORT_ADDRESS,
+    THREADS_TABLE,
+    LocalAws,
+)
+from ses_to_connect_tools.local_pipeline.connect_emulator import (
+    Attempt,
+    ConnectEmulator,
+    EmailContact,
+    RefusedTokens,
+    SigningKey,
+)
+from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda, Invocation, LambdaContext
 
 from . import (
     assert_sent,

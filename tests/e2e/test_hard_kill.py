@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
-from local_pipeline.aws import IDEMPOTENCY_TABLE, SUPPORT_ADDRESS, LocalAws
-from local_pipeline.connect_emulator import ConnectEmulator
-from local_pipeline.lambda_runtime import RETRY_DELAYS_SECONDS
 from ses_to_connect.adapters.ledger import KEY_PREFIX
 from ses_to_connect.convert import client_token
 from ses_to_connect.timing import in_progress_lock_seconds
+from ses_to_connect_tools.local_pipeline.aws import IDEMPOTENCY_TABLE, SUPPORT_ADDRESS, LocalAws
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
+from ses_to_connect_tools.local_pipeline.lambda_runtime import RETRY_DELAYS_SECONDS
 
 from . import (
     assert_sent,

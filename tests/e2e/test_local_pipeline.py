@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from local_pipeline.aws import BUCKET, LocalAws
-from local_pipeline.connect_emulator import Attempt, ConnectEmulator
-from local_pipeline.lambda_runtime import AsyncLambda
-from local_pipeline.ses import Receipt
-from local_pipeline.simulate import eml_files, simulate, table
 from ses_to_connect import handler
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.event_builder import message_id_for
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, LocalAws
+from ses_to_connect_tools.local_pipeline.connect_emulator import Attempt, ConnectEmulator
+from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda
+from ses_to_connect_tools.local_pipeline.ses import Receipt
+from ses_to_connect_tools.local_pipeline.simulate import eml_files, simulate, table
 
 from . import (
     REPO_ROOT,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from local_pipeline import simulate
-from local_pipeline.ses import envelope_recipients
+from ses_to_connect_tools.local_pipeline import simulate
+from ses_to_connect_tools.local_pipeline.ses import envelope_recipients
 
 from . import new_message, wire
 

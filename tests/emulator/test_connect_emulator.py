@@ -20,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 from moto.server import ThreadedMotoServer
 
-from local_pipeline.connect_emulator import (
+from ses_to_connect_tools.local_pipeline.connect_emulator import (
     DEFAULT_TOKEN_WINDOW_SECONDS,
     ERROR_CODES,
     HEADER_KEYS,
@@ -872,7 +872,7 @@ def test_runs_standalone_from_the_command_line() -> None:
         [
             sys.executable,
             "-m",
-            "local_pipeline.connect_emulator",
+            "ses_to_connect_tools.local_pipeline.connect_emulator",
             "--port",
             "0",
             "--rate",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from local_pipeline.connect_emulator import ConnectEmulator
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
 from tests.emulator import connect_client, error_code
 
 INSTANCE_ID = "11111111-2222-3333-4444-555555555555"

@@ -1,4 +1,4 @@
-"""The emulator's model of an instance's configuration (local_pipeline/connect_instance_config.py):
+"""The emulator's model of an instance's configuration (``connect_instance_config.py``):
 flows, the flow each address starts, the email attached-files configuration, each read through
 boto3 over real HTTP and checked as strictly as the botocore model, and enforced on StartEmailContact."""
 
@@ -11,8 +11,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from local_pipeline.connect_emulator import ConnectEmulator
-from local_pipeline.connect_instance_config import (
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
+from ses_to_connect_tools.local_pipeline.connect_instance_config import (
     DEFAULT_EMAIL_EXTENSIONS,
     AttachedFiles,
     Flow,

@@ -18,12 +18,12 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from local_pipeline.connect_emulator import check_start_email_contact
 from ses_to_connect.convert import convert
 from ses_to_connect.event_builder import build_ses_event, message_id_for
 from ses_to_connect.model import Conversion, DefectKind, Outcome
 from ses_to_connect.ses_event import records
 from ses_to_connect.settings import Settings
+from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
 
 from . import BUCKET, SUPPORT, Bridge, bridge_env, emf_metrics, running_bridge
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import ses_to_connect
 from ses_to_connect.event_builder import build_ses_event
 
 from . import LAMBDA_SRC, REPO_ROOT, SUPPORT, Bridge, emf_metrics, mime
@@ -62,7 +63,7 @@ _TRACED_SCRIPT = textwrap.dedent(
     with mock_aws():
         from ses_to_connect import handler
         from ses_to_connect.event_builder import build_ses_event
-        from local_pipeline.lambda_runtime import LambdaContext
+        from ses_to_connect_tools.local_pipeline.lambda_runtime import LambdaContext
         raw = b"Subject: x\\r\\n\\r\\nbody\\r\\n"
         event = build_ses_event(raw, message_id="missing", recipients=[sys.argv[1]])
         try:
@@ -131,3 +132,17 @@ def _walk(documents: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for document in documents:
         yield document
         yield from _walk(document.get("subsegments", []))
+
+
+def test_every_log_line_names_the_release(bridge: Bridge) -> None:
+    """The function reports ses_to_connect.__version__, the package's one version, with no dist
+    metadata: the code asset has none."""
+    raw = _with_pdf()
+    bridge.store(raw, MESSAGE_ID)
+    bridge.stubber.add_response("start_email_contact", {"ContactId": "contact-1"})
+
+    bridge.invoke(build_ses_event(raw, message_id=MESSAGE_ID, recipients=[SUPPORT]))
+
+    records = bridge.log_records()
+    assert records
+    assert {r.get("version") for r in records} == {ses_to_connect.__version__}

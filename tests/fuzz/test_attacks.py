@@ -19,13 +19,13 @@ from urllib.parse import quote
 import pytest
 from botocore.validate import ParamValidator
 
-from local_pipeline.connect_emulator import check_start_email_contact
 from ses_to_connect.attachments import Candidate, send
 from ses_to_connect.convert import UnsignedUrlSink, convert, plan
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.model import Conversion, Outcome
 from ses_to_connect.ses_event import SesRecord, records
 from ses_to_connect.settings import BodyPreference, Settings
+from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
 
 from . import single_line_fields, start_email_contact_shape
 from .strategies import BUCKET, SALES, SUPPORT, make_settings

@@ -12,7 +12,7 @@ The invariant, for every generated message, SES record and settings:
 
 Short run (README test command): 100-200 derandomized examples per test, not shrunk; rerun
 with ``HYPOTHESIS_PROFILE=debug`` for the same examples shrunk to a minimal failing case. Long
-run: ``HYPOTHESIS_PROFILE=long PYTHONPATH=lambda_src:. .venv/bin/pytest tests/fuzz/test_properties.py``
+run: ``HYPOTHESIS_PROFILE=long .venv/bin/pytest tests/fuzz/test_properties.py``
 (10,000 examples of the main property, 2,000 of each other one). The terminal summary prints
 how many examples ran; ``--hypothesis-show-statistics`` shows how often each outcome was reached.
 """
@@ -26,12 +26,12 @@ from botocore.validate import ParamValidator
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from local_pipeline.connect_emulator import check_start_email_contact
 from ses_to_connect.convert import convert
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.model import Conversion, Outcome
 from ses_to_connect.ses_event import SesRecord, records
 from ses_to_connect.settings import Settings
+from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
 
 from . import EXAMPLES, fuzz_settings, single_line_fields, start_email_contact_shape
 from .strategies import (

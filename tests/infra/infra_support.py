@@ -12,11 +12,11 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
-from infra.application import build_app
-from infra.construct import SesToConnect
-from infra.mail_bucket import MailBucket
-from infra.paths import CDK_JSON
-from infra.stack import SesToConnectStack
+from ses_to_connect_cdk.application import build_app
+from ses_to_connect_cdk.construct import SesToConnect
+from ses_to_connect_cdk.mail_bucket import MailBucket
+from ses_to_connect_cdk.paths import CDK_JSON
+from ses_to_connect_cdk.stack import SesToConnectStack
 
 
 def cdk_json_context() -> dict[str, Any]:

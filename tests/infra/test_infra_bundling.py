@@ -14,9 +14,9 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from infra import bundling
-from infra.bundling import VENDORED_PACKAGES, code_bundling
-from infra.function import RUNTIME
+from ses_to_connect_cdk import bundling
+from ses_to_connect_cdk.bundling import VENDORED_PACKAGES, code_bundling
+from ses_to_connect_cdk.function import RUNTIME
 from tests.infra.infra_support import Synth
 
 # The runtime's tag, written out: the staged asset must carry byte-code for python3.13 itself.

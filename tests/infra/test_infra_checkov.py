@@ -1,6 +1,6 @@
 """checkov, an outside IaC scanner, on the synthesized templates of both encryption modes.
 
-Every finding is either fixed or skipped on its resource with a reason (``infra.checkov_skips``);
+Every finding is either fixed or skipped on its resource with a reason (``ses_to_connect_cdk.checkov_skips``);
 the scan must report 0 failures. A deliberately careless template in the same run proves the
 scan really checks. checkov runs from its own virtualenv (``.venv-checkov``, made by ``make``) so
 that its many dependencies never meet the project's pins.
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from infra.paths import REPO_ROOT
+from ses_to_connect_cdk.paths import REPO_ROOT
 from tests.infra.infra_support import Synth
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.paths import REPO_ROOT
+from ses_to_connect_cdk.paths import REPO_ROOT
 
 PINNED_CLI = "2.1148.1"
 # CDK's own "DependsOn already implied by GetAtt" pattern (Function -> Role); harmless, and only a warning.

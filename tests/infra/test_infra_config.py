@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from infra.config import (
+from ses_to_connect.limits import ALLOWED_ATTACHMENT_EXTENSIONS
+from ses_to_connect.settings import (
+    DEFAULT_POLICY,
+    FUNCTION_SETTINGS,
+    BodyPreference,
+    ConnectAddress,
+    Setting,
+    Settings,
+)
+from ses_to_connect_cdk.config import (
     CONTEXT_KEYS,
     PLACEHOLDER_RESOURCES,
     SES_RECEIVING_REGIONS,
@@ -23,16 +32,7 @@ from infra.config import (
     default_timeout_seconds,
     timeout_budget_seconds,
 )
-from infra.paths import REPO_ROOT
-from ses_to_connect.limits import ALLOWED_ATTACHMENT_EXTENSIONS
-from ses_to_connect.settings import (
-    DEFAULT_POLICY,
-    FUNCTION_SETTINGS,
-    BodyPreference,
-    ConnectAddress,
-    Setting,
-    Settings,
-)
+from ses_to_connect_cdk.paths import REPO_ROOT
 from tests.infra.infra_support import cdk_json_context
 
 ARN = "arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000"

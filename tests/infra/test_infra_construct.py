@@ -18,9 +18,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
-from infra import BridgeConfig, SesToConnect, SesToConnectProps
-from infra.nag import add_nag_checks
-from infra.paths import REPO_ROOT
+from ses_to_connect_cdk import BridgeConfig, SesToConnect, SesToConnectProps
+from ses_to_connect_cdk.nag import add_nag_checks
+from ses_to_connect_cdk.paths import REPO_ROOT
 from tests.infra.infra_support import Synth, cdk_json_context
 
 ACCOUNT, REGION = "111122223333", "us-east-1"

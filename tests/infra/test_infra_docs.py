@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import CONTEXT_KEYS
-from infra.docs import COMMAND, DOC, main, render, tables
 from ses_to_connect.settings import FUNCTION_SETTINGS
+from ses_to_connect_cdk.config import CONTEXT_KEYS
+from ses_to_connect_cdk.docs import COMMAND, DOC, main, render, tables
 
 
 def test_the_docs_tables_are_generated_from_the_declarations() -> None:
@@ -36,10 +36,13 @@ def test_a_stale_table_is_rewritten_and_the_check_names_the_command(
 
     copy = tmp_path / "infrastructure.md"
     copy.write_text(stale, encoding="utf-8")
-    monkeypatch.setattr("infra.docs.DOC", copy)
-    monkeypatch.setattr("infra.docs.REPO_ROOT", copy.parent)
+    monkeypatch.setattr("ses_to_connect_cdk.docs.DOC", copy)
+    monkeypatch.setattr("ses_to_connect_cdk.docs.REPO_ROOT", copy.parent)
     assert main(["--check"]) == 1
-    assert "infrastructure.md is out of date: run make docs (python -m infra.docs)" in capsys.readouterr().err
+    assert (
+        "infrastructure.md is out of date: run make docs (python -m ses_to_connect_cdk.docs)"
+        in capsys.readouterr().err
+    )
     assert copy.read_text(encoding="utf-8") == stale
     assert main([]) == 0
     assert copy.read_text(encoding="utf-8") == text

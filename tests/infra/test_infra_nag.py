@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from aws_cdk import aws_iam as iam
 
-from infra.application import build_app
-from infra.config import ConfigError
+from ses_to_connect_cdk.application import build_app
+from ses_to_connect_cdk.config import ConfigError
 from tests.infra.infra_support import Synth, cdk_json_context
 
 INSTANCE = "arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000"

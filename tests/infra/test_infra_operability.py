@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.config import ConfigError
+from ses_to_connect_cdk.config import ConfigError
 from tests.infra.infra_support import Synth, SynthFactory, cdk_json_context
 from tests.infra.test_infra_config import build
 

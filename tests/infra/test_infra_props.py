@@ -13,14 +13,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 
-from infra.alarms import BridgeAlarmsProps
-from infra.config import RuleSetMode
-from infra.failure_queue import FailureQueueProps
-from infra.function import BridgeFunctionProps, log_retention, powertools_layer_parameter
-from infra.mail_bucket import MailBucket, MailBucketProps
-from infra.nag import acknowledge
-from infra.paths import powertools_version
-from infra.receipt_rule import InboundReceiptRuleProps
+from ses_to_connect_cdk.alarms import BridgeAlarmsProps
+from ses_to_connect_cdk.config import RuleSetMode
+from ses_to_connect_cdk.failure_queue import FailureQueueProps
+from ses_to_connect_cdk.function import BridgeFunctionProps, log_retention, powertools_layer_parameter
+from ses_to_connect_cdk.mail_bucket import MailBucket, MailBucketProps
+from ses_to_connect_cdk.nag import acknowledge
+from ses_to_connect_cdk.paths import powertools_version
+from ses_to_connect_cdk.receipt_rule import InboundReceiptRuleProps
 
 RULE_ARN = "arn:aws:ses:us-east-1:111122223333:receipt-rule-set/set:receipt-rule/rule"
 

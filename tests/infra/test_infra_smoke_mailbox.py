@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.config import MAX_SES_RECIPIENTS
+from ses_to_connect_cdk.config import MAX_SES_RECIPIENTS
 from tests.infra.test_infra_config import build, problems_of
 
 MAILBOX = "smoke-replies@example.com"

@@ -11,8 +11,8 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from infra.config import BridgeConfig
-from infra.paths import LAMBDA_REQUIREMENTS, powertools_version
+from ses_to_connect_cdk.config import BridgeConfig
+from ses_to_connect_cdk.paths import LAMBDA_REQUIREMENTS, powertools_version
 from tests.infra.infra_support import Synth, SynthFactory, cdk_json_context
 
 INSTANCE_ARN = "arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000"

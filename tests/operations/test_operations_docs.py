@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from infra.paths import REPO_ROOT
+from ses_to_connect_cdk.paths import REPO_ROOT
 
 ACTION = re.compile(r"\b(?:connect|ses|ssm|lambda|cloudformation|kms|sqs|s3|dynamodb):[A-Z][A-Za-z]+")
 

@@ -21,14 +21,14 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-from infra.config import BridgeConfig
-from infra.function import powertools_layer_parameter
-from infra.paths import powertools_version
-from local_pipeline.connect_emulator import ConnectEmulator
-from local_pipeline.connect_instance_config import AttachedFiles, Flow
-from operations import __main__ as cli
-from operations.deployment import Clients, load_config
-from operations.preflight import Check, preflight, render
+from ses_to_connect_cdk.config import BridgeConfig
+from ses_to_connect_cdk.function import powertools_layer_parameter
+from ses_to_connect_cdk.paths import powertools_version
+from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
+from ses_to_connect_tools.local_pipeline.connect_instance_config import AttachedFiles, Flow
+from ses_to_connect_tools.operations import __main__ as cli
+from ses_to_connect_tools.operations.deployment import Clients, load_config
+from ses_to_connect_tools.operations.preflight import Check, preflight, render
 
 INSTANCE_ID = "00000000-0000-0000-0000-000000000000"  # cdk.json's example instance
 ADDRESSES = ("support@example.com", "billing@example.com")
@@ -384,9 +384,12 @@ def test_config_is_the_stacks_own(account: Account) -> None:
 
 
 def test_the_operations_commands_start_without_loading_cdk() -> None:
-    """Only preflight's layer check needs infra.function (and with it aws_cdk and a node process,
+    """Only preflight's layer check needs ses_to_connect_cdk.function (and with it aws_cdk and a node process,
     about 1.3 s and Node's end-of-life banner): redrive, replay and the rest must not pay for it."""
-    probe = "import sys, operations.__main__; print([m for m in sys.modules if m.startswith('aws_cdk')])"
+    probe = (
+        "import sys, ses_to_connect_tools.operations.__main__;"
+        " print([m for m in sys.modules if m.startswith('aws_cdk')])"
+    )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=dict(os.environ)
     )

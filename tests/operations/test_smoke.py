@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from local_pipeline.agent_replies import Stored, Threading
-from local_pipeline.aws import BUCKET, INSTANCE_ID, THREADS_TABLE, LocalAws, local_aws
-from local_pipeline.lambda_runtime import AsyncLambda
-from local_pipeline.ses import Receipt, receive
-from operations import __main__ as cli
-from operations.deployment import Clients, load_config
-from operations.smoke import _PDF, SmokeFailed, answer_message, smoke, smoke_message
+from ses_to_connect_tools.local_pipeline.agent_replies import Stored, Threading
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, INSTANCE_ID, THREADS_TABLE, LocalAws, local_aws
+from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda
+from ses_to_connect_tools.local_pipeline.ses import Receipt, receive
+from ses_to_connect_tools.operations import __main__ as cli
+from ses_to_connect_tools.operations.deployment import Clients, load_config
+from ses_to_connect_tools.operations.smoke import _PDF, SmokeFailed, answer_message, smoke, smoke_message
 
 SENDER = "smoke@example.org"
 ADDRESSES = ("support@example.com", "billing@example.com")  # cdk.json's

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from local_pipeline import preview
+from ses_to_connect_tools.local_pipeline import preview
 from tests.preview.browser import CHROMIUM, chromium, screenshot
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

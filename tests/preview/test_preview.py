@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from local_pipeline import preview
 from ses_to_connect.attachments import Skip
+from ses_to_connect_tools.local_pipeline import preview
 from tests.preview.browser import DevTools, chromium, chromium_or_skip, load
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

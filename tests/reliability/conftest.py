@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from local_pipeline.aws import LocalAws, local_aws
+from ses_to_connect_tools.local_pipeline.aws import LocalAws, local_aws
 
 TABLE = Path(__file__).resolve().parents[2] / "reports" / "reliability.jsonl"
 # Few botocore attempts, so that faults reach Lambda's retries quickly. Timeouts are the longest

@@ -18,9 +18,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local_pipeline.aws import BUCKET, LocalAws
-from local_pipeline.lambda_runtime import AsyncLambda, Invocation
-from local_pipeline.ses import Receipt, receive
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, LocalAws
+from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda, Invocation
+from ses_to_connect_tools.local_pipeline.ses import Receipt, receive
 from tests.reliability.conftest import TABLE
 
 PDF = b"%PDF-1.4\n%reliability\n"

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from local_pipeline.aws import LocalAws, local_aws
+from ses_to_connect_tools.local_pipeline.aws import LocalAws, local_aws
 from tests.reliability.harness import check, runtime, store
 
 RESERVED_CONCURRENCY = 2

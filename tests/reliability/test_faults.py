@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from local_pipeline.aws import BUCKET, THREADS_TABLE, LocalAws
-from local_pipeline.connect_emulator import RefusedTokens
 from ses_to_connect import handler
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.adapters.threads import ThreadIndex
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, THREADS_TABLE, LocalAws
+from ses_to_connect_tools.local_pipeline.connect_emulator import RefusedTokens
 from tests.e2e import new_container, ses_message_id
 from tests.e2e.sandbox import killed_after_next_answer
 from tests.reliability.conftest import FAST_FAILURE_ENV

@@ -9,10 +9,10 @@ from typing import Any
 import boto3
 from botocore.stub import Stubber
 
-from local_pipeline.aws import BUCKET, LocalAws
-from operations.invoke import InvocationFailed, LambdaInvoker, LocalInvoker
-from operations.redrive import redrive
-from operations.replay import ReplayError, replay, replay_event
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, LocalAws
+from ses_to_connect_tools.operations.invoke import InvocationFailed, LambdaInvoker, LocalInvoker
+from ses_to_connect_tools.operations.redrive import redrive
+from ses_to_connect_tools.operations.replay import ReplayError, replay, replay_event
 from tests.reliability.harness import message, runtime, store
 
 
@@ -66,7 +66,7 @@ def test_redrive_keeps_unreadable_entries(aws: LocalAws) -> None:
 
 
 def test_replay_delivers_a_quarantined_message_with_the_reason(aws: LocalAws) -> None:
-    from local_pipeline.ses import Receipt, receive  # noqa: PLC0415
+    from ses_to_connect_tools.local_pipeline.ses import Receipt, receive  # noqa: PLC0415
 
     event = receive(
         message("replay", 1),
@@ -108,7 +108,7 @@ def test_replay_delivers_a_quarantined_message_with_the_reason(aws: LocalAws) ->
 
 
 def test_replay_without_override_keeps_the_policy(aws: LocalAws) -> None:
-    from local_pipeline.ses import Receipt, receive  # noqa: PLC0415
+    from ses_to_connect_tools.local_pipeline.ses import Receipt, receive  # noqa: PLC0415
 
     event = receive(
         message("replay-keep", 1),

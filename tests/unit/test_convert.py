@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from local_pipeline.connect_emulator import check_start_email_contact
 from ses_to_connect.convert import build_requests, client_token, plan
 from ses_to_connect.limits import MAX_BODY, MAX_HEADER_VALUE, MAX_SUBJECT
 from ses_to_connect.settings import BodyPreference, ConnectAddress
+from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
 from tests.unit.builders import (
     MESSAGE_ID,
     SALES,

@@ -2,7 +2,7 @@
 
 A permanent error (a wrong flow id, a deleted object, an event that is not SES's) will fail
 the same way on every retry, so the handler sends the event straight to the queue in the
-shape Lambda itself uses for on-failure destination records; ``python -m operations
+shape Lambda itself uses for on-failure destination records; ``ses-to-connect
 redrive`` reads both kinds the same way.
 """
 
