@@ -23,9 +23,9 @@ from typing import NamedTuple
 
 from ses_to_connect import budget, charsets
 from ses_to_connect.addresses import parse_addresses
+from ses_to_connect.budget import Bound, Meter
 from ses_to_connect.headers import clean_text, decode_8bit, header_text, without_lone_surrogates
 from ses_to_connect.limits import MAX_SUBJECT
-from ses_to_connect.budget import Bound, Meter
 from ses_to_connect.model import Address, DefectKind, Defects
 
 BODY_TYPES = ("text/html", "text/plain")
