@@ -23,7 +23,7 @@ from typing import NamedTuple
 from ses_to_connect import budget
 from ses_to_connect.budget import Bound
 
-__all__ = ["Decoded", "codec_for", "decode"]
+__all__ = ["Decoded", "codec_for", "decode", "decode_as"]
 
 # WHATWG encoding name -> its labels, space-separated: encodings.json of whatwg/encoding at
 # a985b62 (May 2026), with iso-8859-8-i folded into iso-8859-8 (the same decoder). Left out:
@@ -208,6 +208,11 @@ def decode(data: bytes, encoding: str | None, hints: Sequence[str] = ()) -> Deco
     elif data.isascii() and b"\x1b" not in data:
         return Decoded(data.decode("ascii"), "utf-8", clean=True, guessed=False)
     return _guess(data, encoding, hints)
+
+
+def decode_as(data: bytes, encoding: str) -> str:
+    """More of a text already read with ``encoding`` (a :class:`Decoded`'s), bad bytes as U+FFFD."""
+    return _decode(data, encoding, "replace")
 
 
 def _guess(data: bytes, declared: str | None, hints: Sequence[str]) -> Decoded:

@@ -307,12 +307,16 @@ def _body(body: Body | None, raw_uri: str, defects: Defects) -> Body:
     if len(body.text) <= MAX_BODY:
         return body
     defects.add(DefectKind.BODY_TRUNCATED)
+    # The text is read only a little past the limit (budget.MAX_TEXT_CHARS): its whole length is
+    # not known, and what the note can say is how much is shown.
     note = (
-        f"[Message truncated: {MAX_BODY:,} of {len(body.text):,} characters shown. "
+        f"[Message truncated: the first {MAX_BODY:,} characters are shown. "
         f"The original message is stored at {raw_uri}]"
     )
     note = f"<hr><p>{note}</p>" if body.content_type == "text/html" else f"\n\n{note}"
-    return Body(body.text[: MAX_BODY - len(note)] + note, body.content_type)
+    shown = MAX_BODY - len(note)
+    note = note.replace(f"{MAX_BODY:,}", f"{shown:,}", 1)  # as many digits: the length holds
+    return Body(body.text[:shown] + note, body.content_type)
 
 
 def _headers(message: ParsedMessage, record: SesRecord, defects: Defects) -> dict[EmailHeaderTypeType, str]:

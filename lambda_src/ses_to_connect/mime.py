@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from ses_to_connect import budget, charsets
 from ses_to_connect.addresses import parse_addresses
-from ses_to_connect.budget import Bound, Meter
+from ses_to_connect.budget import MAX_TEXT_CHARS, Bound, Meter
 from ses_to_connect.headers import clean_text, decode_8bit, header_text, without_lone_surrogates
 from ses_to_connect.limits import MAX_SUBJECT
 from ses_to_connect.model import Address, DefectKind, Defects
@@ -37,6 +37,7 @@ REPORT_TYPES = frozenset(
 TEXT_SEPARATOR = "\n\n----\n\n"  # between the parts of a text body
 HTML_SEPARATOR = "\n<hr>\n"  # between the parts of an HTML body
 HEADER_BYTES = 256 * 1024  # kept while parsing, to recover the headers of an unparsable structure
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 FEED_BYTES = 64 * 1024  # what the parser is given at a time: a bound reached stops it within one
 # Headers the loop guards and verdict fallback read; kept decoded, lower-cased names.
 GUARD_HEADERS = (
@@ -243,6 +244,9 @@ def render_forwarded(message: Message, defects: Defects) -> str:
     text = body.text if body else ""
     if body and body.content_type == "text/html":
         text = _html_as_text(text)
+    if len(text) > MAX_TEXT_CHARS:
+        defects.add(DefectKind.TEXT_CUT, "forwarded")
+        text = text[:MAX_TEXT_CHARS] + "\n\n[Truncated: the rest is in the original message.]"
     return "\n".join([*lines, "", text.replace("\r\n", "\n")])
 
 
@@ -395,9 +399,18 @@ class _Piece(NamedTuple):
 
 
 def _read(pieces: list[_Piece]) -> list[Body]:
-    """The pieces' text; a piece that is only white space shows nothing."""
-    bodies = [Body(piece.read(), piece.content_type) for piece in pieces]
-    return [body for body in bodies if body.text.strip()]
+    """The pieces' text; a piece that is only white space shows nothing. Once more text is read
+    than can reach the agent, the pieces after it are not decoded."""
+    bodies: list[Body] = []
+    size = 0
+    for piece in pieces:
+        if size > MAX_TEXT_CHARS:
+            break
+        body = Body(piece.read(), piece.content_type)
+        if body.text.strip():
+            bodies.append(body)
+            size += len(body.text)
+    return bodies
 
 
 def _choose(options: list[list[_Piece]], prefer: str) -> list[_Piece]:
@@ -479,14 +492,36 @@ def _decode_text(part: Message, defects: Defects) -> str:
     if not data:
         return ""
     declared = _charset(part, defects)
-    decoded = charsets.decode(data, declared)
+    # Only as much as can reach the agent is decoded: the first MAX_TEXT_CHARS bytes decide the
+    # charset, and multi-byte text is read on in it until there are more characters than that.
+    wide = (declared is not None and declared.startswith("utf-16")) or data.startswith(_UTF16_BOMS)
+    head = _cut(data, 0, MAX_TEXT_CHARS, even=wide)
+    decoded = charsets.decode(data[:head], declared)
     if declared is not None and (not decoded.clean or decoded.guessed):
         defects.add(DefectKind.CHARSET_MISMATCH, declared)
     elif declared is None and decoded.guessed and part.get_param("charset") is None:
         defects.add(DefectKind.UNDECLARED_8BIT_BODY)
     if decoded.guessed:
         defects.add(DefectKind.CHARSET_GUESSED, decoded.encoding)
-    return without_lone_surrogates(decoded.text)
+    pieces, size, start = [decoded.text], len(decoded.text), head
+    while start < len(data) and size <= MAX_TEXT_CHARS:
+        end = _cut(data, start, MAX_TEXT_CHARS + 1 - size, even=decoded.encoding.startswith("utf-16"))
+        pieces.append(charsets.decode_as(data[start:end], decoded.encoding))
+        size, start = size + len(pieces[-1]), end
+    text = "".join(pieces)
+    return without_lone_surrogates(text[: MAX_TEXT_CHARS + 1] if len(text) > MAX_TEXT_CHARS else text)
+
+
+def _cut(data: bytes, start: int, size: int, *, even: bool) -> int:
+    """Where to end a piece of at most ``size`` bytes from ``start``: after its last line break,
+    so that no character is split (UTF-16: at an even length), or at the end of the data."""
+    end = start + size
+    if end >= len(data):
+        return len(data)
+    if even:
+        return end - (end - start) % 2
+    line_end = data.rfind(b"\n", start, end)
+    return line_end + 1 if line_end >= start else end
 
 
 def _declared_charsets(message: Message) -> list[str]:
