@@ -30,7 +30,7 @@ from ses_to_connect.budget import (
 from ses_to_connect.limits import MAX_BODY
 from ses_to_connect.mime import parse_message
 from ses_to_connect.model import Defects
-from tests.unit.builders import SUPPORT, only_request, raw_message, run
+from tests.unit.builders import SUPPORT, count_detections, only_request, raw_message, run
 
 # Six header lines, and the blank line that ends them: seven lines the parser reads.
 HEAD = (
@@ -124,14 +124,7 @@ def test_encoded_words_are_decoded_up_to_the_bound(over: bool) -> None:
 @pytest.mark.parametrize("over", [False, True])
 def test_charset_detections_are_counted_per_message(over: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """One unusable word in each file name: the detections of all parts share one budget."""
-    calls: list[bytes] = []
-    detect = charsets._detect
-
-    def counting(data: bytes) -> str | None:
-        calls.append(data)
-        return detect(data)
-
-    monkeypatch.setattr(charsets, "_detect", counting)
+    calls = count_detections(monkeypatch)
     named = b'--b\r\nContent-Type: application/pdf; name="=?x-unknown?q?=E9t=E9?=.pdf"\r\n\r\nx\r\n'
     conversion = run(MIXED + TEXT_PART + named * (MAX_DETECTIONS + over) + END)
     assert len(calls) == MAX_DETECTIONS

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from ses_to_connect import budget, charsets
+from ses_to_connect import budget
 from ses_to_connect.budget import MAX_DETECTIONS, Bound
 from ses_to_connect.charsets import codec_for, decode
 from ses_to_connect.headers import decode_words
 from ses_to_connect.model import Defects
-from tests.unit.builders import SUPPORT, only_request, raw_message, run
+from tests.unit.builders import SUPPORT, count_detections, only_request, raw_message, run
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 FROM = "Customer <customer@example.org>"
@@ -336,14 +336,7 @@ def test_a_header_of_many_unusable_encoded_words_is_not_detected_word_by_word(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each detection costs a fraction of a millisecond: thousands of hostile words must not add up."""
-    calls: list[bytes] = []
-    detect = charsets._detect
-
-    def counting(data: bytes) -> str | None:
-        calls.append(data)
-        return detect(data)
-
-    monkeypatch.setattr(charsets, "_detect", counting)
+    calls = count_detections(monkeypatch)
     word = "=?x-unknown?B?" + base64.b64encode("Привет".encode("cp1251")).decode() + "?="
 
     few = decode_words(" x ".join([word] * 3), Defects(), "subject")
