@@ -171,9 +171,9 @@ class _BoundedInput(BufferedSubFile):  # type: ignore[misc]  # not in typeshed
 
     The stdlib parser builds a Message for every part and keeps every header line and every
     line of the part being read as a string of its own; a few megabytes of empty parts or
-    header lines cost gigabytes. Here the lines it reads are counted (header lines and bytes
-    apart) and, once a bound is passed, it reads an end of data, as if the message stopped
-    there: it finishes the parts it is in, and what was read is delivered.
+    header lines cost gigabytes. Here lines are counted as they arrive, and header lines and
+    bytes as the parser reads them; once a bound is passed, it reads an end of data, as if the
+    message stopped there: it finishes the parts it is in, and what was read is delivered.
     """
 
     def __init__(self, meter: Meter) -> None:
