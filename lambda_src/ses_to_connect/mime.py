@@ -274,9 +274,10 @@ def render_forwarded(message: Message, defects: Defects) -> str:
     text = body.text if body else ""
     if body and body.content_type == "text/html":
         text = _html_as_text(text)
-    if len(text) > MAX_TEXT_CHARS:
-        defects.add(DefectKind.TEXT_CUT, "forwarded")
-        text = text[:MAX_TEXT_CHARS] + "\n\n[Truncated: the rest is in the original message.]"
+    meter = budget.current()  # the .txt files are kept until stored: their text shares one bound
+    room = meter.room(Bound.FORWARDED_CHARS)
+    if not meter.take(Bound.FORWARDED_CHARS, len(text)):
+        text = text[:room] + "\n\n[Truncated: the rest is in the original message.]"
     return "\n".join([*lines, "", text.replace("\r\n", "\n")])
 
 

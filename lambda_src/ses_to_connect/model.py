@@ -62,7 +62,7 @@ class DefectKind(StrEnum):
     PARSE_STOPPED = "parse_stopped"  # :parts, header_lines, header_bytes or lines; the rest is unread
     ENCODED_WORDS_CAPPED = "encoded_words_capped"  # :encoded_words; later words stay as written
     CHARSET_DETECTIONS_CAPPED = "charset_detections_capped"  # :charset_detections; windows-1252 after
-    TEXT_CUT = "text_cut"  # :forwarded; read only as far as can reach the agent
+    TEXT_CUT = "text_cut"  # :forwarded_text; forwarded messages' .txt cut where the budget ends
     TNEF_OVER_BUDGET = "tnef_over_budget"  # :objects, count, depth or copy; the files before it are kept
     # Charsets.
     CHARSET_MISMATCH = "charset_mismatch"  # :declared charset

@@ -13,11 +13,12 @@ import time
 
 import pytest
 
-from ses_to_connect import charsets, tnef
+from ses_to_connect import budget, charsets, tnef
 from ses_to_connect.attachments import find_candidates
 from ses_to_connect.budget import (
     MAX_DETECTIONS,
     MAX_ENCODED_WORDS,
+    MAX_FORWARDED_CHARS,
     MAX_HEADER_BYTES,
     MAX_HEADER_LINES,
     MAX_LINES,
@@ -163,16 +164,35 @@ def test_a_long_utf_16_text_is_read_on_whole_characters(bom: bytes) -> None:
     assert len(message.body.text) == MAX_TEXT_CHARS + 1  # one past: convert marks it truncated
 
 
+def forwarded(text: bytes) -> bytes:
+    inner = b"Subject: old\r\nContent-Type: text/plain\r\n\r\n" + text + b"\r\n"
+    return b"--b\r\nContent-Type: message/rfc822\r\n\r\n" + inner
+
+
+def forwarded_texts(raw: bytes) -> tuple[list[str], list[str]]:
+    """The .txt of each forwarded message, and the defects, as the conversion's plan finds them."""
+    defects = Defects()
+    with budget.metered() as meter:
+        message = parse_message(raw)
+        candidates, _ = find_candidates(message.files, None, defects)
+        meter.report(defects)
+    return [candidate.payload().decode() for candidate in candidates], defects.as_list()
+
+
 @pytest.mark.parametrize("over", [False, True])
 def test_a_forwarded_text_is_cut_where_the_agent_stops_reading(over: bool) -> None:
-    inner = b"Subject: old\r\nContent-Type: text/plain\r\n\r\n" + b"a" * (MAX_TEXT_CHARS + over) + b"\r\n"
-    forwarded = b"--b\r\nContent-Type: message/rfc822\r\n\r\n" + inner
-    message = parse_message(MIXED + TEXT_PART + forwarded + END)
-    defects = Defects()
-    candidates, _ = find_candidates(message.files, None, defects)
-    text = candidates[0].payload().decode()
-    assert "a" * MAX_TEXT_CHARS in text and "a" * (MAX_TEXT_CHARS + 1) not in text
-    assert ("text_cut:forwarded" in defects.as_list()) is over
+    texts, defects = forwarded_texts(MIXED + TEXT_PART + forwarded(b"a" * (MAX_FORWARDED_CHARS + over)) + END)
+    assert "a" * MAX_FORWARDED_CHARS in texts[0] and "a" * (MAX_FORWARDED_CHARS + 1) not in texts[0]
+    assert ("text_cut:forwarded_text" in defects) is over
+
+
+def test_forwarded_messages_share_one_bound() -> None:
+    """Their .txt files are all kept until stored: 38 MB in 8 forwarded messages held 209 MiB."""
+    first, second = b"a" * (MAX_FORWARDED_CHARS - 10), b"b" * 20
+    texts, defects = forwarded_texts(MIXED + TEXT_PART + forwarded(first) + forwarded(second) + END)
+    assert first.decode() in texts[0]
+    assert "b" * 10 in texts[1] and "b" * 11 not in texts[1]
+    assert "text_cut:forwarded_text" in defects
 
 
 @pytest.mark.parametrize("over", [False, True])
