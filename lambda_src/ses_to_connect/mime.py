@@ -10,10 +10,10 @@ returned as a file for the attachment rules.
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from email.errors import MessageError
-from email.feedparser import BytesFeedParser
+from email.feedparser import BufferedSubFile, BytesFeedParser  # type: ignore[attr-defined]
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import Compat32
@@ -21,8 +21,9 @@ from functools import partial
 from types import MappingProxyType
 from typing import NamedTuple
 
-from ses_to_connect import charsets
+from ses_to_connect import budget, charsets
 from ses_to_connect.addresses import parse_addresses
+from ses_to_connect.budget import LIMITS, MAX_PARAMETER_HEADER, MAX_PARAMETERS, MAX_TEXT_CHARS, Bound, Meter
 from ses_to_connect.headers import clean_text, decode_8bit, header_text, without_lone_surrogates
 from ses_to_connect.limits import MAX_SUBJECT
 from ses_to_connect.model import Address, DefectKind, Defects, Smime
@@ -46,6 +47,9 @@ PKCS7_SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x
 MAX_SMIME_LAYERS = 3  # signed, encrypted, signed again ("triple-wrapped", RFC 2634) at the most
 _HEADING = "text/x-forwarded-heading"  # a piece that stands above the next one, without a rule
 HEADER_BYTES = 256 * 1024  # kept while parsing, to recover the headers of an unparsable structure
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+FEED_BYTES = 64 * 1024  # what the parser is given at a time: a bound reached stops it within one
+PARAMETER_HEADERS = ("Content-Type", "Content-Disposition")  # the headers read for their parameters
 # Headers the loop guards and verdict fallback read; kept decoded, lower-cased names.
 GUARD_HEADERS = (
     "auto-submitted",
@@ -116,14 +120,21 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
     message) exhaust the stack. Such a message keeps its headers, is recorded as
     ``too_deeply_nested`` and gets no body or attachments; the raw message stays referenced.
     """
+    with budget.metered() as meter:
+        return _parse_message(raw, prefer, meter)
+
+
+def _parse_message(raw: bytes | Iterable[bytes], prefer: str, meter: Meter) -> ParsedMessage:
     head = bytearray()  # the first bytes, to recover the headers if the structure defeats the parser
     defects = Defects()
     try:
-        parser = BytesFeedParser(policy=_POLICY)
-        for chunk in [raw] if isinstance(raw, bytes) else raw:
+        parser = _BoundedParser(meter, defects)
+        for chunk in _pieces([raw] if isinstance(raw, bytes) else raw):
             if len(head) < HEADER_BYTES:
                 head += chunk[: HEADER_BYTES - len(head)]
             parser.feed(chunk)
+            if parser.stopped:  # a bound was reached: the rest of the message is not read
+                break
         message = parser.close()
         for part in message.walk():
             for defect in part.defects:
@@ -144,7 +155,7 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
     def addresses(name: str) -> tuple[Address, ...]:
         return tuple(parse_addresses(message.get_all(name, []), defects, name.lower(), hints))
 
-    return ParsedMessage(
+    parsed = ParsedMessage(
         # Encoded words take at most ~12 raw characters per decoded one; past that, waste.
         subject=text("Subject", limit=12 * MAX_SUBJECT),
         from_=addresses("From"),
@@ -161,9 +172,108 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
         body=body,
         files=tuple(files),
         root=message,
-        defects=tuple(defects.as_list()),
+        defects=(),
         smime=tuple(dict.fromkeys(smime)),
     )
+    meter.report(defects)
+    return replace(parsed, defects=tuple(defects.as_list()))
+
+
+class _BoundedInput(BufferedSubFile):  # type: ignore[misc]  # not in typeshed
+    """The parser's lines, counted against the message's budget: at a bound, the data ends there.
+
+    The stdlib parser builds a Message for every part and keeps every header line and every
+    line of the part being read as a string of its own; a few megabytes of empty parts or
+    header lines cost gigabytes. Here lines are counted as they arrive, and header lines and
+    bytes as the parser reads them; once a bound is passed, it reads an end of data, as if the
+    message stopped there: it finishes the parts it is in, and what was read is delivered.
+    """
+
+    def __init__(self, meter: Meter) -> None:
+        super().__init__()
+        self.meter = meter
+        self.in_headers = False
+        self.full = False  # the lines bound is reached: the lines already pushed are the last
+        self.stopped = False  # a bound is reached: the parser reads an end of data
+
+    def pushlines(self, lines: list[str]) -> None:
+        """Lines are counted as they arrive, a chunk at a time (a count per line costs 10%)."""
+        if self.full or self.stopped:
+            return
+        if not self.meter.take(Bound.LINES, len(lines)):
+            self.full = True
+            lines = lines[: max(0, len(lines) - (self.meter.used[Bound.LINES] - LIMITS[Bound.LINES]))]
+        super().pushlines(lines)
+
+    def readline(self) -> str | object:
+        if self.stopped:
+            return ""
+        line: str | object = super().readline()
+        if not self.in_headers or not isinstance(line, str) or not line:  # NeedMoreData, end of a part
+            return line
+        if self.meter.take(Bound.HEADER_LINES) and self.meter.take(Bound.HEADER_BYTES, len(line)):
+            return line
+        self.stop()
+        return ""
+
+    def stop(self) -> None:
+        self.stopped = True
+        self._lines.clear()  # the stdlib's private deque of lines not yet read
+
+
+class _BoundedParser(BytesFeedParser):
+    """The stdlib feed parser, reading within the message's budget (see :class:`_BoundedInput`):
+    parts are counted as they begin, header lines while a part's headers are read."""
+
+    def __init__(self, meter: Meter, defects: Defects) -> None:
+        super().__init__(policy=_POLICY)
+        self._input: _BoundedInput = _BoundedInput(meter)  # read by the parser's generator from its start
+        self._meter = meter
+        self._defects = defects
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the parser reads no more of the message: feeding it more is wasted."""
+        return self._input.stopped or self._input.full
+
+    def _new_message(self) -> None:
+        if not self._meter.take(Bound.PARTS):
+            self._input.stop()
+        super()._new_message()  # type: ignore[misc]  # the stdlib's private method
+        self._input.in_headers = True
+
+    def _parse_headers(self, lines: list[str]) -> None:
+        self._input.in_headers = False
+        super()._parse_headers(lines)  # type: ignore[misc]  # the stdlib's private method
+        part: Message = self._cur  # type: ignore[attr-defined]  # the part whose headers these are
+        for name in PARAMETER_HEADERS:  # before the parser reads the boundary from them
+            values = [str(value) for value in part.get_all(name, [])]
+            kept = [_parameters_within_budget(value) for value in values]
+            if kept != values:
+                self._defects.add(DefectKind.HEADER_TRUNCATED, name.lower())
+                del part[name]
+                for value in kept:
+                    part[name] = value
+
+
+def _parameters_within_budget(value: str) -> str:
+    """A Content-Type or Content-Disposition value cut to MAX_PARAMETER_HEADER characters and
+    MAX_PARAMETERS parameters: the stdlib reads parameters in time quadratic in their number
+    and length (a 64 kB value of semicolons took 5 s a read), and reads them many times a part."""
+    value = value[:MAX_PARAMETER_HEADER]
+    end = -1
+    for _ in range(MAX_PARAMETERS + 1):
+        end = value.find(";", end + 1)
+        if end < 0:
+            return value
+    return value[:end]
+
+
+def _pieces(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks cut to at most FEED_BYTES each, so that the parser stops soon after a bound."""
+    for chunk in chunks:
+        for start in range(0, len(chunk), FEED_BYTES):
+            yield chunk[start : start + FEED_BYTES] if len(chunk) > FEED_BYTES else chunk
 
 
 def render_forwarded(message: Message, defects: Defects) -> str:
@@ -172,6 +282,10 @@ def render_forwarded(message: Message, defects: Defects) -> str:
     text = body.text if body else ""
     if body and body.content_type == "text/html":
         text = _html_as_text(text)
+    meter = budget.current()  # the .txt files are kept until stored: their text shares one bound
+    room = meter.room(Bound.FORWARDED_CHARS)
+    if not meter.take(Bound.FORWARDED_CHARS, len(text)):
+        text = text[:room] + "\n\n[Truncated: the rest is in the original message.]"
     return "\n".join([_forwarded_headers(message, defects), "", text.replace("\r\n", "\n")])
 
 
@@ -357,9 +471,13 @@ def _decode_forwarded(part: Message, defects: Defects) -> None:
 
 
 def _parse_inner(data: bytes, defects: Defects) -> Message:
-    """A message or MIME entity found inside a part (a base64 forward, a signed S/MIME entity)."""
-    parser = BytesFeedParser(policy=_POLICY)
-    parser.feed(data)
+    """A message or MIME entity found inside a part (a base64 forward, a signed S/MIME entity),
+    read within the message's budget."""
+    parser = _BoundedParser(budget.current(), defects)
+    for piece in _pieces([data]):
+        parser.feed(piece)
+        if parser.stopped:
+            break
     message = parser.close()
     for found in message.walk():
         for defect in found.defects:
@@ -393,9 +511,18 @@ class _Piece(NamedTuple):
 
 
 def _read(pieces: list[_Piece]) -> list[Body]:
-    """The pieces' text; a piece that is only white space shows nothing."""
-    bodies = [Body(piece.read(), piece.content_type) for piece in pieces]
-    return [body for body in bodies if body.text.strip()]
+    """The pieces' text; a piece that is only white space shows nothing. Once more text is read
+    than can reach the agent, the pieces after it are not decoded."""
+    bodies: list[Body] = []
+    size = 0
+    for piece in pieces:
+        if size > MAX_TEXT_CHARS:
+            break
+        body = Body(piece.read(), piece.content_type)
+        if body.text.strip():
+            bodies.append(body)
+            size += len(body.text)
+    return bodies
 
 
 def _choose(options: list[list[_Piece]], prefer: str) -> list[_Piece]:
@@ -508,14 +635,36 @@ def _decode_text(part: Message, defects: Defects) -> str:
     if not data:
         return ""
     declared = _charset(part, defects)
-    decoded = charsets.decode(data, declared)
+    # Only as much as can reach the agent is decoded: the first MAX_TEXT_CHARS bytes decide the
+    # charset, and multi-byte text is read on in it until there are more characters than that.
+    wide = (declared is not None and declared.startswith("utf-16")) or data.startswith(_UTF16_BOMS)
+    head = _cut(data, 0, MAX_TEXT_CHARS, even=wide)
+    decoded = charsets.decode(data[:head], declared)
     if declared is not None and (not decoded.clean or decoded.guessed):
         defects.add(DefectKind.CHARSET_MISMATCH, declared)
     elif declared is None and decoded.guessed and part.get_param("charset") is None:
         defects.add(DefectKind.UNDECLARED_8BIT_BODY)
     if decoded.guessed:
         defects.add(DefectKind.CHARSET_GUESSED, decoded.encoding)
-    return without_lone_surrogates(decoded.text)
+    pieces, size, start = [decoded.text], len(decoded.text), head
+    while start < len(data) and size <= MAX_TEXT_CHARS:
+        end = _cut(data, start, MAX_TEXT_CHARS + 1 - size, even=decoded.encoding.startswith("utf-16"))
+        pieces.append(charsets.decode_as(data[start:end], decoded.encoding))
+        size, start = size + len(pieces[-1]), end
+    text = "".join(pieces)
+    return without_lone_surrogates(text[: MAX_TEXT_CHARS + 1] if len(text) > MAX_TEXT_CHARS else text)
+
+
+def _cut(data: bytes, start: int, size: int, *, even: bool) -> int:
+    """Where to end a piece of at most ``size`` bytes from ``start``: after its last line break,
+    so that no character is split (UTF-16: at an even length), or at the end of the data."""
+    end = start + max(size, 2 if even else 1)
+    if end >= len(data):
+        return len(data)
+    if even:
+        return end - (end - start) % 2
+    line_end = data.rfind(b"\n", start, end)
+    return line_end + 1 if line_end >= start else end
 
 
 def _declared_charsets(message: Message) -> list[str]:

@@ -76,6 +76,12 @@ class DefectKind(StrEnum):
     TNEF_UNREADABLE = "tnef_unreadable"
     SMIME_UNREADABLE = "smime_unreadable"  # :invalid, no_content, too_many_layers or a CMS type
     CALENDAR_UNREADABLE = "calendar_unreadable"  # :too_large, too_many, invalid or no_event
+    # The per-message budget (budget.py): what a bound left unread, the detail naming the bound.
+    PARSE_STOPPED = "parse_stopped"  # :parts, header_lines, header_bytes or lines; the rest is unread
+    ENCODED_WORDS_CAPPED = "encoded_words_capped"  # :encoded_words; later words stay as written
+    CHARSET_DETECTIONS_CAPPED = "charset_detections_capped"  # :charset_detections; windows-1252 after
+    TEXT_CUT = "text_cut"  # :forwarded_text; forwarded messages' .txt cut where the budget ends
+    TNEF_OVER_BUDGET = "tnef_over_budget"  # :objects, count, depth or copy; the files before it are kept
     # Charsets.
     CHARSET_MISMATCH = "charset_mismatch"  # :declared charset
     UNDECLARED_8BIT_BODY = "undeclared_8bit_body"

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
+from ses_to_connect import charsets
 from ses_to_connect.convert import convert
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.model import Conversion
@@ -13,6 +14,7 @@ from ses_to_connect.ses_event import SesRecord, records
 from ses_to_connect.settings import ConnectAddress, Settings
 
 if TYPE_CHECKING:
+    import pytest
     from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
 
 SUPPORT = "support@example.com"
@@ -100,3 +102,16 @@ def only_request(conversion: Conversion) -> StartEmailContactRequestTypeDef:
 def raw_message(request: Mapping[str, Any]) -> dict[str, Any]:
     message: dict[str, Any] = request["EmailMessage"]["RawMessage"]
     return message
+
+
+def count_detections(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The bytes given to statistical charset detection from now on, one entry a detection."""
+    calls: list[bytes] = []
+    detect = charsets._detect
+
+    def counting(data: bytes) -> str | None:
+        calls.append(data)
+        return detect(data)
+
+    monkeypatch.setattr(charsets, "_detect", counting)
+    return calls

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from ses_to_connect import charsets
+from ses_to_connect import budget
+from ses_to_connect.budget import MAX_DETECTIONS, Bound
 from ses_to_connect.charsets import codec_for, decode
-from ses_to_connect.headers import MAX_WORDS_DETECTED, decode_words
+from ses_to_connect.headers import decode_words
 from ses_to_connect.model import Defects
-from tests.unit.builders import SUPPORT, only_request, raw_message, run
+from tests.unit.builders import SUPPORT, count_detections, only_request, raw_message, run
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 FROM = "Customer <customer@example.org>"
@@ -335,20 +336,17 @@ def test_a_header_of_many_unusable_encoded_words_is_not_detected_word_by_word(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each detection costs a fraction of a millisecond: thousands of hostile words must not add up."""
-    calls: list[bytes] = []
-    detect = charsets._detect
-
-    def counting(data: bytes) -> str | None:
-        calls.append(data)
-        return detect(data)
-
-    monkeypatch.setattr(charsets, "_detect", counting)
+    calls = count_detections(monkeypatch)
     word = "=?x-unknown?B?" + base64.b64encode("Привет".encode("cp1251")).decode() + "?="
 
     few = decode_words(" x ".join([word] * 3), Defects(), "subject")
     assert len(calls) == 3 and few.startswith("Привет x Привет")
     calls.clear()
 
-    many = decode_words(" x ".join([word] * (MAX_WORDS_DETECTED + 1)), Defects(), "references")
-    assert calls == []
-    assert many.startswith("Ïðèâåò x ")  # read as windows-1252, each word on its own
+    # The budget is per message: past it, every value of the message reads windows-1252.
+    with budget.metered() as meter:
+        first = decode_words(" x ".join([word] * (MAX_DETECTIONS - 1)), Defects(), "references")
+        many = decode_words(" x ".join([word] * 3), Defects(), "filename")
+    assert len(calls) == MAX_DETECTIONS and first.endswith("x Привет")
+    assert many.startswith("Привет x Ïðèâåò x ")  # read as windows-1252, each word on its own
+    assert Bound.DETECTIONS in meter.reached
