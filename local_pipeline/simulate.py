@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from local_pipeline.aws import BUCKET, DEFAULT_ADDRESSES, IDEMPOTENCY_TABLE, LocalAws, local_aws
 from local_pipeline.lambda_runtime import AsyncLambda
+from local_pipeline.sandbox import SandboxedHandler, SandboxLimits, run_usage
 from local_pipeline.ses import Receipt, receive
 from ses_to_connect.adapters.ledger import DELIVERY_PREFIX
 from ses_to_connect.ses_event import VERDICT_NAMES
@@ -48,6 +49,7 @@ class MessageReport:
     attachments_skipped: dict[str, int] = field(default_factory=dict)
     attempts: int = 1
     related_contact_id: str | None = None
+    usage: dict[str, Any] | None = None  # peak memory, CPU and any kill, when run under limits
 
 
 def eml_files(paths: Iterable[Path]) -> list[Path]:
@@ -64,17 +66,21 @@ def simulate(
     verdict_defaults: dict[str, str] | None = None,
     progress: Any = None,
     between_attempts: Callable[[float], None] = lambda _seconds: None,
+    limits: SandboxLimits | None = None,
 ) -> list[MessageReport]:
     """Run every file through SES storage, the handler and Lambda's retry semantics; verify each.
 
-    ``between_attempts`` runs where Lambda waits before a retry (given the wait in seconds).
+    ``between_attempts`` runs where Lambda waits before a retry (given the wait in seconds). With
+    ``limits`` each attempt runs in a process of its own under them (``local_pipeline.sandbox``):
+    a message that would exceed them is killed, retried and reported as Lambda would.
     """
     from ses_to_connect import handler  # noqa: PLC0415 (reads the environment local_aws set)
 
     handler.pipeline.cache_clear()
     s3, sqs = aws.client("s3"), aws.client("sqs")
+    sandbox = None if limits is None else SandboxedHandler(limits)
     runtime = AsyncLambda(
-        handler.lambda_handler,
+        handler.lambda_handler if sandbox is None else sandbox,
         sqs_client=sqs,
         failure_queue_url=aws.failure_queue_url,
         sleep=between_attempts,
@@ -92,6 +98,7 @@ def simulate(
         )
         message_id = event["Records"][0]["ses"]["mail"]["messageId"]
         # Powertools keeps disabled metrics and prints them past 100 values: not for this table.
+        runs_before = 0 if sandbox is None else len(sandbox.runs)
         with contextlib.redirect_stdout(io.StringIO()):
             invocation = runtime.invoke(event)
         if invocation.result is not None and invocation.result.get("failed"):
@@ -119,6 +126,8 @@ def simulate(
             report = MessageReport(
                 path.name, message_id, "failed", reason=reason, attempts=invocation.attempts
             )
+        if sandbox is not None:
+            report.usage = run_usage(sandbox.runs[runs_before:])
         if not _found_where_reported(report, aws, s3):
             report.reason = f"not found where reported ({report.outcome}); {report.reason or ''}".strip("; ")
             report.outcome = "lost"
@@ -174,7 +183,7 @@ def _failure_queue_message_ids(aws: LocalAws) -> set[str]:
     }
 
 
-def table(reports: Sequence[MessageReport]) -> str:
+def table(reports: Sequence[MessageReport], limits: SandboxLimits | None = None) -> str:
     rows = [("message", "outcome", "contacts", "thread of", "attachments", "reason")]
     for r in reports:
         skipped = sum(r.attachments_skipped.values())
@@ -201,7 +210,24 @@ def table(reports: Sequence[MessageReport]) -> str:
         for o in ("contact", "id_unknown", "quarantine", "failed", "lost", "skipped")
         if counts[o]
     )
-    return "\n".join([*lines, "", f"{len(reports)} messages: {summary}"])
+    return "\n".join([*lines, "", f"{len(reports)} messages: {summary}", *_usage_lines(reports, limits)])
+
+
+def _usage_lines(reports: Sequence[MessageReport], limits: SandboxLimits | None) -> list[str]:
+    if limits is None:
+        return []
+    measured = [r for r in reports if r.usage is not None]
+    lines = [f"limits: {limits.describe()}"]
+    if measured:
+        peak = max(measured, key=lambda r: r.usage["peak_rss_mib"] if r.usage else 0.0)
+        cpu = max(measured, key=lambda r: r.usage["cpu_seconds"] if r.usage else 0.0)
+        assert peak.usage is not None and cpu.usage is not None  # noqa: S101 (filtered above)
+        lines.append(
+            f"highest: {peak.usage['peak_rss_mib']:.0f} MiB resident ({peak.file}), "
+            f"{cpu.usage['cpu_seconds']:.2f} CPU-s ({cpu.file})"
+        )
+    lines.extend(f"killed: {r.file}: {r.usage['killed']}" for r in measured if r.usage and r.usage["killed"])
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="write a JSON report here")
     parser.add_argument("--connect-endpoint", help="use this Connect endpoint instead of the local emulator")
     parser.add_argument("--connect-tps", type=float, help="emulated StartEmailContact quota, requests/second")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the handler in this process, without the deployed memory and time limits (faster)",
+    )
     parser.add_argument(
         "--connect-address",
         action="append",
@@ -232,16 +263,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing or not files:
         parser.error(f"no such .eml file: {', '.join(missing)}" if missing else "no .eml files found")
     defaults = {name: getattr(args, name) for name in VERDICT_NAMES if getattr(args, name)}
+    limits = None if args.in_process else SandboxLimits.deployed()
     with local_aws(
         connect_endpoint=args.connect_endpoint,
         connect_tps=args.connect_tps,
         addresses=tuple(args.addresses or DEFAULT_ADDRESSES),
     ) as aws:
         reports = simulate(
-            files, aws, verdict_defaults=defaults, progress=sys.stderr if len(files) > 1 else None
+            files,
+            aws,
+            verdict_defaults=defaults,
+            progress=sys.stderr if len(files) > 1 else None,
+            limits=limits,
         )
-    print(table(reports))
+    print(table(reports, limits))
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(json.dumps({"messages": [asdict(r) for r in reports]}, indent=2) + "\n")
+        report = {"limits": _limits_report(limits), "messages": [asdict(r) for r in reports]}
+        args.report.write_text(json.dumps(report, indent=2) + "\n")
     return 1 if any(r.outcome == "lost" for r in reports) else 0
+
+
+def _limits_report(limits: SandboxLimits | None) -> dict[str, Any] | None:
+    if limits is None:
+        return None
+    return {
+        **asdict(limits),
+        "vcpu_share": round(limits.vcpu_share, 4),
+        "cpu_seconds": round(limits.cpu_seconds, 2),
+        "processing_cpu_seconds": round(limits.processing_cpu_seconds, 2),
+    }
