@@ -35,6 +35,7 @@ Python runtime reports it.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import select
@@ -50,6 +51,7 @@ from typing import IO, Any
 
 from local_pipeline.lambda_runtime import LambdaContext, ReportedError
 
+HANDLER = "ses_to_connect.handler:lambda_handler"  # the function's configured handler, as module:name
 FULL_VCPU_MB = 1769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
 MIB = 1024 * 1024
 POLL_SECONDS = 0.01
@@ -129,9 +131,10 @@ class FunctionError(ReportedError):
 class SandboxedHandler:
     """A ``Handler`` for :class:`~local_pipeline.lambda_runtime.AsyncLambda`; ``runs`` keeps every
     invocation's usage, in order. The child gets this process's environment (``local_aws`` puts
-    the function's settings there) and ``extra_env``."""
+    the function's settings there) and ``extra_env``; ``entry`` is the handler it imports and runs."""
 
     limits: SandboxLimits
+    entry: str = HANDLER
     extra_env: dict[str, str] = field(default_factory=dict)
     runs: list[SandboxRun] = field(default_factory=list)
 
@@ -163,7 +166,7 @@ class SandboxedHandler:
         env = {**os.environ, "PYTHONPATH": python_path, **self.extra_env}
         started = time.monotonic()
         child = subprocess.Popen(  # noqa: S603 (a fixed command: this interpreter and module)
-            [sys.executable, "-m", "local_pipeline.sandbox", str(write_end)],
+            [sys.executable, "-m", "local_pipeline.sandbox", str(write_end), self.entry],
             stdin=subprocess.PIPE,
             stdout=log,
             stderr=log,
@@ -281,9 +284,10 @@ def run_usage(runs: list[SandboxRun]) -> dict[str, Any]:
     }
 
 
-def _child(control_fd: int) -> None:
+def _child(control_fd: int, entry: str) -> None:
     """The sandbox's side: import (the init phase), say so, run one event, answer, exit."""
-    from ses_to_connect import handler  # noqa: PLC0415 (the init phase starts here)
+    module, name = entry.split(":")
+    handler = getattr(importlib.import_module(module), name)  # the init phase
 
     def cpu() -> float:
         usage = os.times()
@@ -299,7 +303,7 @@ def _child(control_fd: int) -> None:
             aws_request_id=request["requestId"],
         )
         try:
-            reply: dict[str, Any] = {"result": handler.lambda_handler(request["event"], context)}
+            reply: dict[str, Any] = {"result": handler(request["event"], context)}
         except Exception as exc:  # noqa: BLE001 (reported as the Python runtime reports it)
             reply = {
                 "errorType": type(exc).__name__,
@@ -311,4 +315,4 @@ def _child(control_fd: int) -> None:
 
 
 if __name__ == "__main__":
-    _child(int(sys.argv[1]))
+    _child(int(sys.argv[1]), sys.argv[2])

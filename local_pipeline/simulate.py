@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from local_pipeline.aws import BUCKET, DEFAULT_ADDRESSES, IDEMPOTENCY_TABLE, LocalAws, local_aws
-from local_pipeline.lambda_runtime import AsyncLambda
+from local_pipeline.lambda_runtime import AsyncLambda, ReportedError
 from local_pipeline.sandbox import SandboxedHandler, SandboxLimits, run_usage
 from local_pipeline.ses import Receipt, receive
 from ses_to_connect.adapters.ledger import DELIVERY_PREFIX
@@ -122,7 +122,9 @@ def simulate(
                 related_contact_id=result["relatedContactId"],
             )
         else:
-            reason = f"{type(invocation.error).__name__}: {invocation.error}"
+            error = invocation.error
+            kind = error.error_type if isinstance(error, ReportedError) else type(error).__name__
+            reason = f"{kind}: {error}"
             report = MessageReport(
                 path.name, message_id, "failed", reason=reason, attempts=invocation.attempts
             )
