@@ -22,6 +22,7 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, NamedTuple
 
+from ses_to_connect import tnef
 from ses_to_connect.headers import clean_text, decode_words, header_text, message_ids
 from ses_to_connect.limits import (
     ALLOWED_ATTACHMENT_EXTENSIONS,
@@ -31,7 +32,7 @@ from ses_to_connect.limits import (
     MAX_S3_URL,
 )
 from ses_to_connect.mime import decoded_payload, is_forwarded, render_forwarded
-from ses_to_connect.model import DefectKind, Defects
+from ses_to_connect.model import Defects
 
 if TYPE_CHECKING:
     from ses_to_connect.ports import AttachmentSink
@@ -295,21 +296,12 @@ def _forwarded(part: Message, name: str, defects: Defects) -> Candidate:
 
 
 def _unpack_tnef(part: Message, defects: Defects) -> list[Candidate] | None:
-    """Outlook's winmail.dat: its attachments, unpacked with tnefparse; None if unreadable."""
-    try:
-        from tnefparse import TNEF  # noqa: PLC0415 (only Outlook mail needs it)
-    except ImportError:
-        defects.add(DefectKind.TNEF_UNSUPPORTED)
-        return None
-    data = decoded_payload(part, defects)
-    try:
-        tnef = TNEF(data)
-        files = [(str(a.long_filename() or a.name or "attachment"), bytes(a.data)) for a in tnef.attachments]
-    except Exception:  # noqa: BLE001 (tnefparse raises anything on damaged input)
-        defects.add(DefectKind.TNEF_UNREADABLE)
+    """Outlook's winmail.dat: its attachments (see :mod:`tnef`); None if unreadable."""
+    unpacked = tnef.unpack(decoded_payload(part, defects), defects)
+    if not unpacked.readable:
         return None
     candidates = []
-    for file_name, content in files:
+    for file_name, content in unpacked.files:
         name = _shorten(clean_text(re.split(r"[\\/]", file_name)[-1]) or "attachment", MAX_FILE_NAME)
         candidates.append(
             Candidate(name, "application/octet-stream", False, len(content), _constant(content))

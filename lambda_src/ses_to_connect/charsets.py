@@ -20,7 +20,10 @@ from functools import cache
 from importlib import import_module
 from typing import NamedTuple
 
-__all__ = ["Decoded", "codec_for", "decode"]
+from ses_to_connect import budget
+from ses_to_connect.budget import Bound
+
+__all__ = ["Decoded", "codec_for", "decode", "decode_as"]
 
 # WHATWG encoding name -> its labels, space-separated: encodings.json of whatwg/encoding at
 # a985b62 (May 2026), with iso-8859-8-i folded into iso-8859-8 (the same decoder). Left out:
@@ -179,11 +182,11 @@ def codec_for(label: str) -> str | None:
     return "us-ascii" if name in _ASCII_LABELS else _BY_LABEL[name]
 
 
-def decode(data: bytes, encoding: str | None, hints: Sequence[str] = (), *, detect: bool = True) -> Decoded:
+def decode(data: bytes, encoding: str | None, hints: Sequence[str] = ()) -> Decoded:
     """``data`` read with ``encoding`` (from :func:`codec_for`; None: undeclared or unusable).
 
-    ``hints`` are other encodings the message declares, tried before detection; without
-    ``detect``, windows-1252 stands in for detection (it costs a fraction of a millisecond a call).
+    ``hints`` are other encodings the message declares, tried before detection. Detections are
+    counted in the message's budget (:mod:`budget`); once it is spent, windows-1252 stands in.
     """
     for bom, bom_encoding in _BOMS:  # a byte-order mark wins over the label, as in browsers
         if data.startswith(bom):
@@ -204,10 +207,15 @@ def decode(data: bytes, encoding: str | None, hints: Sequence[str] = (), *, dete
             pass
     elif data.isascii() and b"\x1b" not in data:
         return Decoded(data.decode("ascii"), "utf-8", clean=True, guessed=False)
-    return _guess(data, encoding, hints, detect)
+    return _guess(data, encoding, hints)
 
 
-def _guess(data: bytes, declared: str | None, hints: Sequence[str], detect: bool) -> Decoded:
+def decode_as(data: bytes, encoding: str) -> str:
+    """More of a text already read with ``encoding`` (a :class:`Decoded`'s), bad bytes as U+FFFD."""
+    return _decode(data, encoding, "replace")
+
+
+def _guess(data: bytes, declared: str | None, hints: Sequence[str]) -> Decoded:
     if data.isascii() and b"\x1b$" in data:  # ISO-2022-JP escapes in undeclared 7-bit text
         try:
             return Decoded(_decode(data, "iso-2022-jp", "strict"), "iso-2022-jp", clean=True, guessed=True)
@@ -227,7 +235,7 @@ def _guess(data: bytes, declared: str | None, hints: Sequence[str], detect: bool
                 return Decoded(_decode(data, hint, "strict"), hint, clean=True, guessed=True)
             except UnicodeError:
                 pass
-    encoding = (_detect(data) if detect else None) or FALLBACK
+    encoding = (_detect(data) if budget.current().take(Bound.DETECTIONS) else None) or FALLBACK
     text = _decode(data, encoding, "replace")
     return Decoded(text, encoding, "\ufffd" not in text, guessed=True)
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ses_to_connect import budget
 from ses_to_connect.addresses import is_valid_address
 from ses_to_connect.attachments import Candidate, Skipped, find_candidates, send, visible_name
 from ses_to_connect.headers import clean_text, message_ids
@@ -86,22 +87,24 @@ class Plan:
 def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) -> Plan:
     """Parse the message and decide its fate: destinations, customer, policy, attachment candidates."""
     prefer = "text/html" if settings.body_preference is BodyPreference.HTML else "text/plain"
-    message = parse_message(raw, prefer=prefer)
-    defects = Defects(message.defects)
-    decision = decide(message, record, settings)
-    destinations = _destinations(record, settings)
-    customer = _customer(message, record, settings, defects)
-    # An operator's replay may deliver what the policy quarantined; nothing else is overridden.
-    reason = None if record.replay and record.replay.deliver else decision.quarantine_reason
-    if reason is None and not destinations:
-        reason = "no_connect_recipient"
-    if reason is None and customer is None:
-        reason = "no_usable_sender"
-    candidates: list[Candidate] = []
-    skipped: list[Skipped] = []
-    if reason is None:
-        html = message.body.text if message.body and message.body.content_type == "text/html" else None
-        candidates, skipped = find_candidates(message.files, html, defects)
+    with budget.metered() as meter:  # one budget for the message, its files' names and contents
+        message = parse_message(raw, prefer=prefer)
+        defects = Defects(message.defects)
+        decision = decide(message, record, settings)
+        destinations = _destinations(record, settings)
+        customer = _customer(message, record, settings, defects)
+        # An operator's replay may deliver what the policy quarantined; nothing else is overridden.
+        reason = None if record.replay and record.replay.deliver else decision.quarantine_reason
+        if reason is None and not destinations:
+            reason = "no_connect_recipient"
+        if reason is None and customer is None:
+            reason = "no_usable_sender"
+        candidates: list[Candidate] = []
+        skipped: list[Skipped] = []
+        if reason is None:
+            html = message.body.text if message.body and message.body.content_type == "text/html" else None
+            candidates, skipped = find_candidates(message.files, html, defects)
+        meter.report(defects)
     return Plan(
         record,
         settings,
@@ -304,12 +307,16 @@ def _body(body: Body | None, raw_uri: str, defects: Defects) -> Body:
     if len(body.text) <= MAX_BODY:
         return body
     defects.add(DefectKind.BODY_TRUNCATED)
+    # The text is read only a little past the limit (budget.MAX_TEXT_CHARS): its whole length is
+    # not known, and what the note can say is how much is shown.
     note = (
-        f"[Message truncated: {MAX_BODY:,} of {len(body.text):,} characters shown. "
+        f"[Message truncated: the first {MAX_BODY:,} characters are shown. "
         f"The original message is stored at {raw_uri}]"
     )
     note = f"<hr><p>{note}</p>" if body.content_type == "text/html" else f"\n\n{note}"
-    return Body(body.text[: MAX_BODY - len(note)] + note, body.content_type)
+    shown = MAX_BODY - len(note)
+    note = note.replace(f"{MAX_BODY:,}", f"{shown:,}", 1)  # as many digits: the length holds
+    return Body(body.text[:shown] + note, body.content_type)
 
 
 def _headers(message: ParsedMessage, record: SesRecord, defects: Defects) -> dict[EmailHeaderTypeType, str]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import binascii
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
-from ses_to_connect import charsets
+from ses_to_connect import budget, charsets
+from ses_to_connect.budget import Bound
 from ses_to_connect.model import DefectKind, Defects
 
 _CONTROL_OR_SPACE_RUN = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff]+")
@@ -21,11 +23,20 @@ _SURROGATES = re.compile(r"[\udc80-\udcff]+")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")  # unfolding removes the line break, not the white space
-# As lenient as the stdlib's: anywhere in the text, charset with an optional RFC 2231 language.
-_ENCODED_WORD = re.compile(r"=\?([^?]*)\?([bBqQ])\?(.*?)\?=")
-# More encoded words than a person's Subject or name ever has: a hostile header, whose unusable
-# words are read as windows-1252 rather than detected one by one (each detection costs ~0.2 ms).
-MAX_WORDS_DETECTED = 64
+# The start of an encoded word, as lenient as the stdlib's: anywhere in the text, a charset with an
+# optional RFC 2231 language. Its encoded text runs to the first "?=" on the same line (see
+# _encoded_words: a regular expression searching for it from every start is quadratic).
+_WORD_START = re.compile(r"=\?([^?]*)\?([bBqQ])\?")
+
+
+class _Word(NamedTuple):
+    """One RFC 2047 encoded word of a value: where it stands, and its three fields."""
+
+    start: int
+    end: int
+    charset: str
+    encoding: str  # b, B, q or Q
+    text: str
 
 
 def decode_8bit(value: str, defects: Defects, field: str, hints: Sequence[str] = ()) -> str:
@@ -51,30 +62,59 @@ def decode_words(value: str, defects: Defects, field: str, hints: Sequence[str] 
     out: list[str] = []
     run: list[tuple[str, bytes]] = []  # (charset label, bytes) of adjacent encoded words
     end = 0
-    words = list(_ENCODED_WORD.finditer(value))
-    detect = len(words) <= MAX_WORDS_DETECTED
-    for word in words:
-        between = value[end : word.start()]
+    meter = budget.current()
+    for word in _encoded_words(value):
+        if not meter.take(Bound.ENCODED_WORDS):
+            break  # the message's budget is spent: this word and the rest stay as written
+        between = value[end : word.start]
         data = _word_bytes(word)
         if data is None:
             defects.add(DefectKind.UNDECODABLE_HEADER, field)
-            out.append(_decode_run(run, defects, field, hints, detect) + between + word.group())
+            out.append(_decode_run(run, defects, field, hints) + between + value[word.start : word.end])
             run = []
         else:
             if not run or between.strip(" \t"):
-                out.append(_decode_run(run, defects, field, hints, detect) + between)
+                out.append(_decode_run(run, defects, field, hints) + between)
                 run = []
-            run.append((word.group(1).split("*", 1)[0].strip().lower(), data))
-        end = word.end()
-    out.append(_decode_run(run, defects, field, hints, detect) + value[end:])
+            run.append((word.charset.split("*", 1)[0].strip().lower(), data))
+        end = word.end
+    out.append(_decode_run(run, defects, field, hints) + value[end:])
     return "".join(out)
 
 
-def _word_bytes(word: re.Match[str]) -> bytes | None:
+def _encoded_words(value: str) -> Iterator[_Word]:
+    """The encoded words of ``value`` (``=?charset?b-or-q?text?=``, lenient), in linear time.
+
+    Each word's text ends at the first "?=" after its start, unless a line break comes first.
+    The next "?=" and the next line break are searched for only when passed, so the text is
+    read a bounded number of times however many starts lack an end.
+    """
+    close = newline = -1
+    index = value.find("=?")
+    while index >= 0:
+        start = _WORD_START.match(value, index)
+        if start is None:
+            index = value.find("=?", index + 1)
+            continue
+        if close < start.end():
+            close = value.find("?=", start.end())
+            if close < 0:
+                return  # no "?=" further on: no later start has an end either
+        if newline < start.end():
+            newline = value.find("\n", start.end())
+            newline = len(value) if newline < 0 else newline
+        if newline < close:  # the text would cross a line break: no word starts here
+            index = value.find("=?", index + 1)
+            continue
+        yield _Word(index, close + 2, start.group(1), start.group(2), value[start.end() : close])
+        index = value.find("=?", close + 2)
+
+
+def _word_bytes(word: _Word) -> bytes | None:
     """The bytes an encoded word stands for, or None when its encoded text is broken."""
-    encoded = word.group(3)
+    encoded = word.text
     try:
-        if word.group(2) in "bB":
+        if word.encoding in "bB":
             compact = "".join(encoded.split())
             return binascii.a2b_base64(compact + "=" * (-len(compact) % 4))
         return binascii.a2b_qp(encoded.encode("utf-8", "surrogateescape"), header=True)
@@ -82,14 +122,12 @@ def _word_bytes(word: re.Match[str]) -> bytes | None:
         return None
 
 
-def _decode_run(
-    run: list[tuple[str, bytes]], defects: Defects, field: str, hints: Sequence[str], detect: bool
-) -> str:
+def _decode_run(run: list[tuple[str, bytes]], defects: Defects, field: str, hints: Sequence[str]) -> str:
     parts: list[str] = []
     for label, group in itertools.groupby(run, key=lambda word: word[0]):
         data = b"".join(data for _, data in group)
         encoding = charsets.codec_for(label)
-        decoded = charsets.decode(data, encoding, hints, detect=detect)
+        decoded = charsets.decode(data, encoding, hints)
         if encoding is None or not decoded.clean or decoded.guessed:
             defects.add(DefectKind.UNDECODABLE_HEADER, field)
         parts.append(decoded.text)

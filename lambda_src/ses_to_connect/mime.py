@@ -10,10 +10,10 @@ returned as a file for the attachment rules.
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from email.errors import MessageError
-from email.feedparser import BytesFeedParser
+from email.feedparser import BufferedSubFile, BytesFeedParser, NeedMoreData
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import Compat32
@@ -21,8 +21,9 @@ from functools import partial
 from types import MappingProxyType
 from typing import NamedTuple
 
-from ses_to_connect import charsets
+from ses_to_connect import budget, charsets
 from ses_to_connect.addresses import parse_addresses
+from ses_to_connect.budget import MAX_TEXT_CHARS, Bound, Meter
 from ses_to_connect.headers import clean_text, decode_8bit, header_text, without_lone_surrogates
 from ses_to_connect.limits import MAX_SUBJECT
 from ses_to_connect.model import Address, DefectKind, Defects
@@ -36,6 +37,8 @@ REPORT_TYPES = frozenset(
 TEXT_SEPARATOR = "\n\n----\n\n"  # between the parts of a text body
 HTML_SEPARATOR = "\n<hr>\n"  # between the parts of an HTML body
 HEADER_BYTES = 256 * 1024  # kept while parsing, to recover the headers of an unparsable structure
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+FEED_BYTES = 64 * 1024  # what the parser is given at a time: a bound reached stops it within one
 # Headers the loop guards and verdict fallback read; kept decoded, lower-cased names.
 GUARD_HEADERS = (
     "auto-submitted",
@@ -105,14 +108,21 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
     message) exhaust the stack. Such a message keeps its headers, is recorded as
     ``too_deeply_nested`` and gets no body or attachments; the raw message stays referenced.
     """
+    with budget.metered() as meter:
+        return _parse_message(raw, prefer, meter)
+
+
+def _parse_message(raw: bytes | Iterable[bytes], prefer: str, meter: Meter) -> ParsedMessage:
     head = bytearray()  # the first bytes, to recover the headers if the structure defeats the parser
     defects = Defects()
     try:
-        parser = BytesFeedParser(policy=_POLICY)
-        for chunk in [raw] if isinstance(raw, bytes) else raw:
+        parser = _BoundedParser(meter)
+        for chunk in _pieces([raw] if isinstance(raw, bytes) else raw):
             if len(head) < HEADER_BYTES:
                 head += chunk[: HEADER_BYTES - len(head)]
             parser.feed(chunk)
+            if parser.stopped:  # a bound was reached: the rest of the message is not read
+                break
         message = parser.close()
         for part in message.walk():
             for defect in part.defects:
@@ -132,7 +142,7 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
     def addresses(name: str) -> tuple[Address, ...]:
         return tuple(parse_addresses(message.get_all(name, []), defects, name.lower(), hints))
 
-    return ParsedMessage(
+    parsed = ParsedMessage(
         # Encoded words take at most ~12 raw characters per decoded one; past that, waste.
         subject=text("Subject", limit=12 * MAX_SUBJECT),
         from_=addresses("From"),
@@ -149,8 +159,78 @@ def parse_message(raw: bytes | Iterable[bytes], prefer: str = "text/html") -> Pa
         body=body,
         files=tuple(files),
         root=message,
-        defects=tuple(defects.as_list()),
+        defects=(),
     )
+    meter.report(defects)
+    return replace(parsed, defects=tuple(defects.as_list()))
+
+
+class _BoundedInput(BufferedSubFile):
+    """The parser's lines, counted against the message's budget: at a bound, the data ends there.
+
+    The stdlib parser builds a Message for every part and keeps every header line and every
+    line of the part being read as a string of its own; a few megabytes of empty parts or
+    header lines cost gigabytes. Here the lines it reads are counted (header lines and bytes
+    apart) and, once a bound is passed, it reads an end of data, as if the message stopped
+    there: it finishes the parts it is in, and what was read is delivered.
+    """
+
+    def __init__(self, meter: Meter) -> None:
+        super().__init__()
+        self.meter = meter
+        self.in_headers = False
+        self.stopped = False
+
+    def readline(self) -> str | object:
+        if self.stopped:
+            return ""
+        line = super().readline()
+        if line is NeedMoreData or line == "":
+            return line
+        assert isinstance(line, str)  # noqa: S101 (the stdlib's lines are str)
+        within = self.meter.take(Bound.LINES) and (
+            not self.in_headers
+            or (self.meter.take(Bound.HEADER_LINES) and self.meter.take(Bound.HEADER_BYTES, len(line)))
+        )
+        if within:
+            return line
+        self.stop()
+        return ""
+
+    def stop(self) -> None:
+        self.stopped = True
+        self._lines.clear()  # type: ignore[attr-defined]  # the stdlib's private deque
+
+
+class _BoundedParser(BytesFeedParser):
+    """The stdlib feed parser, reading within the message's budget (see :class:`_BoundedInput`):
+    parts are counted as they begin, header lines while a part's headers are read."""
+
+    def __init__(self, meter: Meter) -> None:
+        super().__init__(policy=_POLICY)
+        self._input: _BoundedInput = _BoundedInput(meter)  # read by the parser's generator from its start
+        self._meter = meter
+
+    @property
+    def stopped(self) -> bool:
+        return self._input.stopped
+
+    def _new_message(self) -> None:
+        if not self._meter.take(Bound.PARTS):
+            self._input.stop()
+        super()._new_message()  # type: ignore[misc]  # the stdlib's private method
+        self._input.in_headers = True
+
+    def _parse_headers(self, lines: list[str]) -> None:
+        self._input.in_headers = False
+        super()._parse_headers(lines)  # type: ignore[misc]  # the stdlib's private method
+
+
+def _pieces(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks cut to at most FEED_BYTES each, so that the parser stops soon after a bound."""
+    for chunk in chunks:
+        for start in range(0, len(chunk), FEED_BYTES):
+            yield chunk[start : start + FEED_BYTES] if len(chunk) > FEED_BYTES else chunk
 
 
 def render_forwarded(message: Message, defects: Defects) -> str:
@@ -164,6 +244,9 @@ def render_forwarded(message: Message, defects: Defects) -> str:
     text = body.text if body else ""
     if body and body.content_type == "text/html":
         text = _html_as_text(text)
+    if len(text) > MAX_TEXT_CHARS:
+        defects.add(DefectKind.TEXT_CUT, "forwarded")
+        text = text[:MAX_TEXT_CHARS] + "\n\n[Truncated: the rest is in the original message.]"
     return "\n".join([*lines, "", text.replace("\r\n", "\n")])
 
 
@@ -282,8 +365,11 @@ def _decode_forwarded(part: Message, defects: Defects) -> None:
     except (UnicodeError, LookupError, TypeError, binascii.Error, ValueError):
         defects.add(DefectKind.UNDECODABLE_PART)
         return
-    parser = BytesFeedParser(policy=_POLICY)
-    parser.feed(data)
+    parser = _BoundedParser(budget.current())
+    for piece in _pieces([data]):
+        parser.feed(piece)
+        if parser.stopped:
+            break
     message = parser.close()
     for found in message.walk():
         for defect in found.defects:
@@ -313,9 +399,18 @@ class _Piece(NamedTuple):
 
 
 def _read(pieces: list[_Piece]) -> list[Body]:
-    """The pieces' text; a piece that is only white space shows nothing."""
-    bodies = [Body(piece.read(), piece.content_type) for piece in pieces]
-    return [body for body in bodies if body.text.strip()]
+    """The pieces' text; a piece that is only white space shows nothing. Once more text is read
+    than can reach the agent, the pieces after it are not decoded."""
+    bodies: list[Body] = []
+    size = 0
+    for piece in pieces:
+        if size > MAX_TEXT_CHARS:
+            break
+        body = Body(piece.read(), piece.content_type)
+        if body.text.strip():
+            bodies.append(body)
+            size += len(body.text)
+    return bodies
 
 
 def _choose(options: list[list[_Piece]], prefer: str) -> list[_Piece]:
@@ -397,14 +492,36 @@ def _decode_text(part: Message, defects: Defects) -> str:
     if not data:
         return ""
     declared = _charset(part, defects)
-    decoded = charsets.decode(data, declared)
+    # Only as much as can reach the agent is decoded: the first MAX_TEXT_CHARS bytes decide the
+    # charset, and multi-byte text is read on in it until there are more characters than that.
+    wide = (declared is not None and declared.startswith("utf-16")) or data.startswith(_UTF16_BOMS)
+    head = _cut(data, 0, MAX_TEXT_CHARS, even=wide)
+    decoded = charsets.decode(data[:head], declared)
     if declared is not None and (not decoded.clean or decoded.guessed):
         defects.add(DefectKind.CHARSET_MISMATCH, declared)
     elif declared is None and decoded.guessed and part.get_param("charset") is None:
         defects.add(DefectKind.UNDECLARED_8BIT_BODY)
     if decoded.guessed:
         defects.add(DefectKind.CHARSET_GUESSED, decoded.encoding)
-    return without_lone_surrogates(decoded.text)
+    pieces, size, start = [decoded.text], len(decoded.text), head
+    while start < len(data) and size <= MAX_TEXT_CHARS:
+        end = _cut(data, start, MAX_TEXT_CHARS + 1 - size, even=decoded.encoding.startswith("utf-16"))
+        pieces.append(charsets.decode_as(data[start:end], decoded.encoding))
+        size, start = size + len(pieces[-1]), end
+    text = "".join(pieces)
+    return without_lone_surrogates(text[: MAX_TEXT_CHARS + 1] if len(text) > MAX_TEXT_CHARS else text)
+
+
+def _cut(data: bytes, start: int, size: int, *, even: bool) -> int:
+    """Where to end a piece of at most ``size`` bytes from ``start``: after its last line break,
+    so that no character is split (UTF-16: at an even length), or at the end of the data."""
+    end = start + size
+    if end >= len(data):
+        return len(data)
+    if even:
+        return end - (end - start) % 2
+    line_end = data.rfind(b"\n", start, end)
+    return line_end + 1 if line_end >= start else end
 
 
 def _declared_charsets(message: Message) -> list[str]:

@@ -58,6 +58,12 @@ class DefectKind(StrEnum):
     ENCODED_FORWARDED_MESSAGE = "encoded_forwarded_message"  # :base64
     TNEF_UNSUPPORTED = "tnef_unsupported"
     TNEF_UNREADABLE = "tnef_unreadable"
+    # The per-message budget (budget.py): what a bound left unread, the detail naming the bound.
+    PARSE_STOPPED = "parse_stopped"  # :parts, header_lines, header_bytes or lines; the rest is unread
+    ENCODED_WORDS_CAPPED = "encoded_words_capped"  # :encoded_words; later words stay as written
+    CHARSET_DETECTIONS_CAPPED = "charset_detections_capped"  # :charset_detections; windows-1252 after
+    TEXT_CUT = "text_cut"  # :forwarded; read only as far as can reach the agent
+    TNEF_OVER_BUDGET = "tnef_over_budget"  # :objects, count, depth or copy; the files before it are kept
     # Charsets.
     CHARSET_MISMATCH = "charset_mismatch"  # :declared charset
     UNDECLARED_8BIT_BODY = "undeclared_8bit_body"

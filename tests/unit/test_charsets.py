@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from ses_to_connect import charsets
+from ses_to_connect import budget, charsets
+from ses_to_connect.budget import MAX_DETECTIONS, Bound
 from ses_to_connect.charsets import codec_for, decode
-from ses_to_connect.headers import MAX_WORDS_DETECTED, decode_words
+from ses_to_connect.headers import decode_words
 from ses_to_connect.model import Defects
 from tests.unit.builders import SUPPORT, only_request, raw_message, run
 
@@ -349,6 +350,10 @@ def test_a_header_of_many_unusable_encoded_words_is_not_detected_word_by_word(
     assert len(calls) == 3 and few.startswith("Привет x Привет")
     calls.clear()
 
-    many = decode_words(" x ".join([word] * (MAX_WORDS_DETECTED + 1)), Defects(), "references")
-    assert calls == []
-    assert many.startswith("Ïðèâåò x ")  # read as windows-1252, each word on its own
+    # The budget is per message: past it, every value of the message reads windows-1252.
+    with budget.metered() as meter:
+        first = decode_words(" x ".join([word] * (MAX_DETECTIONS - 1)), Defects(), "references")
+        many = decode_words(" x ".join([word] * 3), Defects(), "filename")
+    assert len(calls) == MAX_DETECTIONS and first.endswith("x Привет")
+    assert many.startswith("Привет x Ïðèâåò x ")  # read as windows-1252, each word on its own
+    assert Bound.DETECTIONS in meter.reached
