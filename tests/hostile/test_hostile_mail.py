@@ -39,7 +39,13 @@ from tests.hostile.messages import CLASSES, Hostile
 
 LIMITS = SandboxLimits.deployed()
 # Classes that still break a requirement, with the figure measured: strict, so a fix shows as XPASS.
-STILL_FAILING: dict[str, str] = {}
+# Both are issue 18 item 4 (adapter errors), outside the parse budget this suite was merged with.
+STILL_FAILING: dict[str, str] = {
+    "eight_bit_content_type": "failure queue on every attempt: AttributeError \"'Header' object has no "
+    "attribute 'split'\" from the S3 upload of x.pdf (65.8 MiB, 0.33 CPU-s); issue 18 item 4",
+    "long_message_id": "contact + failure queue: the thread-index write after the contact fails "
+    "(ValidationException, hash key over 2,048 bytes) as retryable (65.5 MiB, 0.34 CPU-s); issue 18 item 4",
+}
 
 
 def _params(scale_of: str) -> list[Any]:
