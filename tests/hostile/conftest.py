@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from local_pipeline.aws import LocalAws, local_aws
+from local_pipeline.sandbox import SandboxLimits
+from tests.tables import print_table
 
 TABLE = Path(__file__).resolve().parents[2] / "reports" / "hostile.jsonl"
 QUIET_ENV = {"POWERTOOLS_LOG_LEVEL": "CRITICAL"}
+COLUMNS = ("message", "bytes", "outcome", "peak_rss_mib", "cpu_seconds", "wall_seconds", "killed")
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +28,5 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not TABLE.exists():
-        return
-    rows = [json.loads(line) for line in TABLE.read_text().splitlines()]
-    columns = ["message", "bytes", "outcome", "peak_rss_mib", "cpu_seconds", "wall_seconds", "killed"]
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
-    terminalreporter.section("hostile mail: one process each, under the deployed limits")
-    terminalreporter.write_line(rows[0]["limits"])
-    terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for row in sorted(rows, key=lambda r: str(r["message"])):
-        terminalreporter.write_line(
-            "  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True))
-        )
+    title = f"hostile mail: one process each, under {SandboxLimits.deployed().describe()}"
+    print_table(terminalreporter, TABLE, title, COLUMNS, sort_by="message")
