@@ -18,10 +18,15 @@ import the handler, then sends it the event and watches it:
   more address space than they touch, so it would fail allocations (a ``MemoryError`` the
   handler might even catch) long before the resident set, which is what Lambda's cgroup limit
   counts, reached the size.
-- **time**: the child's CPU time (user + system, all threads) *after* its imports is held to
-  ``timeout x memory / 1,769 MB`` CPU-seconds, the CPU Lambda would give it in the timeout (the
-  init phase has a budget of its own on Lambda and runs at full speed); its wall time to the
-  timeout itself, for a handler that waits rather than computes.
+- **time**: Lambda's timeout is wall time, but this machine's wall time is not Lambda's: here the
+  child may get a whole core, or, on a loaded machine, wait for one. So the child's duration *on
+  Lambda* is estimated from the invocation on (after the imports: the init phase has a budget
+  of its own on Lambda and runs at full speed), and it is killed when the estimate passes the
+  timeout: its CPU time (user + system, all threads) divided by the memory's share of a vCPU
+  (``memory / 1,769 MB``: at 256 MB, 43.4 CPU-seconds here make 300 s there), plus the time
+  its main thread was blocked (waiting on I/O or asleep: the wall time less the main thread's
+  time on a CPU and waiting for one, from ``/proc/PID/schedstat``). A handler that computes is
+  stopped at ``timeout x share`` CPU-seconds, one that waits at the timeout, whatever the load.
 
 A kill is raised as :class:`SandboxKilled` with the ``errorType`` Lambda reports for it, so that
 ``AsyncLambda`` retries it and writes it into the on-failure record as Lambda would:
@@ -115,7 +120,8 @@ class SandboxRun:
     peak_rss_mib: float
     cpu_seconds: float  # the invocation's, after the imports
     init_cpu_seconds: float
-    wall_seconds: float
+    wall_seconds: float  # here, from the event sent to the exit
+    lambda_seconds: float  # the estimated duration on Lambda: blocked time + CPU / the vCPU share
     killed: str | None = None
 
 
@@ -195,6 +201,8 @@ class _Watch:
         self.limits = limits
         self.started = started
         self.invoked: float | None = None
+        self.invoked_sched = (0.0, 0.0)  # the main thread's time on a CPU and runnable, at the event
+        self.lambda_seconds = 0.0
         self.init_cpu = 0.0
         self.killed: str | None = None
         self.rusage: Any = None
@@ -216,6 +224,7 @@ class _Watch:
                     if len(replies) == 1:  # imports done: the invocation starts now
                         self.init_cpu = float(replies[0]["initCpu"])
                         self.invoked = time.monotonic()
+                        self.invoked_sched = _sched_seconds(self.pid)
                         assert child.stdin is not None  # noqa: S101 (opened with PIPE above)
                         child.stdin.write(request)
                         child.stdin.close()
@@ -229,18 +238,21 @@ class _Watch:
         try:
             status = Path(f"/proc/{self.pid}/status").read_text()
             stat = Path(f"/proc/{self.pid}/stat").read_text()
+            on_cpu, runnable = _sched_seconds(self.pid)
         except OSError:  # already gone: the control pipe's end tells the rest
             return False
         self.peak_kib = max(self.peak_kib, _high_water_kib(status))
         if self.peak_kib * 1024 > self.limits.memory_bytes:
             self.killed = "Runtime.OutOfMemory"
             return True
+        if self.invoked is None:
+            return False
         fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-        cpu = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
-        now = time.monotonic()
-        if self.invoked is not None and (
-            cpu - self.init_cpu > self.limits.cpu_seconds or now - self.invoked > self.limits.timeout_seconds
-        ):
+        cpu = (int(fields[11]) + int(fields[12])) / _TICKS - self.init_cpu  # utime, stime
+        scheduled = on_cpu - self.invoked_sched[0] + runnable - self.invoked_sched[1]
+        blocked = max(0.0, time.monotonic() - self.invoked - scheduled)
+        self.lambda_seconds = blocked + max(0.0, cpu) / self.limits.vcpu_share
+        if self.lambda_seconds > self.limits.timeout_seconds:
             self.killed = "Sandbox.Timedout"
             return True
         return False
@@ -260,12 +272,20 @@ class _Watch:
             cpu_seconds=round(max(0.0, cpu - init_cpu), 3),
             init_cpu_seconds=round(init_cpu, 3),
             wall_seconds=round(self.wall, 3),
+            lambda_seconds=round(self.lambda_seconds, 2),
             killed=self.killed,
         )
 
 
+def _sched_seconds(pid: int) -> tuple[float, float]:
+    """The main thread's time on a CPU and time runnable but waiting for one, in seconds."""
+    on_cpu, runnable, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    return int(on_cpu) / 1e9, int(runnable) / 1e9
+
+
 def _high_water_kib(status: str) -> int:
-    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    """``VmHWM`` of a ``/proc/PID/status``; 0 for a process that has exited (it has no memory left)."""
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
 
 
 def _kill_message(error_type: str, request_id: str, limits: SandboxLimits) -> str:
@@ -279,6 +299,7 @@ def run_usage(runs: list[SandboxRun]) -> dict[str, Any]:
     return {
         "peak_rss_mib": max(r.peak_rss_mib for r in runs),
         "cpu_seconds": max(r.cpu_seconds for r in runs),
+        "lambda_seconds": max(r.lambda_seconds for r in runs),
         "killed": next((r.killed for r in runs if r.killed), None),
         "runs": [asdict(r) for r in runs],
     }

@@ -13,7 +13,16 @@ from tests.tables import print_table
 
 TABLE = Path(__file__).resolve().parents[2] / "reports" / "hostile.jsonl"
 QUIET_ENV = {"POWERTOOLS_LOG_LEVEL": "CRITICAL"}
-COLUMNS = ("message", "bytes", "outcome", "peak_rss_mib", "cpu_seconds", "wall_seconds", "killed")
+COLUMNS = (
+    "message",
+    "bytes",
+    "outcome",
+    "peak_rss_mib",
+    "cpu_seconds",
+    "lambda_seconds",
+    "wall_seconds",
+    "killed",
+)
 
 
 @pytest.fixture(scope="module")

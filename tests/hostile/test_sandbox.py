@@ -105,6 +105,8 @@ def test_cpu_is_held_to_the_memory_share_of_a_vcpu(aws: LocalAws) -> None:
     (run,) = sandbox.runs
     assert run.killed == "Sandbox.Timedout"
     assert limits.cpu_seconds <= run.cpu_seconds < limits.cpu_seconds + 0.3
+    # On Lambda the CPU-bound run took its CPU time over the share: the whole timeout.
+    assert run.lambda_seconds >= 2
     payload = _record_for(aws, tag)["responsePayload"]
     assert payload["errorType"] == "Sandbox.Timedout"
     assert payload["errorMessage"].endswith("Error: Task timed out after 2.00 seconds")
@@ -129,6 +131,7 @@ def test_wall_time_is_held_to_the_timeout(aws: LocalAws) -> None:
     assert run.killed == "Sandbox.Timedout"
     assert 0.5 <= run.wall_seconds < 10
     assert run.cpu_seconds < 0.5
+    assert run.lambda_seconds >= 0.5
 
 
 def test_an_exception_in_the_handler_is_reported_with_its_type_and_frames(aws: LocalAws) -> None:
