@@ -40,6 +40,7 @@ Python runtime reports it.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import json
 import os
@@ -63,6 +64,7 @@ POLL_SECONDS = 0.01
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CDK_JSON = REPO_ROOT / "cdk.json"
 _TICKS = os.sysconf("SC_CLK_TCK")
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -178,11 +180,15 @@ class SandboxedHandler:
             stderr=log,
             env=env,
             pass_fds=(write_end,),
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 (one prctl call, before exec)
         )
         os.close(write_end)
         watch = _Watch(child.pid, self.limits, started)
         try:
             replies = watch.follow(read_end, child, json.dumps(request).encode())
+        except BaseException:  # interrupted here (Ctrl-C, a test timeout): the child goes too
+            os.kill(child.pid, signal.SIGKILL)
+            raise
         finally:
             os.close(read_end)
             if child.stdin is not None:
@@ -275,6 +281,11 @@ class _Watch:
             lambda_seconds=round(self.lambda_seconds, 2),
             killed=self.killed,
         )
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the process that watches it dies (Linux prctl)."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _sched_seconds(pid: int) -> tuple[float, float]:
