@@ -13,7 +13,7 @@ import binascii
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from email.errors import MessageError
-from email.feedparser import BufferedSubFile, BytesFeedParser, NeedMoreData
+from email.feedparser import BufferedSubFile, BytesFeedParser  # type: ignore[attr-defined]
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import Compat32
@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from ses_to_connect import budget, charsets
 from ses_to_connect.addresses import parse_addresses
-from ses_to_connect.budget import MAX_TEXT_CHARS, Bound, Meter
+from ses_to_connect.budget import MAX_PARAMETER_HEADER, MAX_PARAMETERS, MAX_TEXT_CHARS, Bound, Meter
 from ses_to_connect.headers import clean_text, decode_8bit, header_text, without_lone_surrogates
 from ses_to_connect.limits import MAX_SUBJECT
 from ses_to_connect.model import Address, DefectKind, Defects
@@ -39,6 +39,7 @@ HTML_SEPARATOR = "\n<hr>\n"  # between the parts of an HTML body
 HEADER_BYTES = 256 * 1024  # kept while parsing, to recover the headers of an unparsable structure
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 FEED_BYTES = 64 * 1024  # what the parser is given at a time: a bound reached stops it within one
+PARAMETER_HEADERS = ("Content-Type", "Content-Disposition")  # the headers read for their parameters
 # Headers the loop guards and verdict fallback read; kept decoded, lower-cased names.
 GUARD_HEADERS = (
     "auto-submitted",
@@ -116,7 +117,7 @@ def _parse_message(raw: bytes | Iterable[bytes], prefer: str, meter: Meter) -> P
     head = bytearray()  # the first bytes, to recover the headers if the structure defeats the parser
     defects = Defects()
     try:
-        parser = _BoundedParser(meter)
+        parser = _BoundedParser(meter, defects)
         for chunk in _pieces([raw] if isinstance(raw, bytes) else raw):
             if len(head) < HEADER_BYTES:
                 head += chunk[: HEADER_BYTES - len(head)]
@@ -165,7 +166,7 @@ def _parse_message(raw: bytes | Iterable[bytes], prefer: str, meter: Meter) -> P
     return replace(parsed, defects=tuple(defects.as_list()))
 
 
-class _BoundedInput(BufferedSubFile):
+class _BoundedInput(BufferedSubFile):  # type: ignore[misc]  # not in typeshed
     """The parser's lines, counted against the message's budget: at a bound, the data ends there.
 
     The stdlib parser builds a Message for every part and keeps every header line and every
@@ -184,10 +185,9 @@ class _BoundedInput(BufferedSubFile):
     def readline(self) -> str | object:
         if self.stopped:
             return ""
-        line = super().readline()
-        if line is NeedMoreData or line == "":
+        line: str | object = super().readline()
+        if not isinstance(line, str) or not line:  # NeedMoreData, or the end of a part
             return line
-        assert isinstance(line, str)  # noqa: S101 (the stdlib's lines are str)
         within = self.meter.take(Bound.LINES) and (
             not self.in_headers
             or (self.meter.take(Bound.HEADER_LINES) and self.meter.take(Bound.HEADER_BYTES, len(line)))
@@ -199,17 +199,18 @@ class _BoundedInput(BufferedSubFile):
 
     def stop(self) -> None:
         self.stopped = True
-        self._lines.clear()  # type: ignore[attr-defined]  # the stdlib's private deque
+        self._lines.clear()  # the stdlib's private deque of lines not yet read
 
 
 class _BoundedParser(BytesFeedParser):
     """The stdlib feed parser, reading within the message's budget (see :class:`_BoundedInput`):
     parts are counted as they begin, header lines while a part's headers are read."""
 
-    def __init__(self, meter: Meter) -> None:
+    def __init__(self, meter: Meter, defects: Defects) -> None:
         super().__init__(policy=_POLICY)
         self._input: _BoundedInput = _BoundedInput(meter)  # read by the parser's generator from its start
         self._meter = meter
+        self._defects = defects
 
     @property
     def stopped(self) -> bool:
@@ -224,6 +225,28 @@ class _BoundedParser(BytesFeedParser):
     def _parse_headers(self, lines: list[str]) -> None:
         self._input.in_headers = False
         super()._parse_headers(lines)  # type: ignore[misc]  # the stdlib's private method
+        part: Message = self._cur  # type: ignore[attr-defined]  # the part whose headers these are
+        for name in PARAMETER_HEADERS:  # before the parser reads the boundary from them
+            values = [str(value) for value in part.get_all(name, [])]
+            kept = [_parameters_within_budget(value) for value in values]
+            if kept != values:
+                self._defects.add(DefectKind.HEADER_TRUNCATED, name.lower())
+                del part[name]
+                for value in kept:
+                    part[name] = value
+
+
+def _parameters_within_budget(value: str) -> str:
+    """A Content-Type or Content-Disposition value cut to MAX_PARAMETER_HEADER characters and
+    MAX_PARAMETERS parameters: the stdlib reads parameters in time quadratic in their number
+    and length (a 64 kB value of semicolons took 5 s a read), and reads them many times a part."""
+    value = value[:MAX_PARAMETER_HEADER]
+    end = -1
+    for _ in range(MAX_PARAMETERS + 1):
+        end = value.find(";", end + 1)
+        if end < 0:
+            return value
+    return value[:end]
 
 
 def _pieces(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -365,7 +388,7 @@ def _decode_forwarded(part: Message, defects: Defects) -> None:
     except (UnicodeError, LookupError, TypeError, binascii.Error, ValueError):
         defects.add(DefectKind.UNDECODABLE_PART)
         return
-    parser = _BoundedParser(budget.current())
+    parser = _BoundedParser(budget.current(), defects)
     for piece in _pieces([data]):
         parser.feed(piece)
         if parser.stopped:

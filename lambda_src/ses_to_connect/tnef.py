@@ -122,7 +122,7 @@ class _Copied:
 
 def _object_end(data: bytes, offset: int) -> int:
     """Where the object at ``offset`` ends, as tnefparse reads it (cut at the end of the data)."""
-    length = _HEADER.unpack_from(data, offset)[3]
+    length: int = _HEADER.unpack_from(data, offset)[3]
     return min(len(data), offset + length + _OBJECT_OVERHEAD)
 
 
@@ -200,7 +200,7 @@ def _mapi_end(data: bytes, offset: int, depth: int, copied: _Copied) -> int:
 
 def _padded_length(data: bytes, offset: int) -> int:
     """The length at ``offset``, rounded up to 4 as tnefparse does."""
-    length = _U32.unpack_from(data, offset)[0]
+    length: int = _U32.unpack_from(data, offset)[0]
     return length + (-length % 4)
 
 
