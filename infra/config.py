@@ -223,8 +223,8 @@ FUNCTION_KEYS: tuple[Setting, ...] = (
 )
 LAMBDA_KEYS: tuple[Setting, ...] = (
     Setting("lambda_memory_mb", "integer", 256, key="lambdaMemoryMb", low=128, high=10240, example="512",
-            doc="256 MB holds the worst measured case, a 40 MB message with one 29 MB file (170 MiB "
-                "resident); see [performance.md](performance.md)."),
+            doc="What hostile mail up to 40 MB needs at most, measured under this limit, is in "
+                "[performance.md](performance.md#hostile-mail-measured-worst-case)."),
     Setting("lambda_timeout_seconds", "integer", 300, key="lambdaTimeoutSeconds", low=1, high=900,
             example="600",
             doc="Must cover the [timeout budget](#timeout-and-retry-budget) (270 s for the example's two "
