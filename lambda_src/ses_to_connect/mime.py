@@ -538,7 +538,7 @@ def _decode_text(part: Message, defects: Defects) -> str:
 def _cut(data: bytes, start: int, size: int, *, even: bool) -> int:
     """Where to end a piece of at most ``size`` bytes from ``start``: after its last line break,
     so that no character is split (UTF-16: at an even length), or at the end of the data."""
-    end = start + size
+    end = start + max(size, 2 if even else 1)
     if end >= len(data):
         return len(data)
     if even:

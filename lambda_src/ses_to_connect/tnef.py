@@ -95,9 +95,10 @@ def unpack(data: bytes, defects: Defects) -> Unpacked:
         defects.add(DefectKind.TNEF_OVER_BUDGET, str(over.args[0]))
     except Exception:  # noqa: BLE001 (tnefparse raises anything on damaged input)
         defects.add(DefectKind.TNEF_UNREADABLE)
-        files = _files(attachments)
-        return Unpacked(files, readable=bool(files))
-    return Unpacked(_files(attachments), readable=True)
+    else:
+        return Unpacked(_files(attachments), readable=True)
+    files = _files(attachments)  # read before the stop: readable as far as they go
+    return Unpacked(files, readable=bool(files))
 
 
 def _files(attachments: list[TNEFAttachment]) -> list[tuple[str, bytes]]:
