@@ -42,6 +42,13 @@ LIMITS = SandboxLimits.deployed()
 # strict, so that a fix shows as XPASS and the entry must go.
 _ITEM_4 = "issue 18 item 4 (adapter errors), not the parse budget"
 STILL_FAILING: dict[tuple[str, str], str] = {
+    ("undeclared_8bit", "full"): "killed, out of memory: a 39 MB 8-bit text body without a charset peaks at "
+    "276 MiB resident (measured under a 2,048 MB limit; 35 MB: 255 MiB, 30 MB: 228 MiB), 1.6 CPU-s",
+    (
+        "tnef_many_objects",
+        "full",
+    ): "killed, out of memory: a winmail.dat of 28 MB of 15-byte objects (a 37.8 MB "
+    "message) peaks at 267 MiB resident (under a 2,048 MB limit; 24 MB: 238 MiB, 20 MB: 209 MiB), 1.3 CPU-s",
     **{
         ("eight_bit_content_type", size): "failure queue on every attempt: AttributeError \"'Header' object "
         f"has no attribute 'split'\" from the S3 upload of x.pdf (65.8 MiB, 0.33 CPU-s); {_ITEM_4}"
