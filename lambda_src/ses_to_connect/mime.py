@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from ses_to_connect import budget, charsets
 from ses_to_connect.addresses import parse_addresses
-from ses_to_connect.budget import MAX_PARAMETER_HEADER, MAX_PARAMETERS, MAX_TEXT_CHARS, Bound, Meter
+from ses_to_connect.budget import LIMITS, MAX_PARAMETER_HEADER, MAX_PARAMETERS, MAX_TEXT_CHARS, Bound, Meter
 from ses_to_connect.headers import clean_text, decode_8bit, header_text, without_lone_surrogates
 from ses_to_connect.limits import MAX_SUBJECT
 from ses_to_connect.model import Address, DefectKind, Defects
@@ -180,19 +180,25 @@ class _BoundedInput(BufferedSubFile):  # type: ignore[misc]  # not in typeshed
         super().__init__()
         self.meter = meter
         self.in_headers = False
-        self.stopped = False
+        self.full = False  # the lines bound is reached: the lines already pushed are the last
+        self.stopped = False  # a bound is reached: the parser reads an end of data
+
+    def pushlines(self, lines: list[str]) -> None:
+        """Lines are counted as they arrive, a chunk at a time (a count per line costs 10%)."""
+        if self.full or self.stopped:
+            return
+        if not self.meter.take(Bound.LINES, len(lines)):
+            self.full = True
+            lines = lines[: max(0, len(lines) - (self.meter.used[Bound.LINES] - LIMITS[Bound.LINES]))]
+        super().pushlines(lines)
 
     def readline(self) -> str | object:
         if self.stopped:
             return ""
         line: str | object = super().readline()
-        if not isinstance(line, str) or not line:  # NeedMoreData, or the end of a part
+        if not self.in_headers or not isinstance(line, str) or not line:  # NeedMoreData, end of a part
             return line
-        within = self.meter.take(Bound.LINES) and (
-            not self.in_headers
-            or (self.meter.take(Bound.HEADER_LINES) and self.meter.take(Bound.HEADER_BYTES, len(line)))
-        )
-        if within:
+        if self.meter.take(Bound.HEADER_LINES) and self.meter.take(Bound.HEADER_BYTES, len(line)):
             return line
         self.stop()
         return ""
@@ -214,7 +220,8 @@ class _BoundedParser(BytesFeedParser):
 
     @property
     def stopped(self) -> bool:
-        return self._input.stopped
+        """Whether the parser reads no more of the message: feeding it more is wasted."""
+        return self._input.stopped or self._input.full
 
     def _new_message(self) -> None:
         if not self._meter.take(Bound.PARTS):
