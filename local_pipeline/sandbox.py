@@ -139,11 +139,10 @@ class FunctionError(ReportedError):
 class SandboxedHandler:
     """A ``Handler`` for :class:`~local_pipeline.lambda_runtime.AsyncLambda`; ``runs`` keeps every
     invocation's usage, in order. The child gets this process's environment (``local_aws`` puts
-    the function's settings there) and ``extra_env``; ``entry`` is the handler it imports and runs."""
+    the function's settings there); ``entry`` is the handler it imports and runs."""
 
     limits: SandboxLimits
     entry: str = HANDLER
-    extra_env: dict[str, str] = field(default_factory=dict)
     runs: list[SandboxRun] = field(default_factory=list)
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -171,7 +170,7 @@ class SandboxedHandler:
     def _run(self, request: dict[str, Any], log: IO[bytes]) -> tuple[SandboxRun, dict[str, Any] | None]:
         read_end, write_end = os.pipe()
         python_path = os.pathsep.join([str(REPO_ROOT / "lambda_src"), str(REPO_ROOT)])
-        env = {**os.environ, "PYTHONPATH": python_path, **self.extra_env}
+        env = {**os.environ, "PYTHONPATH": python_path}
         started = time.monotonic()
         child = subprocess.Popen(  # noqa: S603 (a fixed command: this interpreter and module)
             [sys.executable, "-m", "local_pipeline.sandbox", str(write_end), self.entry],
