@@ -61,10 +61,11 @@ typecheck: $(STAMP)
 unit: $(STAMP) node_modules/.installed $(CHECKOV_STAMP)
 	$(BIN)/pytest -n 2 --dist loadfile -q -m "not slow"
 
-## test-long: the long runs: 10,000+ fuzz cases and the 500-message burst at 5 requests/second
+## test-long: the long runs: 10,000+ fuzz cases, the 500-message burst at 5 requests/second, hostile mail up to 40 MB
 test-long: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q -s tests/fuzz -m "slow or not slow"
 	$(BIN)/pytest -q -s tests/reliability/test_burst.py -m slow
+	$(BIN)/pytest -q tests/hostile -m slow
 
 ## bench: performance figures against same-run baselines (see docs/performance.md)
 bench: $(STAMP)

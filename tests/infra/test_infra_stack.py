@@ -267,7 +267,7 @@ def test_function_runtime_architecture_handler_and_sizes(default: Synth) -> None
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "ses_to_connect.handler.lambda_handler"
-    assert props["MemorySize"] == 256
+    assert props["MemorySize"] == 512
     assert props["Timeout"] == 300
     # Set by the custom resource below where the account allows it, never by the function itself.
     assert "ReservedConcurrentExecutions" not in props

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ses_to_connect_tools.local_pipeline.aws import LocalAws, local_aws
+from tests.tables import print_table
 
 TABLE = Path(__file__).resolve().parents[2] / "reports" / "reliability.jsonl"
 # Few botocore attempts, so that faults reach Lambda's retries quickly. Timeouts are the longest
@@ -38,9 +38,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not TABLE.exists():
-        return
-    rows = [json.loads(line) for line in TABLE.read_text().splitlines()]
     columns = [
         "scenario",
         "messages",
@@ -53,10 +50,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         "duplicated",
         "invocations",
     ]
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
-    terminalreporter.section("reliability scenarios")
-    terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for row in sorted(rows, key=lambda r: str(r["scenario"])):
-        terminalreporter.write_line(
-            "  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True))
-        )
+    print_table(terminalreporter, TABLE, "reliability scenarios", columns, sort_by="scenario")

@@ -18,7 +18,7 @@ import pytest
 from ses_to_connect import attachments, charsets, guards, headers, html_text, limits
 from ses_to_connect.addresses import parse_addresses, split_addresses
 from ses_to_connect.budget import MAX_PARAMETER_HEADER
-from ses_to_connect.limits import check_request
+from ses_to_connect.limits import ALLOWED_ATTACHMENT_EXTENSIONS, check_request
 from ses_to_connect.mime import parse_message
 from ses_to_connect.model import Defects
 
@@ -37,7 +37,7 @@ def _decode(value: str) -> object:
 def _file_name(value: str) -> object:
     part = Message()
     part["Content-Disposition"] = f'attachment; filename="{value}"'
-    return attachments._file_name(part, "application/pdf", Defects())
+    return attachments._file_name(part, "application/pdf", Defects(), ALLOWED_ATTACHMENT_EXTENSIONS)
 
 
 def _iso_2022_jp(data: bytes) -> object:
@@ -87,6 +87,14 @@ CASES: dict[str, tuple[Callable[[str], object], str]] = {
     "bounce subject": (guards._BOUNCE_SUBJECT.match, repeat("delivery ")),
     "failure wording": (guards._FAILURE_WORDING.search, repeat("mail delivery ")),
     "reply prefix": (guards._REPLY_OR_FORWARD.match, repeat(" ") + "re"),
+    # Loop guards: the structural signals in the start of a body, and sender local parts.
+    "smtp status": (guards._SMTP_STATUS.search, repeat("550 5.1.")),
+    "failed-recipient line": (guards._FAILED_RECIPIENT_LINE.search, repeat("following address(es)")),
+    "failed-recipient heading": (
+        guards._FAILED_RECIPIENT_LINE.search,
+        "these recipients or groups:" + repeat(" "),
+    ),
+    "daemon-like sender": (guards._DAEMON_LIKE.search, repeat("postmaster-x")),
     # The request's limits: an address over the length is not matched against the pattern.
     "limits, address": (
         lambda v: check_request({"FromEmailAddress": {"EmailAddress": v}}),  # type: ignore[typeddict-item]

@@ -40,6 +40,16 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
 
 
+class ReportedError(Exception):
+    """A failure that reaches Lambda with an ``errorType`` of its own, not a Python class name:
+    a sandbox killed at a limit, or an exception from a handler run in another process."""
+
+    def __init__(self, error_type: str, message: str, stack_trace: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.stack_trace = stack_trace or []
+
+
 @dataclass
 class Invocation:
     attempts: int
@@ -91,6 +101,11 @@ def invocation_record(
     object the Python runtime reports for an unhandled exception (awslambdaric's ``make_error``:
     message, type, request id and the formatted traceback frames).
     """
+    if isinstance(error, ReportedError):
+        error_type, stack_trace = error.error_type, error.stack_trace
+    else:
+        error_type = type(error).__name__
+        stack_trace = traceback.format_list(traceback.extract_tb(error.__traceback__))
     return {
         "version": "1.0",
         "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -108,8 +123,8 @@ def invocation_record(
         },
         "responsePayload": {
             "errorMessage": str(error),
-            "errorType": type(error).__name__,
+            "errorType": error_type,
             "requestId": context.aws_request_id,
-            "stackTrace": traceback.format_list(traceback.extract_tb(error.__traceback__)),
+            "stackTrace": stack_trace,
         },
     }

@@ -40,7 +40,8 @@ from ses_to_connect_tools.local_pipeline import configuration
 from ses_to_connect_tools.local_pipeline.aws import BUCKET, IDEMPOTENCY_TABLE, LocalAws, local_aws
 from ses_to_connect_tools.local_pipeline.configuration import UsageError
 from ses_to_connect_tools.local_pipeline.connect_emulator import EmailContact
-from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda
+from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda, ReportedError
+from ses_to_connect_tools.local_pipeline.sandbox import SandboxedHandler, SandboxLimits, run_usage
 from ses_to_connect_tools.local_pipeline.ses import Receipt, receive
 
 STATUSES = ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED")
@@ -98,6 +99,7 @@ class MessageReport:
     rule: str | None = None  # the verdict-policy rule that quarantined it
     rule_source: str | None = None  # "verdictPolicy" (the configuration's) or "default"
     destinations: list[Destination] = field(default_factory=list)
+    usage: dict[str, Any] | None = None  # peak memory, CPU and any kill, when run under limits
 
 
 def eml_files(paths: Iterable[Path]) -> list[Path]:
@@ -124,20 +126,24 @@ def simulate(
     recipients: Sequence[str] | None = None,
     progress: Any = None,
     between_attempts: Callable[[float], None] = lambda _seconds: None,
+    limits: SandboxLimits | None = None,
 ) -> list[MessageReport]:
     """Run every file through SES storage, the handler and Lambda's retry semantics; verify each.
 
     ``recipients`` are the envelope recipients of files whose sidecar names none (default: the
     message's own Connect addresses, see :func:`ses_to_connect_tools.local_pipeline.ses.envelope_recipients`).
-    ``between_attempts`` runs where Lambda waits before a retry (given the wait in seconds).
+    ``between_attempts`` runs where Lambda waits before a retry (given the wait in seconds). With
+    ``limits`` each attempt runs in a process of its own under them (the ``sandbox`` module): a
+    message that would exceed them is killed, retried and reported as Lambda would.
     """
     from ses_to_connect import handler  # noqa: PLC0415 (reads the environment local_aws set)
 
     handler.pipeline.cache_clear()
     settings = Settings.from_env(aws.env)
     s3, sqs = aws.client("s3"), aws.client("sqs")
+    sandbox = None if limits is None else SandboxedHandler(limits)
     runtime = AsyncLambda(
-        handler.lambda_handler,
+        handler.lambda_handler if sandbox is None else sandbox,
         sqs_client=sqs,
         failure_queue_url=aws.failure_queue_url,
         max_retry_attempts=aws.async_retry_attempts,
@@ -159,6 +165,7 @@ def simulate(
         )
         message_id = event["Records"][0]["ses"]["mail"]["messageId"]
         # Powertools keeps disabled metrics and prints them past 100 values: not for this table.
+        runs_before = 0 if sandbox is None else len(sandbox.runs)
         with contextlib.redirect_stdout(io.StringIO()):
             invocation = runtime.invoke(event)
         if invocation.result is not None and invocation.result.get("failed"):
@@ -182,10 +189,13 @@ def simulate(
                 related_contact_id=result["relatedContactId"],
             )
         else:
-            reason = f"{type(invocation.error).__name__}: {invocation.error}"
+            error = invocation.error
+            kind = error.error_type if isinstance(error, ReportedError) else type(error).__name__
             report = MessageReport(
-                path.name, message_id, "failed", reason=reason, attempts=invocation.attempts
+                path.name, message_id, "failed", reason=f"{kind}: {error}", attempts=invocation.attempts
             )
+        if sandbox is not None:
+            report.usage = run_usage(sandbox.runs[runs_before:])
         contacts = None if aws.emulator is None else _contacts_of(aws.emulator.contacts(), message_id)
         if not _found_where_reported(report, aws, s3, settings, contacts):
             report.reason = f"not found where reported ({report.outcome}); {report.reason or ''}".strip("; ")
@@ -317,7 +327,7 @@ def _failure_queue_message_ids(aws: LocalAws) -> set[str]:
 LABEL_WIDTH = 10
 
 
-def table(reports: Sequence[MessageReport], width: int = 100) -> str:
+def table(reports: Sequence[MessageReport], width: int = 100, limits: SandboxLimits | None = None) -> str:
     """Each message, then what the agent meets, one labelled line each; long values wrap, never cut."""
     file_of = {cid: r.file for r in reports for cid in r.contact_ids}
     lines: list[str] = []
@@ -331,7 +341,24 @@ def table(reports: Sequence[MessageReport], width: int = 100) -> str:
         for o in ("contact", "id_unknown", "quarantine", "failed", "lost", "skipped")
         if counts[o]
     )
-    return "\n".join([*lines, "", f"{len(reports)} messages: {summary}"])
+    return "\n".join([*lines, "", f"{len(reports)} messages: {summary}", *_usage_lines(reports, limits)])
+
+
+def _usage_lines(reports: Sequence[MessageReport], limits: SandboxLimits | None) -> list[str]:
+    if limits is None:
+        return []
+    measured = [r for r in reports if r.usage is not None]
+    lines = [f"limits: {limits.describe()}"]
+    if measured:
+        peak = max(measured, key=lambda r: r.usage["peak_rss_mib"] if r.usage else 0.0)
+        cpu = max(measured, key=lambda r: r.usage["cpu_seconds"] if r.usage else 0.0)
+        assert peak.usage is not None and cpu.usage is not None  # noqa: S101 (filtered above)
+        lines.append(
+            f"highest: {peak.usage['peak_rss_mib']:.0f} MiB resident ({peak.file}), "
+            f"{cpu.usage['cpu_seconds']:.2f} CPU-s ({cpu.file})"
+        )
+    lines.extend(f"killed: {r.file}: {r.usage['killed']}" for r in measured if r.usage and r.usage["killed"])
+    return lines
 
 
 def _headline(r: MessageReport) -> str:
@@ -402,6 +429,7 @@ class Run:
 
     reports: list[MessageReport]
     contacts: dict[str, EmailContact]  # by contact id, as the emulator received them
+    limits: SandboxLimits | None = None  # the deployed limits each attempt ran under, if any
 
 
 def pipeline_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -440,11 +468,13 @@ def run(
     connect_endpoint: str | None = None,
     connect_tps: float | None = None,
     progress: Any = None,
+    in_process: bool = False,
 ) -> Run:
     """The files of ``args`` through the pipeline, configured as ``args`` say; raises UsageError."""
     files = eml_files(args.paths)
     config = configuration.deployment_config(args.config, args.context, args.connect_addresses)
     defaults = {name: getattr(args, name) for name in VERDICT_NAMES if getattr(args, name)}
+    limits = None if in_process else SandboxLimits.of(config)
     with local_aws(connect_endpoint=connect_endpoint, connect_tps=connect_tps, config=config) as aws:
         reports = simulate(
             files,
@@ -452,9 +482,10 @@ def run(
             verdict_defaults=defaults,
             recipients=args.recipients,
             progress=progress if len(files) > 1 else None,
+            limits=limits,
         )
         contacts = {} if aws.emulator is None else {c.contact_id: c for c in aws.emulator.contacts()}
-    return Run(reports, contacts)
+    return Run(reports, contacts, limits)
 
 
 def failed(reports: Iterable[MessageReport]) -> bool:
@@ -470,19 +501,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="write a JSON report here")
     parser.add_argument("--connect-endpoint", help="use this Connect endpoint instead of the local emulator")
     parser.add_argument("--connect-tps", type=float, help="emulated StartEmailContact quota, requests/second")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the handler in this process, without the deployed memory and time limits (faster)",
+    )
     args = parser.parse_args(argv)
     try:
         result = run(
-            args, connect_endpoint=args.connect_endpoint, connect_tps=args.connect_tps, progress=sys.stderr
+            args,
+            connect_endpoint=args.connect_endpoint,
+            connect_tps=args.connect_tps,
+            progress=sys.stderr,
+            in_process=args.in_process,
         )
     except UsageError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
-    print(table(result.reports, shutil.get_terminal_size((100, 24)).columns))
+    print(table(result.reports, shutil.get_terminal_size((100, 24)).columns, result.limits))
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         records_json = [asdict(r) for r in result.reports]
         args.report.write_text(
-            json.dumps({"messages": records_json}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            json.dumps(
+                {"limits": _limits_report(result.limits), "messages": records_json},
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n",
+            encoding="utf-8",
         )
     return 1 if failed(result.reports) else 0
+
+
+def _limits_report(limits: SandboxLimits | None) -> dict[str, Any] | None:
+    if limits is None:
+        return None
+    return {
+        **asdict(limits),
+        "vcpu_share": round(limits.vcpu_share, 4),
+        "cpu_seconds": round(limits.cpu_seconds, 2),
+        "processing_cpu_seconds": round(limits.processing_cpu_seconds, 2),
+    }
