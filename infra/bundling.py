@@ -48,6 +48,8 @@ _IGNORE = shutil.ignore_patterns(
 # Where Lambda unpacks the asset: the path compiled into the byte-code, so that it does not depend on
 # the staging folder's name (the import system replaces it with the real path on loading anyway).
 _TASK_ROOT = "/var/task"
+# The HTML bodies' sanitizer (ses_to_connect/html_clean.py); pure Python, no dependencies of its own.
+VENDORED_PACKAGES["justhtml"] = "justhtml"
 
 
 @jsii.implements(cdk.ILocalBundling)

@@ -355,6 +355,7 @@ class BridgeConfig:
     aws_timeout_seconds: int = DEFAULTS["aws_timeout_seconds"]
     attachment_url_expiry_seconds: int = DEFAULTS["attachment_url_expiry_seconds"]
     attachment_uploads: int = DEFAULTS["attachment_uploads"]
+    inline_image_min_bytes: int = DEFAULTS["inline_image_min_bytes"]
     idempotency_ttl_seconds: int = DEFAULTS["idempotency_ttl_seconds"]
     thread_ttl_days: int = DEFAULTS["thread_ttl_days"]
     mail_encryption: MailEncryption = DEFAULTS["mail_encryption"]

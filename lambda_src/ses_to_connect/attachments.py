@@ -75,6 +75,7 @@ class Skip(StrEnum):
     TNEF_EMPTY = "tnef_empty"  # a winmail.dat holding only a body (its text is in the raw message)
     REJECTED_BY_CONNECT = "rejected_by_connect"  # with Connect's reason: "rejected_by_connect:<reason>"
     URL_TOO_LONG = "url_too_long"
+    SMALL_INLINE_IMAGE = "small_inline_image"  # signature decoration under inlineImageMinBytes
 
 
 class Candidate(NamedTuple):
@@ -91,6 +92,7 @@ class Candidate(NamedTuple):
     inline: bool  # an image the HTML body shows by cid:, sent after explicit attachments
     size: int
     payload: Callable[[], bytes]
+    content_id: str = ""  # of an inline image, as the HTML body names it after ``cid:``
 
 
 class Skipped(NamedTuple):
@@ -101,10 +103,14 @@ class Skipped(NamedTuple):
 
 
 def find_candidates(
-    files: Iterable[Message], body_html: str | None, defects: Defects
+    files: Iterable[Message],
+    body_html: str | None,
+    defects: Defects,
+    inline_names: dict[str, str] | None = None,
 ) -> tuple[list[Candidate], list[Skipped]]:
     """The parts the body does not show, as attachments in sending order (explicit first, then
-    inline images), and early skips."""
+    inline images), and early skips. ``inline_names`` receives each inline image's file name by
+    content id, sent or skipped."""
     referenced = {cid.strip("<>") for cid in _CID_REFERENCE.findall(body_html or "")}
     explicit: list[Candidate] = []
     inline: list[Candidate] = []
@@ -122,7 +128,11 @@ def find_candidates(
         else:
             content_id = next(iter(message_ids(str(part.get("Content-ID", "")))), "").strip("<>")
             is_inline = content_type.startswith("image/") and content_id in referenced
-            found = [Candidate(name, content_type, is_inline, _decoded_size(part, defects), _decoder(part))]
+            if is_inline and inline_names is not None:
+                inline_names.setdefault(content_id, name)
+            size = _decoded_size(part, defects)
+            shown_id = content_id if is_inline else ""
+            found = [Candidate(name, content_type, is_inline, size, _decoder(part), shown_id)]
         for candidate in found:
             if PurePosixPath(candidate.file_name.lower()).suffix not in ALLOWED_ATTACHMENT_EXTENSIONS:
                 skipped.append(Skipped(candidate.file_name, Skip.TYPE_NOT_ALLOWED))
@@ -166,13 +176,22 @@ def send(
                 skipped.append(Skipped(candidate.file_name, Skip.TOO_LARGE))
             else:
                 suffix = PurePosixPath(candidate.file_name.lower()).suffix
-                url = uploads.store(f"{key_prefix}{index:02d}{suffix}", candidate, data)
+                url = uploads.store(f"{key_prefix}{index:02d}{suffix}", candidate, data)  # see stored_index
                 if len(url) > MAX_S3_URL:
                     skipped.append(Skipped(candidate.file_name, Skip.URL_TOO_LONG))
                 else:
                     sent.append({"FileName": names.take(candidate.file_name), "S3Url": url})
             del data  # the sink holds it until its store finishes
     return sent, skipped
+
+
+def stored_index(url: str) -> int | None:
+    """The position in the candidates of the file behind ``url`` (its key's last segment is the
+    position and the extension: see :func:`send`), or None for a URL of another form."""
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415 (messages with inline images only)
+
+    match = re.match(r"(\d+)(?:\.|$)", unquote(urlsplit(url).path).rsplit("/", 1)[-1])
+    return int(match.group(1)) if match else None
 
 
 def _file_name(part: Message, content_type: str, defects: Defects) -> str:

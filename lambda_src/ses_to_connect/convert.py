@@ -19,13 +19,13 @@ from ses_to_connect.headers import clean_text, message_ids
 from ses_to_connect.limits import (
     MAX_ADDITIONAL_RECIPIENTS,
     MAX_BODY,
-    MAX_DESCRIPTION,
     MAX_HEADER_VALUE,
     MAX_SUBJECT,
     check_request,
 )
 from ses_to_connect.mime import Body, ParsedMessage, parse_message
 from ses_to_connect.model import Address, Conversion, DefectKind, Defects, Outcome
+from ses_to_connect.notices import NO_INLINE_IMAGES, InlineImages, description, inline_images, present
 from ses_to_connect.policy import Decision, decide
 from ses_to_connect.ports import AttachmentSink
 from ses_to_connect.ses_event import VERDICT_NAMES, SesRecord
@@ -62,6 +62,7 @@ class Plan:
     skipped: tuple[Skipped, ...]
     quarantine_reason: str | None
     defects: tuple[str, ...]  # the message's, then those found while planning
+    inline_images: InlineImages = NO_INLINE_IMAGES  # the images the HTML body shows by cid:
 
     @property
     def attachment_prefix(self) -> str:
@@ -99,9 +100,12 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
         reason = "no_usable_sender"
     candidates: list[Candidate] = []
     skipped: list[Skipped] = []
+    images = NO_INLINE_IMAGES
     if reason is None:
         html = message.body.text if message.body and message.body.content_type == "text/html" else None
-        candidates, skipped = find_candidates(message.files, html, defects)
+        inline_names: dict[str, str] = {}
+        candidates, skipped = find_candidates(message.files, html, defects, inline_names)
+        candidates, skipped, images = inline_images(candidates, skipped, inline_names, settings)
     return Plan(
         record,
         settings,
@@ -113,6 +117,7 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
         tuple(skipped),
         reason,
         tuple(defects.as_list()),
+        images,
     )
 
 
@@ -132,13 +137,28 @@ def build_requests(
     """
     assert plan.customer is not None and plan.quarantine_reason is None  # noqa: S101 (caller's contract)
     defects = Defects(plan.defects)
+    all_skipped = [*plan.skipped, *skipped]
     raw_message = _raw_message(plan, defects)  # the same for every destination
+    shown = present(
+        Body(raw_message["Body"], raw_message["ContentType"]),
+        plan.inline_images,
+        attachments,
+        all_skipped,
+        unnamed_skips,
+    )
+    raw_message["Body"] = shown.text
+    summary = description(
+        plan.customer,
+        raw_message["Subject"],
+        sent=len(attachments),
+        skipped=all_skipped,
+        unnamed=unnamed_skips,
+        flags=plan.decision.matched,
+    )
     recipients = [
         _additional_recipients(plan.message, destination, defects) for destination in plan.destinations
     ]
-    attributes = _attributes(
-        plan, len(attachments), [*plan.skipped, *skipped], unnamed_skips, defects.as_list()
-    )
+    attributes = _attributes(plan, len(attachments), all_skipped, unnamed_skips, defects.as_list())
     files: list[EmailAttachmentTypeDef] = [
         {"FileName": visible_name(item["FileName"]), "S3Url": item["S3Url"]} for item in attachments
     ]
@@ -152,6 +172,7 @@ def build_requests(
             attachments=files,
             attributes=attributes,
             related_contact_id=related_contact_id,
+            description=summary,
         )
         for destination, destination_recipients in zip(plan.destinations, recipients, strict=True)
     ]
@@ -217,6 +238,7 @@ def build_request(
     attachments: Sequence[EmailAttachmentTypeDef],
     attributes: Mapping[str, str],
     related_contact_id: str | None,
+    description: str,
 ) -> StartEmailContactRequestTypeDef:
     """The exact ``StartEmailContact`` parameters for one destination."""
     record, settings = plan.record, plan.settings
@@ -225,7 +247,7 @@ def build_request(
         "FromEmailAddress": customer.as_request(),
         "DestinationEmailAddress": destination.address,
         "Name": raw_message["Subject"] or NO_SUBJECT_NAME,
-        "Description": f"Email received by Amazon SES as message {record.message_id}"[:MAX_DESCRIPTION],
+        "Description": description,  # the SES message id is in References and sesMessageId
         "References": {
             "rawMessage": {"Type": "STRING", "Value": raw_message_uri(record, settings)},
             "sesMessageId": {"Type": "STRING", "Value": record.message_id},

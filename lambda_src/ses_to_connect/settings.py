@@ -25,6 +25,7 @@ from ses_to_connect.errors import SettingsError
 from ses_to_connect.limits import (
     ATTRIBUTE_KEY_PATTERN,
     EMAIL_PATTERN,
+    MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
     MAX_CONTACT_FLOW_ID,
     attributes_size,
@@ -169,6 +170,11 @@ FUNCTION_SETTINGS: tuple[Setting, ...] = (
             low=1, high=MAX_ATTACHMENTS, example="1",
             doc="Attachments stored to S3 at once. Files in flight stay within 20 MB together whatever "
                 "the number, so memory holds at most one maximum-size file beyond the parsed message."),
+    Setting("inline_image_min_bytes", "integer", 2048, env="INLINE_IMAGE_MIN_BYTES",
+            key="inlineImageMinBytes", low=0, high=MAX_ATTACHMENT_BYTES, example="0",
+            doc="Images the HTML body shows by `cid:` that are smaller than this are signature decoration "
+                "(spacers, social icons, small logos): not sent as attachments (skipped, "
+                "`small_inline_image`), shown by their alt text. 0 sends them all."),
     Setting("idempotency_table", "string", None, env="IDEMPOTENCY_TABLE",
             default_text="unset: Connect's ClientToken is the only guard",
             doc="the DynamoDB table of completed contacts (Powertools idempotency)"),
@@ -218,6 +224,7 @@ class Settings:
     aws_timeout_seconds: int = _DEFAULT["aws_timeout_seconds"]
     attachment_url_expiry_seconds: int = _DEFAULT["attachment_url_expiry_seconds"]
     attachment_uploads: int = _DEFAULT["attachment_uploads"]
+    inline_image_min_bytes: int = _DEFAULT["inline_image_min_bytes"]
     idempotency_table: str | None = _DEFAULT["idempotency_table"]
     idempotency_ttl_seconds: int = _DEFAULT["idempotency_ttl_seconds"]
     threads_table: str | None = _DEFAULT["threads_table"]

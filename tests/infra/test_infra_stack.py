@@ -880,7 +880,12 @@ def test_function_code_vendors_the_pinned_pure_python_packages(default: Synth) -
     assert stage is not None
     staged = Path(stage.outdir) / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     assert (staged / "tnefparse" / "__init__.py").is_file()
-    assert sorted(p.name for p in staged.iterdir()) == ["charset_normalizer", "ses_to_connect", "tnefparse"]
+    assert sorted(p.name for p in staged.iterdir()) == [
+        "charset_normalizer",
+        "justhtml",
+        "ses_to_connect",
+        "tnefparse",
+    ]
     # No native modules: the synth machine's compiled ones would not load on the function's arm64.
     assert (staged / "charset_normalizer" / "md.py").is_file()
     assert [p.name for p in staged.rglob("*") if p.suffix in {".so", ".pyd"}] == []

@@ -163,7 +163,9 @@ def test_message_without_text_gets_a_placeholder_body() -> None:
     assert body["ContentType"] == "text/plain"
     assert body["Body"] == (
         "[This email has no readable text body. The original message is stored at "
-        f"s3://mail-bucket/inbound/{MESSAGE_ID}]"
+        f"s3://mail-bucket/inbound/{MESSAGE_ID}]\n\n----\n"
+        "Not delivered with this email (the stored original has them):\n"
+        "- attachment: file type not accepted"
     )
     assert "no_text_body" in conversion.defects
 
@@ -324,7 +326,7 @@ def test_attributes_carry_ses_facts_and_static_values() -> None:
 def test_name_description_references_and_expiry() -> None:
     request = only_request(run(eml(), config=settings(contact_expiry_minutes=2880)))
     assert request["Name"] == "Help"
-    assert request["Description"] == f"Email received by Amazon SES as message {MESSAGE_ID}"
+    assert request["Description"] == "Email from Customer <customer@example.org>: Help"
     assert request["References"] == {
         "rawMessage": {"Type": "STRING", "Value": f"s3://mail-bucket/inbound/{MESSAGE_ID}"},
         "sesMessageId": {"Type": "STRING", "Value": MESSAGE_ID},
