@@ -141,12 +141,13 @@ def build_requests(
     raw_message = _raw_message(plan, defects)  # the same for every destination
     shown = present(
         Body(raw_message["Body"], raw_message["ContentType"]),
-        plan.inline_images,
-        attachments,
-        all_skipped,
-        unnamed_skips,
+        images=plan.inline_images,
+        attachments=attachments,
+        skipped=all_skipped,
+        unnamed=unnamed_skips,
+        raw_uri=raw_message_uri(plan.record, plan.settings),
     )
-    raw_message["Body"] = shown.text
+    raw_message["Body"], raw_message["ContentType"] = shown.text, shown.content_type
     summary = description(
         plan.customer,
         raw_message["Subject"],

@@ -38,6 +38,7 @@ _TAGS = (
 _ATTRIBUTES = {
     "*": ("style", "class", "id", "title", "lang", "dir", "align", "valign", "width", "height", "bgcolor",
           "color", "border"),
+    "body": ("text", "link", "vlink", "alink"),
     "a": ("href", "name"),
     "img": ("src", "alt", "hspace", "vspace"),
     "table": ("cellpadding", "cellspacing", "summary", "background"),

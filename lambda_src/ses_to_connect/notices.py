@@ -116,29 +116,36 @@ class _Outcomes:
 
 def present(
     body: Body,
+    *,
     images: InlineImages,
     attachments: Sequence[Mapping[str, str]],
     skipped: Sequence[Skipped],
-    unnamed_skips: int,
+    unnamed: int,
+    raw_uri: str,
 ) -> Body:
     """``body`` as the agent gets it: HTML cleaned (:mod:`html_clean`) with its ``cid:`` images
-    labelled, then the files not delivered listed at the end; within ``MAX_BODY``."""
+    labelled, then the files not delivered listed at the end; within ``MAX_BODY``. HTML that shows
+    nothing at all once cleaned (an unclosed ``<title>`` holds the rest of the document, say)
+    gives a notice in its place: Connect refuses an empty body, and the agent needs to know."""
     text = body.text
     is_html = body.content_type == "text/html"
     if is_html:
         from ses_to_connect.html_clean import clean_html  # noqa: PLC0415 (HTML bodies only)
 
         text = clean_html(text, _Outcomes(images, attachments, skipped).label)
+        if not text.strip():
+            text = f"[The HTML body of this email shows no text. The original message is stored at {raw_uri}]"
+            is_html = False
     # Inline images are labelled where they stand in an HTML body; the notice lists the rest.
     labelled = set(images.names.values()) if is_html else set()
     listed = [
         item for item in skipped if item.file_name not in labelled and item.reason != Skip.SMALL_INLINE_IMAGE
     ]
-    notice = _not_delivered(listed, unnamed_skips, html_body=is_html)
+    notice = _not_delivered(listed, unnamed, html_body=is_html)
     room = MAX_BODY - len(notice)
     if len(text) > room:  # the body was already at Connect's limit: the notice takes its place at the end
         text = _cut(text, room, html_body=is_html)
-    return Body(text + notice, body.content_type)
+    return Body(text + notice, "text/html" if is_html else "text/plain")
 
 
 def _not_delivered(skipped: Sequence[Skipped], unnamed: int, *, html_body: bool) -> str:
