@@ -44,6 +44,7 @@ SKIP_WORDS: Mapping[str, str] = {
 }
 NOT_DELIVERED_HEADING = "Not delivered with this email (the stored original has them):"
 MAX_LISTED = 20  # files named in the body's notice; the rest are counted
+TRUNCATION_MARK = "[Message truncated:"  # how convert._body's note on a body cut at Connect's limit starts
 
 
 class InlineImages(NamedTuple):
@@ -163,11 +164,14 @@ def _not_delivered(skipped: Sequence[Skipped], unnamed: int, *, html_body: bool)
 
 
 def _cut(text: str, size: int, *, html_body: bool) -> str:
-    """The first ``size`` characters of ``text``; in HTML, not ending inside a tag."""
-    cut = text[:size]
+    """``text`` within ``size`` characters: the customer's text is shortened, the truncation note at
+    its end (if any) kept; in HTML, the text does not end inside a tag."""
+    note_at = text.rfind(TRUNCATION_MARK, max(0, len(text) - 1000))
+    note = text[note_at:] if note_at >= 0 else ""
+    cut = text[: min(size, len(text)) - len(note)]
     if html_body and cut.rfind("<") > cut.rfind(">"):
         cut = cut[: cut.rfind("<")]
-    return cut
+    return cut + note
 
 
 def description(

