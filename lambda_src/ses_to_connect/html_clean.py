@@ -40,6 +40,7 @@ _ATTRIBUTES = {
           "color", "border"),
     "body": ("text", "link", "vlink", "alink"),
     "a": ("href", "name"),
+    "br": ("clear",),
     "img": ("src", "alt", "hspace", "vspace"),
     "table": ("cellpadding", "cellspacing", "summary", "background"),
     "td": ("colspan", "rowspan", "nowrap"),

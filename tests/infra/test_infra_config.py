@@ -213,6 +213,7 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
         "FAILURE_QUEUE_URL": "https://sqs.example/q",
         "ATTACHMENT_URL_EXPIRY_SECONDS": "3600",
         "ATTACHMENT_UPLOADS": "2",
+        "INLINE_IMAGE_MIN_BYTES": "2048",
         "AWS_TIMEOUT_SECONDS": "10",
         "INBOUND_PREFIX": "inbound/",
         "QUARANTINE_PREFIX": "quarantine/",

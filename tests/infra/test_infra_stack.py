@@ -348,6 +348,7 @@ def test_function_environment_is_exactly_the_settings_contract(default: Synth) -
         "FAILURE_QUEUE_URL": {"Ref": default.logical_id(default.construct.failure_queue)},
         "ATTACHMENT_URL_EXPIRY_SECONDS": "3600",
         "ATTACHMENT_UPLOADS": "4",
+        "INLINE_IMAGE_MIN_BYTES": "2048",
         "AWS_TIMEOUT_SECONDS": "10",
         "INBOUND_PREFIX": "inbound/",
         "QUARANTINE_PREFIX": "quarantine/",
