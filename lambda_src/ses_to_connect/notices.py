@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -93,6 +94,18 @@ class _Outcomes:
         self.reasons: dict[str, str] = {}
         for item in skipped:
             self.reasons.setdefault(item.file_name, item.reason)
+        self._key = (
+            *images.names.items(),
+            *images.positions.items(),
+            *self.sent.items(),
+            *self.reasons.items(),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Outcomes) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
 
     def label(self, content_id: str, alt: str) -> str:
         """The text that stands for the image ``cid:content_id`` with alt text ``alt``."""
@@ -131,9 +144,7 @@ def present(
     text = body.text
     is_html = body.content_type == "text/html"
     if is_html:
-        from ses_to_connect.html_clean import clean_html  # noqa: PLC0415 (HTML bodies only)
-
-        text = clean_html(text, _Outcomes(images, attachments, skipped).label)
+        text = _cleaned(text, _Outcomes(images, attachments, skipped))
         if not text.strip():
             text = f"[The HTML body of this email shows no text. The original message is stored at {raw_uri}]"
             is_html = False
@@ -147,6 +158,15 @@ def present(
     if len(text) > room:  # the body was already at Connect's limit: the notice takes its place at the end
         text = _cut(text, room, html_body=is_html)
     return Body(text + notice, "text/html" if is_html else "text/plain")
+
+
+@lru_cache(maxsize=1)
+def _cleaned(markup: str, outcomes: _Outcomes) -> str:
+    """The cleaned HTML, once per message: the pipeline builds each message's requests more than once
+    (for each destination, and again for a fallback), and a body at Connect's limit takes seconds."""
+    from ses_to_connect.html_clean import clean_html  # noqa: PLC0415 (HTML bodies only)
+
+    return clean_html(markup, outcomes.label)
 
 
 def _not_delivered(skipped: Sequence[Skipped], unnamed: int, *, html_body: bool) -> str:

@@ -11,10 +11,12 @@ import sys
 import pytest
 
 from infra.paths import LAMBDA_SRC
+from ses_to_connect import html_clean
 from ses_to_connect.attachments import stored_index
+from ses_to_connect.convert import build_requests, plan
 from ses_to_connect.html_clean import clean_html
 from ses_to_connect.limits import MAX_BODY, MAX_DESCRIPTION
-from tests.unit.builders import MESSAGE_ID, SUPPORT, only_request, raw_message, run, settings
+from tests.unit.builders import MESSAGE_ID, SUPPORT, only_request, raw_message, record, run, settings
 
 HEAD = f"From: Customer <customer@example.org>\r\nTo: {SUPPORT}\r\nSubject: Help\r\nMIME-Version: 1.0\r\n"
 RAW_URI = f"s3://mail-bucket/inbound/{MESSAGE_ID}"
@@ -323,3 +325,21 @@ def test_the_sanitizer_is_not_imported_at_cold_start_only_for_an_html_body() -> 
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
 
     assert done.stdout.split() == ["False", "False", "True"]
+
+
+def test_the_html_is_cleaned_once_however_often_the_requests_are_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pipeline builds a message's requests again for each destination and each fallback."""
+    calls: list[str] = []
+
+    def counted(markup: str, label: html_clean.ImageLabel) -> str:
+        calls.append(markup)
+        return clean_html(markup, label)
+
+    monkeypatch.setattr(html_clean, "clean_html", counted)
+    raw = (HEAD + part("text/html", "<p>cleaned once</p><script>x()</script>")).encode()
+    planned = plan(raw, record(raw), settings())
+    bodies = {raw_message(build_requests(planned, [], []).requests[0])["Body"] for _ in range(3)}
+    assert bodies == {"<p>cleaned once</p>"}
+    assert len(calls) == 1
