@@ -44,6 +44,11 @@ def multipart(subtype: str, *parts: str, boundary: str = "b1") -> str:
     return f"Content-Type: multipart/{subtype}; boundary={boundary}\r\n\r\n{inner}--{boundary}--\r\n"
 
 
+def related(html: str, *images: str) -> str:
+    """An HTML body and the images it shows, as mailers send them."""
+    return multipart("related", part("text/html", html), *images)
+
+
 def delivered(structure: str, **overrides: object) -> tuple[str, str, list[str], dict[str, str], str]:
     """Body, content type, attachment names, attributes and description of the one request."""
     request = only_request(run((HEAD + structure).encode(), config=settings(**overrides)))
@@ -57,9 +62,8 @@ def delivered(structure: str, **overrides: object) -> tuple[str, str, list[str],
 
 def test_a_cid_image_that_was_attached_is_named_where_it_stood_with_its_alt_text() -> None:
     body, kind, names, _, _ = delivered(
-        multipart(
-            "related",
-            part("text/html", '<p>My screen:</p><img src="cid:shot@x" alt="Cracked screen"><p>Thanks</p>'),
+        related(
+            '<p>My screen:</p><img src="cid:shot@x" alt="Cracked screen"><p>Thanks</p>',
             image("image/jpeg", "photo.jpg", "shot@x", PHOTO),
         )
     )
@@ -72,9 +76,8 @@ def test_a_cid_image_that_was_attached_is_named_where_it_stood_with_its_alt_text
 
 def test_a_cid_image_connect_does_not_take_says_why_where_it_stood_and_not_again_at_the_end() -> None:
     body, _, names, attributes, _ = delivered(
-        multipart(
-            "related",
-            part("text/html", '<p>See</p><img src="cid:anim@x">'),
+        related(
+            '<p>See</p><img src="cid:anim@x">',
             image("image/gif", "dance.gif", "anim@x", PHOTO),
         )
     )
@@ -116,9 +119,8 @@ def test_a_cid_image_whose_part_is_missing_says_so() -> None:
 
 def test_two_inline_images_of_one_name_are_told_apart_by_their_position() -> None:
     body, _, names, _, _ = delivered(
-        multipart(
-            "related",
-            part("text/html", '<img src="cid:a@x"> and <img src="cid:b@x">'),
+        related(
+            '<img src="cid:a@x"> and <img src="cid:b@x">',
             image("image/jpeg", "scan.jpg", "a@x", PHOTO),
             image("image/jpeg", "scan.jpg", "b@x", PHOTO),
         )
