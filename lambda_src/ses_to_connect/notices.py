@@ -22,7 +22,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
-from ses_to_connect.attachments import Candidate, Skip, Skipped, stored_index
+from ses_to_connect.attachments import Candidate, Skip, Skipped, stored_index, visible_name
 from ses_to_connect.headers import clean_text
 from ses_to_connect.limits import MAX_BODY, MAX_DESCRIPTION
 from ses_to_connect.mime import Body
@@ -113,13 +113,13 @@ class _Outcomes:
         name = self.images.names.get(content_id)
         if name is None:
             return f"[image: {alt or content_id[:200]}, not in the email]"
-        shown = f"{alt} ({name})" if alt and alt != name else name
+        shown = visible_name(f"{alt} ({name})" if alt and alt != name else name)
         position = self.images.positions.get(content_id)
         if position is not None and position in self.sent:
-            sent_as = self.sent[position]
+            sent_as = visible_name(self.sent[position])
             return (
                 f"[image: {shown}, attached]"
-                if sent_as == name
+                if sent_as == visible_name(name)
                 else f"[image: {shown}, attached as {sent_as}]"
             )
         reason = self.reasons.get(name)
@@ -173,7 +173,8 @@ def _not_delivered(skipped: Sequence[Skipped], unnamed: int, *, html_body: bool)
     """The end-of-body notice: one line per file (at most ``MAX_LISTED``), then "… and N more"."""
     if not skipped and not unnamed:
         return ""
-    lines = [f"{item.file_name}: {reason_words(item.reason)}" for item in skipped[:MAX_LISTED]]
+    # Names as Connect shows attached ones: no right-to-left override makes "exe.pdf" of "fdp.exe".
+    lines = [f"{visible_name(item.file_name)}: {reason_words(item.reason)}" for item in skipped[:MAX_LISTED]]
     more = len(skipped) - len(lines) + unnamed
     if more:
         lines.append(f"… and {more} more")
@@ -206,7 +207,7 @@ def description(
     """One line for the contact's ``Description``: who wrote, about what, which files came, flags."""
     sender = f"{customer.display_name} <{customer.email}>" if customer.display_name else customer.email
     parts = [f"Email from {sender}: {subject or '(no subject)'}"]
-    missing = [item.file_name for item in skipped if item.reason != Skip.SMALL_INLINE_IMAGE]
+    missing = [visible_name(item.file_name) for item in skipped if item.reason != Skip.SMALL_INLINE_IMAGE]
     not_sent = len(missing) + unnamed
     if sent or not_sent:
         parts.append(f"{sent} attachment{'s' * (sent != 1)} delivered")

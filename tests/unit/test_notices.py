@@ -345,3 +345,19 @@ def test_the_html_is_cleaned_once_however_often_the_requests_are_built(
     bodies = {raw_message(build_requests(planned, [], []).requests[0])["Body"] for _ in range(3)}
     assert bodies == {"<p>cleaned once</p>"}
     assert len(calls) == 1
+
+
+def test_a_file_name_that_reverses_itself_is_listed_as_connect_shows_names() -> None:
+    structure = multipart(
+        "mixed",
+        part("text/plain", "Invoice"),
+        part(
+            "application/octet-stream",
+            "TVqQ",
+            "Content-Transfer-Encoding: base64",
+            "Content-Disposition: attachment; filename*=utf-8''invoice%E2%80%AEfdp.exe",
+        ),
+    )
+    body, _, _, _, description = delivered(structure)
+    assert body.endswith("\n- invoicefdp.exe: file type not accepted")
+    assert description.endswith("1 not delivered (invoicefdp.exe)")
