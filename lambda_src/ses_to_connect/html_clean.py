@@ -7,11 +7,13 @@ properties only, no ``url()``) and the old presentational attributes email still
 ``align``, ``<font>``). Removed: scripts and their text, ``<style>`` and ``<title>`` text, event
 handlers, ``javascript:`` and every other scheme, ``<base>``, ``<meta>`` (refresh, and charset
 declarations that contradict the Unicode body), forms and their controls, frames, objects,
-embeds, SVG and MathML, comments. An unknown element is unwrapped: its text stays.
+embeds, SVG and MathML, comments, ``id``/``name``/``class``. An unknown element is unwrapped:
+its text stays. A ``<style>`` sheet is dropped rather than cleaned (the library cleans inline
+styles only): the content stays, some of its layout goes.
 
 Each image the body shows by ``cid:`` (a part of the message, which Connect's viewer cannot
 resolve) becomes a short visible text saying what it was and where it went
-(:func:`ses_to_connect.notices.image_label`).
+(:meth:`ses_to_connect.notices._Outcomes.label`).
 
 The library is imported on the first HTML body only (about 0.1 s of CPU), never at cold start.
 """
@@ -36,10 +38,12 @@ _TAGS = (
     "tfoot", "th", "thead", "time", "tr", "tt", "u", "ul", "var", "wbr",
 )
 _ATTRIBUTES = {
-    "*": ("style", "class", "id", "title", "lang", "dir", "align", "valign", "width", "height", "bgcolor",
-          "color", "border"),
+    # Not id, name or class: without the sender's style sheet they present nothing, and in the page
+    # that shows the body they could stand for that page's own elements (DOM clobbering).
+    "*": ("style", "title", "lang", "dir", "align", "valign", "width", "height", "bgcolor", "color",
+          "border"),
     "body": ("text", "link", "vlink", "alink"),
-    "a": ("href", "name"),
+    "a": ("href",),
     "br": ("clear",),
     "img": ("src", "alt", "hspace", "vspace"),
     "table": ("cellpadding", "cellspacing", "summary", "background"),

@@ -361,3 +361,8 @@ def test_a_file_name_that_reverses_itself_is_listed_as_connect_shows_names() -> 
     body, _, _, _, description = delivered(structure)
     assert body.endswith("\n- invoicefdp.exe: file type not accepted")
     assert description.endswith("1 not delivered (invoicefdp.exe)")
+
+
+def test_ids_names_and_classes_are_dropped_so_they_cannot_stand_for_the_viewers_own_elements() -> None:
+    markup = '<form id="login"><p class="MsoNormal" id="x">Hi</p><a name="top" href="https://a.example">a</a>'
+    assert clean_html(markup, no_images) == '<p>Hi</p><a href="https://a.example">a</a>'
