@@ -17,6 +17,7 @@ body byte for byte.
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from types import MappingProxyType
@@ -170,12 +171,14 @@ def _cleaned(markup: str, outcomes: _Outcomes) -> str:
 
 
 def _not_delivered(skipped: Sequence[Skipped], unnamed: int, *, html_body: bool) -> str:
-    """The end-of-body notice: one line per file (at most ``MAX_LISTED``), then "… and N more"."""
+    """The end-of-body notice: one line per file and reason (at most ``MAX_LISTED``; files of one
+    name and reason counted on one line), then "… and N more"."""
     if not skipped and not unnamed:
         return ""
     # Names as Connect shows attached ones: no right-to-left override makes "exe.pdf" of "fdp.exe".
-    lines = [f"{visible_name(item.file_name)}: {reason_words(item.reason)}" for item in skipped[:MAX_LISTED]]
-    more = len(skipped) - len(lines) + unnamed
+    counted = Counter(f"{visible_name(item.file_name)}: {reason_words(item.reason)}" for item in skipped)
+    lines = [line if n == 1 else f"{line} ({n} files)" for line, n in list(counted.items())[:MAX_LISTED]]
+    more = sum(list(counted.values())[MAX_LISTED:]) + unnamed
     if more:
         lines.append(f"… and {more} more")
     if html_body:
@@ -212,7 +215,9 @@ def description(
     if sent or not_sent:
         parts.append(f"{sent} attachment{'s' * (sent != 1)} delivered")
     if not_sent:
-        names = [*missing[:MAX_LISTED], *(["…"] if not_sent > len(missing[:MAX_LISTED]) else [])]
+        counted = list(Counter(missing).items())
+        names = [name if n == 1 else f"{name} ({n} files)" for name, n in counted[:MAX_LISTED]]
+        names += ["…"] if unnamed or len(counted) > MAX_LISTED else []
         parts.append(f"{not_sent} not delivered ({', '.join(names)})")
     if flags:
         parts.append(f"flags: {', '.join(flags)}")

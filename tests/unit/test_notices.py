@@ -366,3 +366,12 @@ def test_a_file_name_that_reverses_itself_is_listed_as_connect_shows_names() -> 
 def test_ids_names_and_classes_are_dropped_so_they_cannot_stand_for_the_viewers_own_elements() -> None:
     markup = '<form id="login"><p class="MsoNormal" id="x">Hi</p><a name="top" href="https://a.example">a</a>'
     assert clean_html(markup, no_images) == '<p>Hi</p><a href="https://a.example">a</a>'
+
+
+def test_files_of_one_name_and_reason_are_counted_on_one_line() -> None:
+    unnamed = part(
+        "audio/basic", "AAAA", "Content-Transfer-Encoding: base64", "Content-Disposition: attachment"
+    )
+    body, _, _, _, description = delivered(multipart("mixed", part("text/plain", "Hi"), unnamed, unnamed))
+    assert body == f"Hi\n\n----\n{HEADING}\n- attachment: file type not accepted (2 files)"
+    assert description.endswith("2 not delivered (attachment (2 files))")
