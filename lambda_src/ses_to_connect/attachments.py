@@ -30,7 +30,7 @@ from ses_to_connect.limits import (
     MAX_FILE_NAME,
     MAX_S3_URL,
 )
-from ses_to_connect.mime import decoded_payload, is_forwarded, render_forwarded
+from ses_to_connect.mime import decoded_payload, is_attachment, is_forwarded, render_forwarded
 from ses_to_connect.model import DefectKind, Defects
 
 if TYPE_CHECKING:
@@ -106,11 +106,11 @@ def find_candidates(
     files: Iterable[Message],
     body_html: str | None,
     defects: Defects,
-    inline_names: dict[str, str] | None = None,
+    inline_found: dict[str, tuple[str, bool]] | None = None,
 ) -> tuple[list[Candidate], list[Skipped]]:
     """The parts the body does not show, as attachments in sending order (explicit first, then
-    inline images), and early skips. ``inline_names`` receives each inline image's file name by
-    content id, sent or skipped."""
+    inline images), and early skips. ``inline_found`` receives each inline image's file name by
+    content id, sent or skipped, and whether its part is marked ``attachment``."""
     referenced = {cid.strip("<>") for cid in _CID_REFERENCE.findall(body_html or "")}
     explicit: list[Candidate] = []
     inline: list[Candidate] = []
@@ -128,8 +128,8 @@ def find_candidates(
         else:
             content_id = next(iter(message_ids(str(part.get("Content-ID", "")))), "").strip("<>")
             is_inline = content_type.startswith("image/") and content_id in referenced
-            if is_inline and inline_names is not None:
-                inline_names.setdefault(content_id, name)
+            if is_inline and inline_found is not None:
+                inline_found.setdefault(content_id, (name, is_attachment(part)))
             size = _decoded_size(part, defects)
             shown_id = content_id if is_inline else ""
             found = [Candidate(name, content_type, is_inline, size, _decoder(part), shown_id)]

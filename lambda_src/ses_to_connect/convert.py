@@ -103,9 +103,9 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
     images = NO_INLINE_IMAGES
     if reason is None:
         html = message.body.text if message.body and message.body.content_type == "text/html" else None
-        inline_names: dict[str, str] = {}
-        candidates, skipped = find_candidates(message.files, html, defects, inline_names)
-        candidates, skipped, images = inline_images(candidates, skipped, inline_names, settings)
+        inline_found: dict[str, tuple[str, bool]] = {}
+        candidates, skipped = find_candidates(message.files, html, defects, inline_found)
+        candidates, skipped, images = inline_images(candidates, skipped, inline_found, settings)
     return Plan(
         record,
         settings,

@@ -86,13 +86,18 @@ ImageLabel = Callable[[str, str], str]  # (content id, alt text) -> the text sho
 def _policy() -> SanitizationPolicy:
     from justhtml import SanitizationPolicy, UrlPolicy, UrlRule  # noqa: PLC0415 (HTML bodies only)
 
-    links = UrlRule(allowed_schemes=["http", "https", "mailto", "tel"], handling="allow")
-    images = UrlRule(allowed_schemes=["http", "https", "data"], handling="allow")
+    # No relative URLs: an email has no base to resolve them against, and in the viewer they would
+    # point at the agent application's own paths (an <img src="/logout"> is a request made as the agent).
+    links = UrlRule(
+        allowed_schemes=["http", "https", "mailto", "tel"], handling="allow", allow_relative=False
+    )
+    images = UrlRule(allowed_schemes=["http", "https", "data"], handling="allow", allow_relative=False)
     return SanitizationPolicy(
         allowed_tags=_TAGS,
         allowed_attributes=_ATTRIBUTES,
         url_policy=UrlPolicy(
             default_handling="strip",
+            default_allow_relative=False,
             allow_rules={("a", "href"): links, ("img", "src"): images, ("table", "background"): images},
         ),
         drop_content_tags=_DROPPED_WITH_TEXT,

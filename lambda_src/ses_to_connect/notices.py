@@ -60,14 +60,20 @@ NO_INLINE_IMAGES = InlineImages(MappingProxyType({}), MappingProxyType({}))
 
 
 def inline_images(
-    candidates: Sequence[Candidate], skipped: Sequence[Skipped], names: Mapping[str, str], settings: Settings
+    candidates: Sequence[Candidate],
+    skipped: Sequence[Skipped],
+    found: Mapping[str, tuple[str, bool]],
+    settings: Settings,
 ) -> tuple[list[Candidate], list[Skipped], InlineImages]:
     """The candidates without the inline images under ``inline_image_min_bytes`` (skipped as
     decoration: an Outlook signature's icons would otherwise take attachment slots and name files
-    the agent never needs), and where each inline image that may be sent stands among them."""
+    the agent never needs), and where each inline image that may be sent stands among them.
+    ``found`` gives each inline image's name and whether its part is marked ``attachment``: the
+    sender meant such a one as a file, whatever its size."""
     minimum = settings.inline_image_min_bytes
-    small = [c for c in candidates if c.inline and c.size < minimum]
-    kept = [c for c in candidates if not (c.inline and c.size < minimum)]
+    names = {content_id: name for content_id, (name, _) in found.items()}
+    small = [c for c in candidates if c.inline and c.size < minimum and not found[c.content_id][1]]
+    kept = [c for c in candidates if c not in small]
     positions = {c.content_id: index for index, c in enumerate(kept) if c.inline}
     decorations = [Skipped(c.file_name, Skip.SMALL_INLINE_IMAGE) for c in small]
     return (
