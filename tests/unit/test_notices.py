@@ -376,3 +376,10 @@ def test_files_of_one_name_and_reason_are_counted_on_one_line() -> None:
     body, _, _, _, description = delivered(multipart("mixed", part("text/plain", "Hi"), unnamed, unnamed))
     assert body == f"Hi\n\n----\n{HEADING}\n- attachment: file type not accepted (2 files)"
     assert description.endswith("2 not delivered (attachment (2 files))")
+
+
+def test_a_small_image_marked_attachment_is_a_file_not_decoration() -> None:
+    marked = image("image/png", "stamp.png", "stamp@x", ICON).replace("inline;", "attachment;")
+    body, _, names, _, _ = delivered(related('<p>Stamped</p><img src="cid:stamp@x">', marked))
+    assert body == "<p>Stamped</p>[image: stamp.png, attached]"
+    assert names == ["stamp.png"]
