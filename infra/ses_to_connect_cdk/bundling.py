@@ -2,10 +2,11 @@
 packages it vendors, all taken from the Python environment that runs the synth.
 
 Powertools comes from its public layer and boto3 from the Lambda runtime; what neither
-provides (``tnefparse``, for Outlook's winmail.dat, ``charset_normalizer``, for charset
-detection, ``icalendar`` and its time zone data ``tzdata``, for meeting invitations, and
-``asn1crypto``, for S/MIME) is copied from the environment running the synth, after checking that
-the installed version is the one pinned in ``requirements/lambda.txt`` (installed: the
+provides (``tnefparse``, for Outlook's winmail.dat; ``charset_normalizer``, for charset
+detection; ``icalendar`` and its time zone data ``tzdata``, for meeting invitations;
+``asn1crypto``, for S/MIME; ``justhtml``, which cleans HTML bodies) is copied from the environment
+running the synth, after checking that the installed version is the one pinned in
+``requirements/lambda.txt`` (installed: the
 distribution's requirements, taken from that file). (icalendar's other dependency,
 ``python-dateutil``, is one of botocore's, so the runtime has it.) The function's own package is
 copied from wherever it is imported: this repository's ``lambda_src/``, or a CDK app's
@@ -54,6 +55,7 @@ VENDORED_PACKAGES = {
     "icalendar": "icalendar",
     "tzdata": "tzdata",
     "asn1crypto": "asn1crypto",
+    "justhtml": "justhtml",
 }
 _IGNORE = shutil.ignore_patterns(
     "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", "*.egg-info", "*.so", "*.pyd"

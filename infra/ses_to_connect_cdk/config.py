@@ -373,6 +373,7 @@ class BridgeConfig:
     attachment_uploads: int = DEFAULTS["attachment_uploads"]
     attachment_extensions: tuple[str, ...] = DEFAULTS["attachment_extensions"]
     attachment_max_bytes: int = DEFAULTS["attachment_max_bytes"]
+    inline_image_min_bytes: int = DEFAULTS["inline_image_min_bytes"]
     idempotency_ttl_seconds: int = DEFAULTS["idempotency_ttl_seconds"]
     thread_ttl_days: int = DEFAULTS["thread_ttl_days"]
     mail_encryption: MailEncryption = DEFAULTS["mail_encryption"]

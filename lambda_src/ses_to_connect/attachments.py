@@ -35,7 +35,7 @@ from ses_to_connect.limits import (
     MAX_FILE_NAME,
     MAX_S3_URL,
 )
-from ses_to_connect.mime import decoded_payload, is_forwarded, render_forwarded
+from ses_to_connect.mime import decoded_payload, is_attachment, is_forwarded, render_forwarded
 from ses_to_connect.model import DefectKind, Defects
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class Skip(StrEnum):
     URL_TOO_LONG = "url_too_long"
     TYPE_MISMATCH = "type_mismatch"  # the content or the declared type is not what the extension says
     NAME_CONFLICT = "name_conflict"  # the part's file names (filename, filename*, name) differ in extension
+    SMALL_INLINE_IMAGE = "small_inline_image"  # signature decoration under inlineImageMinBytes
 
 
 class Candidate(NamedTuple):
@@ -100,6 +101,7 @@ class Candidate(NamedTuple):
     inline: bool  # an image the HTML body shows by cid:, sent after explicit attachments
     size: int
     payload: Callable[[], bytes]
+    content_id: str = ""  # of an inline image, as the HTML body names it after ``cid:``
     rendered: bool = False  # the bridge's own text (a forwarded message), not the sender's bytes
 
 
@@ -115,9 +117,12 @@ def find_candidates(
     body_html: str | None,
     defects: Defects,
     extensions: Collection[str] = ALLOWED_ATTACHMENT_EXTENSIONS,
+    inline_found: dict[str, tuple[str, bool]] | None = None,
 ) -> tuple[list[Candidate], list[Skipped]]:
     """The parts the body does not show, as attachments in sending order (explicit first, then
-    inline images), and early skips; ``extensions`` (lowercase, with the dot) are the instance's."""
+    inline images), and early skips; ``extensions`` (lowercase, with the dot) are the instance's.
+    ``inline_found`` receives each inline image's file name by content id, sent or skipped, and
+    whether its part is marked ``attachment``."""
     referenced = {cid.strip("<>") for cid in _CID_REFERENCE.findall(body_html or "")}
     explicit: list[Candidate] = []
     inline: list[Candidate] = []
@@ -140,7 +145,11 @@ def find_candidates(
             content_id = next(iter(message_ids(str(part.get("Content-ID", "")))), "").strip("<>")
             is_inline = content_type.startswith("image/") and content_id in referenced
             declared = _declared_type(part)
-            found = [Candidate(name, content_type, is_inline, _decoded_size(part, defects), _decoder(part))]
+            if is_inline and inline_found is not None:
+                inline_found.setdefault(content_id, (name, is_attachment(part)))
+            size = _decoded_size(part, defects)
+            shown_id = content_id if is_inline else ""
+            found = [Candidate(name, content_type, is_inline, size, _decoder(part), shown_id)]
         for candidate in found:
             suffix = PurePosixPath(candidate.file_name.lower()).suffix
             if suffix not in extensions:
@@ -195,13 +204,22 @@ def send(
             elif not candidate.rendered and not content_agrees(suffix, data):
                 skipped.append(Skipped(candidate.file_name, Skip.TYPE_MISMATCH))
             else:
-                url = uploads.store(f"{key_prefix}{index:02d}{suffix}", candidate, data)
+                url = uploads.store(f"{key_prefix}{index:02d}{suffix}", candidate, data)  # see stored_index
                 if len(url) > MAX_S3_URL:
                     skipped.append(Skipped(candidate.file_name, Skip.URL_TOO_LONG))
                 else:
                     sent.append({"FileName": names.take(candidate.file_name), "S3Url": url})
             del data  # the sink holds it until its store finishes
     return sent, skipped
+
+
+def stored_index(url: str) -> int | None:
+    """The position in the candidates of the file behind ``url`` (its key's last segment is the
+    position and the extension: see :func:`send`), or None for a URL of another form."""
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415 (messages with inline images only)
+
+    match = re.match(r"(\d+)(?:\.|$)", unquote(urlsplit(url).path).rsplit("/", 1)[-1])
+    return int(match.group(1)) if match else None
 
 
 def _file_name(part: Message, content_type: str, defects: Defects, extensions: Collection[str]) -> str:

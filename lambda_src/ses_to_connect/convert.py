@@ -20,13 +20,13 @@ from ses_to_connect.headers import clean_text, message_ids
 from ses_to_connect.limits import (
     MAX_ADDITIONAL_RECIPIENTS,
     MAX_BODY,
-    MAX_DESCRIPTION,
     MAX_HEADER_VALUE,
     MAX_SUBJECT,
     check_request,
 )
 from ses_to_connect.mime import Body, ParsedMessage, parse_message
 from ses_to_connect.model import Address, Conversion, DefectKind, Defects, Outcome, Smime
+from ses_to_connect.notices import NO_INLINE_IMAGES, InlineImages, description, inline_images, present
 from ses_to_connect.policy import Decision, decide
 from ses_to_connect.ports import AttachmentSink
 from ses_to_connect.sender_flags import SenderFlag, sender_flags
@@ -65,6 +65,7 @@ class Plan:
     quarantine_reason: str | None
     defects: tuple[str, ...]  # the message's, then those found while planning
     sender_flags: tuple[SenderFlag, ...]
+    inline_images: InlineImages = NO_INLINE_IMAGES  # the images the HTML body shows by cid:
 
     @property
     def attachment_prefix(self) -> str:
@@ -106,11 +107,14 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
             reason = "no_usable_sender"
         candidates: list[Candidate] = []
         skipped: list[Skipped] = []
+        images = NO_INLINE_IMAGES
         if reason is None:
             html = message.body.text if message.body and message.body.content_type == "text/html" else None
+            inline_found: dict[str, tuple[str, bool]] = {}
             candidates, skipped = find_candidates(
-                message.files, html, defects, settings.attachment_extensions
+                message.files, html, defects, settings.attachment_extensions, inline_found
             )
+            candidates, skipped, images = inline_images(candidates, skipped, inline_found, settings)
         meter.report(defects)
     return Plan(
         record,
@@ -124,6 +128,7 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
         reason,
         tuple(defects.as_list()),
         flags,
+        images,
     )
 
 
@@ -143,13 +148,29 @@ def build_requests(
     """
     assert plan.customer is not None and plan.quarantine_reason is None  # noqa: S101 (caller's contract)
     defects = Defects(plan.defects)
+    all_skipped = [*plan.skipped, *skipped]
     raw_message = _raw_message(plan, defects)  # the same for every destination
+    shown = present(
+        Body(raw_message["Body"], raw_message["ContentType"]),
+        images=plan.inline_images,
+        attachments=attachments,
+        skipped=all_skipped,
+        unnamed=unnamed_skips,
+        raw_uri=raw_message_uri(plan.record, plan.settings),
+    )
+    raw_message["Body"], raw_message["ContentType"] = shown.text, shown.content_type
+    summary = description(
+        plan.customer,
+        raw_message["Subject"],
+        sent=len(attachments),
+        skipped=all_skipped,
+        unnamed=unnamed_skips,
+        flags=plan.decision.matched,
+    )
     recipients = [
         _additional_recipients(plan.message, destination, defects) for destination in plan.destinations
     ]
-    attributes = _attributes(
-        plan, len(attachments), [*plan.skipped, *skipped], unnamed_skips, defects.as_list()
-    )
+    attributes = _attributes(plan, len(attachments), all_skipped, unnamed_skips, defects.as_list())
     files: list[EmailAttachmentTypeDef] = [
         {"FileName": visible_name(item["FileName"]), "S3Url": item["S3Url"]} for item in attachments
     ]
@@ -163,6 +184,7 @@ def build_requests(
             attachments=files,
             attributes=attributes,
             related_contact_id=related_contact_id,
+            description=summary,
         )
         for destination, destination_recipients in zip(plan.destinations, recipients, strict=True)
     ]
@@ -232,6 +254,7 @@ def build_request(
     attachments: Sequence[EmailAttachmentTypeDef],
     attributes: Mapping[str, str],
     related_contact_id: str | None,
+    description: str,
 ) -> StartEmailContactRequestTypeDef:
     """The exact ``StartEmailContact`` parameters for one destination."""
     record, settings = plan.record, plan.settings
@@ -240,7 +263,7 @@ def build_request(
         "FromEmailAddress": customer.as_request(),
         "DestinationEmailAddress": destination.address,
         "Name": raw_message["Subject"] or NO_SUBJECT_NAME,
-        "Description": f"Email received by Amazon SES as message {record.message_id}"[:MAX_DESCRIPTION],
+        "Description": description,  # the SES message id is in References and sesMessageId
         "References": {
             "rawMessage": {"Type": "STRING", "Value": raw_message_uri(record, settings)},
             "sesMessageId": {"Type": "STRING", "Value": record.message_id},

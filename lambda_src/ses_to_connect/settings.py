@@ -216,6 +216,11 @@ FUNCTION_SETTINGS: tuple[Setting, ...] = (
             doc="The largest file the instance takes in email (its `MaximumSizeLimitInBytes`); larger files "
                 "are skipped (`too_large`). The default is Connect's \"20 MB\", read as 10^6 bytes "
                 "each. Compared by the preflight too."),
+    Setting("inline_image_min_bytes", "integer", 2048, env="INLINE_IMAGE_MIN_BYTES",
+            key="inlineImageMinBytes", low=0, high=MAX_ATTACHMENT_BYTES, example="0",
+            doc="Images the HTML body shows by `cid:` that are smaller than this are signature decoration "
+                "(spacers, social icons, small logos): not sent as attachments (skipped, "
+                "`small_inline_image`), shown by their alt text. 0 sends them all."),
     Setting("idempotency_table", "string", None, env="IDEMPOTENCY_TABLE",
             default_text="unset: Connect's ClientToken is the only guard",
             doc="the DynamoDB table of completed contacts (Powertools idempotency)"),
@@ -267,6 +272,7 @@ class Settings:
     attachment_uploads: int = _DEFAULT["attachment_uploads"]
     attachment_extensions: tuple[str, ...] = _DEFAULT["attachment_extensions"]
     attachment_max_bytes: int = _DEFAULT["attachment_max_bytes"]
+    inline_image_min_bytes: int = _DEFAULT["inline_image_min_bytes"]
     idempotency_table: str | None = _DEFAULT["idempotency_table"]
     idempotency_ttl_seconds: int = _DEFAULT["idempotency_ttl_seconds"]
     threads_table: str | None = _DEFAULT["threads_table"]

@@ -27,6 +27,7 @@ def test_every_command_and_program_of_the_readme_runs_as_printed(tmp_path: Path)
         "asn1crypto",
         "charset_normalizer",
         "icalendar",
+        "justhtml",
         "ses_to_connect",
         "tnefparse",
         "tzdata",

@@ -44,6 +44,8 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c63f8cfc0f01f0005000201d2c4e6c70000000049454e44ae426082"
 )
+# A picture with content, over inlineImageMinBytes (2,048): smaller inline images are signature decoration.
+SCREENSHOT = PNG + bytes(4096)
 
 
 def pdf(tag: str) -> bytes:
@@ -144,7 +146,7 @@ def test_inline_image_referenced_by_cid_is_sent_after_explicit_attachments(
     aws: LocalAws, emulator: ConnectEmulator
 ) -> None:
     message, html = html_message("Screenshot", '<p>See:</p><img src="cid:shot@example.org">')
-    image = add_image(html, PNG, "shot@example.org", "screenshot.png")
+    image = add_image(html, SCREENSHOT, "shot@example.org", "screenshot.png")
     explicit = attach(message, pdf("after-in-mime-order"), "application/pdf", "log.pdf")
 
     message_id, result = deliver(aws, message)
@@ -162,8 +164,8 @@ def test_unreferenced_image_is_still_sent_as_an_explicit_attachment(
     aws: LocalAws, emulator: ConnectEmulator
 ) -> None:
     message, html = html_message("Two images, one shown", '<img src="cid:shown@example.org">')
-    shown = add_image(html, PNG + b"shown", "shown@example.org", "shown.png")
-    unshown = add_image(html, PNG + b"unshown", "unshown@example.org", "unshown.png")
+    shown = add_image(html, SCREENSHOT + b"shown", "shown@example.org", "shown.png")
+    unshown = add_image(html, SCREENSHOT + b"unshown", "unshown@example.org", "unshown.png")
 
     message_id, result = deliver(aws, message)
 
@@ -256,7 +258,9 @@ def test_twelve_attachments_send_ten_explicit_before_inline(aws: LocalAws, emula
         "Twelve attachments",
         "".join(f'<img src="cid:img{i}@example.org">' for i in range(3)),
     )
-    images = [add_image(html, PNG + bytes([i]), f"img{i}@example.org", f"img{i}.png") for i in range(3)]
+    images = [
+        add_image(html, SCREENSHOT + bytes([i]), f"img{i}@example.org", f"img{i}.png") for i in range(3)
+    ]
     documents = [attach(message, pdf(f"doc{i}"), "application/pdf", f"doc{i}.pdf") for i in range(9)]
 
     message_id, result = deliver(aws, message)

