@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ses_to_connect import charsets
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     import pytest
     from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
 
+LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"  # what a subprocess puts on its path
 SUPPORT = "support@example.com"
 SALES = "sales@example.com"
 SALES_FLOW = "22222222-aaaa-bbbb-cccc-333333333333"  # a flow id: Connect's ids are lowercase UUIDs

@@ -11,10 +11,8 @@ import os
 import subprocess
 import sys
 
-from tests.unit.builders import only_request, raw_message, run
+from tests.unit.builders import LAMBDA_SRC, only_request, raw_message, run
 from tests.unit.test_body import message, multipart, part
-
-LAMBDA_SRC = os.path.join(os.path.dirname(__file__), "..", "..", "lambda_src")
 
 
 def calendar(method: str, *event_lines: str) -> str:
@@ -135,7 +133,7 @@ def test_icalendar_is_imported_only_when_an_invitation_arrives() -> None:
         "parse_message(b'Content-Type: text/calendar\\r\\n\\r\\nBEGIN:VCALENDAR\\r\\nEND:VCALENDAR\\r\\n'); "
         "print('icalendar' in sys.modules)"
     )
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": LAMBDA_SRC}
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(LAMBDA_SRC)}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
 
     assert done.stdout.split() == ["False", "True"]

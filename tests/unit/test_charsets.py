@@ -11,7 +11,6 @@ import base64
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -20,9 +19,8 @@ from ses_to_connect.budget import MAX_DETECTIONS, Bound
 from ses_to_connect.charsets import codec_for, decode
 from ses_to_connect.headers import decode_words
 from ses_to_connect.model import Defects
-from tests.unit.builders import SUPPORT, count_detections, only_request, raw_message, run
+from tests.unit.builders import LAMBDA_SRC, SUPPORT, count_detections, only_request, raw_message, run
 
-LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 FROM = "Customer <customer@example.org>"
 FRENCH = "Bonjour, l'arrivée est prévue à 10h. Merci d'avance, Hélène."
 RUSSIAN = "Здравствуйте! Пишу вам по поводу заказа номер 1234. Когда будет доставка? "

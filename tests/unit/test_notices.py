@@ -9,14 +9,22 @@ import subprocess
 import sys
 
 import pytest
-from ses_to_connect_cdk.paths import LAMBDA_SRC
 
 from ses_to_connect import html_clean
 from ses_to_connect.attachments import stored_index
 from ses_to_connect.convert import build_requests, plan
 from ses_to_connect.html_clean import clean_html
 from ses_to_connect.limits import MAX_BODY, MAX_DESCRIPTION
-from tests.unit.builders import MESSAGE_ID, SUPPORT, only_request, raw_message, record, run, settings
+from tests.unit.builders import (
+    LAMBDA_SRC,
+    MESSAGE_ID,
+    SUPPORT,
+    only_request,
+    raw_message,
+    record,
+    run,
+    settings,
+)
 
 HEAD = f"From: Customer <customer@example.org>\r\nTo: {SUPPORT}\r\nSubject: Help\r\nMIME-Version: 1.0\r\n"
 RAW_URI = f"s3://mail-bucket/inbound/{MESSAGE_ID}"

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.builders import only_request, raw_message, run
+from tests.unit.builders import LAMBDA_SRC, only_request, raw_message, run
 from tests.unit.test_body import attachments, message, multipart, part
 
 DATA = Path(__file__).parent / "data"
@@ -126,7 +126,7 @@ def test_asn1crypto_is_imported_only_when_an_smime_part_arrives() -> None:
         "from ses_to_connect.mime import parse_message; parse_message(sys.stdin.buffer.read()); "
         "print('asn1crypto' in sys.modules)"
     )
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(Path(__file__).parents[2] / "lambda_src")}
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(LAMBDA_SRC)}
     done = subprocess.run(
         [sys.executable, "-c", script], input=SIGNED, env=env, capture_output=True, check=True
     )
