@@ -337,7 +337,11 @@ def _render(
     if smime is not None:
         smime.extend(walk.smime)
     if walk.calendars:  # above the text, as clients show an invitation's bar above the message
-        shown[:0] = _calendar_summaries(walk.calendars, defects)
+        summaries = _calendar_summaries(walk.calendars, defects)
+        shown[:0] = [summary for _, summary in summaries]
+        if files is not None:  # a summarised calendar is no file for the agent (Connect refuses .ics)
+            summarised = {id(part) for part, _ in summaries}
+            files[:] = [part for part in files if id(part) not in summarised]
     if shown:
         return _compose(shown, prefer)
     for forwarded in walk.forwarded:
@@ -559,14 +563,14 @@ def _compose(pieces: list[Body], prefer: str) -> Body | None:
     return Body(TEXT_SEPARATOR.join(shown), "text/plain")
 
 
-def _calendar_summaries(calendars: list[Message], defects: Defects) -> list[Body]:
-    """Each readable calendar part as a short text (title, time, place, organizer, method)."""
+def _calendar_summaries(calendars: list[Message], defects: Defects) -> list[tuple[Message, Body]]:
+    """Each readable calendar part, with its short text (title, time, place, organizer, method)."""
     from ses_to_connect.calendar_summary import MAX_CALENDARS, summarize  # noqa: PLC0415 (only invitations)
 
     if len(calendars) > MAX_CALENDARS:
         defects.add(DefectKind.CALENDAR_UNREADABLE, "too_many")
-    read = (summarize(decoded_payload(part, defects), defects) for part in calendars[:MAX_CALENDARS])
-    return [Body(summary, "text/plain") for summary in read if summary]
+    read = ((part, summarize(decoded_payload(part, defects), defects)) for part in calendars[:MAX_CALENDARS])
+    return [(part, Body(summary, "text/plain")) for part, summary in read if summary]
 
 
 def _under_headings(pieces: list[Body]) -> list[Body]:

@@ -166,9 +166,8 @@ def test_the_context_carries_the_limits(aws: LocalAws) -> None:
 
 def test_the_limits_come_from_the_stack_configuration(tmp_path: Path) -> None:
     cdk = json.loads(CDK_JSON.read_text())
-    assert SandboxLimits.deployed() == SandboxLimits(
-        cdk["context"]["lambdaMemoryMb"], cdk["context"]["lambdaTimeoutSeconds"], 270
-    )
+    # The shipped cdk.json leaves the timeout unset: two addresses' 270 s budget, rounded up to 300 s.
+    assert SandboxLimits.deployed() == SandboxLimits(cdk["context"]["lambdaMemoryMb"], 300, 270)
     cdk["context"].update(
         {
             "lambdaMemoryMb": 512,
@@ -190,12 +189,12 @@ def test_simulate_runs_under_the_deployed_limits_and_reports_them(
     report = tmp_path / "report.json"
     assert simulate.main([str(REPO_ROOT / "samples" / "01-plain.eml"), "--report", str(report)]) == 0
     printed = capsys.readouterr().out
-    assert "limits: 256 MB, 300 s timeout, 0.145 vCPU: 43.4 CPU-s here before a kill" in printed
+    assert "limits: 512 MB, 300 s timeout, 0.289 vCPU: 86.8 CPU-s here before a kill" in printed
     data = json.loads(report.read_text())
-    assert data["limits"]["memory_mb"] == 256 and data["limits"]["cpu_seconds"] == pytest.approx(43.41)
+    assert data["limits"]["memory_mb"] == 512 and data["limits"]["cpu_seconds"] == pytest.approx(86.83)
     (message,) = data["messages"]
     assert message["outcome"] == "contact"
-    assert message["usage"]["killed"] is None and 20 < message["usage"]["peak_rss_mib"] < 256
+    assert message["usage"]["killed"] is None and 20 < message["usage"]["peak_rss_mib"] < 512
 
 
 def test_simulate_reports_a_kill_as_a_kill(aws: LocalAws) -> None:

@@ -92,7 +92,7 @@ def test_minimal_context_gets_the_documented_defaults() -> None:
     assert config.alarm_email is None
     assert config.quarantine_alarm_threshold == 10
     assert (config.lambda_memory_mb, config.lambda_timeout_seconds, config.lambda_reserved_concurrency) == (
-        256,
+        512,
         180,  # one address: its budget of 155 s, rounded up to a whole minute
         2,
     )

@@ -72,7 +72,7 @@ def test_the_samples_preview_shows_each_contact_with_no_console_error(
     bodies = " ".join(page.frame_texts)
     assert "Where is my order #1234?" in bodies  # 01's text body, rendered inside its frame
     assert "See the screenshot below:" in bodies  # 02's HTML body
-    assert "inline image cid:shot1@customer.example" in bodies  # its cid: image, visibly not loaded
+    assert "[image: screenshot.png, attached]" in bodies  # its cid: image, named in place by the bridge
     assert "¿Cuándo llegará mi pedido? Muchas gracias, José" in bodies  # 07's Latin-1, decoded
     assert len(page.frame_texts) == 7  # one body per contact; the quarantined have none
     for text in (
@@ -131,8 +131,25 @@ def test_a_hostile_body_runs_no_script_and_reaches_no_network(
     assert f"[remote image {server}/img]" in body
     # The subject is text on the page, not markup: the top document holds it as text.
     assert "<script>alert(1)</script> Charged twice" in page.page_text
-    # The script was there and the browser refused it (so the assertions above are not vacuous).
-    assert any("Blocked script execution" in e or "Content Security Policy" in e for e in page.console_errors)
+    # The bridge cleans HTML before sending it (html_clean): no script is left for the page to refuse.
+    # The page's own defences are checked on an uncleaned body too, so these checks are not vacuous.
+    raw = tmp_path / "raw-body.html"
+    raw.write_text(
+        preview.body_document(
+            {
+                "Body": f'<p>Still here.</p><script>document.body.append("SCRIPT RAN")</script>'
+                f'<img src="{server}/raw" onerror="document.body.append(`HANDLER RAN`)">',
+                "ContentType": "text/html",
+            }
+        ),
+        encoding="utf-8",
+    )
+    raw_page = load(browser, raw.as_uri())
+    assert hits == []
+    assert "SCRIPT RAN" not in raw_page.page_text and "HANDLER RAN" not in raw_page.page_text
+    assert any(
+        "Blocked script execution" in e or "Content Security Policy" in e for e in raw_page.console_errors
+    )
 
 
 def test_text_bodies_are_escaped_and_html_bodies_kept_as_sent() -> None:

@@ -210,7 +210,7 @@ def test_the_notice_fits_within_the_body_limit_when_the_text_fills_it() -> None:
     assert body.endswith(
         f"{HEADING}\n- setup.exe: file type not accepted\n- <b>&co.zip: file type not accepted"
     )
-    assert "[Message truncated: 5,242,880 of" in body[-400:]
+    assert "[Message truncated: the first 5,242," in body[-400:]
 
 
 # --- 5. the description -----------------------------------------------------------------------

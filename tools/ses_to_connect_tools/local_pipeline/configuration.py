@@ -87,8 +87,8 @@ def deployment_config(
         overrides = [*overrides, f"connectAddresses={json.dumps(listed)}"]
     try:
         return load_config(overrides, path)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    except ConfigError as exc:  # one problem is one line; several keep the list, one per line
+        raise UsageError(exc.problems[0] if len(exc.problems) == 1 else str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
     except json.JSONDecodeError as exc:

@@ -52,6 +52,7 @@ SKIP_REASONS: dict[str, str] = {
     Skip.URL_TOO_LONG: "its download link was too long for Connect",
     Skip.TYPE_MISMATCH: "its content or declared type is not what its name says",
     Skip.NAME_CONFLICT: "its file names disagree about its type",
+    Skip.SMALL_INLINE_IMAGE: "a small image in the signature, not sent (inlineImageMinBytes)",
 }
 
 STYLE = """
