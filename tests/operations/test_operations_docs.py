@@ -16,7 +16,13 @@ def _permissions_section() -> str:
 
 
 def test_every_action_preflight_names_is_documented() -> None:
-    named = set(ACTION.findall((REPO_ROOT / "tools" / "ses_to_connect_tools" / "operations" / "preflight.py").read_text(encoding="utf-8")))
+    named = set(
+        ACTION.findall(
+            (REPO_ROOT / "tools" / "ses_to_connect_tools" / "operations" / "preflight.py").read_text(
+                encoding="utf-8"
+            )
+        )
+    )
     assert {"connect:DescribeEmailAddress", "connect:DescribeAttachedFilesConfiguration"} <= named
     documented = set(ACTION.findall(_permissions_section()))
     assert named - documented == set()

@@ -115,14 +115,18 @@ def test_a_calendar_alone_is_the_body_in_a_text_contact() -> None:
 def test_a_damaged_calendar_never_fails_the_message() -> None:
     ics = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:not-a-date\r\nSUMMARY:x\r\nEND:VEVENT\r\n"
     conversion = run(invitation(ics))
-    assert raw_message(only_request(conversion))["Body"].startswith("<p>Please join us.</p>\n<hr>\n<p>Not delivered")
+    assert raw_message(only_request(conversion))["Body"].startswith(
+        "<p>Please join us.</p>\n<hr>\n<p>Not delivered"
+    )
     assert "calendar_unreadable:invalid" in conversion.defects
 
 
 def test_a_calendar_larger_than_any_invitation_is_not_read() -> None:
     ics = calendar("REQUEST", "SUMMARY:Big", "DESCRIPTION:" + "x" * 300_000, "DTSTART:20261208T090000Z")
     conversion = run(invitation(ics))
-    assert raw_message(only_request(conversion))["Body"].startswith("<p>Please join us.</p>\n<hr>\n<p>Not delivered")
+    assert raw_message(only_request(conversion))["Body"].startswith(
+        "<p>Please join us.</p>\n<hr>\n<p>Not delivered"
+    )
     assert "calendar_unreadable:too_large" in conversion.defects
 
 

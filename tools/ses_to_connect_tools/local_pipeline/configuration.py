@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from ses_to_connect.addresses import is_valid_address
 from ses_to_connect.settings import ConnectAddress
 from ses_to_connect_cdk.config import BridgeConfig, ConfigError
+from ses_to_connect_tools.configuration import CONFIG_FILE, add_config_arguments
 from ses_to_connect_tools.operations.deployment import load_config
 
 
@@ -25,30 +24,9 @@ class UsageError(Exception):
     """Input the command cannot use; its message is one line for stderr."""
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (exit 2), not the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every local tool reads its deployment with."""
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="the CDK app's cdk.json (default: cdk.json in this folder)",
-    )
-    parser.add_argument(
-        "-c",
-        "--context",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one context key, as cdk synth -c does (repeatable)",
-    )
+    add_config_arguments(parser)
     parser.add_argument(
         "--connect-address",
         action="append",
@@ -72,9 +50,9 @@ def deployment_config(
 ) -> BridgeConfig:
     """The configuration ``cdk synth`` would read here; :class:`UsageError` when there is none or it
     is invalid."""
-    path = config_file or Path("cdk.json")
+    path = config_file or CONFIG_FILE
     if not path.is_file():
-        if config_file is None:
+        if path == CONFIG_FILE:
             raise UsageError(
                 f"no cdk.json in {Path.cwd()}: run where your CDK app's cdk.json is, or pass --config FILE"
             )

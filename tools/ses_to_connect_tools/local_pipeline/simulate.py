@@ -30,6 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ses_to_connect.__main__ import OneLineParser
 from ses_to_connect.adapters.ledger import DELIVERY_PREFIX
 from ses_to_connect.addresses import is_valid_address
 from ses_to_connect.attachments import Skip
@@ -434,7 +435,7 @@ class Run:
 
 def pipeline_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """The arguments of every command that runs mail through the local pipeline."""
-    parser = configuration.OneLineParser(prog=prog, description=description)
+    parser = OneLineParser(prog=prog, description=description)
     parser.add_argument("paths", nargs="+", type=Path, help=".eml files or folders of them")
     configuration.add_arguments(parser)
     parser.add_argument(
