@@ -51,6 +51,9 @@ MAX_TEXT_CHARS = MAX_BODY
 # Characters of all forwarded messages' .txt files together, which are kept until the files are
 # stored: 38 MB of windows-1252 text in 8 forwarded messages held 209 MiB as UTF-8 without it.
 MAX_FORWARDED_CHARS = MAX_BODY
+# The HTML cleaner (justhtml, a browser-grade parser) takes about a CPU-second per megabyte here,
+# 3.5 s at 512 MB on Lambda; a larger HTML body is shown as text (html_text: linear) instead.
+MAX_CLEANED_HTML_CHARS = 1_048_576
 # A winmail.dat: objects read (a real one has a few per attached file), nesting of embedded
 # messages, and bytes tnefparse may copy while parsing an embedded message (it copies the rest
 # of the stream once per object).

@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 from ses_to_connect.attachments import Candidate, Skip, Skipped, stored_index, visible_name
+from ses_to_connect.budget import MAX_CLEANED_HTML_CHARS
 from ses_to_connect.headers import clean_text
 from ses_to_connect.limits import MAX_BODY, MAX_DESCRIPTION
 from ses_to_connect.mime import Body
@@ -45,6 +46,7 @@ SKIP_WORDS: Mapping[str, str] = {
     Skip.SMALL_INLINE_IMAGE: "small inline image (signature decoration)",
 }
 NOT_DELIVERED_HEADING = "Not delivered with this email (the stored original has them):"
+TOO_LARGE_HTML = "This HTML body is too large to clean for display: it is shown as text."
 MAX_LISTED = 20  # files named in the body's notice; the rest are counted
 TRUNCATION_MARK = "[Message truncated:"  # how convert._body's note on a body cut at Connect's limit starts
 
@@ -150,6 +152,11 @@ def present(
     gives a notice in its place: Connect refuses an empty body, and the agent needs to know."""
     text = body.text
     is_html = body.content_type == "text/html"
+    if is_html and len(text) > MAX_CLEANED_HTML_CHARS:  # cleaning it would cost seconds per megabyte
+        from ses_to_connect.html_text import html_to_text  # noqa: PLC0415 (very large HTML only)
+
+        text = f"[{TOO_LARGE_HTML} The original message is stored at {raw_uri}]\n\n{html_to_text(text)}"
+        is_html = False
     if is_html:
         text = _cleaned(text, _Outcomes(images, attachments, skipped))
         if not text.strip():

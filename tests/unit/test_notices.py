@@ -391,3 +391,17 @@ def test_a_small_image_marked_attachment_is_a_file_not_decoration() -> None:
     body, _, names, _, _ = delivered(related('<p>Stamped</p><img src="cid:stamp@x">', marked))
     assert body == "<p>Stamped</p>[image: stamp.png, attached]"
     assert names == ["stamp.png"]
+
+
+def test_html_too_large_to_clean_is_shown_as_text_with_a_notice() -> None:
+    from ses_to_connect.budget import MAX_CLEANED_HTML_CHARS  # noqa: PLC0415
+
+    paragraph = "<p>Order 5521 never arrived &amp; nobody answers.</p>\n"
+    html_body = "<html><body>" + paragraph * (MAX_CLEANED_HTML_CHARS // len(paragraph) + 1) + "</body></html>"
+    request = only_request(run((HEAD + part("text/html; charset=utf-8", html_body)).encode()))
+
+    body = raw_message(request)
+    assert body["ContentType"] == "text/plain"
+    assert body["Body"].startswith("[This HTML body is too large to clean for display: it is shown as text.")
+    assert "Order 5521 never arrived & nobody answers." in body["Body"]
+    assert "<p>" not in body["Body"]
