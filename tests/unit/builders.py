@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from pathlib import Path
@@ -117,3 +120,13 @@ def count_detections(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 
     monkeypatch.setattr(charsets, "_detect", counting)
     return calls
+
+
+def fresh_interpreter(script: str, stdin: bytes = b"") -> list[str]:
+    """The words ``script`` prints in a new interpreter that sees the function's code and the tests,
+    nothing this process imported: how the tests check what the handler imports, and when."""
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{LAMBDA_SRC}{os.pathsep}{LAMBDA_SRC.parent}"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=stdin, env=env, capture_output=True, check=True
+    )
+    return done.stdout.decode().split()

@@ -7,11 +7,8 @@ calendars below are written here in the forms Exchange, iCloud and Google send (
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
 
-from tests.unit.builders import LAMBDA_SRC, only_request, raw_message, run
+from tests.unit.builders import fresh_interpreter, only_request, raw_message, run
 from tests.unit.test_body import message, multipart, part
 
 
@@ -137,10 +134,7 @@ def test_icalendar_is_imported_only_when_an_invitation_arrives() -> None:
         "parse_message(b'Content-Type: text/calendar\\r\\n\\r\\nBEGIN:VCALENDAR\\r\\nEND:VCALENDAR\\r\\n'); "
         "print('icalendar' in sys.modules)"
     )
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(LAMBDA_SRC)}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-
-    assert done.stdout.split() == ["False", "True"]
+    assert fresh_interpreter(script) == ["False", "True"]
 
 
 def test_only_the_first_calendars_of_a_message_are_read() -> None:

@@ -8,9 +8,6 @@ exact text that reaches Connect is asserted, with the defects recorded on the wa
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -19,7 +16,7 @@ from ses_to_connect.budget import MAX_DETECTIONS, Bound
 from ses_to_connect.charsets import codec_for, decode
 from ses_to_connect.headers import decode_words
 from ses_to_connect.model import Defects
-from tests.unit.builders import LAMBDA_SRC, SUPPORT, count_detections, only_request, raw_message, run
+from tests.unit.builders import SUPPORT, count_detections, fresh_interpreter, only_request, raw_message, run
 
 FROM = "Customer <customer@example.org>"
 FRENCH = "Bonjour, l'arrivée est prévue à 10h. Merci d'avance, Hélène."
@@ -214,10 +211,7 @@ def test_the_detector_is_not_imported_at_cold_start_only_when_needed() -> None:
         "from ses_to_connect.charsets import decode; decode(b'caf\\xe9 cr\\xe8me', None); "
         "print('charset_normalizer' in sys.modules)"
     )
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(LAMBDA_SRC)}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-
-    assert done.stdout.split() == ["False", "True"]
+    assert fresh_interpreter(script) == ["False", "True"]
 
 
 # --- 3. headers: word by word, with the same rule --------------------------------------------

@@ -4,9 +4,6 @@ sections 5 and 6). Each test writes the message it needs and asserts the exact t
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -16,9 +13,9 @@ from ses_to_connect.convert import build_requests, plan
 from ses_to_connect.html_clean import clean_html
 from ses_to_connect.limits import MAX_BODY, MAX_DESCRIPTION
 from tests.unit.builders import (
-    LAMBDA_SRC,
     MESSAGE_ID,
     SUPPORT,
+    fresh_interpreter,
     only_request,
     raw_message,
     record,
@@ -331,11 +328,7 @@ def test_the_sanitizer_is_not_imported_at_cold_start_only_for_an_html_body() -> 
         "run(b'Subject: x\\r\\nFrom: a@example.org\\r\\nContent-Type: text/html\\r\\n\\r\\n<p>hi</p>'); "
         "print('justhtml' in sys.modules)"
     )
-    root = LAMBDA_SRC.parent
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{LAMBDA_SRC}{os.pathsep}{root}"}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-
-    assert done.stdout.split() == ["False", "False", "True"]
+    assert fresh_interpreter(script) == ["False", "False", "True"]
 
 
 def test_the_html_is_cleaned_once_however_often_the_requests_are_built(

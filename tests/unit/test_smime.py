@@ -18,12 +18,9 @@ signing is off (``application/x-pkcs7-mime``, the whole entity base64 inside the
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.unit.builders import LAMBDA_SRC, only_request, raw_message, run
+from tests.unit.builders import fresh_interpreter, only_request, raw_message, run
 from tests.unit.test_body import attachments, message, multipart, part
 
 DATA = Path(__file__).parent / "data"
@@ -126,9 +123,4 @@ def test_asn1crypto_is_imported_only_when_an_smime_part_arrives() -> None:
         "from ses_to_connect.mime import parse_message; parse_message(sys.stdin.buffer.read()); "
         "print('asn1crypto' in sys.modules)"
     )
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(LAMBDA_SRC)}
-    done = subprocess.run(
-        [sys.executable, "-c", script], input=SIGNED, env=env, capture_output=True, check=True
-    )
-
-    assert done.stdout.split() == [b"False", b"True"]
+    assert fresh_interpreter(script, stdin=SIGNED) == ["False", "True"]
