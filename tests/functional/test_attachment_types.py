@@ -4,8 +4,8 @@ stands for, whatever the sender declared (an 8-bit type used to make every uploa
 from __future__ import annotations
 
 from ses_to_connect.event_builder import build_ses_event
+from tests.support.mail import handwritten, multipart
 from tests.unit.test_attachment_checks import MISLABELLED, TEXT, attached
-from tests.unit.test_body import message, multipart
 from tests.unit.test_file_types import PE
 
 from . import BUCKET, SUPPORT, Bridge
@@ -14,8 +14,8 @@ MESSAGE_ID = "types0e2ic28trm7dfhrc2v0clambda4nbp0g1"
 
 
 def test_each_object_is_stored_with_its_extensions_type_and_mismatches_are_not_stored(bridge: Bridge) -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             TEXT,
             *MISLABELLED,

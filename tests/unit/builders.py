@@ -1,4 +1,5 @@
-"""Messages, SES records and settings built in the tests, so each test shows its whole input."""
+"""SES records, settings and conversions built in the unit tests, so each test shows its whole input
+(the messages themselves come from ``tests.support.mail``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ses_to_connect import charsets
@@ -16,52 +16,11 @@ from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.model import Conversion
 from ses_to_connect.ses_event import SesRecord, records
 from ses_to_connect.settings import ConnectAddress, Settings
+from tests.support.constants import CUSTOMER, INSTANCE_ID, LAMBDA_SRC, MESSAGE_ID, SALES, SALES_FLOW, SUPPORT
 
 if TYPE_CHECKING:
     import pytest
     from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
-
-LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"  # what a subprocess puts on its path
-SUPPORT = "support@example.com"
-SALES = "sales@example.com"
-SALES_FLOW = "22222222-aaaa-bbbb-cccc-333333333333"  # a flow id: Connect's ids are lowercase UUIDs
-MESSAGE_ID = "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g1"
-
-
-def eml(
-    headers: Sequence[tuple[str, str]] | None = None,
-    body: str = "Hello there",
-    *,
-    content_type: str = "text/plain; charset=utf-8",
-    cte: str = "8bit",
-) -> bytes:
-    """A single-part message written by hand (so tests can include broken headers)."""
-    if headers is None:
-        headers = [("From", "Customer <customer@example.org>"), ("To", SUPPORT), ("Subject", "Help")]
-    lines = [f"{name}: {value}" for name, value in headers]
-    lines += [f"Content-Type: {content_type}", f"Content-Transfer-Encoding: {cte}", "", body]
-    return "\r\n".join(lines).encode("utf-8", "surrogateescape")
-
-
-def multipart(
-    *,
-    text: str | None = "plain body",
-    html: str | None = "<p>html body</p>",
-    headers: Mapping[str, str] | None = None,
-) -> EmailMessage:
-    message = EmailMessage()
-    for name, value in (
-        headers or {"From": "Customer <customer@example.org>", "To": SUPPORT, "Subject": "Help"}
-    ).items():
-        message[name] = value
-    if text is not None:
-        message.set_content(text)
-    if html is not None:
-        if text is None:
-            message.set_content(html, subtype="html")
-        else:
-            message.add_alternative(html, subtype="html")
-    return message
 
 
 def record(
@@ -70,7 +29,7 @@ def record(
     recipients: Sequence[str] = (SUPPORT,),
     verdicts: Mapping[str, str] | None = None,
     dmarc_policy: str | None = None,
-    source: str | None = "customer@example.org",
+    source: str | None = CUSTOMER,
 ) -> SesRecord:
     event = build_ses_event(
         raw,
@@ -85,7 +44,7 @@ def record(
 
 def settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "instance_id": "11111111-2222-3333-4444-555555555555",
+        "instance_id": INSTANCE_ID,
         "connect_addresses": (ConnectAddress(SUPPORT), ConnectAddress(SALES, SALES_FLOW)),
         "mail_bucket": "mail-bucket",
     }

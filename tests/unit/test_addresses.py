@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from ses_to_connect.addresses import Mailbox, parse_addresses, split_addresses
 from ses_to_connect.model import Address, Defects
-from tests.unit.builders import SUPPORT, eml, only_request, run
+from tests.support.constants import SUPPORT
+from tests.support.mail import handwritten
+from tests.unit.builders import only_request, run
 
 BOB = "bob@example.com"
 
@@ -110,7 +112,7 @@ def test_any_quoted_display_name_gives_back_its_address(mailboxes: list[tuple[st
 
 
 def test_the_customer_is_the_angle_address_not_the_display_name() -> None:
-    raw = eml([("From", f"alice@example.com <{BOB}>"), ("To", SUPPORT), ("Subject", "Hi")])
+    raw = handwritten([("From", f"alice@example.com <{BOB}>"), ("To", SUPPORT), ("Subject", "Hi")])
 
     request = only_request(run(raw, source=BOB))
 
@@ -118,7 +120,7 @@ def test_the_customer_is_the_angle_address_not_the_display_name() -> None:
 
 
 def test_to_and_cc_display_names_that_look_like_addresses_are_one_recipient_each() -> None:
-    raw = eml(
+    raw = handwritten(
         [
             ("From", "Customer <customer@example.org>"),
             ("To", f"{SUPPORT}, eve@x.example <frank@x.example>"),
@@ -141,7 +143,9 @@ def test_to_and_cc_display_names_that_look_like_addresses_are_one_recipient_each
 
 
 def test_a_from_header_with_a_broken_second_address_keeps_the_first() -> None:
-    raw = eml([("From", 'Customer <customer@example.org>, "Broken <'), ("To", SUPPORT), ("Subject", "Hi")])
+    raw = handwritten(
+        [("From", 'Customer <customer@example.org>, "Broken <'), ("To", SUPPORT), ("Subject", "Hi")]
+    )
 
     conversion = run(raw, source="envelope@example.net")
 

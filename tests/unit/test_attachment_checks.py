@@ -8,8 +8,9 @@ import base64
 from ses_to_connect.attachments import Skip, find_candidates
 from ses_to_connect.mime import parse_message
 from ses_to_connect.model import Defects
+from tests.support.mail import handwritten, multipart, part
 from tests.unit.builders import only_request, run
-from tests.unit.test_body import attachments, message, multipart, part
+from tests.unit.test_body import attachments
 from tests.unit.test_file_types import DOCM, HTML, PDF, PE, PNG, SVG
 
 TEXT = part("text/plain", "Please see the attached files.")
@@ -34,8 +35,8 @@ MISLABELLED = (
 
 
 def test_a_program_named_pdf_is_skipped_as_type_mismatch_and_listed() -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             TEXT,
             attached("application/pdf", PE, 'filename="invoice.pdf"'),
@@ -46,8 +47,8 @@ def test_a_program_named_pdf_is_skipped_as_type_mismatch_and_listed() -> None:
 
 
 def test_script_pages_named_as_images_or_text_are_skipped() -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             TEXT,
             attached("image/png", SVG, 'filename="logo.png"'),
@@ -63,12 +64,16 @@ def test_script_pages_named_as_images_or_text_are_skipped() -> None:
 
 
 def test_a_macro_enabled_document_named_docx_is_skipped() -> None:
-    raw = message(multipart("mixed", TEXT, attached("application/octet-stream", DOCM, 'filename="cv.docx"')))
+    raw = handwritten(
+        body=multipart("mixed", TEXT, attached("application/octet-stream", DOCM, 'filename="cv.docx"'))
+    )
     assert attachments(raw) == ([], "cv.docx (type_mismatch)")
 
 
 def test_a_program_type_declared_for_a_real_pdf_is_a_mismatch_before_it_is_decoded() -> None:
-    raw = message(multipart("mixed", TEXT, attached("application/x-msdownload", PDF, 'filename="a.pdf"')))
+    raw = handwritten(
+        body=multipart("mixed", TEXT, attached("application/x-msdownload", PDF, 'filename="a.pdf"'))
+    )
     planned = find_candidates(parse_message(raw).files, None, Defects())
     assert planned[1] == [("a.pdf", Skip.TYPE_MISMATCH)]
     assert attachments(raw) == ([], "a.pdf (type_mismatch)")
@@ -77,14 +82,14 @@ def test_a_program_type_declared_for_a_real_pdf_is_a_mismatch_before_it_is_decod
 def test_a_wrong_passive_type_does_not_refuse_a_real_file() -> None:
     """Mailers mislabel files (the corpus has a bank's statement .pdf sent as image/png): the content
     decides."""
-    raw = message(multipart("mixed", TEXT, attached("image/png", PDF, 'filename="statement.pdf"')))
+    raw = handwritten(body=multipart("mixed", TEXT, attached("image/png", PDF, 'filename="statement.pdf"')))
     assert attachments(raw) == (["statement.pdf"], None)
 
 
 def test_the_stored_type_is_the_extensions_never_the_senders() -> None:
     """An 8-bit or contradicting Content-Type never reaches the S3 store (the upload used to crash on
     ``application/pédf``)."""
-    raw = message(multipart("mixed", TEXT, *MISLABELLED))
+    raw = handwritten(body=multipart("mixed", TEXT, *MISLABELLED))
     candidates, skipped = find_candidates(parse_message(raw).files, None, Defects())
     assert [(c.file_name, c.content_type) for c in candidates] == [
         ("x.pdf", "application/pdf"),
@@ -97,8 +102,8 @@ def test_the_stored_type_is_the_extensions_never_the_senders() -> None:
 def test_the_plain_and_rfc2231_names_must_agree_on_the_extension() -> None:
     """The stdlib keeps the first ``filename`` (here the plain one), mail clients that read RFC 2231
     prefer ``filename*``: the same part would be a PDF here and a program elsewhere."""
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             TEXT,
             attached("application/pdf", PDF, "filename=\"safe.pdf\"; filename*=UTF-8''evil.exe"),
@@ -117,8 +122,8 @@ def test_the_plain_and_rfc2231_names_must_agree_on_the_extension() -> None:
 def test_names_that_differ_only_before_the_extension_or_in_encoding_agree() -> None:
     """As in the corpus: a name shortened in one parameter, one name in RFC 2231 and the other in
     RFC 2047, one with no extension at all."""
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             TEXT,
             attached('image/png; name="byo-ror-cover.png"', PNG, 'filename="truncated.png"'),
@@ -137,15 +142,15 @@ def test_a_forwarded_message_is_the_bridges_own_text_and_is_not_type_checked() -
         "Content-Type: text/plain\r\n\r\n<html><script>x()</script></html>",  # no header shown first
         'Content-Disposition: attachment; filename="Contract.docx"',
     )
-    raw = message(multipart("mixed", TEXT, forwarded))
+    raw = handwritten(body=multipart("mixed", TEXT, forwarded))
     assert attachments(raw) == (["Contract.txt"], None)
 
 
 def test_an_rfc2231_charset_the_stdlib_raises_on_leaves_the_name_as_written() -> None:
     """``filename*=idna''…`` made ``get_filename`` raise UnicodeError (idna takes no error handler),
     and the message could never be converted."""
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             TEXT,
             attached("application/pdf", PDF, "filename*=idna''scan.pdf"),

@@ -11,27 +11,15 @@ from ses_to_connect.attachments import Candidate, Skipped
 from ses_to_connect.convert import MAX_SKIPPED_ATTRIBUTE, UnsignedUrlSink, _skipped_listing, convert, plan
 from ses_to_connect.html_text import html_to_text
 from ses_to_connect.settings import DEFAULT_POLICY, Action, BodyPreference, Settings
-from tests.unit.builders import MESSAGE_ID, SUPPORT, only_request, raw_message, record, run, settings
+from tests.support.constants import MESSAGE_ID
+from tests.support.mail import Entity, handwritten, mime_head, multipart, part
+from tests.unit.builders import only_request, raw_message, record, run, settings
 
-HEAD = f"From: Customer <customer@example.org>\r\nTo: {SUPPORT}\r\nSubject: Help\r\nMIME-Version: 1.0\r\n"
 TEXT = settings(body_preference=BodyPreference.TEXT)
 NO_TEXT_NOTICE = (
     "[This email has no readable text body. The original message is stored at "
     f"s3://mail-bucket/inbound/{MESSAGE_ID}]"
 )
-
-
-def part(content_type: str, body: str, *headers: str) -> str:
-    return "\r\n".join([f"Content-Type: {content_type}", *headers, "", body])
-
-
-def multipart(subtype: str, *parts: str, boundary: str = "b1") -> str:
-    inner = "".join(f"--{boundary}\r\n{p}\r\n" for p in parts)
-    return f"Content-Type: multipart/{subtype}; boundary={boundary}\r\n\r\n{inner}--{boundary}--\r\n"
-
-
-def message(structure: str) -> bytes:
-    return (HEAD + structure).encode()
 
 
 def body_of(raw: bytes, config: Settings | None = None) -> tuple[str, str]:
@@ -46,8 +34,8 @@ def attachments(raw: bytes) -> tuple[list[str], str | None]:
 
 
 PHOTO = base64.b64encode(b"\xff\xd8\xff\xe0 a small jpeg").decode()
-TEXT_THEN_HTML = message(
-    multipart(
+TEXT_THEN_HTML = handwritten(
+    body=multipart(
         "mixed",
         part("text/plain; charset=utf-8", "Order 42 <urgent>\r\nsecond line"),
         part("text/html; charset=utf-8", "<p>Tracking &amp; status</p>"),
@@ -74,8 +62,8 @@ def test_text_then_html_in_mixed_gives_a_text_body_with_the_html_rendered() -> N
 
 
 def test_text_in_a_nested_mixed_follows_the_first_text() -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             part("text/plain", "First part."),
             multipart("mixed", part("text/plain", "Hi there, the invoice is wrong."), boundary="b2"),
@@ -85,8 +73,8 @@ def test_text_in_a_nested_mixed_follows_the_first_text() -> None:
 
 
 def test_iphone_signature_after_an_inline_photo_is_kept_and_the_photo_attached() -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             part("text/plain; charset=us-ascii", "Here is the broken part.\r\n"),
             part(
@@ -103,8 +91,8 @@ def test_iphone_signature_after_an_inline_photo_is_kept_and_the_photo_attached()
 
 
 def test_html_parts_with_text_between_them_stay_html_and_the_text_is_escaped() -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             part("text/html", "<p>Hello</p>"),
             part("text/plain", "if a < b & c > d"),
@@ -122,13 +110,15 @@ def test_html_parts_with_text_between_them_stay_html_and_the_text_is_escaped() -
 
 
 def test_only_html_parts_stay_html_even_with_the_text_preference() -> None:
-    raw = message(multipart("mixed", part("text/html", "<p>one</p>"), part("text/html", "<p>two</p>")))
+    raw = handwritten(
+        body=multipart("mixed", part("text/html", "<p>one</p>"), part("text/html", "<p>two</p>"))
+    )
     assert body_of(raw, config=TEXT) == ("<p>one</p>\n<hr>\n<p>two</p>", "text/html")
 
 
 def test_an_inline_text_part_with_a_file_name_is_shown() -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             part("text/plain", "See below."),
             part(
@@ -144,8 +134,8 @@ def test_an_inline_text_part_with_a_file_name_is_shown() -> None:
 
 
 def test_alternative_shows_the_preferred_type_and_attaches_none_of_the_others() -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "alternative",
             part("text/plain", "plain version"),
             multipart(
@@ -166,14 +156,16 @@ def test_alternative_shows_the_preferred_type_and_attaches_none_of_the_others() 
 
 def test_alternative_shows_the_last_part_of_the_preferred_type() -> None:
     """RFC 2046 5.1.4: alternatives come in increasing faithfulness to the original."""
-    raw = message(
-        multipart("alternative", part("text/plain", "short"), part("text/plain", "the full version"))
+    raw = handwritten(
+        body=multipart("alternative", part("text/plain", "short"), part("text/plain", "the full version"))
     )
     assert body_of(raw) == ("the full version", "text/plain")
 
 
 def test_an_empty_preferred_alternative_gives_way_to_one_with_text() -> None:
-    raw = message(multipart("alternative", part("text/plain", "the text"), part("text/html", " \r\n")))
+    raw = handwritten(
+        body=multipart("alternative", part("text/plain", "the text"), part("text/html", " \r\n"))
+    )
     assert body_of(raw) == ("the text", "text/plain")
 
 
@@ -185,8 +177,8 @@ def test_a_forwarded_news_article_is_shown_under_its_headers_and_sent_as_text() 
         "From: poster@example.net\r\nNewsgroups: comp.infosystems.www.servers.unix\r\n"
         "Subject: Secure web servers\r\n\r\nI am evaluating secure web servers for my company."
     )
-    raw = message(
-        multipart("mixed", part("text/plain", "FYI, see the article."), part("message/news", article))
+    raw = handwritten(
+        body=multipart("mixed", part("text/plain", "FYI, see the article."), part("message/news", article))
     )
     assert body_of(raw) == (
         "FYI, see the article.\n\n----\n\n---------- Forwarded message ----------\n"
@@ -214,8 +206,8 @@ def test_an_inline_forward_is_shown_where_it_stands_with_its_own_files_attached(
             boundary="inner",
         )
     )
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             part("text/plain", "It never arrived, see below."),
             part("message/rfc822", inner, "Content-Disposition: inline"),
@@ -235,8 +227,8 @@ def test_an_inline_forward_is_shown_where_it_stands_with_its_own_files_attached(
 
 def test_a_forward_marked_attachment_stays_an_attachment() -> None:
     article = "From: poster@example.net\r\nSubject: Secure web servers\r\n\r\nThe article text."
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             part("text/plain", "See the attached mail."),
             part("message/rfc822", article, "Content-Disposition: attachment"),
@@ -248,7 +240,7 @@ def test_a_forward_marked_attachment_stays_an_attachment() -> None:
 
 def test_a_forwarded_article_alone_is_shown_in_the_body() -> None:
     article = "From: poster@example.net\r\nSubject: Secure web servers\r\n\r\nThe article text."
-    raw = message(multipart("mixed", part("message/news", article)))
+    raw = handwritten(body=multipart("mixed", part("message/news", article)))
     assert body_of(raw) == (
         "---------- Forwarded message ----------\nFrom: poster@example.net\nSubject: Secure web servers"
         "\n\nThe article text.",
@@ -258,10 +250,12 @@ def test_a_forwarded_article_alone_is_shown_in_the_body() -> None:
 
 
 def test_a_forward_without_headers_shows_only_its_text_and_a_fragment_is_not_a_forward() -> None:
-    headless = message(multipart("mixed", part("text/plain", "one"), part("message/rfc822", "\r\ntwo")))
+    headless = handwritten(
+        body=multipart("mixed", part("text/plain", "one"), part("message/rfc822", "\r\ntwo"))
+    )
     assert body_of(headless) == ("one\n\n----\n\ntwo", "text/plain")
-    fragment = message(
-        multipart(
+    fragment = handwritten(
+        body=multipart(
             "mixed",
             part("text/plain", "one"),
             part('message/partial; id="x@example"; number=1; total=2', "Subject: Part\r\n\r\ndata"),
@@ -293,8 +287,8 @@ def test_each_payload_is_the_same_bytes_at_every_call() -> None:
     whether base64 (decoded at once, or damaged and decoded leniently), quoted-printable or
     a forwarded message rendered as text."""
     scan = bytes(range(256)) * 64
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             part("text/plain", "see the files"),
             part(
@@ -337,15 +331,15 @@ def test_a_forwarded_html_message_is_sent_as_readable_text() -> None:
         "From: a@example.net\r\nSubject: Offer\r\nContent-Type: text/html\r\n\r\n"
         "<html><head><style>p {color: red}</style></head><body><p>Price:&nbsp;10&euro;</p></body></html>"
     )
-    raw = message(multipart("mixed", part("text/plain", "fwd"), part("message/rfc822", inner)))
+    raw = handwritten(body=multipart("mixed", part("text/plain", "fwd"), part("message/rfc822", inner)))
     assert stored_files(raw) == {"Offer.txt": "From: a@example.net\nSubject: Offer\n\nPrice: 10€"}
 
 
 def test_a_forwarded_message_sent_in_base64_is_decoded_with_its_own_attachments() -> None:
     """RFC 2046 forbids base64 for message/rfc822; mailers use it (imap-tools' corpus)."""
-    inner = (
-        HEAD.replace("Subject: Help", "Subject: Original")
-        + multipart(
+    inner = handwritten(
+        mime_head("Original"),
+        multipart(
             "mixed",
             part("text/plain; charset=utf-8", "the original text, déjà vu"),
             part(
@@ -354,10 +348,10 @@ def test_a_forwarded_message_sent_in_base64_is_decoded_with_its_own_attachments(
                 "Content-Transfer-Encoding: base64",
                 "Content-Disposition: attachment; filename=scan.pdf",
             ),
-        )
-    ).encode()
-    raw = message(
-        multipart(
+        ),
+    )
+    raw = handwritten(
+        body=multipart(
             "mixed",
             part("text/plain", "See the forwarded mail."),
             part("message/rfc822", base64.encodebytes(inner).decode(), "Content-Transfer-Encoding: base64"),
@@ -372,8 +366,8 @@ def test_a_forwarded_message_sent_in_base64_is_decoded_with_its_own_attachments(
 
 
 def test_a_text_file_sent_as_an_attachment_keeps_its_name_and_stays_out_of_the_body() -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             part("text/plain", "Please find the log attached."),
             part(
@@ -395,8 +389,8 @@ def test_a_text_file_sent_as_an_attachment_keeps_its_name_and_stays_out_of_the_b
 
 
 def test_a_text_attachment_alone_is_not_taken_for_the_body() -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed", part("text/plain", "the data", "Content-Disposition: attachment; filename=data.txt")
         )
     )
@@ -406,14 +400,16 @@ def test_a_text_attachment_alone_is_not_taken_for_the_body() -> None:
 
 @pytest.mark.parametrize("blank", ["", " ", "\r\n\r\n", " \t\r\n  \r\n"])
 def test_a_body_of_white_space_only_gets_the_no_readable_text_notice(blank: str) -> None:
-    conversion = run(message(part("text/plain", blank)))
+    conversion = run(handwritten(body=part("text/plain", blank)))
     assert raw_message(only_request(conversion))["Body"] == NO_TEXT_NOTICE
     assert "no_text_body" in conversion.defects
 
 
 def test_white_space_parts_add_no_separator() -> None:
-    raw = message(
-        multipart("mixed", part("text/plain", "Hello"), part("text/plain", "  \r\n"), part("text/html", ""))
+    raw = handwritten(
+        body=multipart(
+            "mixed", part("text/plain", "Hello"), part("text/plain", "  \r\n"), part("text/html", "")
+        )
     )
     assert body_of(raw) == ("Hello", "text/plain")
 
@@ -429,7 +425,7 @@ def test_white_space_parts_add_no_separator() -> None:
     ids=["boundary-never-appears", "no-boundary", "nested"],
 )
 def test_a_broken_multipart_container_is_shown_as_text_not_listed_as_a_file(container: str) -> None:
-    conversion = run(message(container))
+    conversion = run(handwritten(body=Entity(container)))
     request = only_request(conversion)
     assert raw_message(request)["Body"].strip() == "the text of a container"
     assert "sesAttachmentsSkipped" not in request["Attributes"]
@@ -437,8 +433,8 @@ def test_a_broken_multipart_container_is_shown_as_text_not_listed_as_a_file(cont
 
 
 def test_a_delivery_report_is_shown_as_text_when_delivered() -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "report; report-type=delivery-status",
             part("text/plain", "Your message could not be delivered."),
             part(
@@ -510,7 +506,7 @@ def test_the_listing_reaches_the_request_through_a_conversion() -> None:
         )
         for n in range(200)
     ]
-    request = only_request(run(message(multipart("mixed", part("text/plain", "hi"), *parts))))
+    request = only_request(run(handwritten(body=multipart("mixed", part("text/plain", "hi"), *parts))))
     listing = request["Attributes"]["sesAttachmentsSkipped"]
     assert len(listing) <= MAX_SKIPPED_ATTRIBUTE
     assert listing.startswith("tool-0000.exe (type_not_allowed); tool-0001.exe (type_not_allowed)")

@@ -31,7 +31,8 @@ from ses_to_connect.budget import (
 from ses_to_connect.limits import MAX_BODY
 from ses_to_connect.mime import parse_message
 from ses_to_connect.model import Defects
-from tests.unit.builders import SUPPORT, count_detections, only_request, raw_message, run
+from tests.support.constants import SUPPORT
+from tests.unit.builders import count_detections, only_request, raw_message, run
 
 # Six header lines, and the blank line that ends them: seven lines the parser reads.
 HEAD = (

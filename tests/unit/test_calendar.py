@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 
+from tests.support.mail import handwritten, multipart, part
 from tests.unit.builders import fresh_interpreter, only_request, raw_message, run
-from tests.unit.test_body import message, multipart, part
 
 
 def calendar(method: str, *event_lines: str) -> str:
@@ -21,8 +21,8 @@ def calendar(method: str, *event_lines: str) -> str:
 
 def invitation(ics: str, text: str = "Please join us.", method: str = "REQUEST") -> bytes:
     """As Exchange sends it: text and HTML alternatives, then the calendar as a third alternative."""
-    return message(
-        multipart(
+    return handwritten(
+        body=multipart(
             "alternative",
             part("text/plain; charset=utf-8", text),
             part("text/html; charset=utf-8", f"<p>{text}</p>"),
@@ -103,7 +103,7 @@ def test_a_floating_time_says_it_has_no_time_zone() -> None:
 
 
 def test_a_calendar_alone_is_the_body_in_a_text_contact() -> None:
-    raw = message(part('text/calendar; method=REQUEST; charset="utf-8"', EXCHANGE_REQUEST))
+    raw = handwritten(body=part('text/calendar; method=REQUEST; charset="utf-8"', EXCHANGE_REQUEST))
     request = only_request(run(raw))
     assert raw_message(request)["ContentType"] == "text/plain"
     assert raw_message(request)["Body"].startswith("Meeting request: Quarterly review\nWhen: ")
@@ -139,6 +139,6 @@ def test_icalendar_is_imported_only_when_an_invitation_arrives() -> None:
 
 def test_only_the_first_calendars_of_a_message_are_read() -> None:
     parts = [part('text/calendar; method=REQUEST; charset="utf-8"', EXCHANGE_REQUEST) for _ in range(5)]
-    conversion = run(message(multipart("mixed", part("text/plain", "Four invitations"), *parts)))
+    conversion = run(handwritten(body=multipart("mixed", part("text/plain", "Four invitations"), *parts)))
     assert raw_message(only_request(conversion))["Body"].count("Meeting request: Quarterly review") == 3
     assert "calendar_unreadable:too_many" in conversion.defects

@@ -16,7 +16,8 @@ from ses_to_connect.budget import MAX_DETECTIONS, Bound
 from ses_to_connect.charsets import codec_for, decode
 from ses_to_connect.headers import decode_words
 from ses_to_connect.model import Defects
-from tests.unit.builders import SUPPORT, count_detections, fresh_interpreter, only_request, raw_message, run
+from tests.support.constants import SUPPORT
+from tests.unit.builders import count_detections, fresh_interpreter, only_request, raw_message, run
 
 FROM = "Customer <customer@example.org>"
 FRENCH = "Bonjour, l'arrivée est prévue à 10h. Merci d'avance, Hélène."

@@ -10,37 +10,27 @@ from ses_to_connect.convert import build_requests, client_token, plan
 from ses_to_connect.limits import MAX_BODY, MAX_HEADER_VALUE, MAX_SUBJECT
 from ses_to_connect.settings import BodyPreference, ConnectAddress
 from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
-from tests.unit.builders import (
-    MESSAGE_ID,
-    SALES,
-    SALES_FLOW,
-    SUPPORT,
-    eml,
-    multipart,
-    only_request,
-    raw_message,
-    record,
-    run,
-    settings,
-)
+from tests.support.constants import MESSAGE_ID, SALES, SALES_FLOW, SUPPORT
+from tests.support.mail import Attachment, handwritten, message
+from tests.unit.builders import only_request, raw_message, record, run, settings
 
 # --- 1. destinations -----------------------------------------------------------------------
 
 
 def test_one_request_per_configured_recipient_with_its_flow() -> None:
-    conversion = run(eml(), recipients=[SUPPORT, "Sales@Example.COM", "other@example.com"])
+    conversion = run(handwritten(), recipients=[SUPPORT, "Sales@Example.COM", "other@example.com"])
     assert [r["DestinationEmailAddress"] for r in conversion.requests] == [SUPPORT, SALES]
     assert "ContactFlowId" not in conversion.requests[0]
     assert conversion.requests[1]["ContactFlowId"] == SALES_FLOW
 
 
 def test_recipient_listed_twice_gives_one_request() -> None:
-    conversion = run(eml(), recipients=[SUPPORT, SUPPORT.upper()])
+    conversion = run(handwritten(), recipients=[SUPPORT, SUPPORT.upper()])
     assert len(conversion.requests) == 1
 
 
 def test_mail_for_no_connect_address_is_quarantined() -> None:
-    conversion = run(eml(), recipients=["nobody@example.com"])
+    conversion = run(handwritten(), recipients=["nobody@example.com"])
     assert (conversion.outcome.value, conversion.reason, conversion.requests) == (
         "quarantine",
         "no_connect_recipient",
@@ -52,7 +42,7 @@ def test_mail_for_no_connect_address_is_quarantined() -> None:
 
 
 def test_from_display_name_is_decoded() -> None:
-    raw = eml([("From", "=?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <jm@example.org>"), ("To", SUPPORT)])
+    raw = handwritten([("From", "=?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <jm@example.org>"), ("To", SUPPORT)])
     assert only_request(run(raw))["FromEmailAddress"] == {
         "EmailAddress": "jm@example.org",
         "DisplayName": "Jürgen Müller",
@@ -60,7 +50,9 @@ def test_from_display_name_is_decoded() -> None:
 
 
 def test_reply_to_preferred_when_configured() -> None:
-    raw = eml([("From", "Web form <no-reply@forms.example>"), ("Reply-To", "Real <real@example.org>")])
+    raw = handwritten(
+        [("From", "Web form <no-reply@forms.example>"), ("Reply-To", "Real <real@example.org>")]
+    )
     assert only_request(run(raw))["FromEmailAddress"]["EmailAddress"] == "no-reply@forms.example"
     preferred = run(raw, config=settings(prefer_reply_to=True))
     assert only_request(preferred)["FromEmailAddress"] == {
@@ -70,24 +62,24 @@ def test_reply_to_preferred_when_configured() -> None:
 
 
 def test_missing_from_falls_back_to_envelope_sender() -> None:
-    conversion = run(eml([("To", SUPPORT), ("Subject", "x")]), source="bounce-123@mailer.example.net")
+    conversion = run(handwritten([("To", SUPPORT), ("Subject", "x")]), source="bounce-123@mailer.example.net")
     assert only_request(conversion)["FromEmailAddress"] == {"EmailAddress": "bounce-123@mailer.example.net"}
     assert "no_usable_from" in conversion.defects
 
 
 def test_unusable_from_falls_back_to_envelope_sender() -> None:
-    conversion = run(eml([("From", "not an address"), ("To", SUPPORT)]), source="real@example.org")
+    conversion = run(handwritten([("From", "not an address"), ("To", SUPPORT)]), source="real@example.org")
     assert only_request(conversion)["FromEmailAddress"] == {"EmailAddress": "real@example.org"}
     assert "invalid_address:from" in conversion.defects
 
 
 def test_no_usable_sender_at_all_is_quarantined() -> None:
-    conversion = run(eml([("From", "nobody"), ("To", SUPPORT)]), source="postmaster@localhost")
+    conversion = run(handwritten([("From", "nobody"), ("To", SUPPORT)]), source="postmaster@localhost")
     assert (conversion.outcome.value, conversion.reason) == ("quarantine", "no_usable_sender")
 
 
 def test_header_injection_in_display_name_never_reaches_the_request() -> None:
-    raw = eml([("From", "=?utf-8?q?Evil=0D=0ABcc=3A_victim=40example=2Ecom?= <evil@example.org>")])
+    raw = handwritten([("From", "=?utf-8?q?Evil=0D=0ABcc=3A_victim=40example=2Ecom?= <evil@example.org>")])
     customer = only_request(run(raw))["FromEmailAddress"]
     assert customer == {"EmailAddress": "evil@example.org", "DisplayName": "Evil Bcc: victim@example.com"}
 
@@ -96,20 +88,20 @@ def test_header_injection_in_display_name_never_reaches_the_request() -> None:
 
 
 def test_subject_decoded_unfolded_and_cleaned() -> None:
-    raw = eml(
+    raw = handwritten(
         [("From", "a@example.org"), ("Subject", "=?iso-8859-1?q?R=E9sum=E9?=\r\n\tof\x07 the\x00 week")]
     )
     assert raw_message(only_request(run(raw)))["Subject"] == "Résumé of the week"
 
 
 def test_long_subject_is_cut_to_998() -> None:
-    conversion = run(eml([("From", "a@example.org"), ("Subject", "x" * 1500)]))
+    conversion = run(handwritten([("From", "a@example.org"), ("Subject", "x" * 1500)]))
     assert raw_message(only_request(conversion))["Subject"] == "x" * 998
     assert "subject_truncated" in conversion.defects
 
 
 def test_missing_subject_is_normal_mail() -> None:
-    request = only_request(run(eml([("From", "a@example.org"), ("To", SUPPORT)])))
+    request = only_request(run(handwritten([("From", "a@example.org"), ("To", SUPPORT)])))
     assert raw_message(request)["Subject"] == ""
     assert request["Name"] == "(no subject)"
 
@@ -118,47 +110,47 @@ def test_missing_subject_is_normal_mail() -> None:
 
 
 def test_html_preferred_by_default_text_by_setting() -> None:
-    message = multipart()
-    html = raw_message(only_request(run(message)))
+    mail = message("plain body", html="<p>html body</p>")
+    html = raw_message(only_request(run(mail)))
     assert (html["ContentType"], html["Body"].strip()) == ("text/html", "<p>html body</p>")
-    text = raw_message(only_request(run(message, config=settings(body_preference=BodyPreference.TEXT))))
+    text = raw_message(only_request(run(mail, config=settings(body_preference=BodyPreference.TEXT))))
     assert (text["ContentType"], text["Body"].strip()) == ("text/plain", "plain body")
 
 
 def test_html_only_message_with_text_preference_uses_the_html() -> None:
-    message = multipart(text=None)
-    body = raw_message(only_request(run(message, config=settings(body_preference=BodyPreference.TEXT))))
+    mail = message(None, html="<p>html body</p>")
+    body = raw_message(only_request(run(mail, config=settings(body_preference=BodyPreference.TEXT))))
     assert body["ContentType"] == "text/html"
 
 
 def test_declared_charset_is_used() -> None:
-    raw = eml(body="BODY").replace(b"BODY", "Grüße".encode("iso-8859-1")).replace(b"utf-8", b"iso-8859-1")
+    raw = handwritten(body="Grüße".encode("iso-8859-1"), content_type="text/plain; charset=iso-8859-1")
     conversion = run(raw)
     assert raw_message(only_request(conversion))["Body"].strip() == "Grüße"
     assert conversion.defects == []
 
 
 def test_unknown_charset_falls_back_and_is_recorded() -> None:
-    conversion = run(eml(body="héllo", content_type="text/plain; charset=x-klingon"))
+    conversion = run(handwritten(body="héllo", content_type="text/plain; charset=x-klingon"))
     assert raw_message(only_request(conversion))["Body"].strip() == "héllo"
     assert "unknown_charset:x-klingon" in conversion.defects
 
 
 def test_wrong_charset_falls_back_and_is_recorded() -> None:
-    raw = eml(body="BODY").replace(b"BODY", "café".encode("cp1252"))  # declared utf-8
+    raw = handwritten(body="BODY").replace(b"BODY", "café".encode("cp1252"))  # declared utf-8
     conversion = run(raw)
     assert raw_message(only_request(conversion))["Body"].strip() == "café"
     assert "charset_mismatch:utf-8" in conversion.defects
 
 
 def test_attachment_is_not_taken_as_the_body() -> None:
-    message = multipart(text="the body", html=None)
-    message.add_attachment("attached text", filename="notes.txt")
-    assert raw_message(only_request(run(message)))["Body"].strip() == "the body"
+    mail = message("the body")
+    mail.add_attachment("attached text", filename="notes.txt")
+    assert raw_message(only_request(run(mail)))["Body"].strip() == "the body"
 
 
 def test_message_without_text_gets_a_placeholder_body() -> None:
-    raw = eml(body="AAAA", content_type="application/octet-stream", cte="base64")
+    raw = handwritten(body="AAAA", content_type="application/octet-stream", cte="base64")
     conversion = run(raw)
     body = raw_message(only_request(conversion))
     assert body["ContentType"] == "text/plain"
@@ -173,12 +165,12 @@ def test_message_without_text_gets_a_placeholder_body() -> None:
 
 @pytest.mark.parametrize("subtype", ["plain", "html"])
 def test_huge_body_is_truncated_with_a_visible_marker(subtype: str) -> None:
-    message = (
-        multipart(text="a" * (MAX_BODY + 10), html=None)
+    mail = (
+        message("a" * (MAX_BODY + 10))
         if subtype == "plain"
-        else multipart(text=None, html="<p>" + "a" * (MAX_BODY + 10) + "</p>")
+        else message(None, html="<p>" + "a" * (MAX_BODY + 10) + "</p>")
     )
-    conversion = run(message)
+    conversion = run(mail)
     body = raw_message(only_request(conversion))["Body"]
     assert MAX_BODY - 10 <= len(body) <= MAX_BODY  # HTML is cleaned after the cut: a few characters less
     assert "[Message truncated: the first 5,242,7" in body[-300:]
@@ -189,7 +181,7 @@ def test_huge_body_is_truncated_with_a_visible_marker(subtype: str) -> None:
 
 
 def test_threading_and_verdict_headers() -> None:
-    raw = eml(
+    raw = handwritten(
         [
             ("X-SES-Spam-Verdict", "PASS"),
             ("X-SES-Virus-Verdict", "PASS"),
@@ -209,14 +201,14 @@ def test_threading_and_verdict_headers() -> None:
 
 
 def test_verdict_headers_fall_back_to_the_event_and_empty_keys_are_omitted() -> None:
-    headers = raw_message(only_request(run(eml([("From", "a@example.org")]), verdicts={"spam": "GRAY"})))[
-        "Headers"
-    ]
+    headers = raw_message(
+        only_request(run(handwritten([("From", "a@example.org")]), verdicts={"spam": "GRAY"}))
+    )["Headers"]
     assert headers == {"X_SES_SPAM_VERDICT": "GRAY", "X_SES_VIRUS_VERDICT": "PASS"}
 
 
 def test_a_forged_verdict_header_loses_to_the_event() -> None:
-    raw = eml([("From", "a@example.org"), ("X-SES-Spam-Verdict", "PASS")])
+    raw = handwritten([("From", "a@example.org"), ("X-SES-Spam-Verdict", "PASS")])
     conversion = run(raw, verdicts={"spam": "GRAY"})
     assert raw_message(only_request(conversion))["Headers"]["X_SES_SPAM_VERDICT"] == "GRAY"
     assert "verdict_header_mismatch:spam" in conversion.defects
@@ -224,7 +216,7 @@ def test_a_forged_verdict_header_loses_to_the_event() -> None:
 
 def test_long_references_keep_the_newest_ids() -> None:
     ids = [f"<{i:06d}-{'x' * 80}@example.org>" for i in range(400)]  # ~40,000 characters
-    conversion = run(eml([("From", "a@example.org"), ("References", " ".join(ids))]))
+    conversion = run(handwritten([("From", "a@example.org"), ("References", " ".join(ids))]))
     kept = raw_message(only_request(conversion))["Headers"]["REFERENCES"]
     assert len(kept) <= MAX_HEADER_VALUE
     assert kept.endswith(ids[-1])
@@ -236,7 +228,7 @@ def test_long_references_keep_the_newest_ids() -> None:
 
 
 def test_additional_recipients_exclude_destination_and_duplicates() -> None:
-    raw = eml(
+    raw = handwritten(
         [
             ("From", "a@example.org"),
             ("To", f"Support <{SUPPORT.upper()}>, Bob <bob@example.org>, broken@@, bob@example.org"),
@@ -252,7 +244,7 @@ def test_additional_recipients_exclude_destination_and_duplicates() -> None:
 def test_additional_recipients_capped_at_49() -> None:
     to = ", ".join(f"user{i}@example.org" for i in range(40))
     cc = ", ".join(f"cc{i}@example.org" for i in range(40))
-    conversion = run(eml([("From", "a@example.org"), ("To", to), ("Cc", cc)]))
+    conversion = run(handwritten([("From", "a@example.org"), ("To", to), ("Cc", cc)]))
     recipients = only_request(conversion)["AdditionalRecipients"]
     assert (len(recipients["ToAddresses"]), len(recipients["CcAddresses"])) == (40, 9)
     assert "recipients_capped" in conversion.defects
@@ -262,7 +254,7 @@ def test_every_request_lists_the_defects_found_for_any_destination() -> None:
     """Support is among the 50 To addresses, Sales only in the envelope: only Sales's request
     has 50 others to list, and the defect it records is listed in both requests."""
     to = ", ".join([SUPPORT, *(f"user{i}@example.org" for i in range(49))])
-    conversion = run(eml([("From", "a@example.org"), ("To", to)]), recipients=[SUPPORT, SALES])
+    conversion = run(handwritten([("From", "a@example.org"), ("To", to)]), recipients=[SUPPORT, SALES])
 
     support, sales = conversion.requests
     assert (
@@ -276,7 +268,7 @@ def test_every_request_lists_the_defects_found_for_any_destination() -> None:
 
 
 def test_building_the_requests_leaves_the_plan_as_it_was() -> None:
-    raw = eml([("From", "a@example.org"), ("To", SUPPORT), ("Subject", "s" * (MAX_SUBJECT + 1))])
+    raw = handwritten([("From", "a@example.org"), ("To", SUPPORT), ("Subject", "s" * (MAX_SUBJECT + 1))])
     planned = plan(raw, record(raw), settings())
     defects = planned.defects
 
@@ -290,7 +282,7 @@ def test_building_the_requests_leaves_the_plan_as_it_was() -> None:
 def test_a_file_name_recorded_before_names_were_cleaned_is_cleaned_in_the_request() -> None:
     """A delivery in the ledger from an older version replays its stored names: a right-to-left
     override there must not make the retried request one Connect (and check_request) refuses."""
-    raw = eml()
+    raw = handwritten()
     planned = plan(raw, record(raw), settings())
     stored = [{"FileName": "invoice\u202efdp.pdf", "S3Url": "https://mail.s3.amazonaws.com/a/00.pdf"}]
 
@@ -301,7 +293,7 @@ def test_a_file_name_recorded_before_names_were_cleaned_is_cleaned_in_the_reques
 
 
 def test_bcc_only_mail_has_no_additional_recipients() -> None:
-    assert "AdditionalRecipients" not in only_request(run(eml([("From", "a@example.org")])))
+    assert "AdditionalRecipients" not in only_request(run(handwritten([("From", "a@example.org")])))
 
 
 # --- 7 and 8. attributes, name, description, references, expiry -----------------------------------
@@ -309,7 +301,7 @@ def test_bcc_only_mail_has_no_additional_recipients() -> None:
 
 def test_attributes_carry_ses_facts_and_static_values() -> None:
     config = settings(static_attributes={"team": "billing", "sesMessageId": "cannot override"})
-    request = only_request(run(eml(), config=config, verdicts={"spf": "FAIL"}))
+    request = only_request(run(handwritten(), config=config, verdicts={"spf": "FAIL"}))
     assert request["Attributes"] == {
         "team": "billing",
         "sesMessageId": MESSAGE_ID,
@@ -325,7 +317,7 @@ def test_attributes_carry_ses_facts_and_static_values() -> None:
 
 
 def test_name_description_references_and_expiry() -> None:
-    request = only_request(run(eml(), config=settings(contact_expiry_minutes=2880)))
+    request = only_request(run(handwritten(), config=settings(contact_expiry_minutes=2880)))
     assert request["Name"] == "Help"
     assert request["Description"] == "Email from Customer <customer@example.org>: Help"
     assert request["References"] == {
@@ -339,14 +331,14 @@ def test_name_description_references_and_expiry() -> None:
 
 
 def test_no_expiry_by_default() -> None:
-    assert "SegmentAttributes" not in only_request(run(eml()))
+    assert "SegmentAttributes" not in only_request(run(handwritten()))
 
 
 # --- 9. idempotency -----------------------------------------------------------------------------
 
 
 def test_client_token_is_deterministic_per_message_and_destination() -> None:
-    conversion = run(eml(), recipients=[SUPPORT, SALES])
+    conversion = run(handwritten(), recipients=[SUPPORT, SALES])
     tokens = [r["ClientToken"] for r in conversion.requests]
     assert tokens == [client_token(MESSAGE_ID, SUPPORT), client_token(MESSAGE_ID, SALES)]
     assert tokens[0] != tokens[1]
@@ -354,9 +346,8 @@ def test_client_token_is_deterministic_per_message_and_destination() -> None:
 
 
 def test_same_inputs_give_byte_identical_requests() -> None:
-    message = multipart()
-    message.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="a.pdf")
-    first, second = run(message), run(message)
+    mail = message("plain body", html="<p>html body</p>", attachments=[Attachment("a.pdf", b"%PDF-1.4")])
+    first, second = run(mail), run(mail)
     assert json.dumps(first.requests, sort_keys=True) == json.dumps(second.requests, sort_keys=True)
 
 
@@ -393,7 +384,7 @@ def test_broken_multipart_is_recorded_and_still_delivered() -> None:
 
 def test_every_request_is_one_connect_accepts() -> None:
     conversion = run(
-        multipart(),
+        message("plain body", html="<p>html body</p>"),
         recipients=[SUPPORT, SALES],
         config=settings(connect_addresses=(ConnectAddress(SUPPORT), ConnectAddress(SALES, SALES_FLOW))),
     )
@@ -406,17 +397,19 @@ def test_every_request_is_one_connect_accepts() -> None:
 def test_attachments_follow_the_instances_extensions_and_size() -> None:
     """attachment_extensions / attachment_max_bytes (the instance's EMAIL configuration) replace the
     documented defaults: a wider list sends a .zip, a smaller size skips what the default would send."""
-    message = multipart(text="see files", html=None)
-    message.add_attachment(
-        b"PK\x03\x04" + b"z" * 100, maintype="application", subtype="zip", filename="logs.zip"
+    mail = message(
+        "see files",
+        attachments=[
+            Attachment("logs.zip", b"PK\x03\x04" + b"z" * 100, "application/zip"),
+            Attachment("big.pdf", b"%PDF-" + b"p" * 2000),
+        ],
     )
-    message.add_attachment(b"%PDF-" + b"p" * 2000, maintype="application", subtype="pdf", filename="big.pdf")
-    default = run(message)
+    default = run(mail)
     assert [a["FileName"] for a in only_request(default).get("Attachments", [])] == ["big.pdf"]
     assert "logs.zip (type_not_allowed)" in only_request(default)["Attributes"]["sesAttachmentsSkipped"]
 
     wider = settings(attachment_extensions=(".pdf", ".zip"), attachment_max_bytes=1000)
-    conversion = run(message, config=wider)
+    conversion = run(mail, config=wider)
     request = only_request(conversion)
     assert [a["FileName"] for a in request["Attachments"]] == ["logs.zip"]
     assert "big.pdf (too_large)" in request["Attributes"]["sesAttachmentsSkipped"]

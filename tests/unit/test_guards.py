@@ -13,7 +13,9 @@ from __future__ import annotations
 import pytest
 
 from ses_to_connect.settings import DEFAULT_POLICY, Action
-from tests.unit.builders import SUPPORT, eml, only_request, run, settings
+from tests.support.constants import SUPPORT
+from tests.support.mail import handwritten
+from tests.unit.builders import only_request, run, settings
 
 CUSTOMER = "customer@example.org"
 FROM = ("From", f"Customer <{CUSTOMER}>")
@@ -46,7 +48,7 @@ def notice(
 
 @pytest.mark.parametrize("precedence", ["bulk", "list", "junk", "BULK"])
 def test_a_human_reply_through_a_forwarder_is_delivered_and_flagged(precedence: str) -> None:
-    raw = eml(
+    raw = handwritten(
         [
             FROM,
             TO,
@@ -65,19 +67,19 @@ def test_a_human_reply_through_a_forwarder_is_delivered_and_flagged(precedence: 
 
 
 def test_x_precedence_list_is_bulk_too() -> None:
-    request = only_request(run(eml([FROM, TO, ("Subject", "Hi"), ("X-Precedence", "list")])))
+    request = only_request(run(handwritten([FROM, TO, ("Subject", "Hi"), ("X-Precedence", "list")])))
 
     assert request["Attributes"]["sesPolicyFlags"] == "guard:bulk"
 
 
 def test_plain_mail_has_no_auto_reply_attribute() -> None:
-    assert "sesSuppressAutoReply" not in only_request(run(eml()))["Attributes"]
+    assert "sesSuppressAutoReply" not in only_request(run(handwritten()))["Attributes"]
 
 
 def test_guard_bulk_can_be_quarantined() -> None:
     config = settings(policy={**DEFAULT_POLICY, "guard:bulk": Action.QUARANTINE})
 
-    conversion = run(eml([FROM, TO, ("Subject", "Hi"), ("Precedence", "list")]), config=config)
+    conversion = run(handwritten([FROM, TO, ("Subject", "Hi"), ("Precedence", "list")]), config=config)
 
     assert (conversion.outcome.value, conversion.reason) == ("quarantine", "guard:bulk")
 
@@ -85,7 +87,9 @@ def test_guard_bulk_can_be_quarantined() -> None:
 def test_an_auto_reply_delivered_by_override_suppresses_acknowledgements() -> None:
     config = settings(policy={**DEFAULT_POLICY, "guard:auto_reply": Action.DELIVER})
 
-    request = only_request(run(eml([FROM, TO, ("Subject", "Hi"), ("X-Autoreply", "yes")]), config=config))
+    request = only_request(
+        run(handwritten([FROM, TO, ("Subject", "Hi"), ("X-Autoreply", "yes")]), config=config)
+    )
 
     assert request["Attributes"]["sesPolicyFlags"] == "guard:auto_reply"
     assert request["Attributes"]["sesSuppressAutoReply"] == "true"
@@ -111,7 +115,7 @@ def test_an_auto_reply_delivered_by_override_suppresses_acknowledgements() -> No
     ],
 )
 def test_auto_reply_headers_are_quarantined(marker: tuple[str, str]) -> None:
-    conversion = run(eml([FROM, TO, ("Subject", "Re: Help"), marker]))
+    conversion = run(handwritten([FROM, TO, ("Subject", "Re: Help"), marker]))
 
     assert (conversion.outcome.value, conversion.reason) == ("quarantine", "guard:auto_reply")
 
@@ -136,7 +140,7 @@ def test_auto_reply_headers_are_quarantined(marker: tuple[str, str]) -> None:
 )
 def test_out_of_office_subjects_alone_are_delivered_without_an_acknowledgement(subject: str) -> None:
     # Only words: a customer can write them ("Out of office" about their own week).
-    request = only_request(run(eml([FROM, TO, ("Subject", subject)])))
+    request = only_request(run(handwritten([FROM, TO, ("Subject", subject)])))
 
     assert request["Attributes"]["sesPolicyFlags"] == "guard:auto_reply_wording"
     assert request["Attributes"]["sesSuppressAutoReply"] == "true"
@@ -145,14 +149,14 @@ def test_out_of_office_subjects_alone_are_delivered_without_an_acknowledgement(s
 def test_out_of_office_subjects_can_be_quarantined_by_policy() -> None:
     config = settings(policy={**DEFAULT_POLICY, "guard:auto_reply_wording": Action.QUARANTINE})
 
-    conversion = run(eml([FROM, TO, ("Subject", "Automatic reply: Help")]), config=config)
+    conversion = run(handwritten([FROM, TO, ("Subject", "Automatic reply: Help")]), config=config)
 
     assert (conversion.outcome.value, conversion.reason) == ("quarantine", "guard:auto_reply_wording")
 
 
 def test_an_out_of_office_subject_with_a_responder_header_is_quarantined() -> None:
     conversion = run(
-        eml([FROM, TO, ("Subject", "Automatic reply: Help"), ("Auto-Submitted", "auto-replied")])
+        handwritten([FROM, TO, ("Subject", "Automatic reply: Help"), ("Auto-Submitted", "auto-replied")])
     )
 
     assert (conversion.outcome.value, conversion.reason) == ("quarantine", "guard:auto_reply")
@@ -174,7 +178,7 @@ def test_an_out_of_office_subject_with_a_responder_header_is_quarantined() -> No
     ],
 )
 def test_what_is_not_an_auto_reply_is_delivered(headers: list[tuple[str, str]]) -> None:
-    request = only_request(run(eml([FROM, TO, *headers])))
+    request = only_request(run(handwritten([FROM, TO, *headers])))
 
     assert "sesPolicyFlags" not in request["Attributes"]
 
@@ -360,7 +364,7 @@ def customer_mail(subject: str, text: str, attached: str | None = None) -> bytes
     """A customer's message, optionally with an email of someone else's attached."""
     headers = [FROM, TO, ("Subject", subject)]
     if attached is None:
-        return eml(headers, body=text)
+        return handwritten(headers, body=text)
     lines = [f"{name}: {value}" for name, value in headers]
     lines += ["MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="b1"', "", "--b1"]
     lines += ["Content-Type: text/plain; charset=utf-8", "", text, "", "--b1"]
@@ -414,7 +418,7 @@ def test_one_word_signal_leaves_the_contact_unflagged() -> None:
 
 def sms_gateway_notice(sender: str, text: str) -> bytes:
     """An SMS gateway's notice: it reuses the original Subject (``Re: ...``), no report part."""
-    return eml([("From", sender), TO, ("Subject", "Re: Your order 4711")], body=text)
+    return handwritten([("From", sender), TO, ("Subject", "Re: Your order 4711")], body=text)
 
 
 @pytest.mark.parametrize(

@@ -12,29 +12,17 @@ from ses_to_connect.attachments import stored_index
 from ses_to_connect.convert import build_requests, plan
 from ses_to_connect.html_clean import clean_html
 from ses_to_connect.limits import MAX_BODY, MAX_DESCRIPTION
-from tests.unit.builders import (
-    MESSAGE_ID,
-    SUPPORT,
-    fresh_interpreter,
-    only_request,
-    raw_message,
-    record,
-    run,
-    settings,
-)
+from tests.support.constants import MESSAGE_ID
+from tests.support.mail import Entity, handwritten, mime_head, multipart, part
+from tests.unit.builders import fresh_interpreter, only_request, raw_message, record, run, settings
 
-HEAD = f"From: Customer <customer@example.org>\r\nTo: {SUPPORT}\r\nSubject: Help\r\nMIME-Version: 1.0\r\n"
 RAW_URI = f"s3://mail-bucket/inbound/{MESSAGE_ID}"
 HEADING = "Not delivered with this email (the stored original has them):"
 PHOTO = base64.b64encode(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 12).decode()  # 3 KB: not decoration
 ICON = base64.b64encode(b"\x89PNG\r\n\x1a\n small icon").decode()  # under 2,048 bytes: decoration
 
 
-def part(content_type: str, body: str, *headers: str) -> str:
-    return "\r\n".join([f"Content-Type: {content_type}", *headers, "", body])
-
-
-def image(content_type: str, name: str, content_id: str, data: str) -> str:
+def image(content_type: str, name: str, content_id: str, data: str) -> Entity:
     return part(
         f"{content_type}; name={name}",
         data,
@@ -44,19 +32,14 @@ def image(content_type: str, name: str, content_id: str, data: str) -> str:
     )
 
 
-def multipart(subtype: str, *parts: str, boundary: str = "b1") -> str:
-    inner = "".join(f"--{boundary}\r\n{p}\r\n" for p in parts)
-    return f"Content-Type: multipart/{subtype}; boundary={boundary}\r\n\r\n{inner}--{boundary}--\r\n"
-
-
-def related(html: str, *images: str) -> str:
+def related(html: str, *images: str) -> Entity:
     """An HTML body and the images it shows, as mailers send them."""
     return multipart("related", part("text/html", html), *images)
 
 
-def delivered(structure: str, **overrides: object) -> tuple[str, str, list[str], dict[str, str], str]:
+def delivered(structure: Entity, **overrides: object) -> tuple[str, str, list[str], dict[str, str], str]:
     """Body, content type, attachment names, attributes and description of the one request."""
-    request = only_request(run((HEAD + structure).encode(), config=settings(**overrides)))
+    request = only_request(run(handwritten(body=structure), config=settings(**overrides)))
     names = [item["FileName"] for item in request.get("Attachments", [])]
     body = raw_message(request)
     return body["Body"], body["ContentType"], names, dict(request["Attributes"]), request["Description"]
@@ -188,9 +171,11 @@ def test_files_not_delivered_are_listed_after_the_text_in_words() -> None:
 
 
 def test_files_not_delivered_are_listed_escaped_after_an_html_body() -> None:
-    structure = FILES.replace(
-        "Content-Type: text/plain\r\n\r\nInvoice attached.",
-        "Content-Type: text/html\r\n\r\n<p>Invoice attached.</p>",
+    structure = Entity(
+        FILES.replace(
+            "Content-Type: text/plain\r\n\r\nInvoice attached.",
+            "Content-Type: text/html\r\n\r\n<p>Invoice attached.</p>",
+        )
     )
     body, kind, _, _, _ = delivered(structure)
     assert (body, kind) == (
@@ -201,7 +186,7 @@ def test_files_not_delivered_are_listed_escaped_after_an_html_body() -> None:
 
 
 def test_the_notice_fits_within_the_body_limit_when_the_text_fills_it() -> None:
-    structure = FILES.replace("Invoice attached.", "a" * (MAX_BODY + 10))
+    structure = Entity(FILES.replace("Invoice attached.", "a" * (MAX_BODY + 10)))
     body, _, _, _, _ = delivered(structure)
     assert len(body) == MAX_BODY
     assert body.endswith(
@@ -214,12 +199,12 @@ def test_the_notice_fits_within_the_body_limit_when_the_text_fills_it() -> None:
 
 
 def test_the_description_names_the_sender_subject_files_and_flags_within_its_limit() -> None:
-    raw = (HEAD.replace("Subject: Help", "Subject: " + "Refund " * 700) + FILES).encode()
+    raw = handwritten(mime_head("Refund " * 700), FILES)
     request = only_request(run(raw, verdicts={"spf": "FAIL"}))
     assert request["Description"].startswith("Email from Customer <customer@example.org>: Refund Refund")
     assert len(request["Description"]) <= MAX_DESCRIPTION
 
-    request = only_request(run((HEAD + FILES).encode(), verdicts={"spf": "FAIL"}))
+    request = only_request(run(handwritten(body=FILES), verdicts={"spf": "FAIL"}))
     assert request["Description"] == (
         "Email from Customer <customer@example.org>: Help · 1 attachment delivered · "
         "2 not delivered (setup.exe, <b>&co.zip) · flags: spf:FAIL"
@@ -342,7 +327,7 @@ def test_the_html_is_cleaned_once_however_often_the_requests_are_built(
         return clean_html(markup, label)
 
     monkeypatch.setattr(html_clean, "clean_html", counted)
-    raw = (HEAD + part("text/html", "<p>cleaned once</p><script>x()</script>")).encode()
+    raw = handwritten(body=part("text/html", "<p>cleaned once</p><script>x()</script>"))
     planned = plan(raw, record(raw), settings())
     bodies = {raw_message(build_requests(planned, [], []).requests[0])["Body"] for _ in range(3)}
     assert bodies == {"<p>cleaned once</p>"}
@@ -391,7 +376,7 @@ def test_html_too_large_to_clean_is_shown_as_text_with_a_notice() -> None:
 
     paragraph = "<p>Order 5521 never arrived &amp; nobody answers.</p>\n"
     html_body = "<html><body>" + paragraph * (MAX_CLEANED_HTML_CHARS // len(paragraph) + 1) + "</body></html>"
-    request = only_request(run((HEAD + part("text/html; charset=utf-8", html_body)).encode()))
+    request = only_request(run(handwritten(body=part("text/html; charset=utf-8", html_body))))
 
     body = raw_message(request)
     assert body["ContentType"] == "text/plain"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ses_to_connect.settings import DEFAULT_POLICY, Action
-from tests.unit.builders import SUPPORT, eml, only_request, run, settings
+from tests.support.constants import SUPPORT
+from tests.support.mail import handwritten
+from tests.unit.builders import only_request, run, settings
 
 FROM = ("From", "Customer <customer@example.org>")
 
@@ -20,7 +22,7 @@ FROM = ("From", "Customer <customer@example.org>")
     ],
 )
 def test_default_quarantines(verdicts: dict[str, str], dmarc_policy: str | None, reason: str) -> None:
-    conversion = run(eml(), verdicts=verdicts, dmarc_policy=dmarc_policy)
+    conversion = run(handwritten(), verdicts=verdicts, dmarc_policy=dmarc_policy)
     assert (conversion.outcome.value, conversion.reason, conversion.requests) == ("quarantine", reason, [])
 
 
@@ -38,19 +40,19 @@ def test_default_quarantines(verdicts: dict[str, str], dmarc_policy: str | None,
 def test_default_deliveries_are_flagged(
     verdicts: dict[str, str], dmarc_policy: str | None, flags: str
 ) -> None:
-    request = only_request(run(eml(), verdicts=verdicts, dmarc_policy=dmarc_policy))
+    request = only_request(run(handwritten(), verdicts=verdicts, dmarc_policy=dmarc_policy))
     assert request["Attributes"]["sesPolicyFlags"] == flags
 
 
 def test_clean_mail_has_no_flags() -> None:
-    assert "sesPolicyFlags" not in only_request(run(eml()))["Attributes"]
+    assert "sesPolicyFlags" not in only_request(run(handwritten()))["Attributes"]
 
 
 def test_policy_is_configurable_per_rule() -> None:
     strict = settings(policy={**DEFAULT_POLICY, "spf:FAIL": Action.QUARANTINE})
-    assert run(eml(), config=strict, verdicts={"spf": "FAIL"}).reason == "spf:FAIL"
+    assert run(handwritten(), config=strict, verdicts={"spf": "FAIL"}).reason == "spf:FAIL"
     lenient = settings(policy={**DEFAULT_POLICY, "spam:FAIL": Action.DELIVER})
-    request = only_request(run(eml(), config=lenient, verdicts={"spam": "FAIL"}))
+    request = only_request(run(handwritten(), config=lenient, verdicts={"spam": "FAIL"}))
     assert request["Attributes"]["sesPolicyFlags"] == "spam:FAIL"
     assert request["EmailMessage"]["RawMessage"]["Headers"]["X_SES_SPAM_VERDICT"] == "FAIL"
 
@@ -74,20 +76,20 @@ def test_policy_is_configurable_per_rule() -> None:
     ],
 )
 def test_loop_guards_quarantine_by_default(headers: list[tuple[str, str]], source: str, reason: str) -> None:
-    conversion = run(eml(headers), source=source)
+    conversion = run(handwritten(headers), source=source)
     assert (conversion.outcome.value, conversion.reason) == ("quarantine", reason)
 
 
 def test_delivery_report_content_type_is_a_bounce() -> None:
-    raw = eml([FROM], content_type="multipart/report; report-type=delivery-status; boundary=b")
+    raw = handwritten([FROM], content_type="multipart/report; report-type=delivery-status; boundary=b")
     assert run(raw).reason == "guard:bounce"
 
 
 def test_auto_submitted_no_is_human_mail() -> None:
-    assert run(eml([FROM, ("Auto-Submitted", "no")])).outcome.value == "contact"
+    assert run(handwritten([FROM, ("Auto-Submitted", "no")])).outcome.value == "contact"
 
 
 def test_guards_can_deliver_instead() -> None:
     config = settings(policy={**DEFAULT_POLICY, "guard:auto_reply": Action.DELIVER})
-    request = only_request(run(eml([FROM, ("Auto-Submitted", "auto-replied")]), config=config))
+    request = only_request(run(handwritten([FROM, ("Auto-Submitted", "auto-replied")]), config=config))
     assert request["Attributes"]["sesPolicyFlags"] == "guard:auto_reply"

@@ -8,11 +8,13 @@ import pytest
 from ses_to_connect.model import Address
 from ses_to_connect.sender_flags import SenderFlag, sender_flags
 from ses_to_connect.settings import DEFAULT_POLICY, Action
-from tests.unit.builders import SUPPORT, eml, only_request, run, settings
+from tests.support.constants import SUPPORT
+from tests.support.mail import handwritten
+from tests.unit.builders import only_request, run, settings
 
 
 def from_header(value: str, *more: tuple[str, str]) -> bytes:
-    return eml([("From", value), ("To", SUPPORT), ("Subject", "Payment"), *more])
+    return handwritten([("From", value), ("To", SUPPORT), ("Subject", "Payment"), *more])
 
 
 def test_a_display_name_holding_another_address_is_flagged_and_delivered() -> None:
@@ -131,7 +133,7 @@ def test_a_more_serious_rule_names_the_quarantine() -> None:
 
 
 def test_format_characters_are_removed_from_every_display_name_sent() -> None:
-    raw = eml(
+    raw = handwritten(
         [("From", "alice@customer.example"), ("To", f"{SUPPORT}, {q_encoded('Bob\u202e')} <bob@x.example>")]
     )
     recipients = only_request(run(raw))["AdditionalRecipients"]

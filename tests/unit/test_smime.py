@@ -20,8 +20,9 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+from tests.support.mail import handwritten, multipart, part
 from tests.unit.builders import fresh_interpreter, only_request, raw_message, run
-from tests.unit.test_body import attachments, message, multipart, part
+from tests.unit.test_body import attachments
 
 DATA = Path(__file__).parent / "data"
 SIGNED = (DATA / "smime-opaque-signed.eml").read_bytes()
@@ -52,8 +53,8 @@ def test_an_encrypted_message_tells_the_agent_where_the_original_is() -> None:
 
 
 def test_a_clear_signed_message_is_flagged_and_its_signature_is_no_file() -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             'signed; protocol="application/pkcs7-signature"; micalg=sha-256',
             part("text/plain", "Please call me back."),
             part(
@@ -72,8 +73,8 @@ def test_a_clear_signed_message_is_flagged_and_its_signature_is_no_file() -> Non
 
 
 def test_a_damaged_pkcs7_part_is_recorded_and_kept_as_a_file() -> None:
-    raw = message(
-        multipart(
+    raw = handwritten(
+        body=multipart(
             "mixed",
             part("text/plain", "See attached."),
             part(

@@ -1,0 +1,1 @@
+"""What tests share: constants, the message builder, the corpus path, the test environment."""
