@@ -25,15 +25,12 @@ from moto import mock_aws
 
 from ses_to_connect import handler
 from ses_to_connect.adapters.connect import ContactStarter
+from tests.support.constants import INSTANCE_ID, SALES, SALES_FLOW, SUPPORT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
 
-INSTANCE_ID = "11111111-2222-3333-4444-555555555555"
 BUCKET = "ses-to-connect-mail-test"
-SUPPORT = "support@example.com"
-SALES = "sales@example.com"
-SALES_FLOW = "22222222-aaaa-bbbb-cccc-333333333333"
 NAMESPACE = "SesToConnectFunctionalTest"
 SERVICE = "ses-to-connect-test"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:111122223333:function:ses-to-connect"
@@ -132,12 +129,6 @@ def emf_metrics(stdout: str) -> dict[str, list[float]]:
 
 def emf_blobs(stdout: str) -> list[dict[str, Any]]:
     return [blob for blob in json_lines(stdout) if "_aws" in blob]
-
-
-def mime(*headers: str, body: str = "", content_type: str = "text/plain; charset=utf-8") -> bytes:
-    """A CRLF message as SES stores it, from header lines and a body."""
-    lines = [*headers, "MIME-Version: 1.0", f"Content-Type: {content_type}", "", body]
-    return "\r\n".join(lines).encode()
 
 
 @dataclass

@@ -4,11 +4,12 @@ stands for, whatever the sender declared (an 8-bit type used to make every uploa
 from __future__ import annotations
 
 from ses_to_connect.event_builder import build_ses_event
+from tests.support.constants import SUPPORT
 from tests.support.mail import handwritten, multipart
 from tests.unit.test_attachment_checks import MISLABELLED, TEXT, attached
 from tests.unit.test_file_types import PE
 
-from . import BUCKET, SUPPORT, Bridge
+from . import BUCKET, Bridge
 
 MESSAGE_ID = "types0e2ic28trm7dfhrc2v0clambda4nbp0g1"
 

@@ -27,16 +27,22 @@ from ses_to_connect.event_builder import build_ses_event, message_id_for
 from ses_to_connect.mime import ParsedMessage, parse_message
 from ses_to_connect.ses_event import records
 from ses_to_connect.settings import ConnectAddress, Settings
+from tests.support.constants import SALES_FLOW, SUPPORT
+from tests.support.mail import handwritten
 
-from . import LAMBDA_SRC, SALES_FLOW, SUPPORT, mime
+from . import LAMBDA_SRC
 
 BASE_ARGS = ("--instance-id", "i-1", "--connect-address", SUPPORT)
-PLAIN = mime(
-    "From: Alice Example <alice@customer.example>",
-    f"To: {SUPPORT}",
-    "Subject: Where is my order?",
-    "Message-ID: <cli-1@customer.example>",
-    body="It has not arrived.\r\n",
+PLAIN = handwritten(
+    [
+        "From: Alice Example <alice@customer.example>",
+        f"To: {SUPPORT}",
+        "Subject: Where is my order?",
+        "Message-ID: <cli-1@customer.example>",
+        "MIME-Version: 1.0",
+    ],
+    "It has not arrived.\r\n",
+    cte=None,
 )
 RICH = (
     b"From: =?utf-8?q?Jos=C3=A9_P=C3=A9rez?= <jose@customer.example>\r\n"

@@ -7,18 +7,24 @@ import pytest
 
 from ses_to_connect.errors import DeliveryError
 from ses_to_connect.event_builder import build_ses_event
+from tests.support.constants import SUPPORT
+from tests.support.mail import handwritten
 
-from . import SUPPORT, create_ledger_table, emf_metrics, mime, running_bridge
 from . import bridge_env as base_env
+from . import create_ledger_table, emf_metrics, running_bridge
 
 MESSAGE_ID = "k2lost0answer0retried0after0create0000001"
 TABLE = "ses-to-connect-idempotency-test"
-RAW = mime(
-    "From: Customer <customer@example.org>",
-    f"To: {SUPPORT}",
-    "Subject: Where is my answer?",
-    "Message-ID: <lost-answer@example.org>",
-    body="Hello.\r\n",
+RAW = handwritten(
+    [
+        "From: Customer <customer@example.org>",
+        f"To: {SUPPORT}",
+        "Subject: Where is my answer?",
+        "Message-ID: <lost-answer@example.org>",
+        "MIME-Version: 1.0",
+    ],
+    "Hello.\r\n",
+    cte=None,
 )
 
 
@@ -58,15 +64,19 @@ def test_every_skipped_file_is_counted_when_the_ledger_keeps_only_some_names(fak
         f"Content-Disposition: attachment; filename=file-{'x' * 60}-{n:04}.pdf\r\n\r\n%PDF\r\n"
         for n in range(1000)
     ]
-    raw = mime(
-        "From: Customer <customer@example.org>",
-        f"To: {SUPPORT}",
-        "Subject: A thousand files",
-        "Message-ID: <thousand@example.org>",
-        content_type=f'multipart/mixed; boundary="{boundary}"',
-        body=f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nSee the files.\r\n"
+    raw = handwritten(
+        [
+            "From: Customer <customer@example.org>",
+            f"To: {SUPPORT}",
+            "Subject: A thousand files",
+            "Message-ID: <thousand@example.org>",
+            "MIME-Version: 1.0",
+        ],
+        f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nSee the files.\r\n"
         + "".join(parts)
         + f"--{boundary}--\r\n",
+        content_type=f'multipart/mixed; boundary="{boundary}"',
+        cte=None,
     )
     message_id = "k2thousand0files0counted0000000000000001"
     with running_bridge(base_env(IDEMPOTENCY_TABLE=TABLE)) as bridge:

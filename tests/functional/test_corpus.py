@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -24,17 +23,13 @@ from ses_to_connect.model import Conversion, DefectKind, Outcome
 from ses_to_connect.ses_event import records
 from ses_to_connect.settings import Settings
 from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
+from tests.support.constants import SUPPORT
+from tests.support.corpus import CORPUS, corpus_files, skip_module_without_corpus
 
-from . import BUCKET, SUPPORT, Bridge, bridge_env, emf_metrics, running_bridge
+from . import BUCKET, Bridge, bridge_env, emf_metrics, running_bridge
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "emails"
-if not CORPUS.is_dir():
-    pytest.skip(
-        f"the shared email corpus is not here ({CORPUS}): it sits next to the repository as "
-        "../shared/corpus/emails on the team's machines and is not part of a fresh clone",
-        allow_module_level=True,
-    )
-MESSAGES = sorted(path.name for path in CORPUS.glob("*.eml"))
+skip_module_without_corpus()
+MESSAGES = [path.name for path in corpus_files()]
 ENV = bridge_env()
 SETTINGS = Settings.from_env({name: value for name, value in ENV.items() if value is not None})
 START_EMAIL_CONTACT = (

@@ -34,9 +34,10 @@ import pytest
 from ses_to_connect.convert import convert
 from ses_to_connect.event_builder import build_ses_event, message_id_for
 from ses_to_connect.ses_event import Replay, records
+from tests.support.constants import SUPPORT
+from tests.support.corpus import CORPUS
 
-from . import SUPPORT
-from .test_corpus import CORPUS, MESSAGES, SETTINGS
+from .test_corpus import MESSAGES, SETTINGS
 
 _NOT_ASCII_WORD = re.compile(r"[^A-Za-z0-9]+")
 _NOT_WORD = re.compile(r"[\W_]+")

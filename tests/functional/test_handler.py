@@ -24,21 +24,18 @@ from ses_to_connect.adapters.s3 import MailStore
 from ses_to_connect.convert import client_token
 from ses_to_connect.errors import DeliveryError, SettingsError, StorageError, UnsupportedRuntimeError
 from ses_to_connect.event_builder import build_ses_event
+from tests.support.constants import INSTANCE_ID, SALES, SALES_FLOW, SUPPORT
+from tests.support.mail import handwritten
 
 from . import (
     BUCKET,
-    INSTANCE_ID,
     NAMESPACE,
-    SALES,
-    SALES_FLOW,
     SERVICE,
-    SUPPORT,
     Bridge,
     FakeLambdaContext,
     bridge_env,
     emf_blobs,
     emf_metrics,
-    mime,
     running_bridge,
 )
 
@@ -57,15 +54,19 @@ PRIVATE = (
     SALES,
     "Order 42 is late",
 )
-PLAIN = mime(
-    "Return-Path: <alice@customer.example>",
-    'From: "Alice Example" <alice@customer.example>',
-    f"To: Support <{SUPPORT}>, bob@customer.example",
-    "Cc: carol@customer.example",
-    "Subject: Order 42 is late",
-    "Date: Tue, 01 Apr 2025 10:00:00 +0000",
-    "Message-ID: <order-42@customer.example>",
-    body=BODY_TEXT + "\r\n",
+PLAIN = handwritten(
+    [
+        "Return-Path: <alice@customer.example>",
+        'From: "Alice Example" <alice@customer.example>',
+        f"To: Support <{SUPPORT}>, bob@customer.example",
+        "Cc: carol@customer.example",
+        "Subject: Order 42 is late",
+        "Date: Tue, 01 Apr 2025 10:00:00 +0000",
+        "Message-ID: <order-42@customer.example>",
+        "MIME-Version: 1.0",
+    ],
+    BODY_TEXT + "\r\n",
+    cte=None,
 )
 RAW_URI = f"s3://{BUCKET}/inbound/{MESSAGE_ID}"
 
@@ -213,11 +214,15 @@ def test_two_connect_addresses_among_the_recipients_give_two_contacts(
 
 def test_bcc_only_mail_without_subject_invoked_request_response_is_delivered(bridge: Bridge) -> None:
     """The real SES shape that Powertools' strict SesModel would reject must not be lost."""
-    raw = mime(
-        "Return-Path: <alice@customer.example>",
-        "From: alice@customer.example",
-        "Message-ID: <bcc-1@customer.example>",
-        body="Blind copy.\r\n",
+    raw = handwritten(
+        [
+            "Return-Path: <alice@customer.example>",
+            "From: alice@customer.example",
+            "Message-ID: <bcc-1@customer.example>",
+            "MIME-Version: 1.0",
+        ],
+        "Blind copy.\r\n",
+        cte=None,
     )
     event = event_for(raw, [SUPPORT])
     common_headers = event["Records"][0]["ses"]["mail"]["commonHeaders"]

@@ -16,8 +16,10 @@ import pytest
 
 import ses_to_connect
 from ses_to_connect.event_builder import build_ses_event
+from tests.support.constants import SUPPORT
+from tests.support.mail import handwritten
 
-from . import LAMBDA_SRC, REPO_ROOT, SUPPORT, Bridge, emf_metrics, mime
+from . import LAMBDA_SRC, REPO_ROOT, Bridge, emf_metrics
 
 MESSAGE_ID = "opsurllength0000000000000000000000000001"
 PDF = b"%PDF-1.4\n%operability\n"
@@ -25,12 +27,17 @@ PDF = b"%PDF-1.4\n%operability\n"
 
 def _with_pdf() -> bytes:
     return (
-        mime(
-            "From: Dana <dana@customer.example>",
-            f"To: {SUPPORT}",
-            "Subject: invoice",
-            "Message-ID: <ops-url@customer.example>",
+        handwritten(
+            [
+                "From: Dana <dana@customer.example>",
+                f"To: {SUPPORT}",
+                "Subject: invoice",
+                "Message-ID: <ops-url@customer.example>",
+                "MIME-Version: 1.0",
+            ],
+            "",
             content_type='multipart/mixed; boundary="b"',
+            cte=None,
         )
         + b"--b\r\nContent-Type: text/plain\r\n\r\nAttached.\r\n--b\r\n"
         b'Content-Type: application/pdf\r\nContent-Disposition: attachment; filename="a.pdf"\r\n'

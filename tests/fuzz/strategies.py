@@ -30,18 +30,10 @@ from hypothesis import strategies as st
 
 from ses_to_connect.ses_event import VERDICT_NAMES, SesRecord, records
 from ses_to_connect.settings import DEFAULT_POLICY, Action, BodyPreference, ConnectAddress, Settings
+from tests.support.constants import INSTANCE_ID, SALES, SALES_FLOW, SUPPORT
+from tests.support.corpus import corpus_files
 
-SUPPORT = "support@example.com"
-SALES = "sales@example.com"
-SALES_FLOW = "22222222-aaaa-bbbb-cccc-333333333333"
-INSTANCE_ID = "11111111-2222-3333-4444-555555555555"
 BUCKET = "ses-to-connect-mail-fuzz"
-
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "emails"
-CORPUS_MISSING = (
-    f"the shared email corpus is not here ({CORPUS}): it sits next to the repository as "
-    "../shared/corpus/emails on the team's machines and is not part of a fresh clone"
-)
 
 MAX_DEPTH = 6
 
@@ -675,14 +667,6 @@ def mutated_bytes(draw: st.DrawFn, data: bytes) -> bytes:
 def mutated(messages: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
     """Byte-level mutations (flip, insert, delete, duplicate, truncate, zero) of ``messages``."""
     return messages.flatmap(mutated_bytes)
-
-
-@cache
-def corpus_files() -> tuple[Path, ...]:
-    """The ``.eml`` files of the shared corpus; empty where the folder is absent."""
-    if not CORPUS.is_dir():
-        return ()
-    return tuple(sorted(CORPUS.glob("*.eml")))
 
 
 @cache

@@ -26,17 +26,16 @@ from ses_to_connect.model import Conversion, Outcome
 from ses_to_connect.ses_event import SesRecord, records
 from ses_to_connect.settings import BodyPreference, Settings
 from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
+from tests.support.constants import CUSTOMER, FROM, MESSAGE_ID, SALES, SUPPORT
+from tests.support.mail import handwritten, mime_head, multipart, part
 
 from . import single_line_fields, start_email_contact_shape
-from .strategies import BUCKET, SALES, SUPPORT, make_settings
+from .strategies import BUCKET, make_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
 
-MESSAGE_ID = "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g1"
-CUSTOMER = "customer@example.org"
 ENVELOPE_SENDER = "bounces+1234@customer.example"
-FROM = f"Customer <{CUSTOMER}>"
 INJECTED = "Bcc: victim@evil.example"
 CRLF = "\r\n"
 MB = 1024 * 1024
@@ -57,29 +56,24 @@ def message(
     *,
     content_type: str = "text/plain; charset=utf-8",
 ) -> bytes:
-    lines = [f"{name}: {value}" for name, value in headers]
-    lines += ["MIME-Version: 1.0", f"Content-Type: {content_type}", "", body]
-    return "\r\n".join(lines).encode("utf-8", "surrogateescape")
+    """``headers``, MIME-Version and one text part, byte for byte."""
+    return handwritten([*headers, "MIME-Version: 1.0"], body, content_type=content_type, cte=None)
 
 
 def with_attachments(parts: Sequence[str], *, subject: str = "Files") -> bytes:
-    """multipart/mixed: a short text body, then ``parts`` (each headers + blank line + body)."""
-    lines = [f"From: {FROM}", f"To: {SUPPORT}", f"Subject: {subject}", "MIME-Version: 1.0"]
-    lines += ['Content-Type: multipart/mixed; boundary="BOUNDARY"', "", "--BOUNDARY"]
-    lines += ["Content-Type: text/plain; charset=utf-8", "", "See attached."]
-    for part in parts:
-        lines += ["--BOUNDARY", part]
-    lines += ["--BOUNDARY--", ""]
-    return "\r\n".join(lines).encode("utf-8", "surrogateescape")
+    """multipart/mixed: a short text body, then ``parts``."""
+    text = part("text/plain; charset=utf-8", "See attached.")
+    return handwritten(mime_head(subject), multipart("mixed", text, *parts, boundary="BOUNDARY"))
 
 
 def attachment(
     disposition_params: str, content_type: str = "application/pdf", data: bytes = b"%PDF-1.4 x"
 ) -> str:
-    return (
-        f"Content-Type: {content_type}\r\n"
-        f"Content-Disposition: attachment; {disposition_params}\r\n"
-        "Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(data).decode().replace("\n", CRLF)
+    return part(
+        content_type,
+        base64.encodebytes(data).decode().replace("\n", CRLF),
+        f"Content-Disposition: attachment; {disposition_params}",
+        "Content-Transfer-Encoding: base64",
     )
 
 
@@ -594,13 +588,13 @@ def test_an_8bit_attachment_with_an_odd_charset_parameter_is_still_sent(charset:
     ``errors="replace"``: the ``idna`` and ``undefined`` codecs answer with a bare ``UnicodeError``,
     an RFC 2231 ``charset*=`` parameter comes back as a tuple (``TypeError``) and a name with a
     NUL makes the codec lookup raise ``ValueError``; the stdlib catches only ``LookupError``."""
-    part = (
+    pdf = (
         f"Content-Type: application/pdf; {charset}\r\n"
         'Content-Disposition: attachment; filename="scan.pdf"\r\n'
         "Content-Transfer-Encoding: 8bit\r\n\r\n"
         "%PDF-1.4 \udc80\udcff"  # two raw 8-bit bytes (written through surrogateescape)
     )
-    raw = with_attachments([part])
+    raw = with_attachments([pdf])
     sink = RecordingSink()
 
     request = only_request(convert(raw, record(raw), settings(), sink))

@@ -29,8 +29,9 @@ from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.errors import DeliveryError
 from ses_to_connect.event_builder import build_ses_event
 from tests.functional import FAKE_AWS_ENV, FakeLambdaContext
+from tests.support.constants import INSTANCE_ID, SALES, SALES_FLOW, SUPPORT
 
-from .strategies import BUCKET, INSTANCE_ID, SALES, SALES_FLOW, SUPPORT
+from .strategies import BUCKET
 
 MESSAGE_ID = "k7quokka0e2ic28trm7dfhrc2v0cfuzzlog4nbp0g"
 NAMESPACE = "SesToConnectFuzzLogs"

@@ -32,15 +32,14 @@ from ses_to_connect.model import Conversion, Outcome
 from ses_to_connect.ses_event import SesRecord, records
 from ses_to_connect.settings import Settings
 from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
+from tests.support.constants import SUPPORT
+from tests.support.corpus import CORPUS_MISSING, corpus_files
 
 from . import EXAMPLES, fuzz_settings, single_line_fields, start_email_contact_shape
 from .strategies import (
-    CORPUS_MISSING,
-    SUPPORT,
     Envelope,
     bridge_settings,
     chunkings,
-    corpus_files,
     corpus_mutations,
     hostile_messages,
     mime_messages,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ CORPUS_MISSING = (
 )
 
 
+@cache
 def corpus_files() -> tuple[Path, ...]:
     """Every message of the corpus, by name; none when the corpus is absent."""
     return tuple(sorted(CORPUS.glob("*.eml"))) if CORPUS.is_dir() else ()

@@ -16,21 +16,20 @@ from ses_to_connect.budget import MAX_DETECTIONS, Bound
 from ses_to_connect.charsets import codec_for, decode
 from ses_to_connect.headers import decode_words
 from ses_to_connect.model import Defects
-from tests.support.constants import SUPPORT
+from tests.support.constants import FROM, SUBJECT, SUPPORT
+from tests.support.mail import Header, handwritten
 from tests.unit.builders import count_detections, fresh_interpreter, only_request, raw_message, run
 
-FROM = "Customer <customer@example.org>"
 FRENCH = "Bonjour, l'arrivée est prévue à 10h. Merci d'avance, Hélène."
 RUSSIAN = "Здравствуйте! Пишу вам по поводу заказа номер 1234. Когда будет доставка? "
 
 
 def message(body: bytes, content_type: str, *headers: bytes, cte: bytes = b"8bit") -> bytes:
     """One text part, written byte by byte: the tests need raw 8-bit content and headers."""
-    head = [b"From: " + FROM.encode(), b"To: " + SUPPORT.encode(), *headers]
+    head: list[Header] = [f"From: {FROM}", f"To: {SUPPORT}", *headers]
     if not any(h.lower().startswith(b"subject:") for h in headers):
-        head.append(b"Subject: Help")
-    head += [b"Content-Type: " + content_type.encode(), b"Content-Transfer-Encoding: " + cte]
-    return b"\r\n".join([*head, b"", body])
+        head.append(f"Subject: {SUBJECT}")
+    return handwritten(head, body, content_type=content_type, cte=cte.decode("ascii"))
 
 
 def body_and_defects(raw: bytes) -> tuple[str, list[str]]:

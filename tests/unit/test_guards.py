@@ -13,12 +13,12 @@ from __future__ import annotations
 import pytest
 
 from ses_to_connect.settings import DEFAULT_POLICY, Action
-from tests.support.constants import SUPPORT
+from tests.support.constants import CUSTOMER, SUPPORT
+from tests.support.constants import FROM as CUSTOMER_FROM
 from tests.support.mail import handwritten
 from tests.unit.builders import only_request, run, settings
 
-CUSTOMER = "customer@example.org"
-FROM = ("From", f"Customer <{CUSTOMER}>")
+FROM = ("From", CUSTOMER_FROM)
 TO = ("To", SUPPORT)
 ORIGINAL = (
     f"From: Support <{SUPPORT}>\r\nTo: jdoe@example.net\r\nSubject: Your order 4711\r\n"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from ses_to_connect.settings import DEFAULT_POLICY, Action
+from tests.support.constants import FROM as CUSTOMER_FROM
 from tests.support.constants import SUPPORT
 from tests.support.mail import handwritten
 from tests.unit.builders import only_request, run, settings
 
-FROM = ("From", "Customer <customer@example.org>")
+FROM = ("From", CUSTOMER_FROM)
 
 
 @pytest.mark.parametrize(
