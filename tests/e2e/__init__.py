@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from email.message import EmailMessage, Message
-from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,27 +28,26 @@ from ses_to_connect_tools.local_pipeline.aws import BUCKET, LocalAws
 from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator, EmailContact, SigningKey
 from ses_to_connect_tools.local_pipeline.lambda_runtime import LambdaContext
 from ses_to_connect_tools.local_pipeline.ses import Receipt, receive
+from tests.support.constants import FROM as CUSTOMER
+from tests.support.constants import SUPPORT
+from tests.support.mail import message, wire
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples"
-CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "emails"  # beside the checkout, as on the team's machines
-SUPPORT = "support@example.com"
-CUSTOMER = "Customer <customer@example.org>"
 ROTATED_KEY = "ASIAROTATEDKEY"  # the access key of a retry's new container
 MAX_S3_URL = 2000
 
 
 def new_message(subject: str, body: str = "Hello, please see below.\n", **headers: str) -> EmailMessage:
     """A text message from the customer to the Connect address with a unique Message-ID."""
-    message = EmailMessage()
-    message["From"] = headers.pop("From", CUSTOMER)
-    message["To"] = headers.pop("To", SUPPORT)
-    message["Subject"] = subject
-    message["Message-ID"] = headers.pop("Message_ID", unique_message_id())
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message
+    return message(
+        body,
+        subject=subject,
+        sender=headers.pop("From", CUSTOMER),
+        to=headers.pop("To", SUPPORT),
+        message_id=headers.pop("Message_ID", unique_message_id()),
+        headers=[(name.replace("_", "-"), value) for name, value in headers.items()],
+    )
 
 
 def unique_message_id() -> str:
@@ -78,15 +76,6 @@ def last_part(container: Message) -> Message:
     part = payload[-1]
     assert isinstance(part, Message)
     return part
-
-
-# Header values set as plain strings (compat32 parts) go out exactly as written.
-_WIRE_POLICY = SMTP.clone(refold_source="none")
-
-
-def wire(message: Message) -> bytes:
-    """The message as SMTP carries it (CRLF line ends)."""
-    return message.as_bytes(policy=_WIRE_POLICY)
 
 
 def decoded(part: Message) -> bytes:

@@ -25,18 +25,10 @@ from ses_to_connect.errors import DeliveryError
 from ses_to_connect_tools.local_pipeline.agent_replies import Stored, Threading
 from ses_to_connect_tools.local_pipeline.aws import INSTANCE_ID, THREADS_TABLE, LocalAws
 from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
+from tests.support.constants import SUPPORT
+from tests.support.mail import wire
 
-from . import (
-    SUPPORT,
-    deliver,
-    invoke,
-    new_message,
-    only_contact,
-    ses_message_id,
-    store,
-    unique_message_id,
-    wire,
-)
+from . import deliver, invoke, new_message, only_contact, ses_message_id, store, unique_message_id
 
 
 def customer() -> str:

@@ -21,9 +21,10 @@ from ses_to_connect import handler
 from ses_to_connect.adapters.s3 import AttachmentStore
 from ses_to_connect_tools.local_pipeline.aws import LocalAws
 from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
+from tests.support.corpus import CORPUS
+from tests.support.mail import wire
 
 from . import (
-    CORPUS,
     assert_sent,
     attach,
     attachment_versions,
@@ -36,7 +37,6 @@ from . import (
     s3_body,
     ses_message_id,
     store,
-    wire,
 )
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"

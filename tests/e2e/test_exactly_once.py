@@ -40,6 +40,7 @@ from ses_to_connect_tools.local_pipeline.connect_emulator import (
     SigningKey,
 )
 from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda, Invocation, LambdaContext
+from tests.support.mail import wire
 
 from . import (
     assert_sent,
@@ -57,7 +58,6 @@ from . import (
     ses_message_id,
     store,
     unique_message_id,
-    wire,
 )
 
 CREATED = Attempt(200, None)  # a new contact, or the one a byte-identical request created

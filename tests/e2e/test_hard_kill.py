@@ -21,6 +21,7 @@ from ses_to_connect.timing import in_progress_lock_seconds
 from ses_to_connect_tools.local_pipeline.aws import IDEMPOTENCY_TABLE, SUPPORT_ADDRESS, LocalAws
 from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
 from ses_to_connect_tools.local_pipeline.lambda_runtime import RETRY_DELAYS_SECONDS
+from tests.support.mail import wire
 
 from . import (
     assert_sent,
@@ -31,7 +32,6 @@ from . import (
     only_contact,
     ses_message_id,
     store,
-    wire,
 )
 from .sandbox import CONNECT_ENV, RETRY_SCALE, killed_after_next_answer
 

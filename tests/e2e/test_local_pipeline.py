@@ -24,11 +24,12 @@ from ses_to_connect_tools.local_pipeline.connect_emulator import Attempt, Connec
 from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda
 from ses_to_connect_tools.local_pipeline.ses import Receipt
 from ses_to_connect_tools.local_pipeline.simulate import eml_files, simulate, table
+from tests.support.constants import SUPPORT
+from tests.support.mail import wire
 
 from . import (
     REPO_ROOT,
     SAMPLES,
-    SUPPORT,
     assert_sent,
     attach,
     contacts_of,
@@ -41,7 +42,6 @@ from . import (
     s3_body,
     ses_message_id,
     store,
-    wire,
 )
 
 # What each sample must become: outcome and quarantine reason.

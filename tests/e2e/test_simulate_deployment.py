@@ -11,8 +11,9 @@ import pytest
 
 from ses_to_connect_tools.local_pipeline import simulate
 from ses_to_connect_tools.local_pipeline.ses import envelope_recipients
+from tests.support.mail import wire
 
-from . import new_message, wire
+from . import new_message
 
 INSTANCE = "12345678-1234-4123-8123-123456789abc"
 SUPPORT = "support@acme.example"

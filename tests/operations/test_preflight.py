@@ -343,7 +343,7 @@ def test_a_deployed_function_keeps_its_own_reservation(account: Account) -> None
     lambda_.put_function_concurrency(FunctionName="bridge", ReservedConcurrentExecutions=2)
     account.clients.cloudformation.create_stack(
         StackName="SesToConnect",
-        TemplateBody='{"Resources": {"H": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},'
+        TemplateBody='{"Resources": {"H": {"Type": "AWS::SNS::Topic"}},'
         ' "Outputs": {"FunctionName": {"Value": "bridge"}}}',
     )
     account.unreserved[0] = 100  # the function's 2 are already taken out of the account's pool

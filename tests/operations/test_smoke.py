@@ -95,7 +95,7 @@ def aws() -> Iterator[LocalAws]:
             StackName="SesToConnect",
             TemplateBody=json.dumps(
                 {
-                    "Resources": {"H": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+                    "Resources": {"H": {"Type": "AWS::SNS::Topic"}},
                     "Outputs": {
                         "MailBucketName": {"Value": BUCKET},
                         "ThreadsTableName": {"Value": THREADS_TABLE},

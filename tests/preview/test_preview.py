@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from email.message import EmailMessage
 from email.policy import SMTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from ses_to_connect.attachments import Skip
 from ses_to_connect_tools.local_pipeline import preview
 from tests.preview.browser import DevTools, chromium, chromium_or_skip, load
+from tests.support.mail import message
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "samples"
@@ -103,14 +103,14 @@ def _hostile(server: str) -> bytes:
 <meta http-equiv="refresh" content="0; url={server}/refresh">
 <svg><image href="{server}/svg"/></svg>
 """
-    message = EmailMessage(policy=SMTP)
-    message["From"] = "Mallory <mallory@customer.example>"
-    message["To"] = "support@example.com"
-    message["Subject"] = "<script>alert(1)</script> Charged twice"
-    message["Message-ID"] = "<hostile@customer.example>"
-    message.set_content("My card was charged twice.")
-    message.add_alternative(html, subtype="html")
-    return message.as_bytes()
+    return message(
+        "My card was charged twice.",
+        html=html,
+        subject="<script>alert(1)</script> Charged twice",
+        sender="Mallory <mallory@customer.example>",
+        message_id="<hostile@customer.example>",
+        policy=SMTP,
+    ).as_bytes()
 
 
 def test_a_hostile_body_runs_no_script_and_reaches_no_network(

@@ -13,7 +13,6 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from email.message import EmailMessage
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -22,6 +21,8 @@ from ses_to_connect_tools.local_pipeline.aws import BUCKET, LocalAws
 from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda, Invocation
 from ses_to_connect_tools.local_pipeline.ses import Receipt, receive
 from tests.reliability.conftest import TABLE
+from tests.support.mail import Attachment
+from tests.support.mail import message as support_message
 
 PDF = b"%PDF-1.4\n%reliability\n"
 
@@ -46,15 +47,14 @@ class Counts:
 
 
 def message(tag: str, number: int, in_reply_to: str | None = None) -> bytes:
-    mail = EmailMessage()
-    mail["From"] = f"Customer {number} <customer{number}@example.org>"
-    mail["To"] = "support@example.com"
-    mail["Subject"] = f"{tag} message {number}"
-    mail["Message-ID"] = f"<{tag}-{number}@example.org>"
-    if in_reply_to is not None:
-        mail["In-Reply-To"] = in_reply_to
-    mail.set_content(f"Body of {tag} message {number}.\n")
-    mail.add_attachment(PDF, maintype="application", subtype="pdf", filename=f"{tag}-{number}.pdf")
+    mail = support_message(
+        f"Body of {tag} message {number}.\n",
+        sender=f"Customer {number} <customer{number}@example.org>",
+        subject=f"{tag} message {number}",
+        message_id=f"<{tag}-{number}@example.org>",
+        headers=[] if in_reply_to is None else [("In-Reply-To", in_reply_to)],
+        attachments=[Attachment(f"{tag}-{number}.pdf", PDF)],
+    )
     return bytes(mail)
 
 
