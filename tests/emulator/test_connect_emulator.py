@@ -868,7 +868,7 @@ def test_unknown_path_is_404(emulator: ConnectEmulator) -> None:
 
 def test_runs_standalone_from_the_command_line() -> None:
     repo = Path(__file__).resolve().parents[2]
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -886,21 +886,21 @@ def test_runs_standalone_from_the_command_line() -> None:
         env={**os.environ, "PYTHONPATH": str(repo)},
         stdout=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
-        client = connect_client(url)
-        contact_id = client.start_email_contact(
-            **{**minimal_request(), "DestinationEmailAddress": "sales@example.com"}
-        )["ContactId"]
-        with pytest.raises(client.exceptions.ResourceNotFoundException):
-            client.start_email_contact(**{**minimal_request(), "InstanceId": "other"})
-        assert get_json(url, "/_emulator/contacts")[1]["contacts"][0]["contact_id"] == contact_id
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    ) as process:
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().strip()
+            assert url.startswith("http://127.0.0.1:")
+            client = connect_client(url)
+            contact_id = client.start_email_contact(
+                **{**minimal_request(), "DestinationEmailAddress": "sales@example.com"}
+            )["ContactId"]
+            with pytest.raises(client.exceptions.ResourceNotFoundException):
+                client.start_email_contact(**{**minimal_request(), "InstanceId": "other"})
+            assert get_json(url, "/_emulator/contacts")[1]["contacts"][0]["contact_id"] == contact_id
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 # --- Pre-signed attachment URLs --------------------------------------------------------------------------

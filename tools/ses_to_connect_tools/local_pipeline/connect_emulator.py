@@ -2,18 +2,16 @@
 
 Design
 ------
-* A stdlib ``ThreadingHTTPServer`` bound to 127.0.0.1 speaks the real wire protocol, so callers use an
-  unmodified ``boto3.client("connect", endpoint_url=emulator.url, ...)``: botocore's own serializer builds
-  the request and botocore's own ``RestJSONParser`` turns the error responses into the modeled exceptions.
-* Every request is checked against two sources, in this order (the first failure is answered):
-
-  1. ``server_side_limits()``, one table with every rule of docs/connect-limits.md. It comes
-     first because its rows carry the specific class and ``Reason`` AWS answers with
-     (``INVALID_FILE_TYPE``, ``TOTAL_FILE_COUNT_EXCEEDED``...), and it keeps holding when a botocore
-     upgrade relaxes the model (the newest model already allows 50 attachments where Connect takes 10).
-  2. The botocore service model itself, walked recursively (required members, types, lengths, patterns,
-     enums): what the service enforces and botocore checks only partly on the client.
-
+* The emulator is Connect as the documentation and the botocore model describe it, never the
+  function's view of it: it states Connect's limits itself (``connect_validation``) and imports
+  nothing of ``ses_to_connect``, so that a limit the function gets wrong fails against it.
+* Its parts, one idea each, beside this module: ``connect_http`` (the server on 127.0.0.1 and the
+  routes: callers use an unmodified ``boto3.client("connect", endpoint_url=emulator.url, ...)``),
+  ``connect_validation`` (every documented limit, then the botocore model; the modeled errors),
+  ``connect_attachments`` (pre-signed URLs checked and downloaded), ``connect_instance_config``
+  (flows, each address's flow, the attached-files configuration) and ``agent_replies``. This
+  module holds the contacts: creation, idempotency, throttling, injected faults, and the
+  read-only operations that answer from them.
 * Errors go out the rest-json way: the model's HTTP status, an ``x-amzn-ErrorType`` header (what
   ``RestJSONParser`` reads for the code) and a JSON body with ``message`` (what botocore copies into
   ``Error.Message``), ``Message`` (the modeled member) and, where modeled, the ``Reason`` union, which
@@ -21,18 +19,11 @@ Design
 * Read-only operations the operators' preflight and smoke test need (``DescribeInstance``,
   ``ListInstanceStorageConfigs``, ``SearchEmailAddresses``, ``DescribeContact``,
   ``GetContactAttributes``, ``ListContactReferences``) answer from the same state: the known
-  instances, their addresses and storage, and the contacts created. Their input is checked against
+  instances, their addresses and storage, and the contacts created. Agents' replies
+  (``CreateContact``, ``StartOutboundEmailContact``, ``ListAssociatedContacts``, the reply's stored
+  message) and the instance configuration's reads (``DescribeContactFlow``, ``GetFlowAssociation``,
+  ``DescribeAttachedFilesConfiguration``) are answered the same way. Their input is checked against
   the botocore model like StartEmailContact's; they never throttle and take no injected faults.
-* Agents' replies (``agent_replies.py`` beside this module): ``CreateContact`` (EMAIL, AGENT_REPLY),
-  ``StartOutboundEmailContact`` (the email goes to ``outbound``, as Connect's goes through SES),
-  ``ListAssociatedContacts`` and the reply's stored message (``ListContactReferences``
-  ``EMAIL_MESSAGE``, ``GetAttachedFile`` and its download URL), checked against the model the same way;
-  each undocumented reading of the reply's headers is selectable (``set_agent_replies``).
-  instances, their addresses and storage, and the contacts created. The instance's configuration
-  (flows, each address's flow, the email attached-files configuration) and its read operations
-  (``DescribeContactFlow``, ``GetFlowAssociation``, ``DescribeAttachedFilesConfiguration``) live in
-  ``connect_instance_config``. Their input is checked against the botocore model like
-  StartEmailContact's; they never throttle and take no injected faults.
 * Order of work per request: injected fault, access key, token bucket, validation, instance and address,
   pre-signed attachment URLs (signature, X-Amz-Date + X-Amz-Expires, the signing key's expiry), idempotency,
   RelatedContactId (must be a contact of this emulator), attachment downloads (loopback hosts only), contact
@@ -48,34 +39,23 @@ Design
   documents 7 days for other Start* calls and nothing for StartEmailContact).
 """
 
+from __future__ import annotations
+
 import argparse
-import calendar
 import contextlib
 import dataclasses
-import functools
 import hashlib
-import hmac
-import http.client
 import json
 import logging
 import re
-import sys
 import threading
 import time
-import unicodedata
 import uuid
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, Self, get_args
-from urllib.parse import SplitResult, parse_qs, unquote, urlsplit, urlunsplit
-
-import botocore.session
-from botocore.auth import S3SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from ses_to_connect_tools.local_pipeline.agent_replies import (
     FILES_PATH,
@@ -85,43 +65,51 @@ from ses_to_connect_tools.local_pipeline.agent_replies import (
     Stored,
     Threading,
 )
+from ses_to_connect_tools.local_pipeline.connect_attachments import (
+    AttachmentDigest,
+    SigningKey,
+    check_presigned,
+    download_all,
+)
+from ses_to_connect_tools.local_pipeline.connect_http import Answer, Server, handler_class
 from ses_to_connect_tools.local_pipeline.connect_instance_config import (
-    INSTANCE_CONFIG_ROUTES,
     AttachedFiles,
     Flow,
     InstanceConfiguration,
     email_address_id,
 )
+from ses_to_connect_tools.local_pipeline.connect_validation import (
+    ERROR_CODES,
+    HEADER_KEYS,
+    MAX_TOTAL_ATTACHMENT_BYTES,
+    ConnectError,
+    ErrorCode,
+    ReadErrorCode,
+    check_model,
+    check_start_email_contact,
+    operation_model,
+    server_side_limits,
+)
+
+__all__ = [
+    "DEFAULT_TOKEN_WINDOW_SECONDS",
+    "ERROR_CODES",
+    "HEADER_KEYS",
+    "Attempt",
+    "ConnectEmulator",
+    "ConnectError",
+    "EmailContact",
+    "ErrorCode",
+    "RefusedTokens",
+    "SigningKey",
+    "check_start_email_contact",
+    "main",
+    "server_side_limits",
+]
 
 _LOG = logging.getLogger(__name__)
 
-ErrorCode = Literal[
-    "InvalidRequestException",
-    "ServiceQuotaExceededException",
-    "AccessDeniedException",
-    "ResourceNotFoundException",
-    "IdempotencyException",
-    "ThrottlingException",
-    "InternalServiceException",
-]
-ERROR_CODES: tuple[ErrorCode, ...] = get_args(ErrorCode)
-# Errors only read operations answer (connect_instance_config).
-ReadErrorCode = Literal["InvalidParameterException", "ContactFlowNotPublishedException"]
-
-EMAIL_PATTERN = r"[^\s@]+@[^\s@]+\.[^\s@]+"
-HEADER_KEYS = ("REFERENCES", "MESSAGE_ID", "IN_REPLY_TO", "X_SES_SPAM_VERDICT", "X_SES_VIRUS_VERDICT")
-CONTENT_TYPES = ("text/plain", "text/html")
-CREATABLE_REFERENCE_TYPES = ("URL", "NUMBER", "STRING", "DATE")
-# The documented defaults (connect_instance_config), which an instance keeps until someone changes them.
-ATTACHMENT_EXTENSIONS = AttachedFiles().dotted
-MAX_ATTACHMENT_BYTES = AttachedFiles().max_bytes
-# UNVERIFIED: no documented total. SES bounces inbound mail over 40 MB, so more can never arrive.
-MAX_TOTAL_ATTACHMENT_BYTES = 40_000_000
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
-_DOWNLOAD_TIMEOUT_SECONDS = 10.0
-_CONTACTS_PATH = "/_emulator/contacts"
 DEFAULT_TOKEN_WINDOW_SECONDS = 24 * 3600.0
-MAX_PRESIGNED_EXPIRES = 604_800  # SigV4's limit: 7 days
 # Answers that refuse the request itself; with refused_tokens="kept" they use up its ClientToken.
 _REFUSALS = frozenset(
     {"InvalidRequestException", "ServiceQuotaExceededException", "ResourceNotFoundException"}
@@ -129,368 +117,6 @@ _REFUSALS = frozenset(
 RefusedTokens = Literal["kept", "forgotten"]
 # What an instance needs for the email channel (Connect admin guide): storage for both.
 EMAIL_STORAGE_TYPES = ("EMAIL_MESSAGES", "ATTACHMENTS")
-
-
-class ConnectError(Exception):
-    """A modeled StartEmailContact error, answered with the model's HTTP status."""
-
-    def __init__(self, code: ErrorCode | ReadErrorCode, message: str, reason: str | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code: ErrorCode | ReadErrorCode = code
-        self.message = message
-        self.reason = reason
-
-
-def _violation(
-    where: str, constraint: str, error: ErrorCode = "InvalidRequestException", reason: str | None = None
-) -> ConnectError:
-    return ConnectError(
-        error, f"Value at '{where}' failed to satisfy constraint: Member must {constraint}", reason
-    )
-
-
-# --- Java regular expressions from the model -------------------------------------------------------------
-
-_UNICODE_PROPERTY = re.compile(r"\\([pP])\{(\w+)\}")
-
-
-@functools.cache
-def _category_ranges(prefix: str) -> str:
-    """Character-class body for the Unicode general categories whose name starts with ``prefix``."""
-    ranges: list[str] = []
-    start: int | None = None
-    for code in range(sys.maxunicode + 2):
-        inside = code <= sys.maxunicode and unicodedata.category(chr(code)).startswith(prefix)
-        if inside and start is None:
-            start = code
-        elif not inside and start is not None:
-            ranges.append(f"\\U{start:08x}-\\U{code - 1:08x}")
-            start = None
-    return "".join(ranges)
-
-
-@functools.cache
-def _compile(pattern: str) -> re.Pattern[str]:
-    """Compile a model (Java) pattern; ``re`` has no ``\\p{..}``, used by e.g. FileName's ``^\\P{C}*$``."""
-
-    def expand(match: re.Match[str]) -> str:
-        body = _category_ranges(match[2])
-        return f"[^{body}]" if match[1] == "P" else f"[{body}]"
-
-    return re.compile(_UNICODE_PROPERTY.sub(expand, pattern))
-
-
-# --- The server-side limits table ------------------------------------------------------------------------
-
-
-def _utf8_size(value: object) -> int:
-    """UTF-8 bytes of every string in ``value``, not counting structure member names."""
-    if isinstance(value, str):
-        return len(value.encode("utf-8", "surrogatepass"))
-    if isinstance(value, dict):
-        return sum(_utf8_size(item) for item in value.values())
-    if isinstance(value, list):
-        return sum(_utf8_size(item) for item in value)
-    return 0
-
-
-@dataclass(frozen=True)
-class Length:
-    """Each selected string has ``min``..``max`` characters."""
-
-    min: int
-    max: int
-
-    def violated_by(self, value: object) -> bool:
-        return isinstance(value, str) and not self.min <= len(value) <= self.max
-
-    def describe(self) -> str:
-        return f"have length between {self.min} and {self.max}"
-
-
-@dataclass(frozen=True)
-class FullMatch:
-    """Each selected string matches ``pattern`` as a whole."""
-
-    pattern: str
-
-    def violated_by(self, value: object) -> bool:
-        return isinstance(value, str) and _compile(self.pattern).fullmatch(value) is None
-
-    def describe(self) -> str:
-        return f"fully match the pattern {self.pattern}"
-
-
-@dataclass(frozen=True)
-class OneOf:
-    """Each selected string is one of ``values``."""
-
-    values: tuple[str, ...]
-
-    def violated_by(self, value: object) -> bool:
-        return isinstance(value, str) and value not in self.values
-
-    def describe(self) -> str:
-        return f"be one of {', '.join(self.values)}"
-
-
-@dataclass(frozen=True)
-class Requires:
-    """Each selected object has all of ``members``."""
-
-    members: tuple[str, ...]
-
-    def violated_by(self, value: object) -> bool:
-        return isinstance(value, dict) and any(value.get(name) is None for name in self.members)
-
-    def describe(self) -> str:
-        return f"have {', '.join(self.members)}"
-
-
-@dataclass(frozen=True)
-class MaxUtf8Bytes:
-    """Each selected map holds at most ``max`` UTF-8 bytes: its keys plus every string in its values."""
-
-    max: int
-
-    def violated_by(self, value: object) -> bool:
-        return (
-            isinstance(value, dict)
-            and sum(_utf8_size(key) + _utf8_size(item) for key, item in value.items()) > self.max
-        )
-
-    def describe(self) -> str:
-        return f"hold at most {self.max} UTF-8 bytes in all"
-
-
-@dataclass(frozen=True)
-class MaxItems:
-    """At most ``max`` values are selected, counted together."""
-
-    max: int
-
-    def describe(self) -> str:
-        return f"have at most {self.max} items"
-
-
-Check = Length | FullMatch | OneOf | Requires | MaxUtf8Bytes | MaxItems
-
-# Paths join member names with dots; ``*`` is any member, ``[]`` walks a list,
-# ``{k}``/``{v}`` walk a map's keys/values.
-_SEGMENT = re.compile(r"(?P<name>\*|[A-Za-z0-9]+)(?P<walk>\[\]|\{k\}|\{v\})?")
-
-
-@dataclass(frozen=True)
-class Limit:
-    """One server-side rule: the values at ``path`` must pass ``check``, or ``error``/``reason`` is raised."""
-
-    path: str
-    check: Check
-    error: ErrorCode = "InvalidRequestException"
-    reason: str | None = None
-    rule: str | None = None  # the message wording when the check's own would hide the fact behind it
-
-    def __post_init__(self) -> None:
-        _parse_path(self.path)
-
-    @property
-    def segments(self) -> tuple[tuple[str, str | None], ...]:
-        """``path`` as (member name, walk) pairs, e.g. ``("Attachments", "[]"), ("FileName", None)``."""
-        return _parse_path(self.path)
-
-    def enforce(self, params: Mapping[str, object]) -> None:
-        selected = _select(params, self.segments)
-        constraint = self.rule or self.check.describe()
-        if isinstance(self.check, MaxItems):
-            if len(selected) > self.check.max:
-                member = re.sub(r"\.\*|\[\]|\{[kv]\}", "", self.path)
-                raise _violation(member, constraint, self.error, self.reason)
-            return
-        for where, value in selected:
-            if self.check.violated_by(value):
-                raise _violation(where, constraint, self.error, self.reason)
-
-
-@functools.cache
-def _parse_path(path: str) -> tuple[tuple[str, str | None], ...]:
-    segments: list[tuple[str, str | None]] = []
-    for segment in path.split("."):
-        match = _SEGMENT.fullmatch(segment)
-        if match is None:
-            raise ValueError(f"bad limit path {path!r}")
-        segments.append((match["name"], match["walk"]))
-    return tuple(segments)
-
-
-def _select(
-    params: Mapping[str, object], segments: Sequence[tuple[str, str | None]]
-) -> list[tuple[str, object]]:
-    """(where, value) for each value ``segments`` reach in ``params``; absent members reach nothing."""
-    nodes: list[tuple[str, object]] = [("", params)]
-    for name, walk in segments:
-        found: list[tuple[str, object]] = []
-        for where, node in nodes:
-            if not isinstance(node, dict):
-                continue
-            children = node.items() if name == "*" else [(name, node[name])] if name in node else []
-            for key, child in children:
-                at = f"{where}.{key}" if where else str(key)
-                if walk is None:
-                    found.append((at, child))
-                elif walk == "[]" and isinstance(child, list):
-                    found.extend((f"{at}[{index}]", item) for index, item in enumerate(child))
-                elif walk == "{k}" and isinstance(child, dict):
-                    found.extend((f"{at} key {item_key!r}", item_key) for item_key in child)
-                elif walk == "{v}" and isinstance(child, dict):
-                    found.extend((f"{at}[{item_key!r}]", item) for item_key, item in child.items())
-        nodes = found
-    return nodes
-
-
-def server_side_limits(
-    max_attachments: int = 10, allowed_extensions: Sequence[str] = ATTACHMENT_EXTENSIONS
-) -> tuple[Limit, ...]:
-    """Every StartEmailContact rule of docs/connect-limits.md, in the order they are checked;
-    ``allowed_extensions`` (with the dot) are the instance's attached-files configuration."""
-    extensions = "|".join(re.escape(extension[1:]) for extension in allowed_extensions) or "(?!)"
-    return (
-        Limit("InstanceId", Length(1, 100)),
-        Limit("FromEmailAddress.EmailAddress", Length(1, 255)),
-        Limit("FromEmailAddress.EmailAddress", FullMatch(EMAIL_PATTERN)),
-        Limit("FromEmailAddress.DisplayName", Length(0, 256)),
-        Limit("DestinationEmailAddress", Length(1, 255)),
-        Limit("DestinationEmailAddress", FullMatch(EMAIL_PATTERN)),
-        Limit("EmailMessage", Requires(("MessageSourceType", "RawMessage"))),
-        Limit("EmailMessage.RawMessage.Subject", Length(0, 998)),
-        Limit("EmailMessage.RawMessage.Body", Length(1, 5_242_880)),
-        Limit("EmailMessage.RawMessage.ContentType", OneOf(CONTENT_TYPES)),
-        Limit("EmailMessage.RawMessage.Headers{k}", OneOf(HEADER_KEYS)),
-        Limit("EmailMessage.RawMessage.Headers{v}", Length(1, 20_000)),
-        Limit("Name", Length(0, 1024)),
-        Limit("Description", Length(0, 4096)),
-        Limit(
-            "References{v}.Type",
-            OneOf(CREATABLE_REFERENCE_TYPES),
-            rule=f"be one of {', '.join(CREATABLE_REFERENCE_TYPES)} when a contact is created",
-        ),
-        Limit("References", MaxUtf8Bytes(4096)),
-        Limit(
-            "AdditionalRecipients.*[]",
-            MaxItems(49),
-            rule="hold at most 50 addresses in all, DestinationEmailAddress included",
-        ),
-        Limit("AdditionalRecipients.*[].EmailAddress", Length(1, 255)),
-        Limit("AdditionalRecipients.*[].EmailAddress", FullMatch(EMAIL_PATTERN)),
-        Limit("AdditionalRecipients.*[].DisplayName", Length(0, 256)),
-        Limit(
-            "Attachments[]",
-            MaxItems(max_attachments),
-            "ServiceQuotaExceededException",
-            "TOTAL_FILE_COUNT_EXCEEDED",
-        ),
-        Limit("Attachments[].FileName", Length(1, 256), reason="INVALID_FILE_NAME"),
-        Limit(
-            "Attachments[].FileName",
-            FullMatch(r"\P{C}*"),
-            reason="INVALID_FILE_NAME",
-            rule="contain no control characters",
-        ),
-        Limit(
-            "Attachments[].FileName",
-            FullMatch(rf"(?is).*\.(?:{extensions})"),
-            reason="INVALID_FILE_TYPE",
-            rule=f"end with one of {' '.join(allowed_extensions)}",
-        ),
-        Limit("Attachments[].S3Url", Length(1, 2000)),
-        Limit("ContactFlowId", Length(0, 500)),
-        Limit("RelatedContactId", Length(1, 256)),
-        Limit("Attributes{k}", FullMatch(r"[A-Za-z0-9_-]+")),
-        Limit("Attributes", MaxUtf8Bytes(32_768)),
-        Limit("SegmentAttributes{k}", Length(1, 128)),
-        Limit("SegmentAttributes{v}.ValueString", Length(0, 1024)),
-        Limit("ClientToken", Length(0, 500)),
-    )
-
-
-# --- The botocore service model --------------------------------------------------------------------------
-
-
-@functools.cache
-def _operation_model(name: str = "StartEmailContact") -> Any:
-    return botocore.session.get_session().get_service_model("connect").operation_model(name)
-
-
-def _check_size(metadata: Mapping[str, Any], size: int, where: str, what: str) -> None:
-    if "min" in metadata and size < metadata["min"]:
-        raise _violation(where, f"have {what} greater than or equal to {metadata['min']}")
-    if "max" in metadata and size > metadata["max"]:
-        raise _violation(where, f"have {what} less than or equal to {metadata['max']}")
-
-
-def _check_model(shape: Any, value: object, where: str) -> None:
-    """Raise InvalidRequestException for the first place where ``value`` breaks ``shape``."""
-    metadata: Mapping[str, Any] = shape.metadata
-    match shape.type_name:
-        case "structure":
-            if not isinstance(value, dict):
-                raise _violation(where, "be an object")
-            for name in metadata.get("required", ()):
-                if value.get(name) is None:
-                    raise _violation(f"{where}.{name}".lstrip("."), "not be null")
-            for name, member in shape.members.items():
-                if value.get(name) is not None:
-                    _check_model(member, value[name], f"{where}.{name}".lstrip("."))
-        case "list":
-            if not isinstance(value, list):
-                raise _violation(where, "be a list")
-            _check_size(metadata, len(value), where, "length")
-            for index, item in enumerate(value):
-                _check_model(shape.member, item, f"{where}[{index}]")
-        case "map":
-            if not isinstance(value, dict):
-                raise _violation(where, "be a map")
-            _check_size(metadata, len(value), where, "length")
-            for key, item in value.items():
-                _check_model(shape.key, key, f"{where} key {key!r}")
-                _check_model(shape.value, item, f"{where}[{key!r}]")
-        case "string":
-            if not isinstance(value, str):
-                raise _violation(where, "be a string")
-            _check_size(metadata, len(value), where, "length")
-            if "enum" in metadata and value not in metadata["enum"]:
-                raise _violation(where, f"satisfy enum value set: [{', '.join(metadata['enum'])}]")
-            if "pattern" in metadata and _compile(metadata["pattern"]).search(value) is None:
-                raise _violation(where, f"satisfy regular expression pattern: {metadata['pattern']}")
-        case "integer" | "long":
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise _violation(where, "be an integer")
-            _check_size(metadata, value, where, "value")
-        case other:
-            raise NotImplementedError(f"shape type {other} at {where}")
-
-
-def check_start_email_contact(params: Mapping[str, Any], limits: Sequence[Limit] | None = None) -> None:
-    """Raise the ConnectError StartEmailContact answers ``params`` with (``limits`` first, then the
-    botocore model); return if they pass. Tests use it as an oracle independent of the function's own
-    ``check_request``."""
-    try:
-        for limit in server_side_limits() if limits is None else limits:
-            limit.enforce(params)
-        _check_model(_operation_model().input_shape, params, "")
-    except RecursionError as error:
-        raise ConnectError("InvalidRequestException", "The request is nested too deeply") from error
-
-
-# --- Records ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AttachmentDigest:
-    """What the emulator downloaded from one attachment's S3Url."""
-
-    file_name: str
-    size: int
-    sha256: str
 
 
 @dataclass(frozen=True)
@@ -518,14 +144,6 @@ class _TokenUse:
     at: float
 
 
-@dataclass(frozen=True)
-class SigningKey:
-    """Credentials the emulator accepts attachment URLs from; ``expires_at`` (wall clock) as STS sets it."""
-
-    secret: str
-    expires_at: float | None = None
-
-
 class TokenBucket:
     """``rate`` requests a second on average, ``burst`` at once; thread-safe."""
 
@@ -548,85 +166,6 @@ class TokenBucket:
                 return False
             self._tokens -= 1
             return True
-
-
-def _loopback_url(url: str, where: str) -> SplitResult:
-    parts = urlsplit(url)
-    # Only loopback hosts: a test must never make the emulator fetch from the internet or real S3.
-    if parts.scheme not in ("http", "https") or parts.hostname not in _LOOPBACK_HOSTS:
-        raise _violation(where, "be an http(s) URL on 127.0.0.1 or localhost (emulator restriction)")
-    return parts
-
-
-def check_presigned(url: str, where: str, now: float, keys: Mapping[str, SigningKey] | None) -> None:
-    """Refuse a pre-signed URL S3 would refuse at ``now``: not yet valid, expired, or not signed by ``keys``.
-
-    The signature is recomputed with botocore's own SigV4 query signer from the URL's parameters
-    and the secret of its access key. ``keys`` None checks the dates only (any signer accepted).
-    """
-    parts = _loopback_url(url, where)
-    query = {name: values[0] for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
-    if "X-Amz-Signature" not in query:
-        if keys is not None:
-            raise _violation(where, "be a pre-signed URL (SigV4 query parameters)")
-        return
-    try:
-        signed_at = calendar.timegm(time.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ"))
-        expires = int(query["X-Amz-Expires"])
-        access_key, _day, region, service, _terminal = query["X-Amz-Credential"].split("/")
-    except (KeyError, ValueError) as error:
-        raise _violation(where, f"carry complete SigV4 query parameters ({error!r})") from error
-    if query.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" or not 1 <= expires <= MAX_PRESIGNED_EXPIRES:
-        raise _violation(where, "be signed with AWS4-HMAC-SHA256 for 1 to 604800 seconds")
-    if now < signed_at:
-        raise _violation(where, "be valid already (its X-Amz-Date is in the future)")
-    if now > signed_at + expires:
-        raise _violation(where, "not have expired (X-Amz-Date + X-Amz-Expires is past)")
-    if keys is None:
-        return
-    key = keys.get(access_key)
-    if key is None:
-        raise _violation(where, "be signed by a known access key")
-    if key.expires_at is not None and now >= key.expires_at:
-        raise _violation(where, "be signed with credentials that have not expired")
-    unsigned = "&".join(pair for pair in parts.query.split("&") if not pair.startswith("X-Amz-Signature="))
-    request = AWSRequest(method="GET", url=urlunsplit(parts._replace(query=unsigned)))
-    request.context["timestamp"] = query["X-Amz-Date"]
-    credentials = Credentials(access_key, key.secret, query.get("X-Amz-Security-Token"))
-    signer = S3SigV4QueryAuth(credentials, service, region, expires=expires)
-    expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
-    if not hmac.compare_digest(expected, query["X-Amz-Signature"]):
-        raise _violation(where, "carry a valid signature")
-
-
-def _download(url: str, where: str, max_bytes: int) -> tuple[int, str]:
-    """Size and sha256 of the body at ``url``, which must be on a loopback host."""
-    parts = _loopback_url(url, where)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    # http.client rather than urllib: it follows no redirects and honours no proxy settings.
-    try:
-        connection = connection_class(str(parts.hostname), parts.port, timeout=_DOWNLOAD_TIMEOUT_SECONDS)
-    except ValueError as error:
-        raise _violation(where, f"have a valid port ({error})") from error
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
-        response = connection.getresponse()
-        if response.status != 200:
-            raise _violation(where, f"be downloadable (it answered HTTP {response.status})")
-        while chunk := response.read(1 << 16):
-            size += len(chunk)
-            if size > max_bytes:
-                raise _violation(
-                    where, f"point at a file of at most {max_bytes} bytes", reason="INVALID_FILE_SIZE"
-                )
-            digest.update(chunk)
-    except (OSError, http.client.HTTPException) as error:
-        raise _violation(where, f"be downloadable ({error!r})") from error
-    finally:
-        connection.close()
-    return size, digest.hexdigest()
 
 
 # --- The emulator ----------------------------------------------------------------------------------------
@@ -711,7 +250,7 @@ class ConnectEmulator:
         self._storage = None if storage is None else {key: frozenset(v) for key, v in storage.items()}
         self._account = account
         self._region = region
-        operation = _operation_model()
+        operation = operation_model()
         self._status = {
             shape.name: shape.metadata["error"]["httpStatusCode"] for shape in operation.error_shapes
         }
@@ -746,7 +285,7 @@ class ConnectEmulator:
             wall_clock=wall_clock,
         )
         self.agent_replies.outbound = outbound
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     # Lifecycle
@@ -754,7 +293,7 @@ class ConnectEmulator:
     def start(self) -> Self:
         if self._server is not None:
             raise RuntimeError("emulator already started")
-        server = _Server(("127.0.0.1", self._requested_port), _handler_class(self))
+        server = Server(("127.0.0.1", self._requested_port), handler_class(self))
         self._stopping.clear()
         # A short poll interval keeps stop() fast; the default half second adds up over a test suite.
         self._thread = threading.Thread(
@@ -947,7 +486,7 @@ class ConnectEmulator:
         if replayed is not None:
             return replayed
         self._check_related(params)
-        digests = self._download_attachments(attachments)
+        digests = download_all(attachments, self._max_attachment_bytes, self._max_total_attachment_bytes)
         with self._lock:
             # Another request with this token may have finished while the attachments downloaded.
             replayed = self._replay(token, params)
@@ -1022,27 +561,7 @@ class ConnectEmulator:
             )
         return used.contact_id
 
-    def _download_attachments(self, attachments: Sequence[Mapping[str, str]]) -> tuple[AttachmentDigest, ...]:
-        digests: list[AttachmentDigest] = []
-        total = 0
-        for index, attachment in enumerate(attachments):
-            size, sha256 = _download(
-                attachment["S3Url"], f"Attachments[{index}].S3Url", self._max_attachment_bytes
-            )
-            total += size
-            if total > self._max_total_attachment_bytes:
-                raise _violation(
-                    "Attachments",
-                    f"total at most {self._max_total_attachment_bytes} bytes",
-                    "ServiceQuotaExceededException",
-                    "TOTAL_FILE_SIZE_EXCEEDED",
-                )
-            digests.append(AttachmentDigest(attachment["FileName"], size, sha256))
-        return tuple(digests)
-
-    def _answer_start_email_contact(
-        self, body: bytes, authorization: str | None
-    ) -> tuple[int, dict[str, str], bytes]:
+    def answer_start_email_contact(self, body: bytes, authorization: str | None) -> Answer:
         headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
         error: ConnectError | None = None
         payload: dict[str, Any]
@@ -1240,9 +759,9 @@ class ConnectEmulator:
                 )
         return {"ReferenceSummaryList": references}
 
-    def _answer_read(self, name: str, params: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    def answer_read(self, name: str, params: dict[str, Any]) -> Answer:
         """One read-only operation: its input checked against the model, then answered from state."""
-        operation = _operation_model(name)
+        operation = operation_model(name)
         headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
         handlers: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
             "DescribeInstance": self._describe_instance,
@@ -1258,7 +777,7 @@ class ConnectEmulator:
             **self._configuration.handlers(),
         }
         try:
-            _check_model(operation.input_shape, params, "")
+            check_model(operation.input_shape, params, "")
             return 200, headers, json.dumps(handlers[name](params)).encode()
         except ConnectError as raised:
             error = raised
@@ -1278,141 +797,20 @@ class ConnectEmulator:
             json.dumps({"message": error.message, "Message": error.message}).encode(),
         )
 
-    def _contacts_json(self) -> bytes:
+    def next_answer_hooks(self) -> tuple[Callable[[], None], Callable[[], None]] | None:
+        """What ``around_next_answer`` asked to call around the StartEmailContact answer now sent."""
+        with self._lock:
+            return self._answer_hooks.popleft() if self._answer_hooks else None
+
+    def stored_file(self, path: str) -> bytes | None:
+        """The file an agent's reply stored at ``path`` (``GetAttachedFile``'s URL); None if none is."""
+        return self.agent_replies.file(path[len(FILES_PATH) :]) if path.startswith(FILES_PATH) else None
+
+    def contacts_json(self) -> bytes:
         return json.dumps({"contacts": [dataclasses.asdict(contact) for contact in self.contacts()]}).encode()
 
 
 _REFERENCE_MEMBERS = {"URL": "Url", "STRING": "String", "NUMBER": "Number", "DATE": "Date", "EMAIL": "Email"}
-
-
-# Read-only routes: (method, path pattern whose groups are the URI members, operation).
-_READ_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    ("GET", re.compile(r"/instance/(?P<InstanceId>[^/]+)"), "DescribeInstance"),
-    ("GET", re.compile(r"/instance/(?P<InstanceId>[^/]+)/storage-configs"), "ListInstanceStorageConfigs"),
-    ("POST", re.compile(r"/search-email-addresses"), "SearchEmailAddresses"),
-    ("GET", re.compile(r"/contacts/(?P<InstanceId>[^/]+)/(?P<ContactId>[^/]+)"), "DescribeContact"),
-    (
-        "GET",
-        re.compile(r"/contact/attributes/(?P<InstanceId>[^/]+)/(?P<InitialContactId>[^/]+)"),
-        "GetContactAttributes",
-    ),
-    (
-        "GET",
-        re.compile(r"/contact/references/(?P<InstanceId>[^/]+)/(?P<ContactId>[^/]+)"),
-        "ListContactReferences",
-    ),
-    ("GET", re.compile(r"/contact/associated/(?P<InstanceId>[^/]+)"), "ListAssociatedContacts"),
-    ("GET", re.compile(r"/attached-files/(?P<InstanceId>[^/]+)/(?P<FileId>[^/]+)"), "GetAttachedFile"),
-    ("PUT", re.compile(r"/contact/create-contact"), "CreateContact"),
-    ("PUT", re.compile(r"/contact/outbound-email"), "StartOutboundEmailContact"),
-    *INSTANCE_CONFIG_ROUTES,
-)
-
-
-def _read_request(method: str, target: str, body: bytes) -> tuple[str, dict[str, Any]] | None:
-    """(operation, parameters by model member name) for a read-only request, None if it is not one."""
-    parts = urlsplit(target)
-    for route_method, pattern, name in _READ_ROUTES:
-        match = pattern.fullmatch(parts.path)
-        if route_method != method or match is None:
-            continue
-        params: dict[str, Any] = {key: unquote(value) for key, value in match.groupdict().items()}
-        shape = _operation_model(name).input_shape
-        query = parse_qs(parts.query)
-        for member_name, member in shape.members.items():
-            if member.serialization.get("location") != "querystring":
-                continue
-            values = query.get(member.serialization.get("name", member_name))
-            if values is None:
-                continue
-            if member.type_name == "list":
-                params[member_name] = values
-            elif member.type_name == "integer":
-                params[member_name] = int(values[0]) if values[0].isdigit() else values[0]
-            else:
-                params[member_name] = values[0]
-        if body:
-            try:
-                decoded = json.loads(body)
-            except ValueError:
-                decoded = None
-            if isinstance(decoded, dict):
-                params.update(decoded)
-        return name, params
-    return None
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Load tests open many connections at once; the stdlib's backlog of 5 would refuse some of them.
-    request_queue_size = 128
-
-
-def _handler_class(emulator: ConnectEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "ConnectEmulator"
-
-        def do_PUT(self) -> None:
-            # Read the body first, whatever the answer, so the connection stays in sync.
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if urlsplit(self.path).path == "/contact/email":
-                answer = emulator._answer_start_email_contact(body, self.headers.get("Authorization"))
-                with emulator._lock:
-                    hooks = emulator._answer_hooks.popleft() if emulator._answer_hooks else None
-                if hooks is not None:
-                    hooks[0]()
-                self._send(*answer)
-                if hooks is not None:
-                    hooks[1]()
-            else:
-                self._send_read(body)
-
-        def do_GET(self) -> None:
-            path = urlsplit(self.path).path
-            stored = (
-                emulator.agent_replies.file(path[len(FILES_PATH) :]) if path.startswith(FILES_PATH) else None
-            )
-            if path == _CONTACTS_PATH:
-                self._send(200, {"Content-Type": "application/json"}, emulator._contacts_json())
-            elif stored is not None:
-                self._send(200, {"Content-Type": "application/octet-stream"}, stored)
-            else:
-                self._send_read(b"")
-
-        def do_POST(self) -> None:
-            self._send_read(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-
-        def _send_read(self, body: bytes) -> None:
-            request = _read_request(self.command, self.path, body)
-            if request is None:
-                self._send_unknown()
-            else:
-                self._send(*emulator._answer_read(*request))
-
-        def _send_unknown(self) -> None:
-            body = json.dumps({"message": f"No operation at {self.command} {self.path}"}).encode()
-            self._send(
-                404,
-                {"Content-Type": "application/json", "x-amzn-ErrorType": "UnknownOperationException"},
-                body,
-            )
-
-        def _send(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-            try:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                # The client gave up waiting (a read timeout under set_delay): nothing left to tell it.
-                _LOG.debug("client closed the connection before the response")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            _LOG.debug(format, *args)
-
-    return Handler
 
 
 # --- Command line ----------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ configuration refuses is refused with Connect's reasons (``INVALID_FILE_TYPE``,
 ``INVALID_FILE_SIZE``), and a ``ContactFlowId`` that is not a flow of a configured instance is
 ``ResourceNotFoundException``.
 
-Kept apart from ``connect_emulator.py`` (which imports it) so that the instance's configuration
-reads as one piece.
+Kept apart from ``connect_emulator.py`` and ``connect_validation.py`` (which import it) so that
+the instance's configuration reads as one piece.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectError
+    from ses_to_connect_tools.local_pipeline.connect_validation import ConnectError
 
 __all__ = [
     "DEFAULT_EMAIL_EXTENSIONS",
