@@ -12,6 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(LAMBDA_PYTHON)
 PIP := pip install --quiet --disable-pip-version-check
+UV := $(BIN)/uv pip install --quiet --link-mode=copy
 # jsii prints an 11-line banner on every synth when Node's major version is past its end of life and
 # not in this comma-separated list of majors. CI's Node is 20 (the AWS CDK's support for it ended
 # 2026-10-30; README, "Node versions").
@@ -21,11 +22,12 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 # Everything, at the exact pins of requirements/*.txt, and the project itself as an editable install
 # (its packages stay the checkout's folders; the `ses-to-connect` command lands in .venv/bin).
-$(STAMP): requirements/lambda.txt requirements/cdk.txt requirements/local.txt requirements/dev.txt pyproject.toml
+# uv (requirements/uv.txt) installs them: the same pins, fetched in parallel.
+$(STAMP): requirements/uv.txt requirements/lambda.txt requirements/cdk.txt requirements/local.txt requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv --clear $(VENV)
-	$(BIN)/$(PIP) --upgrade pip
-	$(BIN)/$(PIP) -r requirements/lambda.txt -r requirements/cdk.txt -r requirements/local.txt -r requirements/dev.txt
-	$(BIN)/$(PIP) --no-deps --editable .
+	$(BIN)/$(PIP) -r requirements/uv.txt
+	$(UV) --python $(BIN)/python -r requirements/lambda.txt -r requirements/cdk.txt -r requirements/local.txt -r requirements/dev.txt
+	$(UV) --python $(BIN)/python --no-deps --editable .
 	touch $(STAMP)
 
 # The demo's own small environment: the function and the `local` extra, nothing else.
@@ -39,9 +41,9 @@ $(DEMO_STAMP): requirements/lambda.txt requirements/local.txt pyproject.toml
 # checkov gets a virtualenv of its own: its dependencies would conflict with the project's pins.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-$(CHECKOV_STAMP): requirements/checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+$(CHECKOV_STAMP): requirements/checkov.txt | $(STAMP)
+	$(PYTHON) -m venv --clear $(CHECKOV_VENV)
+	$(UV) --python $(CHECKOV_VENV)/bin/python -r requirements/checkov.txt
 	touch $(CHECKOV_STAMP)
 
 node_modules/.installed: package.json package-lock.json
@@ -49,7 +51,10 @@ node_modules/.installed: package.json package-lock.json
 	touch node_modules/.installed
 
 ## test: lint, type-check and run every test (what CI runs)
-test: $(STAMP) node_modules/.installed $(CHECKOV_STAMP) lint typecheck unit
+# The environments are made side by side (fetching is mostly waiting), then the checks run.
+test:
+	$(MAKE) --no-print-directory -j 3 $(STAMP) node_modules/.installed $(CHECKOV_STAMP)
+	$(MAKE) --no-print-directory lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
