@@ -372,7 +372,8 @@ def test_an_empty_instance_id(plain: Path, tmp_path: Path) -> None:
     line = _usage_error(run_cli(plain, "--instance-id", "", "--connect-address", SUPPORT, cwd=tmp_path))
 
     assert line == (
-        "ses_to_connect: error: CONNECT_INSTANCE_ID: '' is not a Connect instance id or ARN of 1-100 characters"
+        "ses_to_connect: error: CONNECT_INSTANCE_ID: '' is not a Connect instance id or ARN of 1-100 "
+        "characters"
     )
 
 

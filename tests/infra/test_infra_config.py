@@ -14,7 +14,6 @@ from ses_to_connect.settings import (
     FUNCTION_SETTINGS,
     BodyPreference,
     ConnectAddress,
-    Setting,
     Settings,
 )
 from ses_to_connect_cdk.config import (

@@ -1,0 +1,1 @@
+"""What tests share: the function's environment, messages, constants and the corpus path."""
