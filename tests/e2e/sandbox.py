@@ -29,14 +29,15 @@ from ses_to_connect_tools.local_pipeline.aws import LocalAws
 from ses_to_connect_tools.local_pipeline.configuration import deployment_config
 from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
 from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda, LambdaContext
-from tests.support.environment import variables
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 60.0  # a bound, not an expectation: a busy machine must not fail the test
 RETRY_SCALE = 20  # Lambda's retry waits (1 and 2 minutes) run this many times faster
 # One Connect attempt of 2 s: a 6 s lock (timing.in_progress_lock_seconds) against waits of 3 and
 # 6 s, in the proportion of the defaults' 137 s against 60 and 180 s.
-CONNECT_ENV = variables(connectMaxAttempts=1, connectTimeoutSeconds=2)
+# Written as variables, not read from cdk.json keys (tests/support/environment.py): each sandbox
+# process imports this module, and the stack's configuration must stay out of it.
+CONNECT_ENV = {"CONNECT_MAX_ATTEMPTS": "1", "CONNECT_TIMEOUT_SECONDS": "2"}
 
 
 class SandboxKilled(RuntimeError):
