@@ -43,13 +43,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.messages import BUCKET, INSTANCE_ID, SUPPORT
+from bench.messages import BUCKET, SUPPORT
 from bench.report import Figure, Section, median
 from bench.services import REPO, project_path
+from ses_to_connect_cdk.config import RuntimeResources
+from ses_to_connect_tools.local_pipeline.aws import IDEMPOTENCY_TABLE, THREADS_TABLE, local_config
 
 TARGET = 1.10
 TOP_IMPORTS = 10
 
+# The deployed function's environment as the stack renders it (with the local pipeline's instance,
+# bucket, tables and queue names), plus what Lambda itself sets.
 FUNCTION_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -60,27 +64,14 @@ FUNCTION_ENV = {
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_EC2_METADATA_DISABLED": "true",
     "AWS_LAMBDA_FUNCTION_NAME": "ses-to-connect",
-    "POWERTOOLS_SERVICE_NAME": "ses-to-connect",
-    "POWERTOOLS_METRICS_NAMESPACE": "SesToConnect",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
-    "CONNECT_INSTANCE_ID": INSTANCE_ID,
-    "CONNECT_ADDRESSES": json.dumps([{"address": SUPPORT}], separators=(",", ":")),
-    "MAIL_BUCKET": BUCKET,
-    "INBOUND_PREFIX": "inbound/",
-    "QUARANTINE_PREFIX": "quarantine/",
-    "ATTACHMENTS_PREFIX": "attachments/",
-    "BODY_PREFERENCE": "html",
-    "PREFER_REPLY_TO": "false",
-    "STATIC_ATTRIBUTES": "{}",
-    "VERDICT_POLICY": "{}",
-    "CONNECT_RETRY_MODE": "standard",
-    "CONNECT_MAX_ATTEMPTS": "5",
-    "CONNECT_TIMEOUT_SECONDS": "10",
-    "AWS_TIMEOUT_SECONDS": "10",
-    "IDEMPOTENCY_TABLE": "ses-to-connect-idempotency",
-    "THREADS_TABLE": "ses-to-connect-threads",
-    "FAILURE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/ses-to-connect-failures",
-    "MALLOC_ARENA_MAX": "1",
+    **local_config((SUPPORT,)).lambda_environment(
+        RuntimeResources(
+            BUCKET,
+            IDEMPOTENCY_TABLE,
+            THREADS_TABLE,
+            "https://sqs.us-east-1.amazonaws.com/111122223333/ses-to-connect-failures",
+        )
+    ),
 }
 
 _START = "import time; _t0 = time.perf_counter(); _c0 = time.process_time()"

@@ -24,6 +24,7 @@ from ses_to_connect_tools.local_pipeline.aws import (
     LocalAws,
     create_resources,
     handler_env,
+    local_config,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,9 +79,9 @@ def external_services(addresses: tuple[str, ...] = DEFAULT_ADDRESSES) -> Iterato
         moto_url = f"http://127.0.0.1:{port}"
         _wait_for_port(port, moto)
         connect_url = _first_line(emulator)
-        env = handler_env(moto_url, connect_url, addresses)
-        aws = LocalAws(moto_url, connect_url, None, addresses, env)
-        create_resources(aws)
+        aws = LocalAws(moto_url, connect_url, None, addresses)
+        queue_url = create_resources(aws)
+        aws.env = handler_env(moto_url, connect_url, local_config(addresses), queue_url)
         yield Services(aws)
 
 

@@ -37,20 +37,12 @@ class BridgeAlarmsProps:
     account: str
     metrics_namespace: str
     service_name: str
-    quarantine_threshold: int = 10
-    alarm_email: str | None = None
+    quarantine_threshold: int
+    alarm_email: str | None
     # The function's maximum event age: the event-age alarm fires well before events expire.
-    max_event_age_seconds: int = 21600
+    max_event_age_seconds: int
     # Alarm when mail arrives but no contact is created for this many hours (None: no such alarm).
-    no_contacts_hours: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.quarantine_threshold < 1:
-            raise ValueError("BridgeAlarmsProps: quarantine_threshold must be at least 1")
-        if self.no_contacts_hours is not None and not 1 <= self.no_contacts_hours <= 24:
-            raise ValueError(
-                "BridgeAlarmsProps: no_contacts_hours must be 1-24 (an alarm period is at most a day)"
-            )
+    no_contacts_hours: int | None
 
 
 def bridge_metric(namespace: str, service: str, name: str, statistic: str, period: cdk.Duration) -> cw.Metric:

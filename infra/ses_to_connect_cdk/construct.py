@@ -35,18 +35,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ses_to_connect_cdk.alarms import BridgeAlarms, BridgeAlarmsProps
-from ses_to_connect_cdk.config import (
-    DECLARED,
-    DEFAULTS,
-    BridgeConfig,
-    MailEncryption,
-    RemovalMode,
-    RuntimeResources,
-)
+from ses_to_connect_cdk.config import BridgeConfig, MailEncryption, RemovalMode, RuntimeResources
 from ses_to_connect_cdk.dashboard import BridgeDashboard, BridgeDashboardProps
 from ses_to_connect_cdk.encryption import StackKey, StackKeyProps, allow_cloudwatch_alarms
 from ses_to_connect_cdk.failure_queue import FailureQueue, FailureQueueProps
 from ses_to_connect_cdk.function import BridgeFunction, BridgeFunctionProps, MailPrefixes, log_retention
+from ses_to_connect_cdk.keys import DECLARED, DEFAULTS
 from ses_to_connect_cdk.mail_bucket import RETENTION_SETTINGS, MailBucket, MailBucketProps
 from ses_to_connect_cdk.paths import powertools_version
 from ses_to_connect_cdk.receipt_rule import InboundReceiptRule, InboundReceiptRuleProps

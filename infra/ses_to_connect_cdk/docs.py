@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ses_to_connect.settings import FUNCTION_SETTINGS, Setting
-from ses_to_connect_cdk.config import FUNCTION_KEYS, LAMBDA_KEYS, RULE_KEYS, STORAGE_KEYS, TARGET_KEYS
+from ses_to_connect_cdk.keys import FUNCTION_KEYS, LAMBDA_KEYS, RULE_KEYS, STORAGE_KEYS, TARGET_KEYS
 from ses_to_connect_cdk.paths import REPO_ROOT
 
 DOC = REPO_ROOT / "docs" / "infrastructure.md"

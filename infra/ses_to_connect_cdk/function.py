@@ -92,56 +92,44 @@ def powertools_layer_parameter(version: str, architecture: lambda_.Architecture 
 class MailPrefixes:
     """Where in the mail bucket each kind of object lives (relative key prefixes ending in '/')."""
 
-    inbound: str = "inbound/"
-    attachments: str = "attachments/"
-    quarantine: str = "quarantine/"
+    inbound: str
+    attachments: str
+    quarantine: str
 
 
 @dataclass(frozen=True)
 class BridgeFunctionProps:
+    """What the function is built with: values the stack's configuration has validated
+    (``ses_to_connect_cdk.keys`` declares their defaults and ranges), so none has a default here."""
+
     environment: Mapping[str, str]
     connect_instance_arn: str
     mail_bucket: s3.IBucket
     failure_queue: sqs.IQueue
     powertools_version: str
-    prefixes: MailPrefixes = MailPrefixes()
-    # Explicit layer ARN (e.g. where the versioned SSM parameter is missing); default: the SSM parameter.
-    powertools_layer_arn: str | None = None
+    prefixes: MailPrefixes
+    # Explicit layer ARN (e.g. where the versioned SSM parameter is missing); None: the SSM parameter.
+    powertools_layer_arn: str | None
+    memory_mb: int
+    timeout_seconds: int
+    # Applied at deploy time when the account's concurrency quota allows it (see _reserve_concurrency).
+    reserved_concurrency: int | None
+    retry_attempts: int
+    max_event_age_seconds: int
+    log_retention_days: int
+    # X-Ray active tracing; the handler turns on Powertools Tracer from the TRACING variable.
+    tracing: bool
     # The keys of the bucket and the queue when they use SSE-KMS (one key, or each its own); the
     # function gets Decrypt and GenerateDataKey on them, nothing else.
     data_keys: tuple[kms.IKey, ...] = ()
-    memory_mb: int = 256
-    timeout_seconds: int = 300
-    # Applied at deploy time when the account's concurrency quota allows it (see _reserve_concurrency).
-    reserved_concurrency: int | None = 2
-    retry_attempts: int = 2
-    max_event_age_seconds: int = 21600
-    log_retention_days: int = 30
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN
     description: str = "SES receipt rule -> Amazon Connect StartEmailContact"
-    # X-Ray active tracing; the handler turns on Powertools Tracer from the TRACING variable.
-    tracing: bool = False
     extra_statements: tuple[iam.PolicyStatement, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        problems = []
-        if not 128 <= self.memory_mb <= 10240:
-            problems.append("memory_mb must be 128-10240")
-        if not 1 <= self.timeout_seconds <= 900:
-            problems.append("timeout_seconds must be 1-900")
-        if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
-            problems.append("reserved_concurrency must be at least 1 (0 would throttle every invocation)")
-        if not 0 <= self.retry_attempts <= 2:
-            problems.append("retry_attempts must be 0-2")
-        if not 60 <= self.max_event_age_seconds <= 21600:
-            problems.append("max_event_age_seconds must be 60-21600")
-        if self.log_retention_days not in _RETENTION:
-            problems.append(f"log_retention_days {self.log_retention_days} is not a CloudWatch Logs period")
         missing = {"CONNECT_INSTANCE_ID", "CONNECT_ADDRESSES", "MAIL_BUCKET"} - set(self.environment)
         if missing:
-            problems.append(f"environment lacks {', '.join(sorted(missing))}")
-        if problems:
-            raise ValueError("BridgeFunctionProps: " + "; ".join(problems))
+            raise ValueError(f"BridgeFunctionProps: environment lacks {', '.join(sorted(missing))}")
 
 
 class BridgeFunction(Construct):

@@ -10,7 +10,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ses_to_connect_cdk.checkov_skips import skip_checkov
-from ses_to_connect_cdk.config import DECLARED, DEFAULTS
 
 __all__ = ["RETENTION_SETTINGS", "MailBucket", "MailBucketProps"]
 
@@ -26,33 +25,20 @@ RETENTION_SETTINGS = (
 
 @dataclass(frozen=True)
 class MailBucketProps:
-    """Key prefixes (each ending in '/') and how long objects under each are kept, in days; the
-    defaults are the stack's (``ses_to_connect_cdk.config``)."""
+    """Key prefixes (each ending in '/') and how long objects under each are kept, in days: values the
+    stack's configuration has validated (``ses_to_connect_cdk.keys`` declares their defaults and rules)."""
 
-    inbound_prefix: str = DEFAULTS["inbound_prefix"]
-    attachments_prefix: str = DEFAULTS["attachments_prefix"]
-    quarantine_prefix: str = DEFAULTS["quarantine_prefix"]
-    inbound_retention_days: int = DEFAULTS["inbound_retention_days"]
-    attachments_retention_days: int = DEFAULTS["attachments_retention_days"]
-    quarantine_retention_days: int = DEFAULTS["quarantine_retention_days"]
-    noncurrent_version_retention_days: int = DEFAULTS["noncurrent_version_retention_days"]
-    access_log_retention_days: int = DEFAULTS["access_log_retention_days"]
+    inbound_prefix: str
+    attachments_prefix: str
+    quarantine_prefix: str
+    inbound_retention_days: int
+    attachments_retention_days: int
+    quarantine_retention_days: int
+    noncurrent_version_retention_days: int
+    access_log_retention_days: int
     # None: SSE-S3. A key: SSE-KMS with an S3 bucket key (fewer KMS calls).
     encryption_key: kms.IKey | None = None
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN
-
-    def __post_init__(self) -> None:
-        problems = []
-        for name in ("inbound_prefix", "attachments_prefix", "quarantine_prefix"):
-            value = getattr(self, name)
-            if not value.endswith("/") or value.startswith("/") or value == "/":
-                problems.append(f"{name}: {value!r} must be a relative prefix ending in '/'")
-        for name in RETENTION_SETTINGS:
-            fewest = DECLARED[name].low
-            if getattr(self, name) < fewest:
-                problems.append(f"{name} must be at least {fewest} day")
-        if problems:
-            raise ValueError("MailBucketProps: " + "; ".join(problems))
 
     @property
     def retention_by_prefix(self) -> dict[str, int]:
@@ -69,9 +55,9 @@ class MailBucket(Construct):
     Public attributes: ``bucket`` (the mail bucket), ``access_log_bucket``, ``props``.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, props: MailBucketProps | None = None) -> None:
+    def __init__(self, scope: Construct, construct_id: str, props: MailBucketProps) -> None:
         super().__init__(scope, construct_id)
-        self.props = props = props or MailBucketProps()
+        self.props = props
         # Deliver access logs through a bucket policy (logging.s3.amazonaws.com, scoped to the mail
         # bucket) rather than the legacy LogDeliveryWrite ACL, which BucketOwnerEnforced forbids;
         # set here so the construct does not depend on the app's feature flags.

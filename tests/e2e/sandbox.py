@@ -35,6 +35,8 @@ STARTUP_SECONDS = 60.0  # a bound, not an expectation: a busy machine must not f
 RETRY_SCALE = 20  # Lambda's retry waits (1 and 2 minutes) run this many times faster
 # One Connect attempt of 2 s: a 6 s lock (timing.in_progress_lock_seconds) against waits of 3 and
 # 6 s, in the proportion of the defaults' 137 s against 60 and 180 s.
+# Written as variables, not read from cdk.json keys (tests/support/environment.py): each sandbox
+# process imports this module, and the stack's configuration must stay out of it.
 CONNECT_ENV = {"CONNECT_MAX_ATTEMPTS": "1", "CONNECT_TIMEOUT_SECONDS": "2"}
 
 

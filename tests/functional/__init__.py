@@ -26,6 +26,7 @@ from moto import mock_aws
 from ses_to_connect import handler
 from ses_to_connect.adapters.connect import ContactStarter
 from tests.support.constants import INSTANCE_ID, SALES, SALES_FLOW, SUPPORT
+from tests.support.environment import function_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
@@ -49,22 +50,20 @@ FAKE_AWS_ENV = {
 AWS_ENV_TO_CLEAR = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_CONNECT")
 
 
+# The deployment the functional tests run: two addresses, one with its own flow.
+BRIDGE_CONTEXT: dict[str, Any] = {
+    "connectInstanceId": INSTANCE_ID,
+    "connectAddresses": [{"address": SUPPORT}, {"address": SALES, "contactFlowId": SALES_FLOW}],
+    "staticAttributes": {"brand": "example-brand"},
+    "contactExpiryMinutes": 1440,
+    "serviceName": SERVICE,
+    "metricsNamespace": NAMESPACE,
+}
+
+
 def bridge_env(**overrides: str | None) -> dict[str, str | None]:
-    """The Lambda's environment as the stack sets it; ``None`` removes a variable."""
-    env: dict[str, str | None] = {
-        "CONNECT_INSTANCE_ID": INSTANCE_ID,
-        "CONNECT_ADDRESSES": json.dumps(
-            [{"address": SUPPORT}, {"address": SALES, "contactFlowId": SALES_FLOW}]
-        ),
-        "MAIL_BUCKET": BUCKET,
-        "INBOUND_PREFIX": "inbound/",
-        "QUARANTINE_PREFIX": "quarantine/",
-        "STATIC_ATTRIBUTES": json.dumps({"brand": "example-brand"}),
-        "CONTACT_EXPIRY_MINUTES": "1440",
-        "POWERTOOLS_SERVICE_NAME": SERVICE,
-        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-    }
+    """The Lambda's environment as the stack renders it; ``None`` removes a variable."""
+    env: dict[str, str | None] = {**function_environment(BRIDGE_CONTEXT, bucket=BUCKET)}
     env.update(overrides)
     return env
 

@@ -587,24 +587,27 @@ def test_connect_max_attempts_is_the_total_number_of_attempts(throttling_endpoin
         ),
         (
             {"CONNECT_ADDRESSES": SUPPORT},
-            ["CONNECT_ADDRESSES is not valid JSON: Expecting value at position 0"],
+            ["CONNECT_ADDRESSES: is not valid JSON: Expecting value at position 0"],
         ),
         (
             {"CONNECT_ADDRESSES": json.dumps([{"address": "not-an-address"}])},
-            ["CONNECT_ADDRESSES: 'not-an-address' is not an email address"],
+            ["CONNECT_ADDRESSES[0]: 'not-an-address' is not an email address"],
         ),
         (
             {"CONTACT_EXPIRY_MINUTES": "20161"},
-            ["CONTACT_EXPIRY_MINUTES must be between 1 and 20160, not 20161"],
+            ["CONTACT_EXPIRY_MINUTES: must be between 1 and 20160, not 20161"],
         ),
         (
             {"VERDICT_POLICY": json.dumps({"spam:FAIL": "drop"})},
             ["VERDICT_POLICY: rule 'spam:FAIL' has action 'drop'; use 'deliver' or 'quarantine'"],
         ),
-        ({"CONNECT_RETRY_MODE": "legacy"}, ["CONNECT_RETRY_MODE must be standard or adaptive, not 'legacy'"]),
-        ({"CONNECT_MAX_ATTEMPTS": "11"}, ["CONNECT_MAX_ATTEMPTS must be between 1 and 10"]),
-        ({"CONNECT_MAX_ATTEMPTS": "0"}, ["CONNECT_MAX_ATTEMPTS must be between 1 and 10"]),
-        ({"CONNECT_TIMEOUT_SECONDS": "0"}, ["CONNECT_TIMEOUT_SECONDS must be between 1 and 60"]),
+        (
+            {"CONNECT_RETRY_MODE": "legacy"},
+            ["CONNECT_RETRY_MODE: must be one of 'standard', 'adaptive', not \"legacy\""],
+        ),
+        ({"CONNECT_MAX_ATTEMPTS": "11"}, ["CONNECT_MAX_ATTEMPTS: must be between 1 and 10, not 11"]),
+        ({"CONNECT_MAX_ATTEMPTS": "0"}, ["CONNECT_MAX_ATTEMPTS: must be between 1 and 10, not 0"]),
+        ({"CONNECT_TIMEOUT_SECONDS": "0"}, ["CONNECT_TIMEOUT_SECONDS: must be between 1 and 60, not 0"]),
     ],
     ids=[
         "missing-instance",

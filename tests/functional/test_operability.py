@@ -17,6 +17,7 @@ import pytest
 import ses_to_connect
 from ses_to_connect.event_builder import build_ses_event
 from tests.support.constants import SUPPORT
+from tests.support.environment import function_environment
 from tests.support.mail import handwritten
 
 from . import LAMBDA_SRC, REPO_ROOT, Bridge, emf_metrics
@@ -98,11 +99,15 @@ def test_tracing_sends_the_handler_and_each_aws_call_to_xray(tracing: str) -> No
         "LAMBDA_TASK_ROOT": str(LAMBDA_SRC),  # what Powertools Tracer takes for "running in Lambda"
         "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{port}",
-        "CONNECT_INSTANCE_ID": "11111111-2222-3333-4444-555555555555",
-        "CONNECT_ADDRESSES": json.dumps([{"address": SUPPORT}]),
-        "MAIL_BUCKET": "no-such-bucket",
-        "POWERTOOLS_METRICS_NAMESPACE": "Test",
-        "TRACING": tracing,
+        **function_environment(
+            {
+                "connectInstanceId": "11111111-2222-3333-4444-555555555555",
+                "connectAddresses": [{"address": SUPPORT}],
+                "metricsNamespace": "Test",
+                "tracing": tracing,
+            },
+            bucket="no-such-bucket",
+        ),
     }
     done = subprocess.run(
         [sys.executable, "-c", _TRACED_SCRIPT, SUPPORT],

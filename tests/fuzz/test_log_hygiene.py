@@ -30,6 +30,7 @@ from ses_to_connect.errors import DeliveryError
 from ses_to_connect.event_builder import build_ses_event
 from tests.functional import FAKE_AWS_ENV, FakeLambdaContext
 from tests.support.constants import INSTANCE_ID, SALES, SALES_FLOW, SUPPORT
+from tests.support.environment import function_environment
 
 from .strategies import BUCKET
 
@@ -93,14 +94,15 @@ RAW = "\r\n".join(
 
 ENVIRONMENT = {
     **FAKE_AWS_ENV,
-    "CONNECT_INSTANCE_ID": INSTANCE_ID,
-    "CONNECT_ADDRESSES": json.dumps([{"address": SUPPORT}, {"address": SALES, "contactFlowId": SALES_FLOW}]),
-    "MAIL_BUCKET": BUCKET,
-    "INBOUND_PREFIX": "inbound/",
-    "QUARANTINE_PREFIX": "quarantine/",
-    "POWERTOOLS_SERVICE_NAME": SERVICE,
-    "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
-    "POWERTOOLS_LOG_LEVEL": "INFO",
+    **function_environment(
+        {
+            "connectInstanceId": INSTANCE_ID,
+            "connectAddresses": [{"address": SUPPORT}, {"address": SALES, "contactFlowId": SALES_FLOW}],
+            "serviceName": SERVICE,
+            "metricsNamespace": NAMESPACE,
+        },
+        bucket=BUCKET,
+    ),
 }
 # Anything that would send boto3 elsewhere than moto and the stub, or log the whole event.
 CLEARED = (

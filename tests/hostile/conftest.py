@@ -9,10 +9,11 @@ import pytest
 
 from ses_to_connect_tools.local_pipeline.aws import LocalAws, local_aws
 from ses_to_connect_tools.local_pipeline.sandbox import SandboxLimits
+from tests.support.environment import variables
 from tests.tables import print_table
 
 TABLE = Path(__file__).resolve().parents[2] / "reports" / "hostile.jsonl"
-QUIET_ENV = {"POWERTOOLS_LOG_LEVEL": "CRITICAL"}
+QUIET_ENV = variables(logLevel="CRITICAL")
 COLUMNS = (
     "message",
     "bytes",

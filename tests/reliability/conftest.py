@@ -8,18 +8,16 @@ from pathlib import Path
 import pytest
 
 from ses_to_connect_tools.local_pipeline.aws import LocalAws, local_aws
+from tests.support.environment import variables
 from tests.tables import print_table
 
 TABLE = Path(__file__).resolve().parents[2] / "reports" / "reliability.jsonl"
 # Few botocore attempts, so that faults reach Lambda's retries quickly. Timeouts are the longest
 # the settings allow: a slow run (coverage, a busy machine) must not add retries; the timeout
 # scenarios shorten them for the one attempt that meets the delay.
-FAST_FAILURE_ENV = {
-    "CONNECT_MAX_ATTEMPTS": "2",
-    "CONNECT_TIMEOUT_SECONDS": "60",
-    "AWS_TIMEOUT_SECONDS": "60",
-    "POWERTOOLS_LOG_LEVEL": "CRITICAL",
-}
+FAST_FAILURE_ENV = variables(
+    connectMaxAttempts=2, connectTimeoutSeconds=60, awsTimeoutSeconds=60, logLevel="CRITICAL"
+)
 
 
 @pytest.fixture(scope="module")

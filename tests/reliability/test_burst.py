@@ -16,16 +16,13 @@ import pytest
 
 from ses_to_connect_tools.local_pipeline.aws import LocalAws, local_aws
 from tests.reliability.harness import check, runtime, store
+from tests.support.environment import variables
 
 RESERVED_CONCURRENCY = 2
 
 
 def _burst_env() -> dict[str, str]:
-    return {
-        "CONNECT_RETRY_MODE": "adaptive",
-        "CONNECT_MAX_ATTEMPTS": "10",
-        "POWERTOOLS_LOG_LEVEL": "CRITICAL",
-    }
+    return variables(connectRetryMode="adaptive", connectMaxAttempts=10, logLevel="CRITICAL")
 
 
 @pytest.fixture

@@ -1,1 +1,1 @@
-"""What tests share: constants, the message builder, the corpus path, the test environment."""
+"""What tests share: constants, the message builder, the corpus path, the function's environment."""

@@ -21,6 +21,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from ses_to_connect_cdk.config import BridgeConfig, RuntimeResources
+from ses_to_connect_cdk.keys import DEFAULTS
 from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator, SigningKey
 from ses_to_connect_tools.local_pipeline.fault_proxy import FaultProxy
 
@@ -77,13 +78,31 @@ class LocalAws:
                 records.append(json.loads(message["Body"]))
 
 
-METRICS_NAMESPACE = "SesToConnect"  # the stack's default metricsNamespace
+METRICS_NAMESPACE = DEFAULTS["metrics_namespace"]  # the stack's default metricsNamespace
+
+
+def local_config(addresses: tuple[str, ...]) -> BridgeConfig:
+    """The deployment the local services stand for when none is given: the emulator's instance with
+    ``addresses``, every other key at its default but Connect's calls (3 attempts of 5 s, so that a
+    test of a failing Connect ends soon)."""
+    return BridgeConfig.from_context(
+        {
+            "connectInstanceArn": f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/{INSTANCE_ID}",
+            "connectAddresses": [{"address": address} for address in addresses],
+            "ruleSetMode": "create-inactive",
+            "connectMaxAttempts": 3,
+            "connectTimeoutSeconds": 5,
+        }
+    )
 
 
 def handler_env(
-    moto_url: str, connect_url: str, addresses: tuple[str, ...], **overrides: str
+    moto_url: str, connect_url: str, config: BridgeConfig, failure_queue_url: str, **overrides: str
 ) -> dict[str, str]:
-    """The environment the deployed function gets, pointed at the local services."""
+    """The environment the deployed function gets from ``config`` (the stack's own rendering), naming the
+    local bucket, tables and queue and pointed at the local services. The log level is WARNING: the
+    function's INFO lines would bury the simulation's table."""
+    resources = RuntimeResources(BUCKET, IDEMPOTENCY_TABLE, THREADS_TABLE, failure_queue_url)
     env = {
         **FAKE_CREDENTIALS,
         "AWS_DEFAULT_REGION": REGION,
@@ -93,18 +112,9 @@ def handler_env(
         "AWS_ENDPOINT_URL_SQS": moto_url,
         "AWS_ENDPOINT_URL_CONNECT": connect_url,
         "AWS_LAMBDA_FUNCTION_NAME": "ses-to-connect",
-        "POWERTOOLS_SERVICE_NAME": "ses-to-connect",
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        **config.lambda_environment(resources),
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_DISABLED": "true",  # keep EMF lines out of the simulation's table
-        "CONNECT_INSTANCE_ID": INSTANCE_ID,
-        "CONNECT_ADDRESSES": json.dumps([{"address": address} for address in addresses]),
-        "MAIL_BUCKET": BUCKET,
-        "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
-        "THREADS_TABLE": THREADS_TABLE,
-        "CONNECT_MAX_ATTEMPTS": "3",
-        "CONNECT_TIMEOUT_SECONDS": "5",
-        "MALLOC_ARENA_MAX": "1",  # as the stack sets it; read by glibc when a process starts
     }
     env.update(overrides)
     return env
@@ -126,10 +136,9 @@ def local_aws(
     With ``config`` the function gets the environment the stack renders from it (its instance,
     addresses, flows, policy, body preference, attributes, limits) instead of ``addresses``.
     """
-    instance_id = INSTANCE_ID
-    if config is not None:
-        instance_id = config.connect_instance_id
-        addresses = tuple(a.address for a in config.connect_addresses)
+    config = config or local_config(addresses)
+    instance_id = config.connect_instance_id
+    addresses = tuple(a.address for a in config.connect_addresses)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
@@ -161,13 +170,11 @@ def local_aws(
         queue_url = create_resources(aws)
         if s3_faults:
             proxy = aws.s3_proxy = FaultProxy(moto_url).start()
-        configured = {} if config is None else configured_env(config, queue_url)
-        if config is not None:
-            aws.async_retry_attempts = config.async_retry_attempts
-        overrides = {"FAILURE_QUEUE_URL": queue_url, **configured, **(env_overrides or {})}
+        aws.async_retry_attempts = config.async_retry_attempts
+        overrides = dict(env_overrides or {})
         if proxy is not None:
             overrides["AWS_ENDPOINT_URL_S3"] = proxy.url
-        aws.env = handler_env(moto_url, connect_endpoint, addresses, **overrides)
+        aws.env = handler_env(moto_url, connect_endpoint, config, queue_url, **overrides)
         with _environment(aws.env):
             yield aws
     finally:
@@ -176,16 +183,6 @@ def local_aws(
         if emulator is not None:
             emulator.stop()
         moto.stop()
-
-
-def configured_env(config: BridgeConfig, failure_queue_url: str) -> dict[str, str]:
-    """The function's settings exactly as the stack renders them from ``config``, naming the local
-    bucket, tables and queue. The log level stays handler_env's WARNING: the function's INFO lines
-    would bury the simulation's table."""
-    resources = RuntimeResources(BUCKET, IDEMPOTENCY_TABLE, THREADS_TABLE, failure_queue_url)
-    env = config.lambda_environment(resources)
-    env.pop("POWERTOOLS_LOG_LEVEL", None)
-    return env
 
 
 def create_resources(aws: LocalAws) -> str:
