@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ses_to_connect.convert import client_token
-from ses_to_connect.delivery import Delivery, variant_token
-from tests.unit.builders import MESSAGE_ID
+from ses_to_connect.convert import UnsignedUrlSink, client_token, variant_token
+from ses_to_connect.delivery import Delivery
+from ses_to_connect.event_builder import build_ses_event
+from ses_to_connect.limits import MAX_ATTRIBUTES_BYTES, attributes_size
+from ses_to_connect.model import Outcome
+from ses_to_connect.pipeline import Adapters, Pipeline
+from ses_to_connect.ses_event import REPLAY_KEY, SesRecord, records
+from tests.unit.builders import MESSAGE_ID, SUPPORT, settings
+from tests.unit.pipeline_fakes import RefusingFiles, StoredMail
+
+if TYPE_CHECKING:
+    pass
 
 # (message id, destination, steps the ledger recorded, the ClientToken deployed functions sent).
 # A change to any of them makes a redeployed function send a retried or replayed message under a
@@ -77,3 +89,51 @@ def test_client_tokens_are_those_deployed_functions_sent(
     recorded = Delivery.from_json(json.dumps(ledger_item))
 
     assert variant_token(base, recorded.steps(base)) == token
+
+
+# --- the pipeline never raises on a request it built ----------------------------------------
+
+
+WIDE = "\U0001f4ce"  # a character of four UTF-8 bytes, the most one takes
+
+
+def long_non_ascii_message(file_names: Sequence[str]) -> bytes:
+    mail = EmailMessage()
+    mail["From"] = "Customer <customer@example.org>"
+    mail["To"] = SUPPORT
+    mail["Subject"] = "Files"
+    mail.set_content("See the files.")
+    for name in file_names:
+        mail.add_attachment(b"%PDF-1.4\n", maintype="application", subtype="pdf", filename=name)
+    return mail.as_bytes()
+
+
+def replayed(raw: bytes, reason: str, source: str) -> SesRecord:
+    event = build_ses_event(raw, message_id=MESSAGE_ID, recipients=[SUPPORT], source=source)
+    event["Records"][0][REPLAY_KEY] = {"sourceKey": f"mail/{MESSAGE_ID}", "deliver": True, "reason": reason}
+    return records(event)[0]
+
+
+def test_refused_files_whose_listing_breaks_the_attribute_budget_still_give_a_valid_fallback() -> None:
+    """The reviewer's probe: the first request fits Connect's 32,768-byte attribute budget; the
+    fallback without the refused files lists them in ``sesAttachmentsSkipped``, long non-ASCII
+    names beside a long non-ASCII replay reason and sender, and would not fit."""
+    names = [f"{WIDE * 240}{n}.pdf" for n in range(10)]
+    raw = long_non_ascii_message(names)
+    config = settings(static_attributes={f"k{i}": "v" * 150 for i in range(100)}, inbound_prefix="mail/")
+    record = replayed(raw, reason=WIDE * 2000, source=f"{WIDE * 1000}@example.org")
+    connect = RefusingFiles()
+    mail = StoredMail(raw)
+    pipeline = Pipeline(config, Adapters(mail, UnsignedUrlSink("mail-bucket"), connect))
+
+    result = pipeline.process(record)
+
+    [request] = connect.created
+    assert (result.outcome, result.contact_ids, mail.quarantined) == (Outcome.CONTACT, ("contact-1",), [])
+    assert "Attachments" not in request
+    assert attributes_size(request["Attributes"]) <= MAX_ATTRIBUTES_BYTES
+    assert request["Attributes"]["sesAttachmentsSent"] == "0"
+    assert request["Attributes"]["sesAttachmentsSkipped"].endswith(" more")
+    assert request["Attributes"]["sesReplayReason"] == WIDE * 1024  # cut only as far as needed
+    assert "attribute_cut:sesAttachmentsSkipped" in result.defects
+    assert result.attachments_skipped == {"rejected_by_connect:INVALID_FILE_TYPE": 10}
