@@ -593,16 +593,16 @@ def _fit(attributes: dict[str, str], skipped: Sequence[Skipped], unnamed: int, d
         if key not in attributes:
             continue
         room = len(attributes[key].encode()) - excess
-        value = (
-            _skipped_listing(skipped, unnamed, room) if key == "sesAttachmentsSkipped" else attributes[key]
-        )
-        attributes[key] = _cut(value, room)
-        defects.add(DefectKind.ATTRIBUTE_CUT, key)
+        # The listing keeps whole entries and always says how many files it leaves out.
+        listing = key == "sesAttachmentsSkipped"
+        shorter = _skipped_listing(skipped, unnamed, room) if listing else _cut(attributes[key], room)
+        if len(shorter.encode()) < len(attributes[key].encode()):
+            attributes[key] = shorter
+            defects.add(DefectKind.ATTRIBUTE_CUT, key)
 
 
 def _cut(value: str, room: int) -> str:
-    """``value`` within ``room`` UTF-8 bytes, ending in "…" when cut (which may need 3 bytes more)."""
+    """The start of ``value`` within ``room`` UTF-8 bytes, ending in "…" (just "…" when ``room``
+    is less than the mark)."""
     data = value.encode()
-    if len(data) <= room:
-        return value
     return data[: max(room - len(_CUT_MARK), 0)].decode(errors="ignore") + "…"

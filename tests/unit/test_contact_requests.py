@@ -5,22 +5,29 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from email.message import EmailMessage
-from typing import TYPE_CHECKING
 
 import pytest
 
-from ses_to_connect.convert import UnsignedUrlSink, client_token, variant_token
+from ses_to_connect.attachments import Skipped
+from ses_to_connect.convert import (
+    Plan,
+    UnsignedUrlSink,
+    _skipped_listing,
+    client_token,
+    final_requests,
+    plan,
+    variant_token,
+)
 from ses_to_connect.delivery import Delivery
+from ses_to_connect.errors import DeliveryError
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.limits import MAX_ATTRIBUTES_BYTES, attributes_size
 from ses_to_connect.model import Outcome
 from ses_to_connect.pipeline import Adapters, Pipeline
 from ses_to_connect.ses_event import REPLAY_KEY, SesRecord, records
-from tests.unit.builders import MESSAGE_ID, SUPPORT, settings
+from ses_to_connect.settings import Settings
+from tests.unit.builders import MESSAGE_ID, SUPPORT, eml, run, settings
 from tests.unit.pipeline_fakes import RefusingFiles, StoredMail
-
-if TYPE_CHECKING:
-    pass
 
 # (message id, destination, steps the ledger recorded, the ClientToken deployed functions sent).
 # A change to any of them makes a redeployed function send a retried or replayed message under a
@@ -78,7 +85,7 @@ def test_client_tokens_are_those_deployed_functions_sent(
 ) -> None:
     """The ledger stores the steps as text: read back, they give the token sent before."""
     base = client_token(message_id, destination)
-    ledger_item = {
+    ledger_item: dict[str, object] = {
         "attachments": [],
         "skipped": [],
         "relatedContactId": None,
@@ -137,3 +144,90 @@ def test_refused_files_whose_listing_breaks_the_attribute_budget_still_give_a_va
     assert request["Attributes"]["sesReplayReason"] == WIDE * 1024  # cut only as far as needed
     assert "attribute_cut:sesAttachmentsSkipped" in result.defects
     assert result.attachments_skipped == {"rejected_by_connect:INVALID_FILE_TYPE": 10}
+
+
+# --- within Connect's attribute budget, or a recorded decision ---------------------------------
+
+
+def with_static_attributes(config: Settings, attributes: dict[str, str]) -> Settings:
+    """``config`` with static attributes past the settings' own budget: the stack accepts all of
+    Connect's 32,768 bytes, so the core must not count on the function's reader refusing them."""
+    object.__setattr__(config, "static_attributes", attributes)  # past the frozen dataclass's checks
+    return config
+
+
+def planned_message(raw: bytes, config: Settings, *, reason: str, source: str) -> Plan:
+    planned = plan(raw, replayed(raw, reason=reason, source=source), config)
+    assert planned.quarantine_reason is None
+    return planned
+
+
+def test_attributes_over_the_budget_are_cut_in_order_and_the_static_ones_never() -> None:
+    static = {f"k{i}": "v" * 250 for i in range(100)}  # 26,000 bytes
+    config = with_static_attributes(settings(inbound_prefix="mail/"), static)
+    planned = planned_message(eml(), config, reason=WIDE * 1024, source=f"{WIDE * 1024}@example.org")
+    skipped = tuple(Skipped(f"{WIDE * 200}{n}.exe", "type_not_allowed") for n in range(10))
+
+    finals = final_requests(planned, Delivery((), skipped, None, None))
+
+    attributes = [final.request["Attributes"] for final in finals.destinations if final.request]
+    assert len(attributes) == 1
+    [shown] = attributes
+    assert attributes_size(shown) <= MAX_ATTRIBUTES_BYTES
+    assert {key: shown[key] for key in static} == static
+    assert shown["sesAttachmentsSkipped"] == "… and 10 more"
+    assert shown["sesReplayReason"].endswith("…")
+    assert shown["sesReplayReason"].startswith(WIDE * 100)  # cut only as far as needed
+    assert shown["sesEnvelopeSender"] == WIDE * 1024
+    assert [d for d in finals.defects if d.startswith("attribute_cut")] == [
+        "attribute_cut:sesAttachmentsSkipped",
+        "attribute_cut:sesReplayReason",
+    ]
+
+
+def test_a_skipped_listing_cut_to_a_byte_budget_keeps_whole_entries() -> None:
+    skipped = [Skipped(f"{WIDE * 10}{n}.exe", "type_not_allowed") for n in range(5)]
+    entry = f"{WIDE * 10}0.exe (type_not_allowed)"  # 64 bytes, 66 with "; "
+
+    listing = _skipped_listing(skipped, max_bytes=66 * 2 + len("; … and 3 more".encode()))
+
+    assert listing == f"{entry}; {WIDE * 10}1.exe (type_not_allowed); … and 3 more"
+    assert _skipped_listing(skipped, max_bytes=10) == "… and 5 more"
+
+
+def test_a_message_whose_first_request_cannot_fit_is_quarantined_with_the_limit_it_breaks() -> None:
+    config = with_static_attributes(settings(), {"pad": "x" * MAX_ATTRIBUTES_BYTES})
+    conversion = run(eml(), config=config)
+
+    assert (conversion.outcome, conversion.reason, conversion.requests) == (
+        Outcome.QUARANTINE,
+        "request_limit_violation",
+        [],
+    )
+    assert any(d.startswith("request_limit_violation:Attributes: ") for d in conversion.defects)
+
+
+def test_a_fallback_that_cannot_fit_is_not_sent_and_fails_for_good() -> None:
+    """The first request fills the budget to the byte; without the refused file it must list the
+    file, and nothing the bridge may cut makes room: the destination fails, nothing is sent."""
+    raw = long_non_ascii_message(["invoice.pdf"])
+    config = settings(inbound_prefix="mail/")
+    record = replayed(raw, reason="x", source="customer@example.org")
+    stored = ({"FileName": "invoice.pdf", "S3Url": "https://mail-bucket.s3.amazonaws.com/a/00.pdf"},)
+    first = final_requests(plan(raw, record, config), Delivery(stored, (), None, None))
+    [request] = [final.request for final in first.destinations if final.request]
+    pad = MAX_ATTRIBUTES_BYTES - attributes_size(request["Attributes"]) - len("pad")
+    config = with_static_attributes(config, {**config.static_attributes, "pad": "x" * pad})
+    connect = RefusingFiles()
+    pipeline = Pipeline(config, Adapters(StoredMail(raw), UnsignedUrlSink("mail-bucket"), connect))
+
+    with pytest.raises(DeliveryError) as raised:
+        pipeline.process(record)
+
+    assert (raised.value.code, raised.value.retryable, connect.created) == (
+        "RequestLimitViolation",
+        False,
+        [],
+    )
+    assert "Connect refused the request (InvalidRequestException INVALID_FILE_TYPE)" in str(raised.value)
+    assert "without attachments breaks Connect's limits: Attributes: " in str(raised.value)
