@@ -258,13 +258,13 @@ def _variant(
     )
     attributes = _attributes(plan, len(attachments), all_skipped, unnamed, listed=listed, defects=defects)
     # How the thread was (not) joined, when it fits: the flag never costs the contact its limits.
-    flag = (
+    key, value = (
         ("sesRelatedContactUnknown", delivery.related_contact_id)
         if unlinked
         else ("sesThreadMatch", delivery.thread_match if related else None)
     )
-    if flag[1] and attributes_size({**attributes, flag[0]: flag[1]}) <= MAX_ATTRIBUTES_BYTES:
-        attributes[flag[0]] = flag[1]
+    if value and attributes_size({**attributes, key: value}) <= MAX_ATTRIBUTES_BYTES:
+        attributes[key] = value
     return _Variant(
         {**raw_message, "Body": shown.text, "ContentType": shown.content_type},
         summary,
