@@ -103,8 +103,8 @@ def cases(draw: st.DrawFn, *, max_files: int) -> Case:
     count = max_files if crowded else draw(st.integers(0, max_files))
     raw = message([f"{n}{draw(file_names(crowded=crowded))}" for n in range(count)])
     source = f"{draw(texts(1100, crowded=crowded)) or 'sender'}@example.org"
-    event = build_ses_event(raw, message_id=MESSAGE_ID, recipients=[SUPPORT, SALES], source=source)
-    event["Records"][0][REPLAY_KEY] = {
+    ses_event = build_ses_event(raw, message_id=MESSAGE_ID, recipients=[SUPPORT, SALES], source=source)
+    ses_event["Records"][0][REPLAY_KEY] = {
         "sourceKey": f"inbound/{MESSAGE_ID}",
         "deliver": True,
         "reason": draw(texts(1100, crowded=crowded)),
@@ -116,7 +116,7 @@ def cases(draw: st.DrawFn, *, max_files: int) -> Case:
         static=draw(static_attributes(crowded=crowded)),
         deliver_everything=True,
     )
-    return Case(config, raw, records(event)[0])
+    return Case(config, raw, records(ses_event)[0])
 
 
 @st.composite
