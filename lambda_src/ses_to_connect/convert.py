@@ -11,17 +11,20 @@ import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ses_to_connect import budget
 from ses_to_connect.addresses import is_valid_address
 from ses_to_connect.attachments import Candidate, Skipped, find_candidates, send, visible_name
+from ses_to_connect.delivery import Delivery, Drop
 from ses_to_connect.headers import clean_text, message_ids
 from ses_to_connect.limits import (
     MAX_ADDITIONAL_RECIPIENTS,
+    MAX_ATTRIBUTES_BYTES,
     MAX_BODY,
     MAX_HEADER_VALUE,
     MAX_SUBJECT,
+    attributes_size,
     check_request,
 )
 from ses_to_connect.mime import Body, ParsedMessage, parse_message
@@ -47,6 +50,10 @@ MAX_ENVELOPE_SENDER_ATTRIBUTE = 1024
 MAX_DEFECTS_ATTRIBUTE = 2048
 MAX_SKIPPED_ATTRIBUTE = 4096
 MAX_REPLAY_REASON_ATTRIBUTE = 1024
+# The bridge's free-text attributes, cut in this order when the attributes pass Connect's budget;
+# the static attributes and the facts (ids, verdicts, flags) are never cut.
+CUT_FIRST = ("sesAttachmentsSkipped", "sesDefects", "sesReplayReason", "sesEnvelopeSender")
+_CUT_MARK = "…".encode()
 NO_SUBJECT_NAME = "(no subject)"
 
 
@@ -132,70 +139,139 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
     )
 
 
-def build_requests(
-    plan: Plan,
-    attachments: Sequence[Mapping[str, str]],
-    skipped: Sequence[Skipped],
-    related_contact_id: str | None = None,
-    unnamed_skips: int = 0,
-) -> Conversion:
-    """The ``StartEmailContact`` requests of a delivered plan, given its stored attachments
-    (``{FileName, S3Url}`` each); the conversion's defects are the plan's and those found here.
+class DestinationRequest(NamedTuple):
+    """One destination's final request: the steps its delivery records dropped, under that
+    variant's token, checked against Connect's limits."""
 
-    Every request lists all of them (``sesDefects``), whichever destination's request found
-    them. ``unnamed_skips`` counts skipped files known only by number (the delivery record
-    keeps a bounded list of names); they are counted in the listing's "… and N more".
+    destination: ConnectAddress
+    base_token: str  # the destination's own ClientToken; its fallbacks' tokens derive from it
+    steps: tuple[Drop, ...]
+    request: StartEmailContactRequestTypeDef | None  # None: it breaks Connect's limits
+    problems: tuple[str, ...]  # the limits it breaks (check_request)
+
+
+class FinalRequests(NamedTuple):
+    """Every destination's final request, and the defects found building them (the plan's first)."""
+
+    destinations: tuple[DestinationRequest, ...]
+    defects: list[str]
+    flags: list[str]  # the policy rules the message matched
+
+    def conversion(self) -> Conversion:
+        """Contacts to create, or a quarantine when a request cannot be made valid: a bug, never
+        expected, and the mail is kept safe with the evidence in the defects."""
+        if any(final.request is None for final in self.destinations):
+            return Conversion(Outcome.QUARANTINE, "request_limit_violation", self.defects, [], [])
+        requests = [final.request for final in self.destinations if final.request is not None]
+        return Conversion(Outcome.CONTACT, None, self.defects, requests, self.flags)
+
+
+def final_requests(plan: Plan, delivery: Delivery) -> FinalRequests:
+    """The ``StartEmailContact`` request of every destination of a delivered plan, as it is sent
+    now: built from the delivery (``{FileName, S3Url}`` files, skips, thread root) with the steps
+    it records for that destination dropped, under that variant's token.
+
+    Every request lists all defects (``sesDefects``), whichever destination's request found
+    them. Skipped files known only by number (the delivery keeps a bounded list of names) are
+    counted in the listing's "… and N more". A request that cannot be made valid is returned
+    without a request, with the limits it breaks, and those are recorded as defects.
     """
     assert plan.customer is not None and plan.quarantine_reason is None  # noqa: S101 (caller's contract)
     defects = Defects(plan.defects)
-    all_skipped = [*plan.skipped, *skipped]
     raw_message = _raw_message(plan, defects)  # the same for every destination
+    recipients = [
+        _additional_recipients(plan.message, destination, defects) for destination in plan.destinations
+    ]
+    listed = defects.as_list()  # what sesDefects says, whichever variant is sent
+    variants: dict[tuple[Drop, ...], _Variant] = {}
+    finals: list[DestinationRequest] = []
+    for destination, base, destination_recipients in zip(
+        plan.destinations, destination_tokens(plan), recipients, strict=True
+    ):
+        steps = delivery.steps(base)
+        if steps not in variants:
+            variants[steps] = _variant(
+                plan, delivery, steps, raw_message=raw_message, listed=listed, defects=defects
+            )
+        variant = variants[steps]
+        request = build_request(
+            plan,
+            destination=destination,
+            customer=plan.customer,
+            raw_message=variant.raw_message,
+            recipients=destination_recipients,
+            attachments=variant.files,
+            attributes=variant.attributes,
+            related_contact_id=variant.related_contact_id,
+            description=variant.description,
+            client_token=variant_token(base, steps),
+        )
+        problems = check_request(request, plan.settings.attachment_extensions)
+        for problem in problems:
+            defects.add(DefectKind.REQUEST_LIMIT_VIOLATION, problem[:200])
+        finals.append(
+            DestinationRequest(destination, base, steps, request if not problems else None, tuple(problems))
+        )
+    return FinalRequests(tuple(finals), defects.as_list(), list(plan.decision.matched))
+
+
+class _Variant(NamedTuple):
+    """What the requests that dropped the same steps share, whichever their destination."""
+
+    raw_message: InboundRawMessageTypeDef
+    description: str
+    attributes: dict[str, str]
+    files: list[EmailAttachmentTypeDef]
+    related_contact_id: str | None
+
+
+def _variant(
+    plan: Plan,
+    delivery: Delivery,
+    steps: tuple[Drop, ...],
+    *,
+    raw_message: InboundRawMessageTypeDef,
+    listed: Sequence[str],
+    defects: Defects,
+) -> _Variant:
+    assert plan.customer is not None  # noqa: S101 (caller's contract)
+    attachments, skipped = delivery.files(steps)
+    unlinked = Drop.related() in steps
+    related = None if unlinked else delivery.related_contact_id
+    unnamed = sum(delivery.more_skipped.values())
+    all_skipped = [*plan.skipped, *skipped]
     shown = present(
         Body(raw_message["Body"], raw_message["ContentType"]),
         images=plan.inline_images,
         attachments=attachments,
         skipped=all_skipped,
-        unnamed=unnamed_skips,
+        unnamed=unnamed,
         raw_uri=raw_message_uri(plan.record, plan.settings),
     )
-    raw_message["Body"], raw_message["ContentType"] = shown.text, shown.content_type
     summary = description(
         plan.customer,
         raw_message["Subject"],
         sent=len(attachments),
         skipped=all_skipped,
-        unnamed=unnamed_skips,
+        unnamed=unnamed,
         flags=plan.decision.matched,
     )
-    recipients = [
-        _additional_recipients(plan.message, destination, defects) for destination in plan.destinations
-    ]
-    attributes = _attributes(plan, len(attachments), all_skipped, unnamed_skips, defects.as_list())
-    files: list[EmailAttachmentTypeDef] = [
-        {"FileName": visible_name(item["FileName"]), "S3Url": item["S3Url"]} for item in attachments
-    ]
-    requests = [
-        build_request(
-            plan,
-            destination=destination,
-            customer=plan.customer,
-            raw_message=raw_message,
-            recipients=destination_recipients,
-            attachments=files,
-            attributes=attributes,
-            related_contact_id=related_contact_id,
-            description=summary,
-        )
-        for destination, destination_recipients in zip(plan.destinations, recipients, strict=True)
-    ]
-    extensions = plan.settings.attachment_extensions
-    problems = [problem for request in requests for problem in check_request(request, extensions)]
-    if problems:
-        # A bug, never expected: keep the mail safe in quarantine with the evidence.
-        for problem in problems:
-            defects.add(DefectKind.REQUEST_LIMIT_VIOLATION, problem[:200])
-        return Conversion(Outcome.QUARANTINE, "request_limit_violation", defects.as_list(), [], [])
-    return Conversion(Outcome.CONTACT, None, defects.as_list(), requests, list(plan.decision.matched))
+    attributes = _attributes(plan, len(attachments), all_skipped, unnamed, listed=listed, defects=defects)
+    # How the thread was (not) joined, when it fits: the flag never costs the contact its limits.
+    key, value = (
+        ("sesRelatedContactUnknown", delivery.related_contact_id)
+        if unlinked
+        else ("sesThreadMatch", delivery.thread_match if related else None)
+    )
+    if value and attributes_size({**attributes, key: value}) <= MAX_ATTRIBUTES_BYTES:
+        attributes[key] = value
+    return _Variant(
+        {**raw_message, "Body": shown.text, "ContentType": shown.content_type},
+        summary,
+        attributes,
+        [{"FileName": visible_name(item["FileName"]), "S3Url": item["S3Url"]} for item in attachments],
+        related,
+    )
 
 
 class UnsignedUrlSink:
@@ -232,7 +308,9 @@ def convert(
         planned.attachment_prefix,
         settings.attachment_max_bytes,
     )
-    return build_requests(planned, sent, skipped, related_contact_id)
+    return final_requests(
+        planned, Delivery(tuple(sent), tuple(skipped), related_contact_id, None)
+    ).conversion()
 
 
 def raw_message_uri(record: SesRecord, settings: Settings) -> str:
@@ -242,6 +320,24 @@ def raw_message_uri(record: SesRecord, settings: Settings) -> str:
 def client_token(message_id: str, destination: str) -> str:
     """Deterministic per (message, destination): a retry reuses it, so Connect deduplicates."""
     return hashlib.sha256(f"{message_id}\n{destination.lower()}".encode()).hexdigest()
+
+
+def variant_token(token: str, steps: Iterable[Drop]) -> str:
+    """The ClientToken of a request that dropped ``steps``: its own, derived from the first.
+
+    A refused request may or may not use up its token in Connect (undocumented); a fallback
+    with a token of its own works either way, and stays deterministic, so a retry of the
+    fallback reuses it.
+    """
+    texts = tuple(map(str, steps))
+    if not texts:
+        return token
+    return hashlib.sha256("\n".join((token, *texts)).encode()).hexdigest()
+
+
+def destination_tokens(plan: Plan) -> list[str]:
+    """Each destination's own ClientToken, in the plan's order."""
+    return [client_token(plan.record.message_id, destination.address) for destination in plan.destinations]
 
 
 def build_request(
@@ -255,6 +351,7 @@ def build_request(
     attributes: Mapping[str, str],
     related_contact_id: str | None,
     description: str,
+    client_token: str,
 ) -> StartEmailContactRequestTypeDef:
     """The exact ``StartEmailContact`` parameters for one destination."""
     record, settings = plan.record, plan.settings
@@ -285,7 +382,7 @@ def build_request(
                 "ValueMap": {"ExpiryDuration": {"ValueInteger": settings.contact_expiry_minutes}}
             }
         }
-    request["ClientToken"] = client_token(record.message_id, destination.address)
+    request["ClientToken"] = client_token
     return request
 
 
@@ -415,29 +512,45 @@ def _additional_recipients(
     return recipients
 
 
-def _skipped_listing(skipped: Sequence[Skipped], unnamed: int = 0) -> str:
-    """``name (reason); ...`` within ``MAX_SKIPPED_ATTRIBUTE`` characters: whole entries, then
-    "… and N more" for those that do not fit and the ``unnamed`` ones."""
+def _skipped_listing(skipped: Sequence[Skipped], unnamed: int = 0, max_bytes: int | None = None) -> str:
+    """``name (reason); ...`` within ``MAX_SKIPPED_ATTRIBUTE`` characters (and ``max_bytes`` UTF-8
+    bytes): whole entries, then "… and N more" for those that do not fit and the ``unnamed`` ones."""
     entries = [f"{item.file_name} ({item.reason})" for item in skipped]
+
+    def fits(chars: int, size: int) -> bool:
+        return chars <= MAX_SKIPPED_ATTRIBUTE and (max_bytes is None or size <= max_bytes)
+
     listing = "; ".join(entries)
-    if not unnamed and len(listing) <= MAX_SKIPPED_ATTRIBUTE:
+    if not unnamed and fits(len(listing), len(listing.encode())):
         return listing
     total = len(entries) + unnamed
-    kept, size = 0, 0
+    kept, chars, size = 0, 0, 0
     for entry in entries:
         tail = f"; … and {total - kept - 1} more"
-        if size + (2 if kept else 0) + len(entry) + len(tail) > MAX_SKIPPED_ATTRIBUTE:
+        separator = 2 if kept else 0
+        if not fits(
+            chars + separator + len(entry) + len(tail),
+            size + separator + len(entry.encode()) + len(tail.encode()),
+        ):
             break
-        size += (2 if kept else 0) + len(entry)
+        chars += separator + len(entry)
+        size += separator + len(entry.encode())
         kept += 1
     rest = f"… and {total - kept} more"
     return "; ".join([*entries[:kept], rest])
 
 
 def _attributes(
-    plan: Plan, sent: int, skipped: Sequence[Skipped], unnamed_skips: int, defects: Sequence[str]
+    plan: Plan,
+    sent: int,
+    skipped: Sequence[Skipped],
+    unnamed_skips: int,
+    *,
+    listed: Sequence[str],
+    defects: Defects,
 ) -> dict[str, str]:
-    """Static attributes first; the bridge's own keys are added last so they cannot be overridden."""
+    """Static attributes first; the bridge's own keys are added last so they cannot be overridden.
+    ``listed`` are the defects ``sesDefects`` names; ``defects`` records the attributes cut."""
     record, settings = plan.record, plan.settings
     attributes = dict(settings.static_attributes)
     attributes["sesMessageId"] = record.message_id
@@ -463,6 +576,33 @@ def _attributes(
         attributes["sesReplayReason"] = (
             clean_text(record.replay.reason)[:MAX_REPLAY_REASON_ATTRIBUTE] or "replay"
         )
-    if defects:
-        attributes["sesDefects"] = ",".join(defects)[:MAX_DEFECTS_ATTRIBUTE]
+    if listed:
+        attributes["sesDefects"] = ",".join(listed)[:MAX_DEFECTS_ATTRIBUTE]
+    _fit(attributes, skipped, unnamed_skips, defects)
     return attributes
+
+
+def _fit(attributes: dict[str, str], skipped: Sequence[Skipped], unnamed: int, defects: Defects) -> None:
+    """Cut the bridge's free texts, in ``CUT_FIRST`` order, until the attributes fit Connect's
+    budget: each is at most a few kilobytes, but long non-ASCII names, reasons and senders
+    together (and the static attributes) can pass it. What is cut is recorded as a defect."""
+    for key in CUT_FIRST:
+        excess = attributes_size(attributes) - MAX_ATTRIBUTES_BYTES
+        if excess <= 0:
+            return
+        if key not in attributes:
+            continue
+        room = len(attributes[key].encode()) - excess
+        # The listing keeps whole entries and always says how many files it leaves out.
+        listing = key == "sesAttachmentsSkipped"
+        shorter = _skipped_listing(skipped, unnamed, room) if listing else _cut(attributes[key], room)
+        if len(shorter.encode()) < len(attributes[key].encode()):
+            attributes[key] = shorter
+            defects.add(DefectKind.ATTRIBUTE_CUT, key)
+
+
+def _cut(value: str, room: int) -> str:
+    """The start of ``value`` within ``room`` UTF-8 bytes, ending in "…" (just "…" when ``room``
+    is less than the mark)."""
+    data = value.encode()
+    return data[: max(room - len(_CUT_MARK), 0)].decode(errors="ignore") + "…"

@@ -11,7 +11,6 @@ request. A :class:`Delivery` holds exactly those. The ledger stores it before th
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -21,7 +20,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from urllib.parse import parse_qs, urlsplit
 
-from ses_to_connect.attachments import Skipped
+from ses_to_connect.attachments import Skip, Skipped
 from ses_to_connect.timing import URL_SAFETY_MARGIN_SECONDS
 
 # Skipped files kept by name, in UTF-8 bytes: more than fill the 4,096-character
@@ -31,11 +30,37 @@ MAX_SKIPPED_BYTES = 20_000
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 
 
-class Drop(StrEnum):
-    """What a destination's request leaves out after Connect refused it with it."""
+class DropKind(StrEnum):
+    """The part of a request a fallback leaves out."""
 
     ATTACHMENTS = "attachments"  # refused files (INVALID_FILE_TYPE...): sent without them
     RELATED = "related"  # an unknown RelatedContactId: sent unlinked
+
+
+@dataclass(frozen=True)
+class Drop:
+    """What a destination's request leaves out after Connect refused it with it."""
+
+    kind: DropKind
+    reason: str = ""  # Connect's reason for refusing the files
+
+    @classmethod
+    def files(cls, reason: str) -> Drop:
+        return cls(DropKind.ATTACHMENTS, reason)
+
+    @classmethod
+    def related(cls) -> Drop:
+        return cls(DropKind.RELATED)
+
+    @classmethod
+    def parse(cls, text: str) -> Drop:
+        kind, _, reason = text.partition(":")
+        return cls(DropKind(kind), reason)
+
+    def __str__(self) -> str:
+        """As the ledger stores it and the variant's token is derived from it:
+        ``attachments:<reason>`` or ``related``."""
+        return f"{self.kind}:{self.reason}" if self.kind is DropKind.ATTACHMENTS else self.kind.value
 
 
 @dataclass(frozen=True)
@@ -46,8 +71,8 @@ class Delivery:
     skipped: tuple[Skipped, ...]  # files not stored, with the reason (those within MAX_SKIPPED_BYTES)
     related_contact_id: str | None  # the thread root found when the message was first handled
     valid_until: float | None  # epoch seconds the URLs can still be replayed; None: no URLs
-    # Base ClientToken -> the steps its request dropped, in order ("attachments:<reason>", "related").
-    dropped: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # Base ClientToken -> the steps its request dropped, in order.
+    dropped: Mapping[str, tuple[Drop, ...]] = field(default_factory=lambda: MappingProxyType({}))
     more_skipped: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # reason -> count
     # How the thread root was found (sesThreadMatch); None in deliveries recorded before it was kept.
     thread_match: str | None = None
@@ -58,7 +83,7 @@ class Delivery:
         attachments: Iterable[dict[str, str]],
         skipped: Iterable[Skipped],
         related_contact_id: str | None,
-        dropped: Mapping[str, tuple[str, ...]],
+        dropped: Mapping[str, tuple[Drop, ...]],
         thread_match: str | None = None,
     ) -> Delivery:
         """A delivery of freshly signed URLs, valid as long as the first of them."""
@@ -89,12 +114,32 @@ class Delivery:
         """Whether a retry may send these URLs again as they are."""
         return self.valid_until is None or now < self.valid_until
 
-    def steps(self, token: str) -> tuple[str, ...]:
+    def steps(self, token: str) -> tuple[Drop, ...]:
         return tuple(self.dropped.get(token, ()))
 
-    def with_steps(self, token: str, steps: tuple[str, ...]) -> Delivery:
+    def with_steps(self, token: str, steps: tuple[Drop, ...]) -> Delivery:
         dropped = {**self.dropped, token: steps}
         return replace(self, dropped=MappingProxyType({k: v for k, v in dropped.items() if v}))
+
+    @property
+    def unlinked(self) -> bool:
+        """Whether some destination's request left the thread root out."""
+        return any(Drop.related() in steps for steps in self.dropped.values())
+
+    def files(self, steps: tuple[Drop, ...]) -> tuple[list[dict[str, str]], list[Skipped]]:
+        """The files a request with ``steps`` dropped sends, and those it lists as skipped."""
+        attachments, skipped = list(self.attachments), list(self.skipped)
+        for step in steps:
+            if step.kind is DropKind.ATTACHMENTS:
+                skipped += _refused(attachments, step.reason)
+                attachments = []
+        return attachments, skipped
+
+    def refused_files(self) -> list[Skipped]:
+        """The files Connect refused (once per file, whichever destinations refused them)."""
+        steps = (step for steps in self.dropped.values() for step in steps)
+        reason = min((step.reason for step in steps if step.kind is DropKind.ATTACHMENTS), default=None)
+        return [] if reason is None else _refused(self.attachments, reason)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -103,7 +148,7 @@ class Delivery:
                 "skipped": [list(item) for item in self.skipped],
                 "relatedContactId": self.related_contact_id,
                 "validUntil": self.valid_until,
-                "dropped": {token: list(steps) for token, steps in sorted(self.dropped.items())},
+                "dropped": {token: list(map(str, steps)) for token, steps in sorted(self.dropped.items())},
                 "moreSkipped": dict(self.more_skipped),
                 "threadMatch": self.thread_match,
             },
@@ -119,23 +164,12 @@ class Delivery:
             skipped=tuple(Skipped(name, reason) for name, reason in data["skipped"]),
             related_contact_id=data["relatedContactId"],
             valid_until=data["validUntil"],
-            dropped=MappingProxyType({token: tuple(steps) for token, steps in data["dropped"].items()}),
+            dropped=MappingProxyType(
+                {token: tuple(map(Drop.parse, steps)) for token, steps in data["dropped"].items()}
+            ),
             more_skipped=MappingProxyType(dict(data["moreSkipped"])),
             thread_match=data.get("threadMatch"),
         )
-
-
-def variant_token(token: str, steps: Iterable[str]) -> str:
-    """The ClientToken of a request that dropped ``steps``: its own, derived from the first.
-
-    A refused request may or may not use up its token in Connect (undocumented); a fallback
-    with a token of its own works either way, and stays deterministic, so a retry of the
-    fallback reuses it.
-    """
-    steps = tuple(steps)
-    if not steps:
-        return token
-    return hashlib.sha256("\n".join((token, *steps)).encode()).hexdigest()
 
 
 def urls_valid_until(urls: Iterable[str]) -> float | None:
@@ -155,3 +189,8 @@ def urls_valid_until(urls: Iterable[str]) -> float | None:
         start = datetime.strptime(signed[0], _AMZ_DATE).replace(tzinfo=UTC).timestamp()
         ends.append(start + int(expires[0]))
     return min(ends) - URL_SAFETY_MARGIN_SECONDS if ends else None
+
+
+def _refused(attachments: Iterable[Mapping[str, str]], reason: str) -> list[Skipped]:
+    """Files Connect refused, listed as skipped with its reason."""
+    return [Skipped(item["FileName"], f"{Skip.REJECTED_BY_CONNECT}:{reason}") for item in attachments]

@@ -99,6 +99,7 @@ class DefectKind(StrEnum):
     NO_TEXT_BODY = "no_text_body"
     BODY_TRUNCATED = "body_truncated"
     RECIPIENTS_CAPPED = "recipients_capped"
+    ATTRIBUTE_CUT = "attribute_cut"  # :attribute key; cut so that all fit Connect's 32,768 bytes
     REQUEST_LIMIT_VIOLATION = "request_limit_violation"  # :the problem
     RELATED_CONTACT_UNKNOWN = "related_contact_unknown"  # Connect refused the thread root
     THREAD_INDEX_NOT_WRITTEN = "thread_index_not_written"  # :error code; the contact exists regardless

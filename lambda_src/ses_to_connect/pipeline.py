@@ -16,16 +16,24 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aws_lambda_powertools import Logger
 
-from ses_to_connect.attachments import Skip, Skipped, send
-from ses_to_connect.convert import Plan, build_requests, client_token, plan
-from ses_to_connect.delivery import Delivery, Drop, variant_token
+from ses_to_connect.attachments import send
+from ses_to_connect.convert import (
+    DestinationRequest,
+    FinalRequests,
+    Plan,
+    destination_tokens,
+    final_requests,
+    plan,
+    variant_token,
+)
+from ses_to_connect.delivery import Delivery, Drop
 from ses_to_connect.errors import (
     AttachmentsRejected,
     BridgeError,
@@ -34,7 +42,6 @@ from ses_to_connect.errors import (
     IdempotencyConflict,
 )
 from ses_to_connect.headers import message_ids
-from ses_to_connect.limits import check_request
 from ses_to_connect.model import DefectKind, Outcome
 from ses_to_connect.ports import (
     AgentReplyFinder,
@@ -119,7 +126,7 @@ class Pipeline:
         if earlier is not None and (known := self._known_contacts(planned, earlier)) is not None:
             logger.info("duplicate invocation: every contact already exists", extra={"contact_ids": known})
             unwritten = self._remember_thread(
-                planned, known, None if _unlinked(earlier) else earlier.related_contact_id
+                planned, known, None if earlier.unlinked else earlier.related_contact_id
             )
             return RecordResult(
                 record.message_id,
@@ -132,13 +139,7 @@ class Pipeline:
             )
 
         run = _Run(planned, earlier, *self._delivery(planned, earlier))
-        conversion = build_requests(
-            planned,
-            list(run.delivery.attachments),
-            list(run.delivery.skipped),
-            run.delivery.related_contact_id,
-            sum(run.delivery.more_skipped.values()),
-        )
+        conversion = self._finals(run).conversion()
         if conversion.outcome is Outcome.QUARANTINE:
             return self._quarantine(key, record, conversion.reason or "unknown", conversion.defects)
 
@@ -159,13 +160,13 @@ class Pipeline:
             raise next((f for f in failures if f.retryable), failures[0])
         contact_ids = [contact_id for contact_id in started if contact_id]
         delivery = run.delivery
-        unlinked = _unlinked(delivery)
+        unlinked = delivery.unlinked
         related = None if unlinked else delivery.related_contact_id
         unwritten = self._remember_thread(planned, contact_ids, related)
-        dropped = _dropped_files(delivery)
+        dropped = delivery.refused_files()
         skip_reasons = Counter(item.reason for item in [*planned.skipped, *dropped]) + delivery.skip_counts()
         defects = [
-            *conversion.defects,
+            *run.defects,
             *([DefectKind.RELATED_CONTACT_UNKNOWN.value] if unlinked else []),
             *unwritten,
         ]
@@ -219,8 +220,8 @@ class Pipeline:
         if self.io.ledger is None:
             return None
         known = [
-            self.io.ledger.known_contact(_token(planned, index, earlier))
-            for index in range(len(planned.destinations))
+            self.io.ledger.known_contact(variant_token(base, earlier.steps(base)))
+            for base in destination_tokens(planned)
         ]
         if any(contact is None for contact in known):
             return None
@@ -249,7 +250,7 @@ class Pipeline:
         self,
         planned: Plan,
         related: str | None,
-        dropped: Mapping[str, tuple[str, ...]],
+        dropped: Mapping[str, tuple[Drop, ...]],
         thread_match: str | None,
     ) -> Delivery:
         sent, skipped = send(
@@ -272,14 +273,17 @@ class Pipeline:
         * A refused RelatedContactId (a thread root Connect does not know): sent unlinked,
           under a token of its own, and flagged; if that fails the same way, the root was not
           the cause and the first error stands.
-        Each fallback is written to the ledger before it is sent, so a retry resumes it.
+        Each fallback is written to the ledger before it is sent, so a retry resumes it. A
+        fallback that would break Connect's limits is not: the destination fails for good
+        (``RequestLimitViolation``, with the limits it breaks), for the failure queue.
         """
         planned = run.planned
-        base = client_token(planned.record.message_id, planned.destinations[index].address)
         unlinked_after: str | None = None  # the error that made this run drop the thread root
         while True:
-            steps = run.delivery.steps(base)
-            request = self._request(run, index, steps)
+            final = self._finals(run).destinations[index]
+            base, steps, request = final.base_token, final.steps, final.request
+            if request is None:  # only URLs signed again can change a request process() checked
+                raise _over_limits(final)
             # Connect can know this token only from an attempt the ledger recorded beforehand,
             # and an IdempotencyException proves that attempt only if this run's own refused
             # request did not use the token up.
@@ -294,7 +298,7 @@ class Pipeline:
                 stale_urls = (
                     request.get("Attachments") and not run.fresh and exc.code == "InvalidRequestException"
                 )
-                if stale_urls and (step is None or step == Drop.RELATED):
+                if stale_urls and (step is None or step == Drop.related()):
                     logger.warning("Connect refused replayed attachment URLs; signing them again")
                     run.refused_tokens.add(request["ClientToken"])
                     delivery = run.delivery
@@ -307,52 +311,31 @@ class Pipeline:
                     run.fresh = True
                     continue
                 if step is None:
-                    if steps and steps[-1] == Drop.RELATED and exc.code == unlinked_after:
+                    if steps and steps[-1] == Drop.related() and exc.code == unlinked_after:
                         # Unlinked, it fails the same way: the thread root was not the cause.
                         self._store(run, run.delivery.with_steps(base, steps[:-1]))
                     raise
+                fallback = run.delivery.with_steps(base, (*steps, step))
+                if (without := self._finals(run, fallback).destinations[index]).request is None:
+                    raise _over_limits(without, exc) from exc
                 logger.warning(
                     "Connect refused the request; sending it without what it refused",
-                    extra={"code": exc.code, "reason": exc.reason, "dropped": step.split(":", 1)[0]},
+                    extra={"code": exc.code, "reason": exc.reason, "dropped": step.kind.value},
                 )
-                unlinked_after = exc.code if step == Drop.RELATED else None
-                self._store(run, run.delivery.with_steps(base, (*steps, step)))
+                unlinked_after = exc.code if step == Drop.related() else None
+                self._store(run, fallback)
 
     def _store(self, run: _Run, delivery: Delivery) -> None:
         run.delivery = delivery
         if self.io.ledger is not None:
             self.io.ledger.save_delivery(run.planned.record.message_id, delivery, first=False)
 
-    def _request(self, run: _Run, index: int, steps: tuple[str, ...]) -> StartEmailContactRequestTypeDef:
-        """The destination's request with ``steps`` dropped, under that variant's token."""
-        delivery = run.delivery
-        attachments, skipped = list(delivery.attachments), list(delivery.skipped)
-        for reason in filter(None, map(_refused_files_reason, steps)):
-            skipped += _rejected(attachments, reason)
-            attachments = []
-        related = None if Drop.RELATED in steps else delivery.related_contact_id
-        unnamed = sum(delivery.more_skipped.values())
-        request = build_requests(run.planned, attachments, skipped, related, unnamed).requests[index]
-        if Drop.RELATED in steps and delivery.related_contact_id:
-            flagged: StartEmailContactRequestTypeDef = {
-                **request,
-                "Attributes": {
-                    **request["Attributes"],
-                    "sesRelatedContactUnknown": delivery.related_contact_id,
-                },
-            }
-            # The flag never costs the contact its limits.
-            if not check_request(flagged, run.planned.settings.attachment_extensions):
-                request = flagged
-        elif related and delivery.thread_match:
-            matched: StartEmailContactRequestTypeDef = {
-                **request,
-                "Attributes": {**request["Attributes"], "sesThreadMatch": delivery.thread_match},
-            }
-            if not check_request(matched):
-                request = matched
-        request["ClientToken"] = variant_token(request["ClientToken"], steps)
-        return request
+    def _finals(self, run: _Run, delivery: Delivery | None = None) -> FinalRequests:
+        """Every destination's final request from ``delivery`` (default: the run's); the defects
+        found building them are the run's."""
+        finals = final_requests(run.planned, delivery or run.delivery)
+        run.defects.update(dict.fromkeys(finals.defects))
+        return finals
 
     def _start(
         self, request: StartEmailContactRequestTypeDef, *, reached: bool, refused_here: bool = False
@@ -436,45 +419,33 @@ class _Run:
     delivery: Delivery  # what this invocation sends (updated as fallbacks are taken)
     fresh: bool  # the URLs were signed by this invocation
     refused_tokens: set[str] = field(default_factory=set)  # tokens Connect refused in this invocation
+    defects: dict[str, None] = field(default_factory=dict)  # found building its requests, in order
 
 
-def _token(planned: Plan, index: int, delivery: Delivery) -> str:
-    base = client_token(planned.record.message_id, planned.destinations[index].address)
-    return variant_token(base, delivery.steps(base))
-
-
-def _fallback(error: DeliveryError, request: StartEmailContactRequestTypeDef) -> str | None:
+def _fallback(error: DeliveryError, request: StartEmailContactRequestTypeDef) -> Drop | None:
     """What to leave out of a refused request so that Connect takes it, if anything."""
     if isinstance(error, AttachmentsRejected) and request.get("Attachments"):
-        return f"{Drop.ATTACHMENTS}:{error.reason}"
+        return Drop.files(str(error.reason))
     if request.get("RelatedContactId") and error.code in {
         "ResourceNotFoundException",
         "InvalidRequestException",
     }:
-        return Drop.RELATED  # whether the root was the cause, the unlinked request tells
+        return Drop.related()  # whether the root was the cause, the unlinked request tells
     return None
 
 
-def _unlinked(delivery: Delivery | None) -> bool:
-    return delivery is not None and any(Drop.RELATED in steps for steps in delivery.dropped.values())
-
-
-def _dropped_files(delivery: Delivery) -> list[Skipped]:
-    """The files Connect refused (once per file, whichever destinations refused them)."""
-    steps = (step for steps in delivery.dropped.values() for step in steps)
-    reason = min(filter(None, map(_refused_files_reason, steps)), default=None)
-    return [] if reason is None else _rejected(delivery.attachments, reason)
-
-
-def _refused_files_reason(step: str) -> str | None:
-    """Connect's reason for refusing the files, if ``step`` dropped them ("attachments:<reason>")."""
-    kind, _, reason = step.partition(":")
-    return reason if kind == Drop.ATTACHMENTS else None
-
-
-def _rejected(attachments: Iterable[Mapping[str, str]], reason: str) -> list[Skipped]:
-    """Files Connect refused, listed as skipped with its reason."""
-    return [Skipped(item["FileName"], f"{Skip.REJECTED_BY_CONNECT}:{reason}") for item in attachments]
+def _over_limits(final: DestinationRequest, refusal: DeliveryError | None = None) -> DeliveryError:
+    """The failure of a destination whose request cannot be made valid: permanent, naming the
+    limits it breaks (and Connect's refusal that called for it), for the failure queue."""
+    dropped = [step.kind.value for step in final.steps]
+    logger.warning("the request breaks Connect's limits: not sent", extra={"dropped": dropped})
+    refused = f"Connect refused the request ({refusal.code} {refusal.reason}); " if refusal else ""
+    without = f" without {', '.join(dropped)}" if dropped else ""
+    return DeliveryError(
+        f"{refused}the request{without} breaks Connect's limits: {'; '.join(final.problems)}"[:2000],
+        code="RequestLimitViolation",
+        reason=DefectKind.REQUEST_LIMIT_VIOLATION.value,
+    )
 
 
 def _kinds(defects: list[str]) -> list[str]:

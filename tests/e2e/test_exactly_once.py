@@ -23,8 +23,8 @@ from ses_to_connect import handler
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.adapters.ledger import DELIVERY_PREFIX
 from ses_to_connect.adapters.threads import ThreadIndex
-from ses_to_connect.convert import client_token
-from ses_to_connect.delivery import variant_token
+from ses_to_connect.convert import client_token, variant_token
+from ses_to_connect.delivery import Drop
 from ses_to_connect.errors import DeliveryError, StorageError
 from ses_to_connect_tools.local_pipeline.aws import (
     IDEMPOTENCY_TABLE,
@@ -574,7 +574,7 @@ def test_refused_attachments_fall_back_under_a_token_of_their_own(
         {"rejected_by_connect:INVALID_FILE_TYPE": 2},
     )
     base = client_token(message_id, SUPPORT_ADDRESS)
-    assert contact.params["ClientToken"] == variant_token(base, ["attachments:INVALID_FILE_TYPE"]) != base
+    assert contact.params["ClientToken"] == variant_token(base, [Drop.files("INVALID_FILE_TYPE")]) != base
     assert "Attachments" not in contact.params
     assert contact.params["Attributes"]["sesAttachmentsSkipped"] == "; ".join(
         f"{name} (rejected_by_connect:INVALID_FILE_TYPE)" for name in ("contract.pdf", "items.csv")
@@ -603,7 +603,7 @@ def test_an_unknown_thread_root_gives_an_unlinked_flagged_contact(
     assert "RelatedContactId" not in contact.params
     assert contact.params["Attributes"]["sesRelatedContactUnknown"] == "deleted-root"
     base = client_token(message_id, SUPPORT_ADDRESS)
-    assert contact.params["ClientToken"] == variant_token(base, ["related"])
+    assert contact.params["ClientToken"] == variant_token(base, [Drop.related()])
     assert (result["contactIds"], result["relatedContactId"]) == ([contact.contact_id], None)
     assert emulator.attempts() == [Attempt(404, "ResourceNotFoundException"), CREATED]
     assert thread_item(aws, reply_id) == {

@@ -6,13 +6,16 @@ import json
 
 import pytest
 
-from ses_to_connect.convert import build_requests, client_token, plan
+from ses_to_connect.convert import client_token, final_requests, plan
+from ses_to_connect.delivery import Delivery
 from ses_to_connect.limits import MAX_BODY, MAX_HEADER_VALUE, MAX_SUBJECT
 from ses_to_connect.settings import BodyPreference, ConnectAddress
 from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
 from tests.support.constants import MESSAGE_ID, SALES, SALES_FLOW, SUPPORT
 from tests.support.mail import Attachment, handwritten, message
 from tests.unit.builders import only_request, raw_message, record, run, settings
+
+NOTHING_STORED = Delivery(attachments=(), skipped=(), related_contact_id=None, valid_until=None)
 
 # --- 1. destinations -----------------------------------------------------------------------
 
@@ -272,8 +275,8 @@ def test_building_the_requests_leaves_the_plan_as_it_was() -> None:
     planned = plan(raw, record(raw), settings())
     defects = planned.defects
 
-    first = build_requests(planned, [], [])
-    again = build_requests(planned, [], [])
+    first = final_requests(planned, NOTHING_STORED).conversion()
+    again = final_requests(planned, NOTHING_STORED).conversion()
 
     assert (planned.defects, first.defects) == (defects, [*defects, "subject_truncated"])
     assert again == first
@@ -286,7 +289,7 @@ def test_a_file_name_recorded_before_names_were_cleaned_is_cleaned_in_the_reques
     planned = plan(raw, record(raw), settings())
     stored = [{"FileName": "invoice\u202efdp.pdf", "S3Url": "https://mail.s3.amazonaws.com/a/00.pdf"}]
 
-    conversion = build_requests(planned, stored, [])
+    conversion = final_requests(planned, Delivery(tuple(stored), (), None, None)).conversion()
 
     assert conversion.outcome.value == "contact", conversion.reason
     assert [item["FileName"] for item in conversion.requests[0]["Attachments"]] == ["invoicefdp.pdf"]

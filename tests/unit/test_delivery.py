@@ -6,11 +6,12 @@ import hashlib
 from datetime import UTC, datetime
 
 from ses_to_connect.attachments import Skipped
+from ses_to_connect.convert import variant_token
 from ses_to_connect.delivery import (
     MAX_SKIPPED_BYTES,
     Delivery,
+    Drop,
     urls_valid_until,
-    variant_token,
 )
 from ses_to_connect.timing import URL_SAFETY_MARGIN_SECONDS
 
@@ -26,13 +27,14 @@ def signed_url(date: str, expires: int) -> str:
 
 
 def test_the_first_request_keeps_the_base_token_and_each_fallback_has_its_own() -> None:
-    attachments = variant_token(BASE, ["attachments:INVALID_FILE_TYPE"])
-    both = variant_token(BASE, ["related", "attachments:INVALID_FILE_TYPE"])
+    files = Drop.files("INVALID_FILE_TYPE")
+    attachments = variant_token(BASE, [files])
+    both = variant_token(BASE, [Drop.related(), files])
 
     assert variant_token(BASE, []) == BASE
     assert attachments == hashlib.sha256(f"{BASE}\nattachments:INVALID_FILE_TYPE".encode()).hexdigest()
-    assert len({BASE, attachments, both, variant_token(BASE, ["related"])}) == 4
-    assert variant_token(BASE, ("related", "attachments:INVALID_FILE_TYPE")) == both  # deterministic
+    assert len({BASE, attachments, both, variant_token(BASE, [Drop.related()])}) == 4
+    assert variant_token(BASE, (Drop.related(), files)) == both  # deterministic
 
 
 def test_urls_are_valid_until_the_first_expires_less_the_margin() -> None:
@@ -50,14 +52,14 @@ def test_a_delivery_survives_the_ledger_unchanged() -> None:
         [{"FileName": "a.pdf", "S3Url": signed_url("20240101T120000Z", 3600)}],
         [Skipped("b.exe", "type_not_allowed")],
         "root-contact",
-        {BASE: ("related",)},
-    ).with_steps("b" * 64, ("attachments:INVALID_FILE_SIZE",))
+        {BASE: (Drop.related(),)},
+    ).with_steps("b" * 64, (Drop.files("INVALID_FILE_SIZE"),))
 
     again = Delivery.from_json(delivery.to_json())
 
     assert again == delivery
     assert again.to_json() == delivery.to_json()
-    assert (again.steps(BASE), again.steps("c" * 64)) == (("related",), ())
+    assert (again.steps(BASE), again.steps("c" * 64)) == ((Drop.related(),), ())
     assert not again.replayable(again.valid_until or 0) and again.replayable((again.valid_until or 0) - 1)
 
 
