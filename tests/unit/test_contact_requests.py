@@ -26,7 +26,8 @@ from ses_to_connect.model import Outcome
 from ses_to_connect.pipeline import Adapters, Pipeline
 from ses_to_connect.ses_event import REPLAY_KEY, SesRecord, records
 from ses_to_connect.settings import Settings
-from tests.unit.builders import MESSAGE_ID, SUPPORT, eml, run, settings
+from tests.support.mail import handwritten
+from tests.unit.builders import MESSAGE_ID, SUPPORT, run, settings
 from tests.unit.pipeline_fakes import RefusingFiles, StoredMail
 
 # (message id, destination, steps the ledger recorded, the ClientToken deployed functions sent).
@@ -165,7 +166,7 @@ def planned_message(raw: bytes, config: Settings, *, reason: str, source: str) -
 def test_attributes_over_the_budget_are_cut_in_order_and_the_static_ones_never() -> None:
     static = {f"k{i}": "v" * 250 for i in range(100)}  # 26,000 bytes
     config = with_static_attributes(settings(inbound_prefix="mail/"), static)
-    planned = planned_message(eml(), config, reason=WIDE * 1024, source=f"{WIDE * 1024}@example.org")
+    planned = planned_message(handwritten(), config, reason=WIDE * 1024, source=f"{WIDE * 1024}@example.org")
     skipped = tuple(Skipped(f"{WIDE * 200}{n}.exe", "type_not_allowed") for n in range(10))
 
     finals = final_requests(planned, Delivery((), skipped, None, None))
@@ -197,7 +198,7 @@ def test_a_skipped_listing_cut_to_a_byte_budget_keeps_whole_entries() -> None:
 
 def test_a_message_whose_first_request_cannot_fit_is_quarantined_with_the_limit_it_breaks() -> None:
     config = with_static_attributes(settings(), {"pad": "x" * MAX_ATTRIBUTES_BYTES})
-    conversion = run(eml(), config=config)
+    conversion = run(handwritten(), config=config)
 
     assert (conversion.outcome, conversion.reason, conversion.requests) == (
         Outcome.QUARANTINE,
