@@ -21,6 +21,7 @@ from ses_to_connect.model import Outcome
 from ses_to_connect.pipeline import RecordResult
 from ses_to_connect.ses_event import SesRecord, records
 from ses_to_connect.settings import ConnectAddress, Settings
+from ses_to_connect.thread_match import AgentReply, ThreadMatch
 from ses_to_connect_tools.local_pipeline.connect_emulator import RefusedTokens
 from tests.support.fakes import Call, FakeWorld, ProcessKilled
 
@@ -409,3 +410,21 @@ def test_the_url_lengths_are_reported_by_the_sink_once() -> None:
     assert len(lengths) == 2
     assert lengths == [len(a["S3Url"]) for a in world.connect.contacts[0].request["Attachments"]]
     assert world.attachments.take_url_lengths() == []
+
+
+def test_a_reply_to_an_agents_reply_joins_its_thread_and_the_reply_is_remembered() -> None:
+    world = FakeWorld()
+    world.connect.known_contact_ids.update({"root-contact", "agent-contact"})
+    world.threads.remember_customer_thread("customer@example.org", "root-contact")
+    world.replies.replies.append(AgentReply("<agent@connect.example>", "agent-contact", "root-contact"))
+    record = arrive(world, message(in_reply_to="<agent@connect.example>", files=False))
+
+    result = invoke(world, record)
+
+    assert result.related_contact_id == "root-contact"
+    assert world.connect.contacts[0].request["Attributes"]["sesThreadMatch"] == "agent-reply"
+    assert world.threads.items["<agent@connect.example>"] == (
+        "agent-contact",
+        "root-contact",
+        ThreadMatch.AGENT_REPLY,
+    )
