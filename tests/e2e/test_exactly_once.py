@@ -5,6 +5,11 @@ StartEmailContact requests it answered (``emulator.attempts()``) and the attachm
 S3 holds (the bucket is versioned, so every upload is a new version). The emulator checks
 every attachment URL's SigV4 signature and dates before its idempotency check, so a retry
 gets the contact's id back only by sending the very request that created it.
+
+Every crash point and fallback is tested against in-memory ports in tests/pipeline; here stay
+the concerns only the wire shows: the credentials a new container signs with, URLs whose
+credentials expired, a real read timeout, Powertools' records in DynamoDB, Connect's refusals
+as botocore parses them.
 """
 
 from __future__ import annotations
@@ -18,14 +23,11 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
 from ses_to_connect import handler
-from ses_to_connect.adapters.connect import ContactStarter
-from ses_to_connect.adapters.ledger import DELIVERY_PREFIX
 from ses_to_connect.adapters.threads import ThreadIndex
 from ses_to_connect.convert import client_token
 from ses_to_connect.delivery import variant_token
 from ses_to_connect.errors import DeliveryError, StorageError
 from ses_to_connect_tools.local_pipeline.aws import (
-    IDEMPOTENCY_TABLE,
     SUPPORT_ADDRESS,
     THREADS_TABLE,
     LocalAws,
@@ -222,27 +224,6 @@ def test_a_duplicate_invocation_neither_calls_connect_nor_uploads(
 # --- Crash and retry -------------------------------------------------------------------------------------
 
 
-def test_crash_after_upload_before_start_email_contact(
-    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    message, expected = with_attachments("Crash before Connect")
-    event = store(aws, wire(message))
-    message_id = ses_message_id(event)
-    crash_once(monkeypatch, ContactStarter, "start")
-
-    with pytest.raises(Crash):
-        invoke(event)
-    assert len(attachment_versions(aws, message_id)) == 2  # uploaded before the crash
-    assert (emulator.attempts(), emulator.contacts()) == ([], [])
-    result = invoke(event)
-
-    assert result["outcome"] == "contact"
-    contact = only_contact(emulator, message_id)
-    assert result["contactIds"] == [contact.contact_id]
-    assert emulator.attempts() == [CREATED]
-    assert_sent(aws, contact, message_id, expected)
-
-
 def _crash_after_connect_before_the_record(
     aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, message: EmailMessage
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -317,27 +298,6 @@ def test_connect_answer_lost_to_a_timeout_then_retry(
 def _without_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
     container(monkeypatch, idempotency_table=None)
     assert handler.pipeline().io.ledger is None
-
-
-def test_without_ledger_an_unexplained_idempotency_answer_goes_to_the_failure_queue(
-    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Nothing recorded the first attempt, so IdempotencyException proves nothing: never a success."""
-    _without_ledger(monkeypatch)
-    message, expected = with_attachments("No ledger")
-    event = store(aws, wire(message))
-    message_id = ses_message_id(event)
-    invoke(event)
-    next_second()  # the retry's pre-signed URLs carry another X-Amz-Date
-
-    response = handler.lambda_handler(event, LambdaContext())
-
-    assert response["failed"]["code"] == "IdempotencyException"
-    assert "no earlier attempt with this ClientToken is recorded" in response["failed"]["error"]
-    assert emulator.attempts() == [CREATED, IDEMPOTENCY_ANSWER]
-    [record] = failure_records_for(aws, message_id)
-    assert record["responsePayload"]["errorType"] == "IdempotencyConflict"
-    assert_sent(aws, only_contact(emulator, message_id), message_id, expected)
 
 
 def test_without_ledger_a_retry_keeps_the_thread_linked_to_the_real_contact(
@@ -425,48 +385,6 @@ def test_urls_whose_credentials_expired_early_are_signed_again_and_a_conflict_is
 
 
 @pytest.mark.parametrize("reading", ["kept", "forgotten"])
-def test_throttled_then_refused_attachments_still_give_one_contact(
-    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, reading: RefusedTokens
-) -> None:
-    """No contact exists after the throttled first attempt; the retry's replay is refused for its
-    files. The files are dropped under a token of their own, never re-signed under the refused one."""
-    emulator.set_refused_tokens(reading)
-    message, _ = with_attachments(f"Throttled, then refused files, tokens {reading}")
-    event = store(aws, wire(message))
-    container(monkeypatch, connect_max_attempts=1)
-    emulator.inject_errors("ThrottlingException")
-    with pytest.raises(DeliveryError) as raised:
-        invoke(event)
-    assert raised.value.retryable is True
-    assert emulator.contacts() == []
-    emulator.inject_errors("InvalidRequestException", reason="INVALID_FILE_TYPE")
-
-    retried = invoke(event)
-
-    contact = only_contact(emulator, ses_message_id(event))
-    assert (retried["contactIds"], retried["contactsWithoutId"]) == ([contact.contact_id], 0)
-    assert "Attachments" not in contact.params
-    assert "rejected_by_connect:INVALID_FILE_TYPE" in contact.params["Attributes"]["sesAttachmentsSkipped"]
-
-
-def test_an_idempotency_answer_the_ledger_cannot_explain_goes_to_the_failure_queue(
-    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    event, _, _ = answer_lost_then_new_container(aws, emulator, monkeypatch, "Ledger lost its record")
-    message_id = ses_message_id(event)
-    aws.client("dynamodb").delete_item(
-        TableName=IDEMPOTENCY_TABLE, Key={"id": {"S": DELIVERY_PREFIX + message_id}}
-    )
-
-    response = handler.lambda_handler(event, LambdaContext())
-
-    assert response["failed"]["code"] == "IdempotencyException"
-    [record] = failure_records_for(aws, message_id)
-    assert "no earlier attempt with this ClientToken is recorded" in record["responsePayload"]["errorMessage"]
-    assert len(emulator.contacts()) == 1
-
-
-@pytest.mark.parametrize("reading", ["kept", "forgotten"])
 def test_refused_attachments_fall_back_under_a_token_of_their_own(
     aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, reading: RefusedTokens
 ) -> None:
@@ -523,21 +441,3 @@ def test_an_unknown_thread_root_gives_an_unlinked_flagged_contact(
         "contactId": contact.contact_id,
         "rootContactId": contact.contact_id,
     }
-
-
-def test_when_unlinking_does_not_help_the_first_error_stands(
-    aws: LocalAws, emulator: ConnectEmulator
-) -> None:
-    root_id = unique_message_id()
-    root_message_id, _ = deliver(aws, new_message("A flow that goes away", Message_ID=root_id))
-    root = only_contact(emulator, root_message_id).contact_id
-    event = store(aws, wire(new_message("Re: A flow that goes away", In_Reply_To=root_id)))
-    emulator.inject_errors("ResourceNotFoundException", count=2, message="Contact flow not found")
-
-    response = handler.lambda_handler(event, LambdaContext())
-
-    assert response["failed"]["code"] == "ResourceNotFoundException"
-    assert contacts_of(emulator, ses_message_id(event)) == []
-    # Fixed, the redrive links the reply: the failed unlinked attempt left nothing behind.
-    assert invoke(event)["relatedContactId"] == root
-    assert only_contact(emulator, ses_message_id(event)).params["RelatedContactId"] == root
