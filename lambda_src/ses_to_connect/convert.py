@@ -290,6 +290,10 @@ class UnsignedUrlSink:
     def store(self, key: str, candidate: Candidate, data: bytes) -> str:
         return f"https://{self.bucket}.s3.amazonaws.com/{key}"
 
+    def take_url_lengths(self) -> list[int]:
+        """Nothing is signed: no lengths to watch."""
+        return []
+
 
 def convert(
     raw: bytes | Iterable[bytes],

@@ -17,15 +17,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from ses_to_connect import __version__
-from ses_to_connect.adapters.connect import ContactStarter
-from ses_to_connect.adapters.failures import FailureQueue, failure_record
-from ses_to_connect.adapters.s3 import AttachmentStore, MailStore
+from ses_to_connect.adapters.failures import failure_record
+from ses_to_connect.composition import Clients, build_pipeline
 from ses_to_connect.errors import BridgeError, UnsupportedRuntimeError
 from ses_to_connect.model import DefectKind
-from ses_to_connect.pipeline import Adapters, Pipeline, RecordResult
+from ses_to_connect.pipeline import Pipeline, RecordResult
 from ses_to_connect.ses_event import REDRIVE_KEY, records
 from ses_to_connect.settings import Settings
-from ses_to_connect.timing import in_progress_lock_seconds
 
 logger = Logger(version=__version__)  # a key of every line: which release wrote it
 metrics = Metrics()
@@ -40,6 +38,11 @@ gc.freeze()
 def pipeline() -> Pipeline:
     """Settings read and validated once, clients created once, per container."""
     settings = Settings.from_env(os.environ)
+    return build_pipeline(settings, aws_clients(settings))
+
+
+def aws_clients(settings: Settings) -> Clients:
+    """The clients the settings need, with their timeouts and retries."""
     connect_config = Config(
         # Connect may live in another region than the function (SES receiving is in fewer regions);
         # None keeps the function's own.
@@ -53,48 +56,16 @@ def pipeline() -> Pipeline:
         connect_timeout=settings.aws_timeout_seconds,
         read_timeout=settings.aws_timeout_seconds,
     )
-    s3 = boto3.client("s3", config=aws_config.merge(Config(signature_version="s3v4")))
-    adapters = Adapters(
-        store=MailStore(s3, settings.mail_bucket),
-        attachments=AttachmentStore(
-            s3,
-            settings.mail_bucket,
-            settings.attachment_url_expiry_seconds,
-            uploads=settings.attachment_uploads,
+    return Clients(
+        s3=boto3.client("s3", config=aws_config.merge(Config(signature_version="s3v4"))),
+        connect=_connect_client(connect_config),
+        dynamodb=(
+            boto3.client("dynamodb", config=aws_config)
+            if settings.idempotency_table or settings.threads_table
+            else None
         ),
-        contacts=ContactStarter(connect := _connect_client(connect_config)),
+        sqs=boto3.client("sqs", config=aws_config) if settings.failure_queue_url else None,
     )
-    if settings.failure_queue_url:
-        adapters.failures = FailureQueue(boto3.client("sqs", config=aws_config), settings.failure_queue_url)
-    if settings.idempotency_table or settings.threads_table:
-        dynamodb = boto3.client("dynamodb", config=aws_config)
-        if settings.idempotency_table:
-            from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415
-
-            from ses_to_connect.adapters.ledger import ContactLedger  # noqa: PLC0415
-
-            persistence = DynamoDBPersistenceLayer(
-                table_name=settings.idempotency_table, boto3_client=dynamodb
-            )
-            adapters.ledger = ContactLedger(
-                persistence,
-                settings.idempotency_ttl_seconds,
-                client=dynamodb,
-                table=settings.idempotency_table,
-                in_progress_seconds=in_progress_lock_seconds(
-                    settings.connect_max_attempts,
-                    settings.connect_timeout_seconds,
-                    adaptive=settings.connect_retry_mode == "adaptive",
-                ),
-            )
-        if settings.threads_table:
-            from ses_to_connect.adapters.threads import ThreadIndex  # noqa: PLC0415
-
-            adapters.threads = ThreadIndex(dynamodb, settings.threads_table, settings.thread_ttl_days)
-            from ses_to_connect.adapters.agent_replies import AgentReplies  # noqa: PLC0415
-
-            adapters.replies = AgentReplies(connect, settings.instance_id)
-    return Pipeline(settings, adapters)
 
 
 def _connect_client(config: Config) -> Any:
@@ -182,9 +153,8 @@ def _permanent_failure(
 
 def _record_url_lengths(bridge: Pipeline) -> None:
     """Each pre-signed URL's length: it carries the session token, and Connect takes 2,000 characters."""
-    if isinstance(bridge.io.attachments, AttachmentStore):
-        for length in bridge.io.attachments.take_url_lengths():
-            metrics.add_metric(name="AttachmentUrlLength", unit=MetricUnit.Count, value=length)
+    for length in bridge.io.attachments.take_url_lengths():
+        metrics.add_metric(name="AttachmentUrlLength", unit=MetricUnit.Count, value=length)
 
 
 def _record_metrics(result: RecordResult) -> None:

@@ -2,7 +2,8 @@
 
 The core depends on these, never on an adapter module (as Powertools' idempotency talks to
 ``BasePersistenceLayer`` and its backends plug in): the Lambda wires S3, Connect, DynamoDB
-and SQS adapters in (``handler.py``), the offline ``convert`` and the tests wire their own.
+and SQS adapters in (``composition.py``), the offline ``convert`` and the tests wire their own
+(``tests/support/fakes.py``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class AttachmentSink(Protocol):
 
     def uploads(self) -> AbstractContextManager[Uploads]:
         """A batch of stores: on leaving it every store has finished, and the first failure is raised."""
+        ...
+
+    def take_url_lengths(self) -> list[int]:
+        """The lengths of the URLs signed since the last call: Connect takes at most 2,000 characters,
+        and a signed URL's length depends on the credentials' session token (a metric in production)."""
         ...
 
 

@@ -12,10 +12,13 @@ Shared helpers live here; fixtures live in ``conftest.py``.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from email.message import EmailMessage, Message
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +27,9 @@ import boto3
 import pytest
 
 from ses_to_connect import handler
+from ses_to_connect.composition import build_pipeline
+from ses_to_connect.pipeline import Pipeline
+from ses_to_connect.settings import Settings
 from ses_to_connect_tools.local_pipeline.aws import BUCKET, LocalAws
 from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator, EmailContact, SigningKey
 from ses_to_connect_tools.local_pipeline.lambda_runtime import LambdaContext
@@ -116,7 +122,19 @@ def new_container(monkeypatch: pytest.MonkeyPatch, emulator: ConnectEmulator) ->
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "rotated-secret")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "rotated-session-token")
     emulator.add_signing_key(ROTATED_KEY, SigningKey("rotated-secret"))
-    handler.pipeline.cache_clear()
+    container(monkeypatch)
+
+
+def container(monkeypatch: pytest.MonkeyPatch, **changes: Any) -> None:
+    """The handler's next invocations run in a container of their own (until the test ends): built on
+    first use, as Lambda builds one, from the settings and credentials the environment then holds,
+    with ``changes`` to those settings."""
+
+    def build() -> Pipeline:
+        settings = replace(Settings.from_env(os.environ), **changes)
+        return build_pipeline(settings, handler.aws_clients(settings))
+
+    monkeypatch.setattr(handler, "pipeline", cache(build))
 
 
 def invoke(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """One set of local services per test module; every test starts with a clean emulator.
 
 Tests of one module share moto's state (bucket, tables, queue), so each builds messages
-with unique SES message ids and Message-IDs; the emulator is reset before each test and
-the handler's cached pipeline is rebuilt, so an environment change in one test never
-reaches another.
+with unique SES message ids and Message-IDs; the emulator is reset before each test, and each
+test's invocations run in a container of their own, so a setting one test changes never reaches
+another.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import pytest
 from ses_to_connect import handler
 from ses_to_connect_tools.local_pipeline.aws import BUCKET, METRICS_NAMESPACE, LocalAws, local_aws
 from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
+
+from . import container
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def emulator(aws: LocalAws) -> ConnectEmulator:
 
 
 @pytest.fixture(autouse=True)
-def fresh_pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def fresh_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings and clients are cached per container; each test gets its own.
 
     The handler's Metrics read their namespace when the module was first imported, maybe before
@@ -44,6 +46,4 @@ def fresh_pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """
     monkeypatch.setattr(handler.metrics, "namespace", METRICS_NAMESPACE)
     handler.metrics.clear_metrics()
-    handler.pipeline.cache_clear()
-    yield
-    handler.pipeline.cache_clear()
+    container(monkeypatch)

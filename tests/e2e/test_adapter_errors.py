@@ -28,7 +28,7 @@ from ses_to_connect_tools.local_pipeline.aws import BUCKET, THREADS_TABLE, Local
 from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
 from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda
 
-from . import failure_records_for, invoke, only_contact, ses_message_id, store
+from . import container, failure_records_for, invoke, only_contact, ses_message_id, store
 
 KEY_ATTRIBUTES = ("id", "messageId")  # the idempotency and thread tables' partition keys
 
@@ -84,7 +84,7 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> DynamoDbKeyLimit:
     session = boto3.Session()
     session.events.register("before-call.dynamodb", limit)
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
-    handler.pipeline.cache_clear()
+    container(monkeypatch)
     return limit
 
 

@@ -18,7 +18,6 @@ from email.utils import parseaddr
 import pytest
 from botocore.stub import Stubber
 
-from ses_to_connect import handler
 from ses_to_connect.adapters.agent_replies import AgentReplies
 from ses_to_connect.adapters.threads import ThreadIndex
 from ses_to_connect.errors import DeliveryError
@@ -28,7 +27,16 @@ from ses_to_connect_tools.local_pipeline.connect_emulator import ConnectEmulator
 from tests.support.constants import SUPPORT
 from tests.support.mail import wire
 
-from . import deliver, invoke, new_message, only_contact, ses_message_id, store, unique_message_id
+from . import (
+    container,
+    deliver,
+    invoke,
+    new_message,
+    only_contact,
+    ses_message_id,
+    store,
+    unique_message_id,
+)
 
 
 def customer() -> str:
@@ -253,8 +261,7 @@ def test_a_retry_after_a_lost_answer_sends_the_same_linked_request(
     root, _ = first_contact(aws, emulator, sender)
     reply = agent_reply(aws, emulator, root, sender)
     event = store(aws, wire(answer(reply, sender)))
-    monkeypatch.setenv("CONNECT_MAX_ATTEMPTS", "1")  # one botocore attempt: the answer is lost for good
-    handler.pipeline.cache_clear()
+    container(monkeypatch, connect_max_attempts=1)  # one botocore attempt: the answer is lost for good
     emulator.lose_answers(1)
     with pytest.raises(DeliveryError, match="InternalServiceException"):
         invoke(event)

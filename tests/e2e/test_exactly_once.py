@@ -5,14 +5,17 @@ StartEmailContact requests it answered (``emulator.attempts()``) and the attachm
 S3 holds (the bucket is versioned, so every upload is a new version). The emulator checks
 every attachment URL's SigV4 signature and dates before its idempotency check, so a retry
 gets the contact's id back only by sending the very request that created it.
+
+Every crash point and fallback is tested against in-memory ports in tests/pipeline; here stay
+the concerns only the wire shows: the credentials a new container signs with, URLs whose
+credentials expired, a real read timeout, Powertools' records in DynamoDB, Connect's refusals
+as botocore parses them.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from typing import Any
 
@@ -20,14 +23,11 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
 from ses_to_connect import handler
-from ses_to_connect.adapters.connect import ContactStarter
-from ses_to_connect.adapters.ledger import DELIVERY_PREFIX
 from ses_to_connect.adapters.threads import ThreadIndex
 from ses_to_connect.convert import client_token, variant_token
 from ses_to_connect.delivery import Drop
 from ses_to_connect.errors import DeliveryError, StorageError
 from ses_to_connect_tools.local_pipeline.aws import (
-    IDEMPOTENCY_TABLE,
     SUPPORT_ADDRESS,
     THREADS_TABLE,
     LocalAws,
@@ -39,7 +39,7 @@ from ses_to_connect_tools.local_pipeline.connect_emulator import (
     RefusedTokens,
     SigningKey,
 )
-from ses_to_connect_tools.local_pipeline.lambda_runtime import AsyncLambda, Invocation, LambdaContext
+from ses_to_connect_tools.local_pipeline.lambda_runtime import LambdaContext
 from tests.support.mail import wire
 
 from . import (
@@ -47,6 +47,7 @@ from . import (
     attach,
     attachment_versions,
     contacts_of,
+    container,
     decoded,
     deliver,
     failure_records_for,
@@ -98,8 +99,7 @@ def lose_the_answer(
     monkeypatch: pytest.MonkeyPatch, emulator: ConnectEmulator, event: dict[str, Any]
 ) -> EmailContact:
     """The first invocation creates the contact but never hears its id (one botocore attempt)."""
-    monkeypatch.setenv("CONNECT_MAX_ATTEMPTS", "1")
-    handler.pipeline.cache_clear()
+    container(monkeypatch, connect_max_attempts=1)
     emulator.lose_answers(1)
     with pytest.raises(DeliveryError, match="InternalServiceException") as raised:
         invoke(event)
@@ -221,66 +221,7 @@ def test_a_duplicate_invocation_neither_calls_connect_nor_uploads(
     assert_sent(aws, only_contact(emulator, message_id), message_id, expected)
 
 
-def test_three_concurrent_invocations_of_each_event_give_one_contact(
-    aws: LocalAws, emulator: ConnectEmulator
-) -> None:
-    events = [store(aws, wire(with_attachments(f"Concurrent {i}")[0])) for i in range(3)]
-    handler.pipeline()  # one warm container; concurrent invocations share it
-    # Lambda's retry delays (1 and 2 minutes) scaled down 50 times.
-    runtime = AsyncLambda(
-        handler.lambda_handler,
-        sqs_client=aws.client("sqs"),
-        failure_queue_url=aws.failure_queue_url,
-        sleep=lambda seconds: time.sleep(seconds / 50),
-    )
-    start = threading.Barrier(9)
-
-    def run(event: dict[str, Any]) -> Invocation:
-        start.wait()
-        return runtime.invoke(event)
-
-    with ThreadPoolExecutor(max_workers=9) as pool:
-        invocations = list(pool.map(run, events * 3))
-
-    for event in events:
-        message_id = ses_message_id(event)
-        contact = only_contact(emulator, message_id)
-        mine = [
-            inv for inv in invocations if inv.result and inv.result["messages"][0]["messageId"] == message_id
-        ]
-        assert len(mine) == 3
-        assert {tuple(inv.result["messages"][0]["contactIds"]) for inv in mine if inv.result} == {
-            (contact.contact_id,)
-        }
-        assert failure_records_for(aws, message_id) == []
-    assert all(inv.error is None for inv in invocations)
-    assert len(emulator.contacts()) == 3
-    # The ledger let exactly one invocation per message call Connect.
-    assert emulator.attempts() == [CREATED] * 3
-
-
 # --- Crash and retry -------------------------------------------------------------------------------------
-
-
-def test_crash_after_upload_before_start_email_contact(
-    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    message, expected = with_attachments("Crash before Connect")
-    event = store(aws, wire(message))
-    message_id = ses_message_id(event)
-    crash_once(monkeypatch, ContactStarter, "start")
-
-    with pytest.raises(Crash):
-        invoke(event)
-    assert len(attachment_versions(aws, message_id)) == 2  # uploaded before the crash
-    assert (emulator.attempts(), emulator.contacts()) == ([], [])
-    result = invoke(event)
-
-    assert result["outcome"] == "contact"
-    contact = only_contact(emulator, message_id)
-    assert result["contactIds"] == [contact.contact_id]
-    assert emulator.attempts() == [CREATED]
-    assert_sent(aws, contact, message_id, expected)
 
 
 def _crash_after_connect_before_the_record(
@@ -332,9 +273,7 @@ def test_connect_answer_lost_to_a_timeout_then_retry(
     aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The contact is created but botocore times out waiting for the answer (no retry of its own)."""
-    monkeypatch.setenv("CONNECT_TIMEOUT_SECONDS", "1")
-    monkeypatch.setenv("CONNECT_MAX_ATTEMPTS", "1")
-    handler.pipeline.cache_clear()
+    container(monkeypatch, connect_timeout_seconds=1, connect_max_attempts=1)
     message, expected = with_attachments("Slow Connect")
     event = store(aws, wire(message))
     message_id = ses_message_id(event)
@@ -353,64 +292,12 @@ def test_connect_answer_lost_to_a_timeout_then_retry(
     assert_sent(aws, contact, message_id, expected)
 
 
-def test_crash_after_the_ledger_record_before_the_thread_index(
-    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    own_id = unique_message_id()
-    message, expected = with_attachments("Crash before the thread index", Message_ID=own_id)
-    event = store(aws, wire(message))
-    message_id = ses_message_id(event)
-    crash_once(monkeypatch, ThreadIndex, "remember")
-
-    with pytest.raises(Crash):
-        invoke(event)
-    contact = only_contact(emulator, message_id)
-    assert thread_item(aws, own_id) is None
-    versions = attachment_versions(aws, message_id)
-    retried = invoke(event)
-
-    assert (retried["outcome"], retried["duplicate"]) == ("contact", True)
-    assert retried["contactIds"] == [contact.contact_id]
-    assert emulator.attempts() == [CREATED]
-    assert attachment_versions(aws, message_id) == versions
-    assert thread_item(aws, own_id) == {
-        "messageId": own_id,
-        "contactId": contact.contact_id,
-        "rootContactId": contact.contact_id,
-    }
-    assert_sent(aws, contact, message_id, expected)
-    reply_id, _ = deliver(aws, new_message("Re: Crash before the thread index", In_Reply_To=own_id))
-    assert only_contact(emulator, reply_id).params["RelatedContactId"] == contact.contact_id
-
-
 # --- Without the ledger: Connect's ClientToken is the only guard -----------------------------------------
 
 
 def _without_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", "")
-    handler.pipeline.cache_clear()
+    container(monkeypatch, idempotency_table=None)
     assert handler.pipeline().io.ledger is None
-
-
-def test_without_ledger_an_unexplained_idempotency_answer_goes_to_the_failure_queue(
-    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Nothing recorded the first attempt, so IdempotencyException proves nothing: never a success."""
-    _without_ledger(monkeypatch)
-    message, expected = with_attachments("No ledger")
-    event = store(aws, wire(message))
-    message_id = ses_message_id(event)
-    invoke(event)
-    next_second()  # the retry's pre-signed URLs carry another X-Amz-Date
-
-    response = handler.lambda_handler(event, LambdaContext())
-
-    assert response["failed"]["code"] == "IdempotencyException"
-    assert "no earlier attempt with this ClientToken is recorded" in response["failed"]["error"]
-    assert emulator.attempts() == [CREATED, IDEMPOTENCY_ANSWER]
-    [record] = failure_records_for(aws, message_id)
-    assert record["responsePayload"]["errorType"] == "IdempotencyConflict"
-    assert_sent(aws, only_contact(emulator, message_id), message_id, expected)
 
 
 def test_without_ledger_a_retry_keeps_the_thread_linked_to_the_real_contact(
@@ -470,20 +357,6 @@ def test_a_lost_answer_is_recovered_with_its_id_by_a_new_container_with_new_cred
     }
 
 
-def test_past_the_urls_validity_the_contact_is_reported_as_existing_without_id(
-    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    event, contact, _ = answer_lost_then_new_container(aws, emulator, monkeypatch, "Retried hours later")
-    handler.pipeline().clock = lambda: time.time() + 2 * 3600  # Lambda's retry, 2 hours later
-
-    retried = invoke(event)
-
-    # Signed again (the old URLs expired after an hour), so Connect cannot match the request.
-    assert (retried["outcome"], retried["contactIds"], retried["contactsWithoutId"]) == ("contact", [], 1)
-    assert emulator.attempts() == [LOST, IDEMPOTENCY_ANSWER]
-    assert emulator.contacts() == [contact]
-
-
 @pytest.mark.parametrize("reading", ["kept", "forgotten"])
 def test_urls_whose_credentials_expired_early_are_signed_again_and_a_conflict_is_reported(
     aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, reading: RefusedTokens
@@ -509,49 +382,6 @@ def test_urls_whose_credentials_expired_early_are_signed_again_and_a_conflict_is
     [record] = failure_records_for(aws, message_id)
     assert "refused request may have used it up" in record["responsePayload"]["errorMessage"]
     assert emulator.contacts() == [contact]
-
-
-@pytest.mark.parametrize("reading", ["kept", "forgotten"])
-def test_throttled_then_refused_attachments_still_give_one_contact(
-    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch, reading: RefusedTokens
-) -> None:
-    """No contact exists after the throttled first attempt; the retry's replay is refused for its
-    files. The files are dropped under a token of their own, never re-signed under the refused one."""
-    emulator.set_refused_tokens(reading)
-    message, _ = with_attachments(f"Throttled, then refused files, tokens {reading}")
-    event = store(aws, wire(message))
-    monkeypatch.setenv("CONNECT_MAX_ATTEMPTS", "1")
-    handler.pipeline.cache_clear()
-    emulator.inject_errors("ThrottlingException")
-    with pytest.raises(DeliveryError) as raised:
-        invoke(event)
-    assert raised.value.retryable is True
-    assert emulator.contacts() == []
-    emulator.inject_errors("InvalidRequestException", reason="INVALID_FILE_TYPE")
-
-    retried = invoke(event)
-
-    contact = only_contact(emulator, ses_message_id(event))
-    assert (retried["contactIds"], retried["contactsWithoutId"]) == ([contact.contact_id], 0)
-    assert "Attachments" not in contact.params
-    assert "rejected_by_connect:INVALID_FILE_TYPE" in contact.params["Attributes"]["sesAttachmentsSkipped"]
-
-
-def test_an_idempotency_answer_the_ledger_cannot_explain_goes_to_the_failure_queue(
-    aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    event, _, _ = answer_lost_then_new_container(aws, emulator, monkeypatch, "Ledger lost its record")
-    message_id = ses_message_id(event)
-    aws.client("dynamodb").delete_item(
-        TableName=IDEMPOTENCY_TABLE, Key={"id": {"S": DELIVERY_PREFIX + message_id}}
-    )
-
-    response = handler.lambda_handler(event, LambdaContext())
-
-    assert response["failed"]["code"] == "IdempotencyException"
-    [record] = failure_records_for(aws, message_id)
-    assert "no earlier attempt with this ClientToken is recorded" in record["responsePayload"]["errorMessage"]
-    assert len(emulator.contacts()) == 1
 
 
 @pytest.mark.parametrize("reading", ["kept", "forgotten"])
@@ -611,21 +441,3 @@ def test_an_unknown_thread_root_gives_an_unlinked_flagged_contact(
         "contactId": contact.contact_id,
         "rootContactId": contact.contact_id,
     }
-
-
-def test_when_unlinking_does_not_help_the_first_error_stands(
-    aws: LocalAws, emulator: ConnectEmulator
-) -> None:
-    root_id = unique_message_id()
-    root_message_id, _ = deliver(aws, new_message("A flow that goes away", Message_ID=root_id))
-    root = only_contact(emulator, root_message_id).contact_id
-    event = store(aws, wire(new_message("Re: A flow that goes away", In_Reply_To=root_id)))
-    emulator.inject_errors("ResourceNotFoundException", count=2, message="Contact flow not found")
-
-    response = handler.lambda_handler(event, LambdaContext())
-
-    assert response["failed"]["code"] == "ResourceNotFoundException"
-    assert contacts_of(emulator, ses_message_id(event)) == []
-    # Fixed, the redrive links the reply: the failed unlinked attempt left nothing behind.
-    assert invoke(event)["relatedContactId"] == root
-    assert only_contact(emulator, ses_message_id(event)).params["RelatedContactId"] == root

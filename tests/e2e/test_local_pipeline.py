@@ -33,6 +33,7 @@ from . import (
     assert_sent,
     attach,
     contacts_of,
+    container,
     decoded,
     failure_records_for,
     invoke,
@@ -185,8 +186,7 @@ def test_permanent_connect_failure_goes_to_the_failure_queue_at_once(
 def test_retryable_connect_failure_reaches_the_failure_queue_after_three_attempts(
     aws: LocalAws, emulator: ConnectEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CONNECT_MAX_ATTEMPTS", "1")  # one HTTP call per Lambda attempt, no backoff
-    handler.pipeline.cache_clear()
+    container(monkeypatch, connect_max_attempts=1)  # one HTTP call per Lambda attempt, no backoff
     event = store(aws, wire(_permanent_failure_message()))
     message_id = ses_message_id(event)
     emulator.inject_errors("InternalServiceException", count=10)

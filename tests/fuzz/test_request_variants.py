@@ -32,10 +32,11 @@ from ses_to_connect.ses_event import REPLAY_KEY, SesRecord, records
 from ses_to_connect.settings import MAX_STATIC_ATTRIBUTES_BYTES, BodyPreference, Settings
 from ses_to_connect.thread_match import ThreadMatch
 from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
+from tests.support.constants import SALES, SUPPORT
 from tests.unit.pipeline_fakes import RefusingFiles, StoredMail
 
 from . import EXAMPLES, fuzz_settings, start_email_contact_shape
-from .strategies import BUCKET, SALES, SUPPORT, make_settings
+from .strategies import BUCKET, make_settings
 
 MESSAGE_ID = "0000018f9a7b2c1d-request-variants"
 BODY = "See the attached files."

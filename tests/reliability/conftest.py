@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ses_to_connect_tools.local_pipeline.aws import LocalAws, local_aws
+from tests.e2e import container
 from tests.support.environment import variables
 from tests.tables import print_table
 
@@ -22,12 +23,14 @@ FAST_FAILURE_ENV = variables(
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[LocalAws]:
-    from ses_to_connect import handler  # noqa: PLC0415
-
     with local_aws(s3_faults=True, env_overrides=FAST_FAILURE_ENV) as running:
-        handler.pipeline.cache_clear()
         yield running
-        handler.pipeline.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each scenario's invocations run in a container of their own (its settings may differ)."""
+    container(monkeypatch)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

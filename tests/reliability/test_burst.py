@@ -27,13 +27,9 @@ def _burst_env() -> dict[str, str]:
 
 @pytest.fixture
 def quota_aws(request: pytest.FixtureRequest) -> Iterator[LocalAws]:
-    from ses_to_connect import handler  # noqa: PLC0415
-
     rate = float(request.param)
     with local_aws(connect_tps=rate, env_overrides=_burst_env()) as running:
-        handler.pipeline.cache_clear()
         yield running
-        handler.pipeline.cache_clear()
 
 
 def _drain(aws: LocalAws, tag: str, count: int, rate: float) -> tuple[float, float]:

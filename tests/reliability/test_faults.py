@@ -8,56 +8,24 @@ the invariant against the services. Each prints a row of the scenario table.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from ses_to_connect import handler
-from ses_to_connect.adapters.connect import ContactStarter
-from ses_to_connect.adapters.threads import ThreadIndex
-from ses_to_connect_tools.local_pipeline.aws import BUCKET, THREADS_TABLE, LocalAws
-from ses_to_connect_tools.local_pipeline.connect_emulator import RefusedTokens
-from tests.e2e import new_container, ses_message_id
-from tests.e2e.sandbox import killed_after_next_answer
-from tests.reliability.conftest import FAST_FAILURE_ENV
+from ses_to_connect_tools.local_pipeline.aws import BUCKET, LocalAws
+from tests.e2e import container, ses_message_id
 from tests.reliability.harness import check, invoke_concurrently, runtime, store
-
-
-@pytest.fixture(autouse=True)
-def fresh_pipeline(aws: LocalAws) -> Iterator[None]:
-    """Each scenario builds its own container (its settings may differ); the emulator reads as default."""
-    handler.pipeline.cache_clear()
-    yield
-    handler.pipeline.cache_clear()
-    _emulator(aws).set_refused_tokens("forgotten")
 
 
 def _short_timeouts_until_the_retry(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
     """1-second timeouts for the first attempt, which meets the delays; Lambda's wait before the
     retry, after which the retry runs in a new container with the long ones again, so that a slow
     machine cannot make the retry time out too."""
-    for name in ("CONNECT_TIMEOUT_SECONDS", "AWS_TIMEOUT_SECONDS"):
-        monkeypatch.setenv(name, "1")
+    container(monkeypatch, connect_timeout_seconds=1, aws_timeout_seconds=1)
 
     def wait(_seconds: float) -> None:
-        for name in ("CONNECT_TIMEOUT_SECONDS", "AWS_TIMEOUT_SECONDS"):
-            monkeypatch.setenv(name, FAST_FAILURE_ENV[name])
-        handler.pipeline.cache_clear()
-
-    return wait
-
-
-def _new_container(
-    monkeypatch: pytest.MonkeyPatch, aws: LocalAws, later_seconds: float = 0
-) -> Callable[[float], None]:
-    """Lambda's wait before a retry, after which the retry runs in a new container (new role
-    session: other credentials), ``later_seconds`` later than the first attempt."""
-
-    def wait(_seconds: float) -> None:
-        new_container(monkeypatch, _emulator(aws))
-        handler.pipeline().clock = lambda: time.time() + later_seconds
+        container(monkeypatch)
 
     return wait
 
@@ -134,25 +102,6 @@ def test_connect_500s(aws: LocalAws) -> None:
     assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
 
 
-def test_connect_timeout_after_the_contact_was_created(
-    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The emulator records the contact, then answers too late: the caller never sees the id."""
-    retry = _short_timeouts_until_the_retry(monkeypatch)
-    emulator = _emulator(aws)
-    emulator.set_delay(1.6)  # CONNECT_TIMEOUT_SECONDS is 1
-
-    def recover_then_retry(seconds: float) -> None:
-        emulator.set_delay(0)  # Connect recovers before the retry
-        retry(seconds)
-
-    events = store(aws, "connect-timeout", 1)
-    invocation = runtime(aws, sleep=recover_then_retry).invoke(events[0])
-    counts = check(aws, "connect timeouts", events, [invocation])
-    assert invocation.attempts == 2
-    assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
-
-
 @pytest.mark.parametrize("code", ["AccessDeniedException", "ResourceNotFoundException"])
 def test_permanent_connect_errors_go_straight_to_the_failure_queue(aws: LocalAws, code: str) -> None:
     _emulator(aws).inject_errors(code, count=1)
@@ -204,55 +153,6 @@ def _shape(value: object) -> object:
     return type(value).__name__
 
 
-def test_crash_after_start_email_contact_succeeded(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = ContactStarter.start
-    crashes: list[str | None] = []
-
-    def start_then_crash(self: ContactStarter, request: Any) -> str | None:
-        contact_id = original(self, request)
-        if not crashes:
-            crashes.append(contact_id)
-            raise RuntimeError("the Lambda sandbox died after Connect answered")
-        return contact_id
-
-    monkeypatch.setattr(ContactStarter, "start", start_then_crash)
-    events, invocations = _run(aws, "crash-after-start", 1)
-    counts = check(aws, "crash after StartEmailContact", events, invocations)
-    assert invocations[0].attempts == 2
-    assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
-
-
-def test_hard_kill_right_after_connect_answered(aws: LocalAws) -> None:
-    """A real SIGKILL of the sandbox process once Connect's answer is written to it; Lambda's retry
-    waits scaled down (tests/e2e/sandbox.py). The ledger's lock ends with the Connect call, so a
-    retry takes it over and replays the request: the same contact, its id known."""
-    [event] = store(aws, "hard-kill", 1)
-    runtime, sandboxes = killed_after_next_answer(aws)
-    invocations = [runtime.invoke(event)]
-    counts = check(aws, "hard kill (SIGKILL) after Connect answered", [event], invocations)
-    assert sandboxes.killed == 1
-    assert (counts.contacts, counts.ids_known, counts.failure_queue) == (1, 1, 0)
-    assert (counts.lost, counts.duplicated) == (0, 0)
-
-
-def test_crash_before_the_thread_record(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = ThreadIndex.remember
-    crashes: list[str] = []
-
-    def crash_once(self: ThreadIndex, message_id: str, contact_id: str, root: str) -> None:
-        if not crashes:
-            crashes.append(message_id)
-            raise RuntimeError("crashed before the thread index write")
-        original(self, message_id, contact_id, root)
-
-    monkeypatch.setattr(ThreadIndex, "remember", crash_once)
-    events, invocations = _run(aws, "crash-before-thread", 1)
-    counts = check(aws, "crash before thread record", events, invocations)
-    assert invocations[0].attempts == 2
-    assert invocations[0].result is not None and invocations[0].result["messages"][0]["duplicate"] is True
-    assert (counts.contacts, counts.lost, counts.duplicated) == (1, 0, 0)
-
-
 def test_the_same_event_three_times_at_once(aws: LocalAws) -> None:
     events = store(aws, "triple", 2)
     runs = [run for event in events for run in invoke_concurrently(aws, event, 3)]
@@ -263,76 +163,3 @@ def test_the_same_event_three_times_at_once(aws: LocalAws) -> None:
 
 
 # --- Issue 12: the contact's id survives lost answers; refusals never lose the email ----------------------
-
-
-def test_lost_answer_after_create_retried_in_a_new_container(
-    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _emulator(aws).lose_answers(2)  # both of botocore's attempts: the invocation fails
-    events = store(aws, "lost-answer", 1)
-    invocation = runtime(aws, sleep=_new_container(monkeypatch, aws)).invoke(events[0])
-    counts = check(aws, "lost answer, new container + credentials", events, [invocation])
-    assert (counts.contacts, counts.ids_known, counts.lost, counts.duplicated, counts.invocations) == (
-        1,
-        1,
-        0,
-        0,
-        2,
-    )
-
-
-def test_lost_answer_retried_after_the_urls_expired(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
-    _emulator(aws).lose_answers(2)
-    events = store(aws, "lost-answer-late", 1)
-    late = _new_container(monkeypatch, aws, later_seconds=2 * 3600)  # URLs live 1 hour
-    invocation = runtime(aws, sleep=late).invoke(events[0])
-    counts = check(aws, "lost answer, retried past URL validity", events, [invocation])
-    assert (counts.contacts, counts.ids_known, counts.id_unknown, counts.lost, counts.duplicated) == (
-        1,
-        0,
-        1,
-        0,
-        0,
-    )
-
-
-@pytest.mark.parametrize("reading", ["kept", "forgotten"])
-def test_refused_attachments(aws: LocalAws, reading: RefusedTokens) -> None:
-    emulator = _emulator(aws)
-    emulator.set_refused_tokens(reading)
-    events, lam = store(aws, f"refused-{reading}", 3), runtime(aws)
-    invocations = []
-    for event in events:
-        emulator.inject_errors("InvalidRequestException", reason="INVALID_FILE_SIZE")  # its first request
-        invocations.append(lam.invoke(event))
-    counts = check(aws, f"refused attachments, tokens {reading}", events, invocations)
-    assert (counts.contacts, counts.ids_known, counts.lost, counts.duplicated, counts.failure_queue) == (
-        3,
-        3,
-        0,
-        0,
-        0,
-    )
-    assert [i.attempts for i in invocations] == [1, 1, 1]
-
-
-@pytest.mark.parametrize("reading", ["kept", "forgotten"])
-def test_unknown_thread_root(aws: LocalAws, reading: RefusedTokens) -> None:
-    _emulator(aws).set_refused_tokens(reading)
-    # Each message's Message-ID <tag-n@example.org> names a thread whose root Connect has deleted.
-    tag = f"orphan-{reading}"
-    threads = ThreadIndex(aws.client("dynamodb"), THREADS_TABLE, 1)
-    events = store(aws, tag, 2, in_reply_to=lambda n: f"<{tag}-parent-{n}@example.org>")
-    for n in range(2):
-        threads.remember(f"<{tag}-parent-{n}@example.org>", "deleted-contact", "deleted-root")
-    lam = runtime(aws)
-    invocations = [lam.invoke(event) for event in events]
-    counts = check(aws, f"unknown thread root, tokens {reading}", events, invocations)
-    assert (counts.contacts, counts.ids_known, counts.lost, counts.duplicated, counts.failure_queue) == (
-        2,
-        2,
-        0,
-        0,
-        0,
-    )
-    assert [i.attempts for i in invocations] == [1, 1]

@@ -1,1 +1,2 @@
-"""What tests share: constants, the message builder, the corpus path, the function's environment."""
+"""What tests share: constants, the message builder, the corpus path, the function's environment and
+in-memory fakes of the ports."""

@@ -26,8 +26,9 @@ from ses_to_connect.model import Outcome
 from ses_to_connect.pipeline import Adapters, Pipeline
 from ses_to_connect.ses_event import REPLAY_KEY, SesRecord, records
 from ses_to_connect.settings import Settings
+from tests.support.constants import MESSAGE_ID, SUPPORT
 from tests.support.mail import handwritten
-from tests.unit.builders import MESSAGE_ID, SUPPORT, run, settings
+from tests.unit.builders import run, settings
 from tests.unit.pipeline_fakes import RefusingFiles, StoredMail
 
 # (message id, destination, steps the ledger recorded, the ClientToken deployed functions sent).
