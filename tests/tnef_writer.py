@@ -8,7 +8,7 @@ import base64
 import re
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import compressed_rtf
 
@@ -63,19 +63,23 @@ def winmail(
     *,
     html: bytes | None = None,
     rtf: bytes | None = None,
+    compressed: bytes | None = None,
     text: str | None = None,
     att_body: bytes | None = None,
     codepage: int = 1252,
     files: Sequence[tuple[str, bytes]] = (),
 ) -> bytes:
     """A winmail.dat as Outlook writes one: its code page, class, the message's body properties
-    (``html`` as binary ``PR_BODY_HTML``, ``rtf`` compressed in ``PR_RTF_COMPRESSED``, ``text`` as
-    Unicode ``PR_BODY``), ``attBody``, then the attached files."""
+    (``html`` as binary ``PR_BODY_HTML``, ``rtf`` compressed in ``PR_RTF_COMPRESSED``, or
+    ``compressed`` there as it is, ``text`` as Unicode ``PR_BODY``), ``attBody``, then the
+    attached files."""
     properties = [mapi_property(PR_INTERNET_CPID, PT_LONG, codepage)]
     if text is not None:
         properties.append(mapi_property(PR_BODY, PT_UNICODE, (text + "\x00").encode("utf-16-le")))
     if rtf is not None:
-        properties.append(mapi_property(PR_RTF_COMPRESSED, PT_BINARY, compressed_rtf.compress(rtf)))
+        compressed = compressed_rtf.compress(rtf)
+    if compressed is not None:
+        properties.append(mapi_property(PR_RTF_COMPRESSED, PT_BINARY, compressed))
     if html is not None:
         properties.append(mapi_property(PR_BODY_HTML, PT_BINARY, html))
     objects = [
@@ -149,30 +153,44 @@ def encapsulated_text(text: str) -> bytes:
 
 def plain_rtf(text: str) -> bytes:
     """Outlook's own rich text: RTF that encapsulates nothing."""
-    return ("{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0\\fswiss Arial;}}\n" + _rtf_text(text) + "}").encode()
+    return (
+        "{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0\\fswiss Arial;}}\n" + _rtf_text(text) + "}"
+    ).encode()
 
 
 def lzfu_repeating(unit: bytes, size: int) -> bytes:
     """``unit`` repeated to ``size`` bytes as compressed RTF (LZFu), built in linear time (the
     library's compressor searches its whole dictionary for every byte): the unit as literals,
-    then references of 17 bytes each to the bytes a period back."""
+    then references of up to 17 bytes each to the bytes a period back."""
+    body = bytearray()
+    group: list[tuple[bool, bytes]] = []
+    for token in _repeating_tokens(unit, size):
+        group.append(token)
+        if len(group) == 8:
+            _add_group(body, group)
+            group = []
+    _add_group(body, group)
+    crc = zlib.crc32(bytes(body), 0xFFFFFFFF) ^ 0xFFFFFFFF  # MS-OXRTFCP's CRC: no final inversion
+    return struct.pack("<II4sI", len(body) + 12, size, b"LZFu", crc) + bytes(body)
+
+
+def _repeating_tokens(unit: bytes, size: int) -> Iterator[tuple[bool, bytes]]:
+    """(is a reference, its bytes): literals, then references into the dictionary (MS-OXRTFCP)."""
     initial = 207  # the length of MS-OXRTFCP's initial dictionary: where the first byte is written
-    tokens: list[tuple[bool, bytes]] = [(False, bytes([byte])) for byte in unit]
+    yield from ((False, bytes([byte])) for byte in unit)
     written = len(unit)
     while written < size:
         length = min(17, size - written)
         if length < 2:
-            tokens.append((False, unit[written % len(unit) : written % len(unit) + 1]))
-            written += 1
-            continue
-        offset = (initial + written - len(unit)) % 4096
-        tokens.append((True, struct.pack(">H", offset << 4 | (length - 2))))
+            yield False, unit[written % len(unit) : written % len(unit) + 1]
+        else:
+            offset = (initial + written - len(unit)) % 4096
+            yield True, struct.pack(">H", offset << 4 | (length - 2))
         written += length
-    body = bytearray()
-    for start in range(0, len(tokens), 8):
-        group = tokens[start : start + 8]
+
+
+def _add_group(body: bytearray, group: list[tuple[bool, bytes]]) -> None:
+    if group:
         body.append(sum(1 << bit for bit, (reference, _) in enumerate(group) if reference))
         for _, token in group:
             body += token
-    crc = zlib.crc32(bytes(body), 0xFFFFFFFF) ^ 0xFFFFFFFF  # MS-OXRTFCP's CRC: no final inversion
-    return struct.pack("<II4sI", len(body) + 12, size, b"LZFu", crc) + bytes(body)

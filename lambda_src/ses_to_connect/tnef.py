@@ -268,9 +268,9 @@ def _rtf_body(compressed: bytes, defects: Defects) -> Body | None:
     except Exception:  # noqa: BLE001 (lark and RTFDE raise anything on hostile RTF, RecursionError too)
         defects.add(DefectKind.TNEF_BODY_UNREADABLE, "rtf_unreadable")
         return None
-    if rtfde.content_type == "html":
-        return Body(bytes(rtfde.html), "utf-8", "text/html")  # RTFDE writes what it decodes as UTF-8
-    return Body(bytes(rtfde.text), "utf-8", "text/plain")
+    html = rtfde.content_type == "html"
+    content = bytes(rtfde.html if html else rtfde.text)  # what RTFDE decodes, written as UTF-8
+    return Body(content, "utf-8", "text/html" if html else "text/plain") if content.strip() else None
 
 
 def _files(attachments: list[TNEFAttachment]) -> list[tuple[str, bytes]]:
