@@ -21,19 +21,21 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 # Everything, at the exact pins of requirements/*.txt, and the project itself as an editable install
 # (its packages stay the checkout's folders; the `ses-to-connect` command lands in .venv/bin).
-$(STAMP): requirements/lambda.txt requirements/cdk.txt requirements/local.txt requirements/dev.txt pyproject.toml
+$(STAMP): requirements/lambda.txt requirements/lambda-no-deps.txt requirements/cdk.txt requirements/local.txt requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/$(PIP) --upgrade pip
 	$(BIN)/$(PIP) -r requirements/lambda.txt -r requirements/cdk.txt -r requirements/local.txt -r requirements/dev.txt
+	$(BIN)/$(PIP) --no-deps -r requirements/lambda-no-deps.txt
 	$(BIN)/$(PIP) --no-deps --editable .
 	touch $(STAMP)
 
 # The demo's own small environment: the function and the `local` extra, nothing else.
 DEMO_VENV := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed-$(LAMBDA_PYTHON)
-$(DEMO_STAMP): requirements/lambda.txt requirements/local.txt pyproject.toml
+$(DEMO_STAMP): requirements/lambda.txt requirements/lambda-no-deps.txt requirements/local.txt pyproject.toml
 	$(PYTHON) -m venv --clear $(DEMO_VENV)
 	$(DEMO_VENV)/bin/$(PIP) --editable '.[local]'
+	$(DEMO_VENV)/bin/$(PIP) --no-deps -r requirements/lambda-no-deps.txt
 	touch $(DEMO_STAMP)
 
 # checkov gets a virtualenv of its own: its dependencies would conflict with the project's pins.

@@ -247,10 +247,13 @@ def _rtf_body(compressed: bytes, defects: Defects) -> Body | None:
     if len(compressed) > MAX_COMPRESSED_RTF_BYTES or declared > MAX_RTF_BYTES:
         defects.add(DefectKind.TNEF_BODY_UNREADABLE, "rtf_too_large")
         return None
-    from compressed_rtf import decompress  # noqa: PLC0415 (only Outlook's RTF bodies need them)
-    from RTFDE import DeEncapsulator  # noqa: PLC0415
-    from RTFDE.exceptions import NotEncapsulatedRtf  # noqa: PLC0415
-
+    try:
+        from compressed_rtf import decompress  # noqa: PLC0415 (only Outlook's RTF bodies need them)
+        from RTFDE import DeEncapsulator  # noqa: PLC0415
+        from RTFDE.exceptions import NotEncapsulatedRtf  # noqa: PLC0415
+    except ImportError:  # a local install without requirements/lambda-no-deps.txt; the asset has them
+        defects.add(DefectKind.TNEF_UNSUPPORTED, "rtf")
+        return None
     try:
         rtf = decompress(compressed)
     except Exception:  # noqa: BLE001 (it raises Exception itself on a bad CRC or type)

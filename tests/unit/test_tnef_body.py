@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import sys
 import time
 
 import compressed_rtf
@@ -166,3 +167,9 @@ def test_the_rtf_libraries_are_imported_only_for_an_rtf_body() -> None:
 def test_rtf_that_encapsulates_no_text_gives_way_to_the_plain_text() -> None:
     body, _, defects, _ = shown(winmail(rtf=encapsulated_text(" \n "), text="plain"))
     assert (body, defects) == ("plain", [])
+
+
+def test_without_the_rtf_libraries_the_plain_text_is_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "RTFDE", None)  # as where lambda-no-deps.txt was not installed
+    body, _, defects, _ = shown(winmail(rtf=encapsulated_html(HTML), text="plain"))
+    assert (body, defects) == ("plain", ["tnef_unsupported:rtf"])
