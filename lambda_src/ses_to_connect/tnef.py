@@ -1,4 +1,4 @@
-"""Outlook's winmail.dat: its files, read with tnefparse within the message's budget.
+"""Outlook's winmail.dat: its files and its body, read with tnefparse within the message's budget.
 
 tnefparse (imported on first use only) trusts what the stream declares: ``TNEF(data)`` copies
 the rest of the stream once per object (9 MB of small objects took a minute) and loops as
@@ -8,7 +8,9 @@ of its own size, and only the objects that hold files are decoded. Before the li
 a block of MAPI properties, the block is walked as the library would walk it (linear, nothing
 built), and refused when a count is larger than the data could hold, when embedded messages
 nest too deep, or when one would take more objects or copying than the budget allows. The
-files read before a refusal (or before damage the library cannot read) are kept.
+files read before a refusal (or before damage the library cannot read) are kept. The message's
+own MAPI properties and ``attBody`` are read the same way for its body (:func:`message_body`),
+and its compressed RTF only within its own bounds (:func:`_rtf_body`).
 """
 
 from __future__ import annotations
