@@ -23,19 +23,21 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # Everything, at the exact pins of requirements/*.txt, and the project itself as an editable install
 # (its packages stay the checkout's folders; the `ses-to-connect` command lands in .venv/bin).
 # uv (requirements/uv.txt) installs them: the same pins, fetched in parallel.
-$(STAMP): requirements/uv.txt requirements/lambda.txt requirements/cdk.txt requirements/local.txt requirements/dev.txt pyproject.toml
+$(STAMP): requirements/uv.txt requirements/lambda.txt requirements/lambda-no-deps.txt requirements/cdk.txt requirements/local.txt requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/$(PIP) -r requirements/uv.txt
 	$(UV) --python $(BIN)/python -r requirements/lambda.txt -r requirements/cdk.txt -r requirements/local.txt -r requirements/dev.txt
+	$(UV) --python $(BIN)/python --no-deps -r requirements/lambda-no-deps.txt
 	$(UV) --python $(BIN)/python --no-deps --editable .
 	touch $(STAMP)
 
 # The demo's own small environment: the function and the `local` extra, nothing else.
 DEMO_VENV := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed-$(LAMBDA_PYTHON)
-$(DEMO_STAMP): requirements/lambda.txt requirements/local.txt pyproject.toml
+$(DEMO_STAMP): requirements/lambda.txt requirements/lambda-no-deps.txt requirements/local.txt pyproject.toml
 	$(PYTHON) -m venv --clear $(DEMO_VENV)
 	$(DEMO_VENV)/bin/$(PIP) --editable '.[local]'
+	$(DEMO_VENV)/bin/$(PIP) --no-deps -r requirements/lambda-no-deps.txt
 	touch $(DEMO_STAMP)
 
 # checkov gets a virtualenv of its own: its dependencies would conflict with the project's pins.

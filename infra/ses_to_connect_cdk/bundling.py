@@ -4,7 +4,8 @@ packages it vendors, all taken from the Python environment that runs the synth.
 Powertools comes from its public layer and boto3 from the Lambda runtime; what neither
 provides (``tnefparse``, for Outlook's winmail.dat; ``charset_normalizer``, for charset
 detection; ``icalendar`` and its time zone data ``tzdata``, for meeting invitations;
-``asn1crypto``, for S/MIME; ``justhtml``, which cleans HTML bodies) is copied from the environment
+``asn1crypto``, for S/MIME; ``justhtml``, which cleans HTML bodies; ``compressed_rtf``, ``RTFDE``,
+``lark`` and ``oletools``' code page table, for the RTF bodies of winmail.dat) is copied from the environment
 running the synth, after checking that the installed version is the one pinned in
 ``requirements/lambda.txt`` (installed: the
 distribution's requirements, taken from that file). (icalendar's other dependency,
@@ -44,7 +45,13 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 
 import ses_to_connect
-from ses_to_connect_cdk.paths import DISTRIBUTION, function_package, pinned_version
+from ses_to_connect_cdk.paths import (
+    DISTRIBUTION,
+    LAMBDA_REQUIREMENTS,
+    NO_DEPS_REQUIREMENTS,
+    function_package,
+    pinned_version,
+)
 
 __all__ = ["VENDORED_PACKAGES", "code_bundling", "compile_tree", "python_version"]
 
@@ -56,7 +63,13 @@ VENDORED_PACKAGES = {
     "tzdata": "tzdata",
     "asn1crypto": "asn1crypto",
     "justhtml": "justhtml",
+    "compressed_rtf": "compressed-rtf",
+    "lark": "lark",
+    "RTFDE": "RTFDE",
+    "oletools": "oletools",
 }
+# Those pinned in requirements/lambda-no-deps.txt, installed without their dependencies.
+_NO_DEPS = frozenset({"RTFDE", "oletools"})
 _IGNORE = shutil.ignore_patterns(
     "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", "*.egg-info", "*.so", "*.pyd"
 )
@@ -65,6 +78,14 @@ _IGNORE = shutil.ignore_patterns(
 # the script that regenerates its time zone table with pytz.
 _LEFT_OUT = {
     "icalendar": frozenset({"tests", "timezone/pytz.py", "timezone/equivalent_timezone_ids.py"}),
+    # lark's command-line tools and its PyInstaller hook (which imports PyInstaller).
+    "lark": frozenset({"tools", "__pyinstaller"}),
+}
+# Packages of which only these paths are shipped: of oletools (3.2 MB of Office file analysis,
+# whose dependencies are not installed), the one module RTFDE imports, its code page table, which
+# imports only the standard library, and the license.
+_ONLY = {
+    "oletools": frozenset({"__init__.py", "LICENSE.txt", "common/__init__.py", "common/codepages.py"}),
 }
 # Where Lambda unpacks the asset: the path compiled into the byte-code, so that it does not depend on
 # the staging folder's name (the import system replaces it with the real path on loading anyway).
@@ -144,19 +165,28 @@ def compile_tree(root: Path) -> None:
 
 
 def _ignore(root: Path, package: str) -> typing.Callable[[str, list[str]], set[str]]:
-    """What copytree leaves out of ``package`` (installed at ``root``): caches, native modules and
-    the package's ``_LEFT_OUT`` paths."""
+    """What copytree leaves out of ``package`` (installed at ``root``): caches, native modules, the
+    package's ``_LEFT_OUT`` paths and, for a package in ``_ONLY``, every path but those (and the
+    folders holding them)."""
     left_out = _LEFT_OUT.get(package, frozenset())
+    only = _ONLY.get(package)
+
+    def shipped(path: str) -> bool:
+        return only is None or any(kept == path or kept.startswith(f"{path}/") for kept in only)
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         relative = Path(folder).relative_to(root)
-        return set(_IGNORE(folder, names)) | {name for name in names if str(relative / name) in left_out}
+        paths = {name: (relative / name).as_posix() for name in names}
+        return set(_IGNORE(folder, names)) | {
+            name for name, path in paths.items() if path in left_out or not shipped(path)
+        }
 
     return ignore
 
 
 def _installed_package(package: str, distribution: str) -> Path:
-    wanted = pinned_version(distribution)
+    no_deps = package in _NO_DEPS
+    wanted = pinned_version(distribution, NO_DEPS_REQUIREMENTS if no_deps else LAMBDA_REQUIREMENTS)
     try:
         installed = importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
@@ -166,7 +196,11 @@ def _installed_package(package: str, distribution: str) -> Path:
         raise RuntimeError(
             f"{distribution}=={wanted} must be installed in the Python environment that runs the CDK app "
             f"(the function's code asset includes it); found {installed or 'nothing'}. Install it with "
-            f"pip install '{DISTRIBUTION}[cdk]=={ses_to_connect.__version__}', which pins it."
+            + (
+                f"pip install --no-deps {distribution}=={wanted} (its dependencies are not needed)."
+                if no_deps
+                else f"pip install '{DISTRIBUTION}[cdk]=={ses_to_connect.__version__}', which pins it."
+            )
         )
     return Path(next(iter(spec.submodule_search_locations)))
 

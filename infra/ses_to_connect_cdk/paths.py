@@ -3,8 +3,8 @@ from an installed package as from this repository.
 
 The function's code is the ``ses_to_connect`` package wherever it is imported from (``lambda_src/``
 here, ``site-packages`` in a CDK app of your own). The pins of what the asset vendors are
-``requirements/lambda.txt`` in this repository; installed, they are the ``ses-to-connect``
-distribution's own requirements, which its wheel took from that same file.
+``requirements/lambda.txt`` (and ``lambda-no-deps.txt``) in this repository; installed, they are the
+``ses-to-connect`` distribution's own requirements, which its wheel took from those same files.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ import ses_to_connect
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # this repository's root (not used once installed)
 LAMBDA_REQUIREMENTS = REPO_ROOT / "requirements" / "lambda.txt"
+# The function's packages installed without their dependencies; in the installed distribution's
+# requirements they are the pins of the extra NO_DEPS_EXTRA.
+NO_DEPS_REQUIREMENTS = REPO_ROOT / "requirements" / "lambda-no-deps.txt"
+NO_DEPS_EXTRA = "outlook-rtf"
 CDK_JSON = REPO_ROOT / "cdk.json"
 DISTRIBUTION = "ses-to-connect"
 
@@ -39,7 +43,9 @@ def pinned_version(package: str, requirements: Path = LAMBDA_REQUIREMENTS) -> st
                 f"cannot tell which {package} the function needs: {DISTRIBUTION} is not installed "
                 f"(pip install '{DISTRIBUTION}[cdk]')"
             ) from None
-        lines = [line for line in required if ";" not in line]  # not an extra's
+        no_deps = f'extra == "{NO_DEPS_EXTRA}"'
+        # Not an extra's, but for the pins installed without their dependencies.
+        lines = [line.split(";")[0] for line in required if ";" not in line or no_deps in line]
         source = f"the {DISTRIBUTION} {ses_to_connect.__version__} distribution's requirements"
     pin = re.compile(rf"^{re.escape(package)}(?:\[[^\]]*\])?==([0-9][0-9A-Za-z.]*)\s*(?:#.*)?$")
     for line in lines:

@@ -65,7 +65,6 @@ EXTENSION_BY_TYPE = {
     "audio/x-wav": ".wav",
     "audio/wave": ".wav",
 }
-TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 _CID_REFERENCE = re.compile(r"""cid:([^"'\s)>]+)""", re.IGNORECASE)
 
 
@@ -134,7 +133,7 @@ def find_candidates(
         if not is_forwarded(part) and _names_conflict(part, defects):
             skipped.append(Skipped(name, Skip.NAME_CONFLICT))
             continue
-        if content_type in TNEF_TYPES or name.lower() == "winmail.dat":
+        if tnef.is_winmail(content_type, name):
             unpacked = _unpack_tnef(part, defects)
             if not unpacked:
                 skipped.append(Skipped(name, Skip.TNEF_UNREADABLE if unpacked is None else Skip.TNEF_EMPTY))

@@ -60,6 +60,15 @@ MAX_CLEANED_HTML_CHARS = 1_048_576
 MAX_TNEF_OBJECTS = 10_000
 MAX_TNEF_DEPTH = 8
 MAX_TNEF_COPY_BYTES = 256 * 1024 * 1024
+# The RTF body of a winmail.dat, decompressed (as declared and as it comes out): RTFDE's lark
+# parser reads it a character at a time, up to 24 microseconds and 1 kB of memory a byte here
+# (a run of empty groups, the worst found), so 96 KiB costs up to 2.3 CPU-seconds and 100 MiB,
+# a quarter of the processing budget. Outlook's RTF of an ordinary message is tens of
+# kilobytes; past the bound, the plain text Outlook stores beside it is shown.
+MAX_RTF_BYTES = 96 * 1024
+# Compressed, it is refused at once when larger than the bound's worst case (LZFu spends a
+# control byte on every 8 literals): decompression, pure Python, takes time by its output.
+MAX_COMPRESSED_RTF_BYTES = MAX_RTF_BYTES * 9 // 8 + 16
 
 
 class Bound(StrEnum):

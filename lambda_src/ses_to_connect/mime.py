@@ -21,7 +21,7 @@ from functools import partial
 from types import MappingProxyType
 from typing import NamedTuple
 
-from ses_to_connect import budget, charsets
+from ses_to_connect import budget, charsets, tnef
 from ses_to_connect.addresses import parse_addresses
 from ses_to_connect.budget import LIMITS, MAX_PARAMETER_HEADER, MAX_PARAMETERS, MAX_TEXT_CHARS, Bound, Meter
 from ses_to_connect.headers import clean_text, decode_8bit, header_text, without_lone_surrogates
@@ -334,6 +334,8 @@ def _render(
     """
     walk = _Walk(prefer, defects, files)
     shown = _read(walk.pieces(message))
+    if not shown and walk.winmail:  # an Outlook message whose only body is in its winmail.dat
+        shown = _winmail_body(walk.winmail, prefer, defects, files)
     if smime is not None:
         smime.extend(walk.smime)
     if walk.calendars:  # above the text, as clients show an invitation's bar above the message
@@ -375,6 +377,7 @@ class _Walk:
         self.forwarded: list[Message] = []
         self.calendars: list[Message] = []  # invitations: summarised in the body, sent as files too
         self.smime: list[Smime] = []  # the S/MIME layers met
+        self.winmail: list[Message] = []  # Outlook's winmail.dat parts: files, and maybe a body
 
     def pieces(self, part: Message) -> list[_Piece]:
         content_type = part.get_content_type()
@@ -404,6 +407,9 @@ class _Walk:
         if _is_shown_text(part):
             shown_as = content_type if content_type in BODY_TYPES else "text/plain"
             return [_Piece(shown_as, partial(_decode_text, part, self.defects))]
+        named = part.get_param("filename", header="content-disposition") or part.get_param("name")
+        if tnef.is_winmail(content_type, named[2] if isinstance(named, tuple) else named):  # as written
+            self.winmail.append(part)
         if content_type not in PKCS7_SIGNATURE_TYPES:  # a signature is no file for the agent
             self._file(part)
         return []
@@ -573,6 +579,25 @@ def _calendar_summaries(calendars: list[Message], defects: Defects) -> list[tupl
     return [(part, Body(summary, "text/plain")) for part, summary in read if summary]
 
 
+def _winmail_body(
+    parts: list[Message], prefer: str, defects: Defects, files: list[Message] | None
+) -> list[Body]:
+    """The body of the first winmail.dat that holds one (see :func:`tnef.message_body`); a
+    winmail.dat that holds nothing else is then no file."""
+    for part in parts:
+        found = tnef.message_body(decoded_payload(part, defects), defects, prefer)
+        if found.body is None:
+            continue
+        codec = charsets.codec_for(found.body.charset) if found.body.charset else None
+        text = _decode_bytes(found.body.data, codec, defects, labelled=codec is not None)
+        if not text.strip():
+            continue
+        if files is not None and not found.attachments:
+            files[:] = [file for file in files if file is not part]
+        return [Body(text, found.body.content_type)]
+    return []
+
+
 def _under_headings(pieces: list[Body]) -> list[Body]:
     """Each forwarded message's heading joined to the piece below it (its text), in that piece's type."""
     joined: list[Body] = []
@@ -638,7 +663,14 @@ def _decode_text(part: Message, defects: Defects) -> str:
     data = decoded_payload(part, defects)
     if not data:
         return ""
-    declared = _charset(part, defects)
+    return _decode_bytes(
+        data, _charset(part, defects), defects, labelled=part.get_param("charset") is not None
+    )
+
+
+def _decode_bytes(data: bytes, declared: str | None, defects: Defects, *, labelled: bool) -> str:
+    """Text in the encoding ``declared`` (None: undeclared or unusable; ``labelled``: a label was
+    given, usable or not), read as :func:`_decode_text` says."""
     # Only as much as can reach the agent is decoded: the first MAX_TEXT_CHARS bytes decide the
     # charset, and multi-byte text is read on in it until there are more characters than that.
     wide = (declared is not None and declared.startswith("utf-16")) or data.startswith(_UTF16_BOMS)
@@ -646,7 +678,7 @@ def _decode_text(part: Message, defects: Defects) -> str:
     decoded = charsets.decode(data[:head], declared)
     if declared is not None and (not decoded.clean or decoded.guessed):
         defects.add(DefectKind.CHARSET_MISMATCH, declared)
-    elif declared is None and decoded.guessed and part.get_param("charset") is None:
+    elif declared is None and decoded.guessed and not labelled:
         defects.add(DefectKind.UNDECLARED_8BIT_BODY)
     if decoded.guessed:
         defects.add(DefectKind.CHARSET_GUESSED, decoded.encoding)

@@ -74,6 +74,9 @@ class DefectKind(StrEnum):
     ENCODED_FORWARDED_MESSAGE = "encoded_forwarded_message"  # :base64
     TNEF_UNSUPPORTED = "tnef_unsupported"
     TNEF_UNREADABLE = "tnef_unreadable"
+    # The RTF body of a winmail.dat, not shown: :rtf_too_large, rtf_damaged, rtf_not_encapsulated
+    # (Outlook's own rich text, which encapsulates no HTML or text) or rtf_unreadable.
+    TNEF_BODY_UNREADABLE = "tnef_body_unreadable"
     SMIME_UNREADABLE = "smime_unreadable"  # :invalid, no_content, too_many_layers or a CMS type
     CALENDAR_UNREADABLE = "calendar_unreadable"  # :too_large, too_many, invalid or no_event
     # The per-message budget (budget.py): what a bound left unread, the detail naming the bound.

@@ -24,10 +24,14 @@ def test_every_command_and_program_of_the_readme_runs_as_printed(tmp_path: Path)
     asset = assets[0].parents[1]
     assert (asset / "tnefparse").is_dir() and (asset / "charset_normalizer").is_dir()
     assert sorted(p.name for p in asset.iterdir()) == [
+        "RTFDE",
         "asn1crypto",
         "charset_normalizer",
+        "compressed_rtf",
         "icalendar",
         "justhtml",
+        "lark",
+        "oletools",
         "ses_to_connect",
         "tnefparse",
         "tzdata",

@@ -14,6 +14,21 @@ import uuid
 from collections.abc import Callable
 from typing import NamedTuple
 
+import compressed_rtf
+
+from ses_to_connect.budget import MAX_COMPRESSED_RTF_BYTES, MAX_RTF_BYTES
+from tests.tnef_writer import (
+    ATT_MAPI_PROPS,
+    ATT_TNEF_VERSION,
+    LEVEL_MESSAGE,
+    attached_file,
+    lzfu_repeating,
+    stream,
+    tnef_object,
+    winmail,
+    winmail_message,
+)
+
 CRLF = "\r\n"
 PDF = b"%PDF-1.4\n%hostile\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 MB = 1_000_000
@@ -158,41 +173,34 @@ def bogus_charset_forwarded_headers(size: int) -> bytes:
 
 # ---- TNEF (winmail.dat) -------------------------------------------------------------------
 
-TNEF_SIGNATURE = 0x223E9F78
-LEVEL_MESSAGE, LEVEL_ATTACHMENT = 1, 2
-ATT_TNEF_VERSION, ATT_MAPI_PROPS = 0x9006, 0x9003
-ATT_RENDDATA, ATT_TITLE, ATT_DATA = 0x9002, 0x8010, 0x800F
-
-
-def tnef_object(level: int, name: int, kind: int, data: bytes) -> bytes:
-    """One TNEF attribute: level, name, type, length, data, checksum (MS-OXTNEF 2.1.3.1)."""
-    checksum = sum(data) & 0xFFFF
-    return struct.pack("<BHHI", level, name, kind, len(data)) + data + struct.pack("<H", checksum)
-
-
-def _tnef(*objects: bytes) -> bytes:
-    version = tnef_object(LEVEL_MESSAGE, ATT_TNEF_VERSION, 0x0008, struct.pack("<I", 0x10000))
-    return struct.pack("<IH", TNEF_SIGNATURE, 0x0001) + version + b"".join(objects)
-
-
-def _tnef_file(name: str, content: bytes) -> bytes:
-    return (
-        tnef_object(LEVEL_ATTACHMENT, ATT_RENDDATA, 0x0006, b"\x01\x00" + b"\xff" * 12)
-        + tnef_object(LEVEL_ATTACHMENT, ATT_TITLE, 0x0001, name.encode() + b"\x00")
-        + tnef_object(LEVEL_ATTACHMENT, ATT_DATA, 0x0006, content)
-    )
-
 
 def tnef_declared_properties(_scale: int) -> bytes:
     """A winmail.dat with one real file, then MAPI properties that declare 2^32 - 1 entries."""
     props = tnef_object(LEVEL_MESSAGE, ATT_MAPI_PROPS, 0x0006, struct.pack("<I", 0xFFFFFFFF))
-    return _winmail("TNEF: 2^32-1 properties", _tnef(_tnef_file("kept.pdf", PDF), props))
+    return _winmail("TNEF: 2^32-1 properties", stream(attached_file("kept.pdf", PDF), props))
 
 
 def tnef_many_objects(size: int) -> bytes:
     """A winmail.dat with one real file and ``size`` bytes of tiny objects after it."""
     tiny = tnef_object(LEVEL_MESSAGE, ATT_TNEF_VERSION, 0x0008, struct.pack("<I", 0x10000))
-    return _winmail("TNEF: many objects", _tnef(_tnef_file("kept.pdf", PDF), tiny * (size // len(tiny))))
+    return _winmail("TNEF: many objects", stream(attached_file("kept.pdf", PDF), tiny * (size // len(tiny))))
+
+
+def tnef_rtf_groups(size: int) -> bytes:
+    """An Outlook message whose only body is a winmail.dat's compressed RTF that encapsulates HTML:
+    ``size`` bytes of empty groups, the RTF lark parses at the most cost a byte."""
+    head = b"{\\rtf1\\ansi\\fromhtml1 \\deff0{\\fonttbl}"
+    rtf = head + b"{}" * ((size - len(head) - 1) // 2) + b"}"
+    compressed = compressed_rtf.compress(rtf, compressed=False)  # stored (MELA): its compressor is slow
+    return winmail_message(winmail(compressed=compressed, text="The plain text."), subject="TNEF: RTF groups")
+
+
+def tnef_rtf_expanding(size: int) -> bytes:
+    """An Outlook message whose only body is ``size`` bytes of compressed RTF that expand 8.5 times,
+    and declare a size of 100 bytes."""
+    compressed = lzfu_repeating(b"{}", size * 8)
+    compressed = compressed[:4] + struct.pack("<I", 100) + compressed[8:]
+    return winmail_message(winmail(compressed=compressed, text="The plain text."), subject="TNEF: RTF bomb")
 
 
 def _winmail(subject: str, tnef: bytes) -> bytes:
@@ -254,6 +262,16 @@ CLASSES = (
     ),
     Hostile("tnef_declared_properties", tnef_declared_properties, 1, 1, "winmail.dat declaring 2^32-1 props"),
     Hostile("tnef_many_objects", tnef_many_objects, 9 * MB, 28 * MB, "winmail.dat of tiny objects"),
+    Hostile(
+        "tnef_rtf_groups", tnef_rtf_groups, 8 * 1024, MAX_RTF_BYTES, "winmail.dat RTF body of empty groups"
+    ),
+    Hostile(
+        "tnef_rtf_expanding",
+        tnef_rtf_expanding,
+        MAX_COMPRESSED_RTF_BYTES - 64,  # the most that is decompressed
+        5 * MB,
+        "winmail.dat RTF body, 8.5x",
+    ),
     Hostile(
         "bogus_charset_file_names", bogus_charset_file_names, 1 * MB, 38 * MB, "bogus-charset file names"
     ),

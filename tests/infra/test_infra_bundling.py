@@ -63,6 +63,32 @@ def test_every_module_of_the_asset_has_its_byte_code(default: Synth) -> None:
     assert (staged / "charset_normalizer" / "__pycache__" / f"md.{CACHE_TAG}.pyc").is_file()
 
 
+def test_of_oletools_only_the_code_page_table_rtfde_reads_is_shipped(default: Synth) -> None:
+    """oletools' dependencies are not installed (requirements/lambda-no-deps.txt): the asset holds
+    nothing that would import them, and RTFDE, run from the asset alone, reads an Outlook RTF body."""
+    staged = staged_asset(default)
+    shipped = {
+        path.relative_to(staged / "oletools").as_posix()
+        for path in (staged / "oletools").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert shipped == {"__init__.py", "LICENSE.txt", "common/__init__.py", "common/codepages.py"}
+    assert not (staged / "lark" / "tools").exists() and not (staged / "lark" / "__pyinstaller").exists()
+    rtf = rb"{\rtf1\ansi\ansicpg1251\fromtext \deff0{\fonttbl{\f0\fswiss\fcharset204 Arial;}}"
+    rtf += rb"\'d8\'ee\'f1\'f2\'e8\'e9}"  # Cyrillic in windows-1251: oletools' table names the codec
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from RTFDE import DeEncapsulator; "
+        "rtf = DeEncapsulator(sys.stdin.buffer.read()); rtf.deencapsulate(); "
+        "print(rtf.content_type, rtf.text.decode(), sorted({m.__file__.startswith(sys.argv[1]) "
+        "for name, m in sys.modules.items() if name.split('.')[0] in ('RTFDE', 'lark', 'oletools')}))"
+    )
+    done = subprocess.run(  # -I -S: the standard library and the asset, nothing installed
+        [sys.executable, "-I", "-S", "-c", script, str(staged)], input=rtf, capture_output=True, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout.decode().split() == ["text", "\u0428\u043e\u0441\u0442\u0438\u0439", "[True]"]
+
+
 def test_byte_code_is_unchecked_hash_for_the_shipped_source(default: Synth) -> None:
     staged = staged_asset(default)
     pycs = sorted(staged.rglob("*.pyc"))

@@ -891,10 +891,14 @@ def test_function_code_vendors_the_pinned_pure_python_packages(default: Synth) -
     staged = Path(stage.outdir) / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     assert (staged / "tnefparse" / "__init__.py").is_file()
     assert sorted(p.name for p in staged.iterdir()) == [
+        "RTFDE",
         "asn1crypto",
         "charset_normalizer",
+        "compressed_rtf",
         "icalendar",
         "justhtml",
+        "lark",
+        "oletools",
         "ses_to_connect",
         "tnefparse",
         "tzdata",
