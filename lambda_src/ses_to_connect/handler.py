@@ -20,6 +20,7 @@ from ses_to_connect import __version__
 from ses_to_connect.adapters.failures import failure_record
 from ses_to_connect.composition import Clients, build_pipeline
 from ses_to_connect.errors import BridgeError, UnsupportedRuntimeError
+from ses_to_connect.metric_names import Metric
 from ses_to_connect.model import DefectKind
 from ses_to_connect.pipeline import Pipeline, RecordResult
 from ses_to_connect.ses_event import REDRIVE_KEY, records
@@ -133,7 +134,7 @@ def _permanent_failure(
     Without a configured queue, or while an operator's redrive runs the event (it keeps the
     original entry until the event succeeds), the error is raised instead.
     """
-    metrics.add_metric(name="PermanentFailures", unit=MetricUnit.Count, value=1)
+    _count(Metric.PERMANENT_FAILURES, 1)
     code = error.code
     if bridge.io.failures is None or event.get(REDRIVE_KEY):
         logger.error("permanent failure; raised for the failure destination", extra={"code": code})
@@ -154,29 +155,34 @@ def _permanent_failure(
 def _record_url_lengths(bridge: Pipeline) -> None:
     """Each pre-signed URL's length: it carries the session token, and Connect takes 2,000 characters."""
     for length in bridge.io.attachments.take_url_lengths():
-        metrics.add_metric(name="AttachmentUrlLength", unit=MetricUnit.Count, value=length)
+        _count(Metric.ATTACHMENT_URL_LENGTH, length)
+
+
+def _count(metric: Metric, value: float) -> None:
+    """Add to one of the function's metrics: only a :class:`Metric`, the set the stack's alarms read."""
+    metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=value)
 
 
 def _record_metrics(result: RecordResult) -> None:
     if result.outcome == "contact" and not result.duplicate:
         if result.contact_ids:
-            metrics.add_metric(name="ContactsCreated", unit=MetricUnit.Count, value=len(result.contact_ids))
+            _count(Metric.CONTACTS_CREATED, len(result.contact_ids))
     elif result.outcome == "quarantine":
-        metrics.add_metric(name="Quarantined", unit=MetricUnit.Count, value=1)
+        _count(Metric.QUARANTINED, 1)
         if not is_metrics_disabled():  # single_metric ignores POWERTOOLS_METRICS_DISABLED by itself
-            with single_metric(name="QuarantinedByReason", unit=MetricUnit.Count, value=1) as by_reason:
+            with single_metric(
+                name=Metric.QUARANTINED_BY_REASON.value, unit=MetricUnit.Count, value=1
+            ) as by_reason:
                 by_reason.add_dimension(name="reason", value=result.reason or "unknown")
     if result.duplicate:
-        metrics.add_metric(name="DuplicateInvocations", unit=MetricUnit.Count, value=1)
+        _count(Metric.DUPLICATE_INVOCATIONS, 1)
     elif result.contacts_without_id:  # the contact exists but its id is lost: alarmed on
-        metrics.add_metric(name="ContactsWithoutId", unit=MetricUnit.Count, value=result.contacts_without_id)
+        _count(Metric.CONTACTS_WITHOUT_ID, result.contacts_without_id)
     if result.attachments_sent:
-        metrics.add_metric(name="AttachmentsSent", unit=MetricUnit.Count, value=result.attachments_sent)
+        _count(Metric.ATTACHMENTS_SENT, result.attachments_sent)
     if result.attachments_skipped:
-        metrics.add_metric(
-            name="AttachmentsSkipped", unit=MetricUnit.Count, value=sum(result.attachments_skipped.values())
-        )
+        _count(Metric.ATTACHMENTS_SKIPPED, sum(result.attachments_skipped.values()))
     if result.defects:
-        metrics.add_metric(name="MessagesWithDefects", unit=MetricUnit.Count, value=1)
+        _count(Metric.MESSAGES_WITH_DEFECTS, 1)
     if any(defect.startswith(DefectKind.THREAD_INDEX_NOT_WRITTEN) for defect in result.defects):
-        metrics.add_metric(name="ThreadIndexWriteFailures", unit=MetricUnit.Count, value=1)
+        _count(Metric.THREAD_INDEX_WRITE_FAILURES, 1)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ses_to_connect.metric_names import Metric
 from ses_to_connect_cdk.config import ConfigError
 from tests.infra.infra_support import Synth, SynthFactory, cdk_json_context
 from tests.infra.test_infra_config import build
@@ -60,6 +61,33 @@ def test_dashboard_shows_every_figure_operators_need(default: Synth) -> None:
     }
     (alarm_widget,) = [w for w in widgets if w["type"] == "alarm"]
     assert len(alarm_widget["properties"]["alarms"]) == len(default.construct.alarms.alarms) == 9
+
+
+def _bridge_metrics_read(s: Synth, namespace: str) -> set[str]:
+    """Every metric of the function's own namespace that an alarm or the dashboard reads."""
+    names: set[str] = set()
+    for alarm in s.resources("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if props.get("Namespace") == namespace:
+            names.add(props["MetricName"])
+        for query in props.get("Metrics", []):
+            metric = query.get("MetricStat", {}).get("Metric", {})
+            if metric.get("Namespace") == namespace:
+                names.add(metric["MetricName"])
+    for widget in _dashboard(s)["widgets"]:
+        for row in widget["properties"].get("metrics", []):
+            if isinstance(row[-1], dict) and "expression" in row[-1]:
+                names.update(re.findall(r'MetricName="(\w+)"', row[-1]["expression"]))
+            elif row[0] == namespace:
+                names.add(row[1])
+    return names
+
+
+def test_alarms_and_dashboard_read_only_metrics_the_function_emits(traced: Synth) -> None:
+    read = _bridge_metrics_read(traced, "SesToConnect")
+    # The alarmed ones are found, so the walk above sees both alarms and the dashboard.
+    assert {"Quarantined", "ContactsWithoutId", "ContactsCreated", "QuarantinedByReason"} <= read
+    assert read <= {metric.value for metric in Metric}
 
 
 def test_dashboard_marks_the_limits_it_watches(default: Synth) -> None:
