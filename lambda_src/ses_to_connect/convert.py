@@ -31,6 +31,7 @@ from ses_to_connect.mime import Body, ParsedMessage, parse_message
 from ses_to_connect.model import Address, Conversion, DefectKind, Defects, Outcome, Smime
 from ses_to_connect.notices import NO_INLINE_IMAGES, InlineImages, description, inline_images, present
 from ses_to_connect.policy import Decision, decide
+from ses_to_connect.policy_rules import PolicyRule, QuarantineReason, Undeliverable
 from ses_to_connect.ports import AttachmentSink
 from ses_to_connect.sender_flags import SenderFlag, sender_flags
 from ses_to_connect.ses_event import VERDICT_NAMES, SesRecord
@@ -69,7 +70,7 @@ class Plan:
     customer: Address | None
     candidates: tuple[Candidate, ...]
     skipped: tuple[Skipped, ...]
-    quarantine_reason: str | None
+    quarantine_reason: QuarantineReason | None
     defects: tuple[str, ...]  # the message's, then those found while planning
     sender_flags: tuple[SenderFlag, ...]
     inline_images: InlineImages = NO_INLINE_IMAGES  # the images the HTML body shows by cid:
@@ -107,11 +108,13 @@ def plan(raw: bytes | Iterable[bytes], record: SesRecord, settings: Settings) ->
             defects.add(DefectKind.SUSPICIOUS_SENDER, flag)
         decision = decide(message, record, settings, flags)
         # An operator's replay may deliver what the policy quarantined; nothing else is overridden.
-        reason = None if record.replay and record.replay.deliver else decision.quarantine_reason
+        reason: QuarantineReason | None = (
+            None if record.replay and record.replay.deliver else decision.quarantine_reason
+        )
         if reason is None and not destinations:
-            reason = "no_connect_recipient"
+            reason = Undeliverable.NO_CONNECT_RECIPIENT
         if reason is None and customer is None:
-            reason = "no_usable_sender"
+            reason = Undeliverable.NO_USABLE_SENDER
         candidates: list[Candidate] = []
         skipped: list[Skipped] = []
         images = NO_INLINE_IMAGES
@@ -155,13 +158,13 @@ class FinalRequests(NamedTuple):
 
     destinations: tuple[DestinationRequest, ...]
     defects: list[str]
-    flags: list[str]  # the policy rules the message matched
+    flags: list[PolicyRule]  # the policy rules the message matched
 
     def conversion(self) -> Conversion:
         """Contacts to create, or a quarantine when a request cannot be made valid: a bug, never
         expected, and the mail is kept safe with the evidence in the defects."""
         if any(final.request is None for final in self.destinations):
-            return Conversion(Outcome.QUARANTINE, "request_limit_violation", self.defects, [], [])
+            return Conversion(Outcome.QUARANTINE, Undeliverable.REQUEST_LIMIT_VIOLATION, self.defects, [], [])
         requests = [final.request for final in self.destinations if final.request is not None]
         return Conversion(Outcome.CONTACT, None, self.defects, requests, self.flags)
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:  # type stubs only: the function's asset needs nothing of them at run time
     from mypy_boto3_connect.type_defs import EmailAddressInfoTypeDef, StartEmailContactRequestTypeDef
 
+    from ses_to_connect.policy_rules import PolicyRule, QuarantineReason
+
 
 # Format characters that names need: the zero-width non-joiner and joiner shape Persian and Indic
 # words and emoji sequences; they cannot reorder or hide text.
@@ -155,10 +157,10 @@ class Conversion(NamedTuple):
     """
 
     outcome: Outcome
-    reason: str | None
+    reason: QuarantineReason | None
     defects: list[str]
     requests: list[StartEmailContactRequestTypeDef]
-    flags: list[str]
+    flags: list[PolicyRule]
 
     def as_json(self) -> dict[str, Any]:
         return {

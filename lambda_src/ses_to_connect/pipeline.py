@@ -43,6 +43,7 @@ from ses_to_connect.errors import (
 )
 from ses_to_connect.headers import message_ids
 from ses_to_connect.model import DefectKind, Outcome
+from ses_to_connect.policy_rules import QuarantineReason, Undeliverable
 from ses_to_connect.ports import (
     AgentReplyFinder,
     AttachmentSink,
@@ -141,7 +142,9 @@ class Pipeline:
         run = _Run(planned, earlier, *self._delivery(planned, earlier))
         conversion = self._finals(run).conversion()
         if conversion.outcome is Outcome.QUARANTINE:
-            return self._quarantine(key, record, conversion.reason or "unknown", conversion.defects)
+            # The one quarantine a final request makes: no valid request could be built.
+            reason = conversion.reason or Undeliverable.REQUEST_LIMIT_VIOLATION
+            return self._quarantine(key, record, reason, conversion.defects)
 
         started: list[str | None] = []
         failures: list[DeliveryError] = []
@@ -205,7 +208,9 @@ class Pipeline:
             raise EventError(f"replay may read only stored or quarantined mail, not {key!r}")
         return key
 
-    def _quarantine(self, key: str, record: SesRecord, reason: str, defects: list[str]) -> RecordResult:
+    def _quarantine(
+        self, key: str, record: SesRecord, reason: QuarantineReason, defects: list[str]
+    ) -> RecordResult:
         target = f"{self.settings.quarantine_prefix}{record.message_id}"
         self.io.store.quarantine(key, target, reason, record.message_id)
         # The SES record beside the copy: what `operations replay` needs to rebuild the event.

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from ses_to_connect.guards import Evidence, auto_reply_evidence, bounce_evidence, is_bulk, senders
 from ses_to_connect.mime import ParsedMessage
+from ses_to_connect.policy_rules import PolicyRule
 from ses_to_connect.sender_flags import SenderFlag
 from ses_to_connect.ses_event import SesRecord
 from ses_to_connect.settings import Action, Settings
@@ -28,53 +29,59 @@ _VERDICT_ORDER = ("virus", "spam", "dmarc", "spf", "dkim")
 class Decision(NamedTuple):
     """What the verdict policy found: the rules a message matched and whether it is quarantined."""
 
-    matched: tuple[str, ...]  # every rule the message matched, most serious first
-    quarantine_reason: str | None  # the first matched rule whose action is quarantine
+    matched: tuple[PolicyRule, ...]  # every rule the message matched, most serious first
+    quarantine_reason: PolicyRule | None  # the first matched rule whose action is quarantine
 
     @property
     def suppress_auto_reply(self) -> bool:
         """Whether a guard matched: an automatic acknowledgement would answer a machine or a list."""
-        return any(rule.startswith("guard:") for rule in self.matched)
+        return any(rule.is_guard for rule in self.matched)
 
 
 def decide(
     message: ParsedMessage, record: SesRecord, settings: Settings, sender: Sequence[SenderFlag] = ()
 ) -> Decision:
     """The rules ``message`` matches, ``sender`` being its sender's flags, and the quarantine reason."""
-    suspicious = ["sender:SUSPICIOUS"] if sender else []
+    suspicious = [PolicyRule.SENDER_SUSPICIOUS] if sender else []
     matched = [*_verdict_rules(record), *suspicious, *_guard_rules(message, record, settings)]
     reason = next((rule for rule in matched if settings.action(rule) is Action.QUARANTINE), None)
     return Decision(matched=tuple(matched), quarantine_reason=reason)
 
 
-def _verdict_rules(record: SesRecord) -> list[str]:
+def _verdict_rules(record: SesRecord) -> list[PolicyRule]:
     rules = []
     for name in _VERDICT_ORDER:
         status = record.verdicts.get(name, "PASS")
         if status in {"PASS", "DISABLED"}:
             continue
         if name == "dmarc" and status == "FAIL" and record.dmarc_policy == "REJECT":
-            rules.append("dmarc:FAIL_REJECT")
-        elif f"{name}:{status}" in _KNOWN_VERDICT_RULES:
-            rules.append(f"{name}:{status}")
+            rules.append(PolicyRule.DMARC_FAIL_REJECT)
+        elif f"{name}:{status}" in _VERDICT_RULES:
+            rules.append(PolicyRule(f"{name}:{status}"))
     return rules
 
 
-def _guard_rules(message: ParsedMessage, record: SesRecord, settings: Settings) -> list[str]:
+def _guard_rules(message: ParsedMessage, record: SesRecord, settings: Settings) -> list[PolicyRule]:
     rules = []
     bounce = bounce_evidence(message, record)
     if bounce is not Evidence.NONE:
-        rules.append("guard:bounce" if bounce is Evidence.MACHINE else "guard:bounce_wording")
+        rules.append(
+            PolicyRule.GUARD_BOUNCE if bounce is Evidence.MACHINE else PolicyRule.GUARD_BOUNCE_WORDING
+        )
     auto_reply = auto_reply_evidence(message)
     if auto_reply is not Evidence.NONE:
-        rules.append("guard:auto_reply" if auto_reply is Evidence.MACHINE else "guard:auto_reply_wording")
+        rules.append(
+            PolicyRule.GUARD_AUTO_REPLY
+            if auto_reply is Evidence.MACHINE
+            else PolicyRule.GUARD_AUTO_REPLY_WORDING
+        )
     if any(settings.address_for(sender) for sender in senders(message, record) if sender):
-        rules.append("guard:from_connect_address")
+        rules.append(PolicyRule.GUARD_FROM_CONNECT_ADDRESS)
     if is_bulk(message):
-        rules.append("guard:bulk")
+        rules.append(PolicyRule.GUARD_BULK)
     return rules
 
 
-_KNOWN_VERDICT_RULES = frozenset(
+_VERDICT_RULES = frozenset(
     f"{name}:{status}" for name in _VERDICT_ORDER for status in ("FAIL", "GRAY", "PROCESSING_FAILED")
 )

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from ses_to_connect.attachments import Candidate
     from ses_to_connect.delivery import Delivery
+    from ses_to_connect.policy_rules import QuarantineReason
     from ses_to_connect.thread_match import AgentReply, ThreadEntry
 
 
@@ -26,7 +27,9 @@ class MailStorage(Protocol):
 
     def read_chunks(self, key: str) -> Iterator[bytes]: ...
 
-    def quarantine(self, source_key: str, target_key: str, reason: str, message_id: str) -> None: ...
+    def quarantine(
+        self, source_key: str, target_key: str, reason: QuarantineReason, message_id: str
+    ) -> None: ...
 
     def put_json(self, key: str, document: dict[str, Any]) -> None: ...
 

@@ -1,9 +1,10 @@
-"""Verdict policy and loop guards (issue 2, rule 10)."""
+"""Verdict policy and loop guards: which rules a message matches and what each decides."""
 
 from __future__ import annotations
 
 import pytest
 
+from ses_to_connect.policy_rules import PolicyRule, Undeliverable
 from ses_to_connect.settings import DEFAULT_POLICY, Action
 from tests.support.constants import FROM as CUSTOMER_FROM
 from tests.support.constants import SUPPORT
@@ -11,6 +12,17 @@ from tests.support.mail import handwritten
 from tests.unit.builders import only_request, run, settings
 
 FROM = ("From", CUSTOMER_FROM)
+
+
+def test_the_policy_has_an_action_for_exactly_the_rules_the_function_matches() -> None:
+    # The cdk.json "policy" key and the POLICY variable are read against DEFAULT_POLICY: a rule
+    # missing there could never be configured, one only there could never match.
+    assert set(DEFAULT_POLICY) == {rule.value for rule in PolicyRule}
+
+
+def test_no_undeliverable_reason_is_a_policy_rule() -> None:
+    # A quarantine reason names one thing: an operator's policy override never shadows it.
+    assert not {reason.value for reason in Undeliverable} & {rule.value for rule in PolicyRule}
 
 
 @pytest.mark.parametrize(
