@@ -1,5 +1,5 @@
-"""``python -m local_pipeline simulate ...`` in this repository, as before the local pipeline moved
-into the installed package: the same as ``ses-to-connect simulate ...``."""
+"""``python -m local_pipeline simulate ...`` in this repository, without the installed package:
+the same as ``ses-to-connect simulate ...``."""
 
 import runpy
 

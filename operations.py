@@ -1,5 +1,5 @@
-"""``python -m operations preflight|smoke|redrive|replay ...`` in this repository, as before the
-operators' tools moved into the installed package: the same as ``ses-to-connect COMMAND ...``."""
+"""``python -m operations preflight|smoke|redrive|replay ...`` in this repository, without the
+installed package: the same as ``ses-to-connect COMMAND ...``."""
 
 import runpy
 

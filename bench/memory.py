@@ -33,7 +33,7 @@ from ses_to_connect_tools.local_pipeline.aws import BUCKET
 from ses_to_connect_tools.local_pipeline.ses import Receipt, receive
 
 TARGET = 2.0
-# (size in MB, attachments): the issue's two messages, and the worst case for memory, one
+# (size in MB, attachments): the two messages TARGET is set for, and the worst case for memory, one
 # attachment of 29 MB (over Connect's 20 MB, so skipped, but only after it was decoded).
 MEASURED = ((10, 3), (40, 3), (40, 1))
 
@@ -153,8 +153,8 @@ def _large_message(section: Section, prober: _Prober, size_mb: int, attachments:
     measured = _probe_handler(prober, sample, repeats, attachments if each <= MAX_ATTACHMENT_BYTES else 0)
     size_mib = _mib(sample.size / 1024)
     method = "" if measured.method == "VmHWM" else f" ({measured.method})"
-    issue_case = attachments == len(ATTACHMENT_TYPES)  # the issue's target is set for these
-    label = f"{size_mb} MB" if issue_case else f"{size_mb} MB, 1 file"
+    target_case = attachments == len(ATTACHMENT_TYPES)  # TARGET is set for these
+    label = f"{size_mb} MB" if target_case else f"{size_mb} MB, 1 file"
     section.figures.append(
         Figure(
             f"peak memory: {label}, handler",
@@ -162,8 +162,8 @@ def _large_message(section: Section, prober: _Prober, size_mb: int, attachments:
             size_mib,
             "MiB",
             measured.peak_mib / size_mib,
-            TARGET if issue_case else None,
-            ("" if issue_case else "worst case, for sizing: one 29 MB file, decoded then skipped; ")
+            TARGET if target_case else None,
+            ("" if target_case else "worst case, for sizing: one 29 MB file, decoded then skipped; ")
             + f"RSS high-water mark{method} above an idle {measured.idle_mib:.0f} MiB, median of {repeats}; "
             f"tracemalloc peak {measured.traced_mib:.0f} MiB ({measured.traced_mib / size_mib:.2f}x); "
             f"invocation {measured.seconds:.2f} s ({measured.cpu_seconds:.2f} s CPU)",
@@ -181,7 +181,7 @@ def _large_message(section: Section, prober: _Prober, size_mb: int, attachments:
         ("parsebytes", "stdlib parsebytes", "BytesParser(policy=default).parsebytes, raw bytes already held"),
         ("feed", "stdlib feed 1 MiB", "BytesFeedParser(compat32) fed 1 MiB chunks, as the handler parses"),
     )
-    for mode, parser, note in floors if issue_case else floors[1:]:
+    for mode, parser, note in floors if target_case else floors[1:]:
         peak = _mib(median([prober.parser(message_file, mode).peak_kib for _ in range(repeats)]))
         section.figures.append(
             Figure(

@@ -8,7 +8,7 @@ region (an assumption, stated in the table).
 
 measured: ``attachments.send`` of a 10 MB message's three files (about 2.5 MB each) through
 the Lambda's own ``AttachmentStore(uploads=4)`` (boto3 S3 client, pre-signed URLs).
-baseline: the same with ``uploads=1``, as before this option existed. Each run plans the
+baseline: the same with ``uploads=1``, one upload at a time. Each run plans the
 message afresh (decoding releases the parsed text) and only ``send()`` is timed; runs alternate.
 """
 

@@ -1,6 +1,6 @@
 """Offline conversion: ``ses-to-connect convert MESSAGE.eml --instance-id ID --connect-address A``.
 
-(``python -m ses_to_connect convert ...`` is the same command, as before the ``ses-to-connect`` one.)
+(``python -m ses_to_connect convert ...`` is the same command without the installed ``ses-to-connect``.)
 
 Prints one JSON object: ``{"outcome", "reason", "defects", "requests"}``, the requests exactly as
 they would be passed to boto3. Exit 0 for every message whatever its outcome; exit 2 with one

@@ -1,9 +1,9 @@
-"""Issue 18 item 4: every adapter error is the bridge's own, and none loses or stops a message.
+"""Every adapter error is the bridge's own, and none loses or stops a message.
 
-Each case failed before: an 8-bit Content-Type made botocore's signer raise ``AttributeError``;
-a 200 answer without ``ContactId`` raised ``KeyError``; a Message-ID over DynamoDB's 2,048-byte
-key limit failed the thread index after the contact existed (and such ids in In-Reply-To failed
-the lookup before it); a failed thread-index write sent a created contact to the failure queue.
+The cases: an 8-bit Content-Type, which botocore's signer meets with ``AttributeError``; a 200
+answer without ``ContactId``; a Message-ID over DynamoDB's 2,048-byte key limit, in the thread
+index after the contact exists and in In-Reply-To for the lookup before it; a failed
+thread-index write after the contact was created.
 
 moto accepts oversized keys on reads, so every DynamoDB request the handler sends passes through
 :class:`DynamoDbKeyLimit`, which answers as DynamoDB does (``ValidationException``) and records

@@ -1,4 +1,4 @@
-"""Issue 20 section 5: a customer's answer to an agent's reply joins the thread, over real HTTP.
+"""A customer's answer to an agent's reply joins the thread, over real HTTP.
 
 The agent's reply is made as an agent's desktop makes it (CreateContact EMAIL AGENT_REPLY, then
 StartOutboundEmailContact); the emulator sends it as Connect would under each reading of its

@@ -1,4 +1,4 @@
-"""Issue 5, attachments: each rule, through S3 pre-signed URLs that the Connect emulator downloads.
+"""Attachments: each rule, through S3 pre-signed URLs that the Connect emulator downloads.
 
 Every test builds its message here, runs it through the handler and checks, for each sent
 attachment, that the bytes behind its URL are the decoded MIME part (``assert_sent``).

@@ -1,4 +1,4 @@
-"""Issues 5 and 12, reply threading and exactly-once contacts with their ids, over real HTTP.
+"""Reply threading and exactly-once contacts with their ids, over real HTTP.
 
 "Exactly once" is checked where it matters: the contacts the Connect emulator holds, the
 StartEmailContact requests it answered (``emulator.attempts()``) and the attachment objects
@@ -331,7 +331,7 @@ def test_after_a_crash_before_the_record_a_reply_links_only_to_a_real_contact(
     assert_links_only_to_existing_contacts(emulator, only_contact(emulator, reply_id))
 
 
-# --- Issue 12: lost answers, stale URLs, refused attachments, unknown thread roots -----------------------
+# --- Lost answers, stale URLs, refused attachments, unknown thread roots ---------------------------------
 
 
 def test_a_lost_answer_is_recovered_with_its_id_by_a_new_container_with_new_credentials(

@@ -1,4 +1,4 @@
-"""Issue 18 item 5: a sandbox killed right after Connect answered is recovered by Lambda's own retry.
+"""A sandbox killed right after Connect answered is recovered by Lambda's own retry.
 
 Each attempt runs the real handler in a process of its own (``sandbox.py``) against moto's server
 and the Connect emulator over HTTP. The first is frozen as the emulator's answer is ready and

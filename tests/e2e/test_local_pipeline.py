@@ -1,4 +1,4 @@
-"""Issue 4: the local pipeline end to end (SES storage, Lambda semantics, Connect over HTTP)."""
+"""The local pipeline end to end (SES storage, Lambda semantics, Connect over HTTP)."""
 
 from __future__ import annotations
 

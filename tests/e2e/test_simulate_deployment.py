@@ -1,4 +1,4 @@
-"""Issue 19 §4: ``simulate`` runs the user's deployment (cdk.json), not defaults of its own."""
+"""``simulate`` runs the user's deployment (cdk.json), not defaults of its own."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The stored attachment's Content-Type, through the handler and moto's S3: the type its extension
-stands for, whatever the sender declared (an 8-bit type used to make every upload attempt fail)."""
+stands for, whatever the sender declared (an 8-bit type would make every upload attempt fail)."""
 
 from __future__ import annotations
 

@@ -264,7 +264,7 @@ def test_the_output_is_byte_identical_across_runs(tmp_path: Path) -> None:
 def test_the_file_reaches_the_parser_in_chunks_and_converts_as_in_one_piece(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 11, section 7: the command feeds the parser as the handler does (256 KiB chunks,
+    """The command feeds the parser as the handler does (256 KiB chunks,
     never the whole file), and what it prints is what the whole message in one piece gives."""
     attachment = base64.encodebytes(b"%PDF-1.7\n" + bytes(range(256)) * 4000).decode()  # 1 MB, 1.4 MB encoded
     raw = RICH.replace(

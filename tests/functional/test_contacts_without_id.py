@@ -1,4 +1,4 @@
-"""The "exists, id unknown" outcome is counted in its own metric (issue 12), for the stack's alarm."""
+"""The "exists, id unknown" outcome is counted in its own metric, for the stack's alarm."""
 
 from __future__ import annotations
 

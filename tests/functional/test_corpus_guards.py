@@ -1,6 +1,6 @@
 """The loop guards on the shared corpus: exactly the machine notices are quarantined.
 
-Each message below was read by hand (issue 11, section 1). The guards quarantine the 16
+Each message below was read by hand. The guards quarantine the 16
 delivery-status, disposition and feedback reports and MAILER-DAEMON notices, and nothing else;
 the four messages that only carried ``Precedence: bulk`` or ``junk`` (three forwarded list posts
 and one spam, left to SES's spam verdict) and a list announcement are delivered, flagged.

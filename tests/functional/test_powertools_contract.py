@@ -136,7 +136,8 @@ def in_progress_expiry(client: Any) -> float:
 def test_the_in_progress_lock_ends_with_the_connect_call_and_then_a_retry_takes_it_over(
     dynamodb: Any,
 ) -> None:
-    """Issue 18 item 5: the lock lasted the invocation's remaining time (300 s), past Lambda's retries."""
+    """The lock lasts as long as the Connect call may, not the invocation's remaining time (300 s),
+    which would outlast Lambda's retries."""
     with pytest.raises(HardKill):
         ledger(dynamodb, lock_seconds=1.5).start_once(request(), killed)
     left = in_progress_expiry(dynamodb)

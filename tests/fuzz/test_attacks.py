@@ -441,7 +441,7 @@ def test_a_40_mb_message_converts_and_skips_what_connect_cannot_take() -> None:
 
 
 def test_html_with_scripts_and_event_handlers_keeps_only_what_presents() -> None:
-    """Decision (issue 21 section 6): whether Connect's viewer sanitizes is not documented, so the
+    """Whether Connect's viewer sanitizes is not documented, so the
     bridge removes what acts (html_clean.py); the raw message stays in S3 as evidence."""
     html = (
         "<html><body><p onclick=\"alert('x')\" onmouseover=steal()>Hello</p>"

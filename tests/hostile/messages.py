@@ -1,4 +1,4 @@
-"""Hostile mail, built in memory at any size: one builder per class of issue 18's table.
+"""Hostile mail, built in memory at any size: one builder per class of hostile mail.
 
 Each builder takes a scale (bytes of the hostile content, or a count) and returns the raw
 message as SES would store it. Nothing here is written to disk: the 40 MB messages exist only
@@ -37,7 +37,7 @@ MB = 1_000_000
 class Hostile(NamedTuple):
     """One class of hostile mail: ``build(scale)``, run at ``fast`` in ``make test`` and at
     ``full`` (up to SES's 40 MB; 1 MB for one header value) in ``make test-long``. ``fast`` is the
-    cheap trigger the issue found where there is one (300,000 empty parts in 2.1 MB, a 300 kB
+    cheapest known trigger where there is one (300,000 empty parts in 2.1 MB, a 300 kB
     header value, a 9 MB winmail.dat): those are what an attacker would send."""
 
     name: str

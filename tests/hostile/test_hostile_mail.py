@@ -18,7 +18,7 @@ requirements, for every message:
 
 One attempt each (no retries): a kill or a failure on the first attempt already breaks the
 requirement, and retrying a 40 MB message three times would triple the run. ``make test`` runs
-every class at a small size; ``make test-long`` runs them at the issue's sizes, up to SES's 40 MB.
+every class at a small size; ``make test-long`` runs them at full size, up to SES's 40 MB.
 """
 
 from __future__ import annotations

@@ -603,7 +603,7 @@ UNVERSIONED_LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowert
             {"attachmentUrlExpirySeconds": 7200},
             "attachmentUrlExpirySeconds: must be between 480 and 3600, not 7200",
         ),
-        (  # issue 18: the replay margin and Lambda's two retry waits, named in the message
+        (  # the replay margin and Lambda's two retry waits, named in the message
             {"attachmentUrlExpirySeconds": 300},
             "attachmentUrlExpirySeconds: must be at least 480: the 300 s replay margin + Lambda's retry "
             "waits (60 + 120 s), or a retry signs the URLs again and a lost answer's contact id is lost; "

@@ -36,7 +36,8 @@ TEAM_SETTINGS: dict[str, Any] = {
     "connectAddresses": [{"address": "support@example.com"}],
     "ruleSetName": "team-rules",
 }
-# Every resource of the project's default stack, by logical id, as before the construct existed.
+# Every resource of the project's default stack, by logical id: deployed stacks keep these, so a
+# changed id would replace the resource.
 DEFAULT_LOGICAL_IDS = {
     "AWS679f53fac002430cb0da5b7982bd22872D164C4C",
     "AWS679f53fac002430cb0da5b7982bd2287ServiceRoleC1EA0FF2",

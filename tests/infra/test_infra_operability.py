@@ -1,4 +1,4 @@
-"""What operators see: the dashboard, the event-queue and URL-length alarms, and tracing (issue 13)."""
+"""What operators see: the dashboard, the event-queue and URL-length alarms, and tracing."""
 
 from __future__ import annotations
 

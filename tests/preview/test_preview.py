@@ -1,4 +1,4 @@
-"""Issue 19 §5: ``preview`` writes one page of what the agent will see, checked in a real Chromium.
+"""``preview`` writes one page of what the agent will see, checked in a real Chromium.
 
 The samples' page loads with no console error and shows the customer's words inside the body's
 sandboxed frame; a hostile body's scripts never run and nothing on the page reaches the network

@@ -1,4 +1,4 @@
-"""Fault injection through the local pipeline: nothing lost, nothing duplicated, ids known (issues 6, 12).
+"""Fault injection through the local pipeline: nothing lost, nothing duplicated, ids known.
 
 Each scenario sends messages through SES storage, the real handler and Lambda's async retry
 semantics over real HTTP to moto (behind a fault proxy) and the Connect emulator, then checks
@@ -162,4 +162,4 @@ def test_the_same_event_three_times_at_once(aws: LocalAws) -> None:
     assert [(run.result is not None, run.attempts <= 2) for run in runs] == [(True, True)] * 6
 
 
-# --- Issue 12: the contact's id survives lost answers; refusals never lose the email ----------------------
+# --- The contact's id survives lost answers; refusals never lose the email ------------------------------

@@ -1,4 +1,4 @@
-"""redrive and replay against moto (server) and the Connect emulator (issue 6, operators' tools)."""
+"""redrive and replay against moto (server) and the Connect emulator: the operators' tools."""
 
 from __future__ import annotations
 

@@ -94,7 +94,7 @@ def test_a_botocore_error_is_retryable_unless_the_request_could_never_be_sent(
 
 
 def test_anything_else_a_library_raises_is_the_functions_error_permanent_unless_the_network() -> None:
-    """Issue 18: botocore's signer raised AttributeError on an 8-bit header, which reached Lambda."""
+    """botocore's signer raises AttributeError on an 8-bit header: it must not reach Lambda unclassified."""
     signer = storage_error(AttributeError("'Header' object has no attribute 'split'"))
     assert (signer.retryable, signer.code) == (False, "AttributeError")
     assert str(signer) == "cannot do it: AttributeError: 'Header' object has no attribute 'split'"

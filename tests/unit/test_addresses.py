@@ -1,6 +1,6 @@
 """Address headers: the angle-bracket address wins, and one broken address loses only itself.
 
-Issue 11, section 5. Python 3.11's ``getaddresses`` reads ``alice@example.com <bob@example.com>``
+Python 3.11's ``getaddresses`` reads ``alice@example.com <bob@example.com>``
 as two mailboxes (alice first: the customer became alice); 3.13's returns nothing for it, nor for
 a list holding one malformed address. These tests hold on every interpreter the project runs on
 (run them under 3.11 and 3.13 alike: the expected values do not depend on the version).

@@ -1,4 +1,4 @@
-"""Attachments that are not what they say are skipped with a reason (issue 18, item 6): the content's
+"""Attachments that are not what they say are skipped with a reason: the content's
 signature, the declared type and the part's several file names must agree with the extension."""
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def test_a_wrong_passive_type_does_not_refuse_a_real_file() -> None:
 
 
 def test_the_stored_type_is_the_extensions_never_the_senders() -> None:
-    """An 8-bit or contradicting Content-Type never reaches the S3 store (the upload used to crash on
+    """An 8-bit or contradicting Content-Type never reaches the S3 store (botocore's signer raises on
     ``application/pédf``)."""
     raw = handwritten(body=multipart("mixed", TEXT, *MISLABELLED))
     candidates, skipped = find_candidates(parse_message(raw).files, None, Defects())

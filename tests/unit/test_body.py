@@ -1,5 +1,5 @@
-"""The body is what a mail client shows; every other part is an attachment or listed as skipped
-(issue 11, sections 4 and 8). Each test writes the message it needs, part by part."""
+"""The body is what a mail client shows; every other part is an attachment or listed as skipped.
+Each test writes the message it needs, part by part."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 # ruff: noqa: RUF001  (Cyrillic and Greek test text has letters that look Latin)
-"""Issue 11, sections 2 and 3: one bad byte spoils one character, in bodies and in headers.
+"""One bad byte spoils one character, in bodies and in headers.
 
-Each message is written here, in the charset and with the damage the issue names, and the
+Each message is written here, in its charset and with its damage, and the
 exact text that reaches Connect is asserted, with the defects recorded on the way.
 """
 

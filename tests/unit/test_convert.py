@@ -1,4 +1,4 @@
-"""The conversion rules of the core (issue 2, rules 1-9 and 11), one message built per test."""
+"""The conversion rules of the core, one message built per test."""
 
 from __future__ import annotations
 

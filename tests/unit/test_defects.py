@@ -1,4 +1,4 @@
-"""Defect kinds are a closed set, as CPython's ``email.errors`` classes are (issue 14)."""
+"""Defect kinds are a closed set, as CPython's ``email.errors`` classes are."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``ses_to_connect.delivery``: derived tokens, URL validity, and the ledger's JSON (issue 12)."""
+"""``ses_to_connect.delivery``: derived tokens, URL validity, and the ledger's JSON."""
 
 from __future__ import annotations
 

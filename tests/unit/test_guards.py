@@ -197,7 +197,7 @@ EXIM = notice(
     "A message that you sent could not be delivered to one or more of its\r\nrecipients. "
     "This is a permanent error. The following address(es) failed:\r\n\r\n  jdoe@example.net",
 )
-# The example: a non-null envelope sender, an ndr@ From, the original attached.
+# A bounce that only its form gives away: a non-null envelope sender, an ndr@ From, the original attached.
 NDR = notice(
     [
         ("From", "ndr@mail.example.net"),

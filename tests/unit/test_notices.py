@@ -1,5 +1,5 @@
-"""What the agent sees of what the body cannot show, and HTML cleaned of what acts (issue 21,
-sections 5 and 6). Each test writes the message it needs and asserts the exact text delivered."""
+"""What the agent sees of what the body cannot show, and HTML cleaned of what acts.
+Each test writes the message it needs and asserts the exact text delivered."""
 
 from __future__ import annotations
 
@@ -210,7 +210,7 @@ def test_the_description_names_the_sender_subject_files_and_flags_within_its_lim
         "Email from Customer <customer@example.org>: Help · 1 attachment delivered · "
         "2 not delivered (setup.exe, <b>&co.zip) · flags: spf:FAIL"
     )
-    # The SES message id, which the old description carried, stays where operators look it up.
+    # The SES message id is not in the description but stays where operators look it up.
     assert request["Attributes"]["sesMessageId"] == MESSAGE_ID
     assert request["References"]["sesMessageId"]["Value"] == MESSAGE_ID
 

@@ -1,4 +1,4 @@
-"""Suspicious senders are flagged, not hidden (issue 18, item 7): the contact is created as before,
+"""Suspicious senders are flagged, not hidden: the contact is created as for any sender,
 with ``sesSenderWarning``, a ``suspicious_sender:<flag>`` defect and the rule ``sender:SUSPICIOUS``."""
 
 from __future__ import annotations

@@ -139,7 +139,7 @@ def test_unset_variables_take_the_declared_defaults_the_dataclass_has_too() -> N
 
 
 def test_attachment_urls_outlive_the_replay_margin_and_both_lambda_retries() -> None:
-    """Issue 18: at 60 s any retry signed the URLs again and a lost answer's contact id was lost."""
+    """Shorter (60 s, say), any retry signs the URLs again and a lost answer's contact id is lost."""
     least = URL_SAFETY_MARGIN_SECONDS + sum(LAMBDA_RETRY_DELAYS_SECONDS)
     assert least == 480
     for value in ("60", str(least - 1)):
