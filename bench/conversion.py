@@ -1,6 +1,6 @@
 """Conversion time per message: the project's full conversion against the stdlib floor.
 
-* measured: ``convert.convert(raw, record, settings)`` with its default offline sink, which
+* measured: ``convert.convert_offline(raw, record, settings)`` with its default offline sink, which
   decodes every attachment it would send (nothing is stored; URLs are unsigned).
 * floor: ``BytesParser(policy=email.policy.default).parsebytes(raw)`` and ``get_content()`` on
   every leaf part, which also decodes every part once. Exceptions are caught per part and
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.messages import ATTACHMENT_TYPES, LARGE_SIZES_MB, MB, Sample, bench_settings, corpus, large_message
 from bench.report import Figure, Section, median
-from ses_to_connect.convert import convert
+from ses_to_connect.convert import convert_offline
 from ses_to_connect.model import Conversion
 from ses_to_connect.settings import Settings
 
@@ -60,12 +60,12 @@ def floor(raw: bytes) -> int:
 def time_sample(sample: Sample, settings: Settings, repeats: int) -> tuple[Timing, Conversion]:
     """Median times of both, after one untimed warm-up run of each (which also gives the results)."""
     record = sample.record()
-    conversion = convert(sample.raw, record, settings)
+    conversion = convert_offline(sample.raw, record, settings)
     errors = floor(sample.raw)
     project_runs: list[float] = []
     floor_runs: list[float] = []
     steps: list[tuple[Callable[[], object], list[float]]] = [
-        (lambda: convert(sample.raw, record, settings), project_runs),
+        (lambda: convert_offline(sample.raw, record, settings), project_runs),
         (lambda: floor(sample.raw), floor_runs),
     ]
     gc.collect()
@@ -99,7 +99,7 @@ def _corpus(section: Section, samples: list[Sample], settings: Settings, repeats
         try:
             timings.append(time_sample(sample, settings, repeats)[0])
         except Exception as exc:  # noqa: BLE001 (a conversion that raises is reported as an error)
-            section.errors.append(f"convert() raised on corpus message {sample.name}: {exc!r}")
+            section.errors.append(f"convert_offline() raised on corpus message {sample.name}: {exc!r}")
     if not timings:
         return
     ratios = sorted(t.project / t.floor for t in timings if t.floor > 0)
@@ -156,7 +156,7 @@ def _generated(section: Section, size_mb: int, settings: Settings, repeats: int)
     try:
         timing, conversion = time_sample(sample, settings, repeats)
     except Exception as exc:  # noqa: BLE001 (reported as an error of the run)
-        section.errors.append(f"convert() raised on the generated {size_mb} MB message: {exc!r}")
+        section.errors.append(f"convert_offline() raised on the generated {size_mb} MB message: {exc!r}")
         return
     sent = len(conversion.requests[0].get("Attachments", [])) if conversion.requests else 0
     if sent != len(ATTACHMENT_TYPES):

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
 from ses_to_connect.adapters.s3 import CHUNK_BYTES
-from ses_to_connect.convert import convert
+from ses_to_connect.convert import convert_offline
 from ses_to_connect.errors import SettingsError
 from ses_to_connect.event_builder import build_ses_event, message_id_for
 from ses_to_connect.ses_event import VERDICT_NAMES, records
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         dmarc_policy=args.dmarc_policy,
     )
     try:
-        conversion = convert(_chunks(args.message), records(event)[0], settings)
+        conversion = convert_offline(_chunks(args.message), records(event)[0], settings)
     except OSError as exc:  # the file changed or vanished since it was first read
         _fail(f"cannot read {args.message}: {exc.strerror or exc}", prog)
     json.dump(conversion.as_json(), sys.stdout, ensure_ascii=False, indent=2)

@@ -298,14 +298,16 @@ class UnsignedUrlSink:
         return []
 
 
-def convert(
+def convert_offline(
     raw: bytes | Iterable[bytes],
     record: SesRecord,
     settings: Settings,
     sink: AttachmentSink | None = None,
     related_contact_id: str | None = None,
 ) -> Conversion:
-    """Plan, store attachments in ``sink`` (default: nowhere, unsigned URLs) and build requests."""
+    """The conversion without the pipeline's ledger or Connect, for the offline ``convert`` command,
+    the tests and the benchmarks (the Lambda runs :mod:`ses_to_connect.pipeline`): plan, store
+    attachments in ``sink`` (default: nowhere, unsigned URLs) and build the requests."""
     planned = plan(raw, record, settings)
     if planned.quarantine_reason is not None:
         return planned.quarantine()

@@ -298,7 +298,7 @@ def test_the_file_reaches_the_parser_in_chunks_and_converts_as_in_one_piece(
     settings = Settings(
         instance_id="i-1", connect_addresses=(ConnectAddress(SUPPORT),), mail_bucket="ses-to-connect-mail"
     )
-    whole = convert_module.convert(raw, records(event)[0], settings)
+    whole = convert_module.convert_offline(raw, records(event)[0], settings)
     assert streamed == json.loads(json.dumps(whole.as_json()))
     assert streamed["requests"][0]["Attachments"][0]["FileName"] == "a.pdf"
 

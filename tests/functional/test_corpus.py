@@ -17,7 +17,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from ses_to_connect.convert import convert
+from ses_to_connect.convert import convert_offline
 from ses_to_connect.event_builder import build_ses_event, message_id_for
 from ses_to_connect.model import Conversion, DefectKind, Outcome
 from ses_to_connect.ses_event import records
@@ -77,7 +77,7 @@ def _event(name: str) -> dict[str, Any]:
 
 @cache
 def _conversion(name: str) -> Conversion:
-    return convert((CORPUS / name).read_bytes(), records(_event(name))[0], SETTINGS)
+    return convert_offline((CORPUS / name).read_bytes(), records(_event(name))[0], SETTINGS)
 
 
 @pytest.mark.parametrize("name", MESSAGES)

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from ses_to_connect.convert import convert
+from ses_to_connect.convert import convert_offline
 from ses_to_connect.event_builder import build_ses_event, message_id_for
 from ses_to_connect.ses_event import Replay, records
 from tests.support.constants import SUPPORT
@@ -107,7 +107,7 @@ def _converted(name: str) -> tuple[str, str, int]:
     )
     replay = Replay(f"inbound/{message_id_for(raw)}", True, "differential test")
     record = dataclasses.replace(records(event)[0], replay=replay)
-    conversion = convert(raw, record, SETTINGS)
+    conversion = convert_offline(raw, record, SETTINGS)
     (request, *_) = conversion.requests
     raw_message = request["EmailMessage"]["RawMessage"]
     body = raw_message["Body"]

@@ -20,7 +20,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from ses_to_connect.attachments import Candidate, send
-from ses_to_connect.convert import UnsignedUrlSink, convert, plan
+from ses_to_connect.convert import UnsignedUrlSink, convert_offline, plan
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.model import Conversion, Outcome
 from ses_to_connect.ses_event import SesRecord, records
@@ -83,7 +83,7 @@ def record(raw: bytes, *, recipients: Sequence[str] = (SUPPORT,)) -> SesRecord:
 
 
 def run(raw: bytes, config: Settings | None = None, **kwargs: Any) -> Conversion:
-    return convert(raw, record(raw, **kwargs), config or settings())
+    return convert_offline(raw, record(raw, **kwargs), config or settings())
 
 
 def only_request(conversion: Conversion) -> StartEmailContactRequestTypeDef:
@@ -247,7 +247,7 @@ def test_crlf_and_nul_in_attachment_names_are_flattened() -> None:
         ]
     )
 
-    conversion = convert(raw, record(raw), settings(), RecordingSink())
+    conversion = convert_offline(raw, record(raw), settings(), RecordingSink())
     request = only_request(conversion)
 
     assert [item["FileName"] for item in request["Attachments"]] == [
@@ -265,7 +265,7 @@ def test_invisible_and_unassigned_characters_leave_attachment_names() -> None:
     names = ["invoice\u202efdp.pdf", "zero\u200bwidth.pdf", "private\ue000use.pdf", "unassigned\u0378.pdf"]
     raw = with_attachments([attachment("filename*=utf-8''" + quote(name)) for name in names])
 
-    request = only_request(convert(raw, record(raw), settings(), RecordingSink()))
+    request = only_request(convert_offline(raw, record(raw), settings(), RecordingSink()))
 
     assert [item["FileName"] for item in request["Attachments"]] == [
         "invoicefdp.pdf",
@@ -293,7 +293,7 @@ def test_traversal_and_absurd_attachment_names_become_plain_names_and_safe_keys(
     )
     sink = RecordingSink()
 
-    request = only_request(convert(raw, record(raw), settings(), sink))
+    request = only_request(convert_offline(raw, record(raw), settings(), sink))
 
     assert [item["FileName"] for item in request["Attachments"]] == [
         "a" * 252 + ".pdf",
@@ -330,7 +330,7 @@ def test_5000_parts_finish_quickly_with_at_most_10_attachments_sent() -> None:
     ses_record = record(raw)
 
     start = time.perf_counter()
-    conversion = convert(raw, ses_record, settings())
+    conversion = convert_offline(raw, ses_record, settings())
     elapsed = time.perf_counter() - start
 
     assert elapsed < 30
@@ -385,7 +385,7 @@ def test_200_nested_forwarded_messages_parse_without_recursion_error() -> None:
     sink = RecordingSink()
     raw = nested_forwards(200)
 
-    request = only_request(convert(raw, record(raw), settings(), sink))
+    request = only_request(convert_offline(raw, record(raw), settings(), sink))
 
     body = raw_message(request)["Body"]
     assert body.startswith("outer text\n\n----\n\n---------- Forwarded message ----------\n")
@@ -429,7 +429,7 @@ def test_a_40_mb_message_converts_and_skips_what_connect_cannot_take() -> None:
     assert 38 * MB < len(raw) < 40 * MB
     sink = RecordingSink()
 
-    request = only_request(convert(raw, record(raw), settings(), sink))
+    request = only_request(convert_offline(raw, record(raw), settings(), sink))
 
     assert [item["FileName"] for item in request["Attachments"]] == ["photo.jpg"]
     assert sink.stored == [(f"attachments/{MESSAGE_ID}/01.jpg", "photo.jpg", len(photo))]
@@ -597,7 +597,7 @@ def test_an_8bit_attachment_with_an_odd_charset_parameter_is_still_sent(charset:
     raw = with_attachments([pdf])
     sink = RecordingSink()
 
-    request = only_request(convert(raw, record(raw), settings(), sink))
+    request = only_request(convert_offline(raw, record(raw), settings(), sink))
 
     assert [item["FileName"] for item in request["Attachments"]] == ["scan.pdf"]
     assert sink.stored == [(f"attachments/{MESSAGE_ID}/00.pdf", "scan.pdf", 11)]

@@ -2,7 +2,7 @@
 
 The invariant, for every generated message, SES record and settings:
 
-- ``convert()`` raises nothing;
+- ``convert_offline()`` raises nothing;
 - the outcome is ``contact`` with at least one request, each accepted by the Connect emulator's
   rules (Connect's documented limits and the botocore model, independent of the function's own
   ``check_request``) and by botocore's client-side validation of ``StartEmailContact``, or
@@ -26,7 +26,7 @@ from botocore.validate import ParamValidator
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from ses_to_connect.convert import convert
+from ses_to_connect.convert import convert_offline
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.model import Conversion, Outcome
 from ses_to_connect.ses_event import SesRecord, records
@@ -50,7 +50,7 @@ from .strategies import (
 
 def assert_invariant(raw: bytes, record: SesRecord, config: Settings) -> Conversion:
     """The whole invariant for one input; returns the conversion for further checks."""
-    conversion = convert(raw, record, config)
+    conversion = convert_offline(raw, record, config)
 
     if conversion.outcome is Outcome.CONTACT:
         assert conversion.reason is None
@@ -70,7 +70,7 @@ def assert_invariant(raw: bytes, record: SesRecord, config: Settings) -> Convers
         ]
         assert broken == []
 
-    again = convert(raw, record, config)
+    again = convert_offline(raw, record, config)
     assert json.dumps(again.requests, sort_keys=True) == json.dumps(conversion.requests, sort_keys=True)
     assert (again.outcome, again.reason, again.defects) == (
         conversion.outcome,
@@ -113,8 +113,8 @@ def test_chunked_input_converts_exactly_like_whole_input(raw: bytes, data: st.Da
     config = data.draw(bridge_settings())
     record = envelope.record()
 
-    whole = convert(raw, record, config)
-    chunked = convert(iter(chunks), record, config)
+    whole = convert_offline(raw, record, config)
+    chunked = convert_offline(iter(chunks), record, config)
 
     assert chunked.as_json() == whole.as_json()
 

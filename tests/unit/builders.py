@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from ses_to_connect import charsets
-from ses_to_connect.convert import convert
+from ses_to_connect.convert import convert_offline
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.model import Conversion
 from ses_to_connect.ses_event import SesRecord, records
@@ -54,7 +54,7 @@ def settings(**overrides: Any) -> Settings:
 
 def run(raw: bytes | EmailMessage, *, config: Settings | None = None, **record_args: Any) -> Conversion:
     data = raw.as_bytes() if isinstance(raw, EmailMessage) else raw
-    return convert(data, record(data, **record_args), config or settings())
+    return convert_offline(data, record(data, **record_args), config or settings())
 
 
 def only_request(conversion: Conversion) -> StartEmailContactRequestTypeDef:

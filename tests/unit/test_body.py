@@ -8,7 +8,13 @@ import base64
 import pytest
 
 from ses_to_connect.attachments import Candidate, Skipped
-from ses_to_connect.convert import MAX_SKIPPED_ATTRIBUTE, UnsignedUrlSink, _skipped_listing, convert, plan
+from ses_to_connect.convert import (
+    MAX_SKIPPED_ATTRIBUTE,
+    UnsignedUrlSink,
+    _skipped_listing,
+    convert_offline,
+    plan,
+)
 from ses_to_connect.html_text import html_to_text
 from ses_to_connect.settings import DEFAULT_POLICY, Action, BodyPreference, Settings
 from tests.support.constants import MESSAGE_ID
@@ -278,7 +284,7 @@ class StoredFiles(UnsignedUrlSink):
 
 def stored_files(raw: bytes) -> dict[str, str]:
     sink = StoredFiles()
-    only_request(convert(raw, record(raw), settings(), sink))
+    only_request(convert_offline(raw, record(raw), settings(), sink))
     return {name: data.decode() for name, data in sink.files.items()}
 
 
