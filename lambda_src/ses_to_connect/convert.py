@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from ses_to_connect import budget
 from ses_to_connect.addresses import is_valid_address
 from ses_to_connect.attachments import Candidate, Skipped, find_candidates, send, visible_name
-from ses_to_connect.delivery import Delivery, Drop
+from ses_to_connect.delivery import DeliveryRecord, Drop
 from ses_to_connect.headers import clean_text, message_ids
 from ses_to_connect.limits import (
     MAX_ADDITIONAL_RECIPIENTS,
@@ -169,7 +169,7 @@ class FinalRequests(NamedTuple):
         return Conversion(Outcome.CONTACT, None, self.defects, requests, self.flags)
 
 
-def final_requests(plan: Plan, delivery: Delivery) -> FinalRequests:
+def final_requests(plan: Plan, delivery: DeliveryRecord) -> FinalRequests:
     """The ``StartEmailContact`` request of every destination of a delivered plan, as it is sent
     now: built from the delivery (``{FileName, S3Url}`` files, skips, thread root) with the steps
     it records for that destination dropped, under that variant's token.
@@ -230,7 +230,7 @@ class _Variant(NamedTuple):
 
 def _variant(
     plan: Plan,
-    delivery: Delivery,
+    delivery: DeliveryRecord,
     steps: tuple[Drop, ...],
     *,
     raw_message: InboundRawMessageTypeDef,
@@ -318,7 +318,7 @@ def convert_offline(
         settings.attachment_max_bytes,
     )
     return final_requests(
-        planned, Delivery(tuple(sent), tuple(skipped), related_contact_id, None)
+        planned, DeliveryRecord(tuple(sent), tuple(skipped), related_contact_id, None)
     ).conversion()
 
 

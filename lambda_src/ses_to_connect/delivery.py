@@ -5,7 +5,7 @@ never says the contact's id. The stored message, its SES record and the settings
 requests every time (``convert`` is pure); what comes from I/O does not: the pre-signed
 attachment URLs (a new X-Amz-Date, signature and session token at every signing), the thread
 root found in the thread index (which grows), and the fallbacks taken after Connect refused a
-request. A :class:`Delivery` holds exactly those. The ledger stores it before the first
+request. A :class:`DeliveryRecord` holds exactly those. The ledger stores it before the first
 ``StartEmailContact`` and every retry reads it back (docs/exactly-once.md).
 """
 
@@ -64,7 +64,7 @@ class Drop:
 
 
 @dataclass(frozen=True)
-class Delivery:
+class DeliveryRecord:
     """The I/O-derived inputs of a message's requests, as the ledger stores them."""
 
     attachments: tuple[dict[str, str], ...]  # {FileName, S3Url}, in order
@@ -85,7 +85,7 @@ class Delivery:
         related_contact_id: str | None,
         dropped: Mapping[str, tuple[Drop, ...]],
         thread_match: str | None = None,
-    ) -> Delivery:
+    ) -> DeliveryRecord:
         """A delivery of freshly signed URLs, valid as long as the first of them."""
         sent, skips = tuple(attachments), tuple(skipped)
         kept, size = 0, 0
@@ -117,7 +117,7 @@ class Delivery:
     def steps(self, token: str) -> tuple[Drop, ...]:
         return tuple(self.dropped.get(token, ()))
 
-    def with_steps(self, token: str, steps: tuple[Drop, ...]) -> Delivery:
+    def with_steps(self, token: str, steps: tuple[Drop, ...]) -> DeliveryRecord:
         dropped = {**self.dropped, token: steps}
         return replace(self, dropped=MappingProxyType({k: v for k, v in dropped.items() if v}))
 
@@ -157,7 +157,7 @@ class Delivery:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> Delivery:
+    def from_json(cls, text: str) -> DeliveryRecord:
         data = json.loads(text)
         return cls(
             attachments=tuple({"FileName": a["FileName"], "S3Url": a["S3Url"]} for a in data["attachments"]),

@@ -5,7 +5,7 @@ with its reason, or an exception that Lambda retries and finally hands to the on
 destination (the event itself, replayable). Nothing is deleted here.
 
 Order matters for exactly-once delivery (docs/exactly-once.md): attachments are stored and
-signed, and the message's :class:`~ses_to_connect.delivery.Delivery` is written to the ledger,
+signed, and the message's :class:`~ses_to_connect.delivery.DeliveryRecord` is written to the ledger,
 before any contact is created; the ledger records each contact as it is created; the thread
 index is written last. A crash between any two steps is repaired by the retry, which finds
 completed contacts in the ledger, or sends Connect byte-identical requests so that Connect
@@ -33,7 +33,7 @@ from ses_to_connect.convert import (
     plan,
     variant_token,
 )
-from ses_to_connect.delivery import Delivery, Drop
+from ses_to_connect.delivery import DeliveryRecord, Drop
 from ses_to_connect.errors import (
     AttachmentsRejected,
     BridgeError,
@@ -220,7 +220,7 @@ class Pipeline:
         logger.info("message quarantined", extra={"reason": reason, "defects": _kinds(defects)})
         return RecordResult(record.message_id, Outcome.QUARANTINE, reason, defects=tuple(defects))
 
-    def _known_contacts(self, planned: Plan, earlier: Delivery) -> list[str] | None:
+    def _known_contacts(self, planned: Plan, earlier: DeliveryRecord) -> list[str] | None:
         """The contact ids of a message whose every destination is already recorded, else None."""
         if self.io.ledger is None:
             return None
@@ -232,7 +232,7 @@ class Pipeline:
             return None
         return [contact_id for contact in known if contact for contact_id in contact]
 
-    def _delivery(self, planned: Plan, earlier: Delivery | None) -> tuple[Delivery, bool]:
+    def _delivery(self, planned: Plan, earlier: DeliveryRecord | None) -> tuple[DeliveryRecord, bool]:
         """What this run sends, and whether its URLs were signed by this run.
 
         An earlier delivery is replayed while its URLs are valid; past that, the files are
@@ -257,14 +257,14 @@ class Pipeline:
         related: str | None,
         dropped: Mapping[str, tuple[Drop, ...]],
         thread_match: str | None,
-    ) -> Delivery:
+    ) -> DeliveryRecord:
         sent, skipped = send(
             planned.candidates,
             self.io.attachments,
             planned.attachment_prefix,
             planned.settings.attachment_max_bytes,
         )
-        return Delivery.signed(sent, skipped, related, dropped, thread_match)
+        return DeliveryRecord.signed(sent, skipped, related, dropped, thread_match)
 
     def _start_destination(self, run: _Run, index: int) -> str | None:
         """Start one destination's contact, taking the fallbacks Connect's refusals call for.
@@ -330,12 +330,12 @@ class Pipeline:
                 unlinked_after = exc.code if step == Drop.related() else None
                 self._store(run, fallback)
 
-    def _store(self, run: _Run, delivery: Delivery) -> None:
+    def _store(self, run: _Run, delivery: DeliveryRecord) -> None:
         run.delivery = delivery
         if self.io.ledger is not None:
             self.io.ledger.save_delivery(run.planned.record.message_id, delivery, first=False)
 
-    def _finals(self, run: _Run, delivery: Delivery | None = None) -> FinalRequests:
+    def _finals(self, run: _Run, delivery: DeliveryRecord | None = None) -> FinalRequests:
         """Every destination's final request from ``delivery`` (default: the run's); the defects
         found building them are the run's."""
         finals = final_requests(run.planned, delivery or run.delivery)
@@ -420,8 +420,8 @@ class _Run:
     """One invocation's view of a message's delivery."""
 
     planned: Plan
-    earlier: Delivery | None  # as the ledger held it when this invocation began
-    delivery: Delivery  # what this invocation sends (updated as fallbacks are taken)
+    earlier: DeliveryRecord | None  # as the ledger held it when this invocation began
+    delivery: DeliveryRecord  # what this invocation sends (updated as fallbacks are taken)
     fresh: bool  # the URLs were signed by this invocation
     refused_tokens: set[str] = field(default_factory=set)  # tokens Connect refused in this invocation
     defects: dict[str, None] = field(default_factory=dict)  # found building its requests, in order

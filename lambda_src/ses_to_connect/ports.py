@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_connect.type_defs import StartEmailContactRequestTypeDef
 
     from ses_to_connect.attachments import Candidate
-    from ses_to_connect.delivery import Delivery
+    from ses_to_connect.delivery import DeliveryRecord
     from ses_to_connect.policy_rules import QuarantineReason
     from ses_to_connect.thread_match import AgentReply, ThreadEntry
 
@@ -75,9 +75,9 @@ class Ledger(Protocol):
 
     def known_contact(self, token: str) -> list[str] | None: ...
 
-    def delivery(self, message_id: str) -> Delivery | None: ...
+    def delivery(self, message_id: str) -> DeliveryRecord | None: ...
 
-    def save_delivery(self, message_id: str, delivery: Delivery, *, first: bool) -> Delivery: ...
+    def save_delivery(self, message_id: str, delivery: DeliveryRecord, *, first: bool) -> DeliveryRecord: ...
 
     def start_once(
         self,

@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from moto import mock_aws
 
 from ses_to_connect.adapters.ledger import KEY_PREFIX, ContactLedger
-from ses_to_connect.delivery import Delivery
+from ses_to_connect.delivery import DeliveryRecord
 from ses_to_connect.errors import DeliveryError, StorageError
 
 from . import FakeLambdaContext, create_ledger_table
@@ -205,7 +205,7 @@ def test_a_table_that_fails_raises_storage_error_from_every_ledger_call(dynamodb
         lambda: broken.known_contact(TOKEN),
         lambda: broken.start_once(request(), lambda request: "contact-1"),
         lambda: broken.delivery("message"),
-        lambda: broken.save_delivery("message", Delivery.signed([], [], None, {}), first=True),
+        lambda: broken.save_delivery("message", DeliveryRecord.signed([], [], None, {}), first=True),
     ]
     for call in calls:
         with pytest.raises(StorageError) as raised:

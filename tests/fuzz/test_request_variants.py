@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from ses_to_connect.attachments import Skip, Skipped
 from ses_to_connect.convert import UnsignedUrlSink, client_token, final_requests, plan, variant_token
-from ses_to_connect.delivery import Delivery, Drop, DropKind
+from ses_to_connect.delivery import DeliveryRecord, Drop, DropKind
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.limits import MAX_ATTRIBUTES_BYTES, attributes_size
 from ses_to_connect.model import Outcome
@@ -126,7 +126,7 @@ def cases(draw: st.DrawFn, *, max_files: int) -> Case:
 
 
 @st.composite
-def deliveries(draw: st.DrawFn) -> Delivery:
+def deliveries(draw: st.DrawFn) -> DeliveryRecord:
     """What the ledger may hold: stored files, skips, a thread root, and fallback steps per
     destination; half of them with every file name at its longest."""
     crowded = draw(st.booleans())
@@ -138,7 +138,7 @@ def deliveries(draw: st.DrawFn) -> Delivery:
     dropped = {
         client_token(MESSAGE_ID, address): draw(st.sampled_from(STEPS)) for address in (SUPPORT, SALES)
     }
-    return Delivery(
+    return DeliveryRecord(
         attachments=tuple(
             {"FileName": name, "S3Url": f"https://{BUCKET}.s3.amazonaws.com/attachments/m/{n:02d}.pdf"}
             for n, name in enumerate(names)
@@ -160,7 +160,7 @@ def assert_accepted(request: object) -> None:
 @fuzz_settings(short=100, long=2_000)
 @given(case=cases(max_files=0), delivery=deliveries())
 def test_every_destination_and_fallback_gives_a_request_connect_accepts(
-    case: Case, delivery: Delivery
+    case: Case, delivery: DeliveryRecord
 ) -> None:
     EXAMPLES["test_every_destination_and_fallback_gives_a_request_connect_accepts"] += 1
     planned = plan(case.raw, case.record, case.config)

@@ -40,7 +40,7 @@ from botocore.exceptions import ClientError
 
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.attachments import Candidate
-from ses_to_connect.delivery import Delivery
+from ses_to_connect.delivery import DeliveryRecord
 from ses_to_connect.errors import DeliveryError, StorageError
 from ses_to_connect.pipeline import Adapters, Pipeline
 from ses_to_connect.thread_match import AgentReply, ThreadEntry, ThreadMatch
@@ -373,14 +373,14 @@ class FakeLedger:
             return None
         return [] if record.contact_id is None else [record.contact_id]
 
-    def delivery(self, message_id: str) -> Delivery | None:
+    def delivery(self, message_id: str) -> DeliveryRecord | None:
         stored = self.deliveries.get(message_id)
-        return None if stored is None else Delivery.from_json(stored)
+        return None if stored is None else DeliveryRecord.from_json(stored)
 
-    def save_delivery(self, message_id: str, delivery: Delivery, *, first: bool) -> Delivery:
+    def save_delivery(self, message_id: str, delivery: DeliveryRecord, *, first: bool) -> DeliveryRecord:
         self.faults.raise_next("save_delivery")
         if first and message_id in self.deliveries:
-            return Delivery.from_json(self.deliveries[message_id])
+            return DeliveryRecord.from_json(self.deliveries[message_id])
         self.deliveries[message_id] = delivery.to_json()
         return delivery
 

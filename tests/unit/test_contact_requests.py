@@ -18,7 +18,7 @@ from ses_to_connect.convert import (
     plan,
     variant_token,
 )
-from ses_to_connect.delivery import Delivery
+from ses_to_connect.delivery import DeliveryRecord
 from ses_to_connect.errors import DeliveryError
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.limits import MAX_ATTRIBUTES_BYTES, attributes_size
@@ -95,7 +95,7 @@ def test_client_tokens_are_those_deployed_functions_sent(
         "moreSkipped": {},
         "dropped": {base: steps},
     }
-    recorded = Delivery.from_json(json.dumps(ledger_item))
+    recorded = DeliveryRecord.from_json(json.dumps(ledger_item))
 
     assert variant_token(base, recorded.steps(base)) == token
 
@@ -170,7 +170,7 @@ def test_attributes_over_the_budget_are_cut_in_order_and_the_static_ones_never()
     planned = planned_message(handwritten(), config, reason=WIDE * 1024, source=f"{WIDE * 1024}@example.org")
     skipped = tuple(Skipped(f"{WIDE * 200}{n}.exe", "type_not_allowed") for n in range(10))
 
-    finals = final_requests(planned, Delivery((), skipped, None, None))
+    finals = final_requests(planned, DeliveryRecord((), skipped, None, None))
 
     attributes = [final.request["Attributes"] for final in finals.destinations if final.request]
     assert len(attributes) == 1
@@ -216,7 +216,7 @@ def test_a_fallback_that_cannot_fit_is_not_sent_and_fails_for_good() -> None:
     config = settings(inbound_prefix="mail/")
     record = replayed(raw, reason="x", source="customer@example.org")
     stored = ({"FileName": "invoice.pdf", "S3Url": "https://mail-bucket.s3.amazonaws.com/a/00.pdf"},)
-    first = final_requests(plan(raw, record, config), Delivery(stored, (), None, None))
+    first = final_requests(plan(raw, record, config), DeliveryRecord(stored, (), None, None))
     [request] = [final.request for final in first.destinations if final.request]
     pad = MAX_ATTRIBUTES_BYTES - attributes_size(request["Attributes"]) - len("pad")
     config = with_static_attributes(config, {**config.static_attributes, "pad": "x" * pad})

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ses_to_connect.convert import client_token, final_requests, plan
-from ses_to_connect.delivery import Delivery
+from ses_to_connect.delivery import DeliveryRecord
 from ses_to_connect.limits import MAX_BODY, MAX_HEADER_VALUE, MAX_SUBJECT
 from ses_to_connect.settings import BodyPreference, ConnectAddress
 from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
@@ -15,7 +15,7 @@ from tests.support.constants import MESSAGE_ID, SALES, SALES_FLOW, SUPPORT
 from tests.support.mail import Attachment, handwritten, message
 from tests.unit.builders import only_request, raw_message, record, run, settings
 
-NOTHING_STORED = Delivery(attachments=(), skipped=(), related_contact_id=None, valid_until=None)
+NOTHING_STORED = DeliveryRecord(attachments=(), skipped=(), related_contact_id=None, valid_until=None)
 
 # --- 1. destinations -----------------------------------------------------------------------
 
@@ -289,7 +289,7 @@ def test_a_file_name_recorded_before_names_were_cleaned_is_cleaned_in_the_reques
     planned = plan(raw, record(raw), settings())
     stored = [{"FileName": "invoice\u202efdp.pdf", "S3Url": "https://mail.s3.amazonaws.com/a/00.pdf"}]
 
-    conversion = final_requests(planned, Delivery(tuple(stored), (), None, None)).conversion()
+    conversion = final_requests(planned, DeliveryRecord(tuple(stored), (), None, None)).conversion()
 
     assert conversion.outcome.value == "contact", conversion.reason
     assert [item["FileName"] for item in conversion.requests[0]["Attachments"]] == ["invoicefdp.pdf"]

@@ -9,7 +9,7 @@ from ses_to_connect.attachments import Skipped
 from ses_to_connect.convert import variant_token
 from ses_to_connect.delivery import (
     MAX_SKIPPED_BYTES,
-    Delivery,
+    DeliveryRecord,
     Drop,
     urls_valid_until,
 )
@@ -48,14 +48,14 @@ def test_urls_are_valid_until_the_first_expires_less_the_margin() -> None:
 
 
 def test_a_delivery_survives_the_ledger_unchanged() -> None:
-    delivery = Delivery.signed(
+    delivery = DeliveryRecord.signed(
         [{"FileName": "a.pdf", "S3Url": signed_url("20240101T120000Z", 3600)}],
         [Skipped("b.exe", "type_not_allowed")],
         "root-contact",
         {BASE: (Drop.related(),)},
     ).with_steps("b" * 64, (Drop.files("INVALID_FILE_SIZE"),))
 
-    again = Delivery.from_json(delivery.to_json())
+    again = DeliveryRecord.from_json(delivery.to_json())
 
     assert again == delivery
     assert again.to_json() == delivery.to_json()
@@ -64,26 +64,28 @@ def test_a_delivery_survives_the_ledger_unchanged() -> None:
 
 
 def test_how_the_thread_was_found_is_kept_and_older_records_read_without_it() -> None:
-    delivery = Delivery.signed([], [], "root-contact", {}, "agent-reply")
-    assert Delivery.from_json(delivery.to_json()).thread_match == "agent-reply"
+    delivery = DeliveryRecord.signed([], [], "root-contact", {}, "agent-reply")
+    assert DeliveryRecord.from_json(delivery.to_json()).thread_match == "agent-reply"
     recorded_before = (
         '{"attachments": [], "dropped": {}, "moreSkipped": {}, "relatedContactId": "root-contact", '
         '"skipped": [], "validUntil": null}'
     )
-    assert Delivery.from_json(recorded_before).thread_match is None  # its requests had no sesThreadMatch
+    assert (
+        DeliveryRecord.from_json(recorded_before).thread_match is None
+    )  # its requests had no sesThreadMatch
 
 
 def test_only_the_first_skipped_files_are_kept_by_name_the_rest_counted() -> None:
     skipped = [Skipped(f"f{n:04}.pdf", "too_many" if n % 2 else "empty") for n in range(2000)]
 
-    delivery = Delivery.signed([], skipped, None, {})
+    delivery = DeliveryRecord.signed([], skipped, None, {})
 
     kept = len(delivery.skipped)
     assert 0 < kept < 2000
     assert delivery.skipped == tuple(skipped[:kept])
     assert delivery.valid_until is None and delivery.replayable(float("inf"))
     assert delivery.skip_counts() == {"too_many": 1000, "empty": 1000}
-    assert Delivery.from_json(delivery.to_json()).skip_counts() == delivery.skip_counts()
+    assert DeliveryRecord.from_json(delivery.to_json()).skip_counts() == delivery.skip_counts()
 
 
 def test_the_record_fits_a_dynamodb_item_whatever_the_names() -> None:
@@ -93,9 +95,9 @@ def test_the_record_fits_a_dynamodb_item_whatever_the_names() -> None:
         url = signed_url("20240101T000000Z", 3600) + "&X-Amz-Security-Token=" + "t" * 1200
         attachments = [{"FileName": char * 250 + ".pdf", "S3Url": url}] * 10
 
-        record = Delivery.signed(attachments, skipped, None, {}).to_json().encode()
+        record = DeliveryRecord.signed(attachments, skipped, None, {}).to_json().encode()
 
         assert len(record) < 100_000, len(record)
-        named = Delivery.from_json(record.decode()).skipped
+        named = DeliveryRecord.from_json(record.decode()).skipped
         assert len(named) > 0 and sum(len(item.file_name.encode()) for item in named) <= MAX_SKIPPED_BYTES
-        assert Delivery.from_json(record.decode()).skip_counts() == {"too_many": 990}
+        assert DeliveryRecord.from_json(record.decode()).skip_counts() == {"too_many": 990}

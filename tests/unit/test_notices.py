@@ -10,7 +10,7 @@ import pytest
 from ses_to_connect import html_clean
 from ses_to_connect.attachments import stored_index
 from ses_to_connect.convert import final_requests, plan
-from ses_to_connect.delivery import Delivery
+from ses_to_connect.delivery import DeliveryRecord
 from ses_to_connect.html_clean import clean_html
 from ses_to_connect.limits import MAX_BODY, MAX_DESCRIPTION
 from tests.support.constants import MESSAGE_ID
@@ -330,7 +330,7 @@ def test_the_html_is_cleaned_once_however_often_the_requests_are_built(
     monkeypatch.setattr(html_clean, "clean_html", counted)
     raw = handwritten(body=part("text/html", "<p>cleaned once</p><script>x()</script>"))
     planned = plan(raw, record(raw), settings())
-    nothing_stored = Delivery(attachments=(), skipped=(), related_contact_id=None, valid_until=None)
+    nothing_stored = DeliveryRecord(attachments=(), skipped=(), related_contact_id=None, valid_until=None)
     bodies = {
         raw_message(final_requests(planned, nothing_stored).conversion().requests[0])["Body"]
         for _ in range(3)

@@ -2,7 +2,7 @@
 
 Two kinds of item share the table:
 
-* the **delivery** of each message (:class:`~ses_to_connect.delivery.Delivery`: signed
+* the **delivery** of each message (:class:`~ses_to_connect.delivery.DeliveryRecord`: signed
   attachment URLs, thread root, fallbacks taken), written before the first StartEmailContact,
   so that a retry sends Connect byte-identical requests and Connect answers with the contact
   it already created; its presence is also how the pipeline knows an earlier attempt may have
@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ses_to_connect.adapters.aws_errors import translated
 from ses_to_connect.adapters.table_keys import table_key
-from ses_to_connect.delivery import Delivery
+from ses_to_connect.delivery import DeliveryRecord
 from ses_to_connect.errors import DeliveryError, StorageError
 
 if TYPE_CHECKING:  # type stubs only
@@ -104,16 +104,16 @@ class ContactLedger:
         contact_id = response.get("ContactId")
         return [str(contact_id)] if contact_id else []
 
-    def delivery(self, message_id: str) -> Delivery | None:
+    def delivery(self, message_id: str) -> DeliveryRecord | None:
         """The delivery an earlier invocation stored for this SES message, if any."""
         with translated("cannot read the idempotency table"):
             item = self._client.get_item(
                 TableName=self._table, Key={"id": {"S": _delivery_key(message_id)}}, ConsistentRead=True
             ).get("Item")
             # A damaged item fails here, as a permanent error: every retry would read it the same.
-            return None if item is None else Delivery.from_json(item["delivery"]["S"])
+            return None if item is None else DeliveryRecord.from_json(item["delivery"]["S"])
 
-    def save_delivery(self, message_id: str, delivery: Delivery, *, first: bool) -> Delivery:
+    def save_delivery(self, message_id: str, delivery: DeliveryRecord, *, first: bool) -> DeliveryRecord:
         """Store ``delivery``; the first one stored wins, so racing invocations send the same URLs.
 
         Returns what is stored: ``delivery``, or with ``first`` the one another invocation
