@@ -6,10 +6,10 @@ nothing. Here each attachment PUT passes a
 before moto stores it: a stand-in for the round trip and transfer of a PutObject of a few MB inside a
 region (an assumption, stated in the table).
 
-measured: ``attachments.send`` of a 10 MB message's three files (about 2.5 MB each) through
+measured: ``attachments.store_attachments`` of a 10 MB message's three files (about 2.5 MB each) through
 the Lambda's own ``AttachmentStore(uploads=4)`` (boto3 S3 client, pre-signed URLs).
 baseline: the same with ``uploads=1``, one upload at a time. Each run plans the
-message afresh (decoding releases the parsed text) and only ``send()`` is timed; runs alternate.
+message afresh (decoding releases the parsed text) and only ``store_attachments()`` is timed; runs alternate.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import boto3
 from bench.messages import MB, Sample, bench_settings, large_message
 from bench.report import Figure, Section, median
 from ses_to_connect.adapters.s3 import AttachmentStore
-from ses_to_connect.attachments import send
+from ses_to_connect.attachments import store_attachments
 from ses_to_connect.convert import plan
 from ses_to_connect_tools.local_pipeline.aws import BUCKET, local_aws
 
@@ -33,7 +33,7 @@ MESSAGE_MB = 10
 def _timed_send(sample: Sample, stores: dict[int, AttachmentStore], uploads: int) -> tuple[float, int]:
     planned = plan(sample.raw, sample.record(), bench_settings())
     started = time.perf_counter()
-    sent, _ = send(planned.candidates, stores[uploads], planned.attachment_prefix)
+    sent, _ = store_attachments(planned.candidates, stores[uploads], planned.attachment_prefix)
     return time.perf_counter() - started, len(sent)
 
 

@@ -161,7 +161,7 @@ def find_candidates(
     return explicit + inline, skipped
 
 
-def send(
+def store_attachments(
     candidates: Sequence[Candidate],
     sink: AttachmentSink,
     key_prefix: str,
@@ -214,7 +214,7 @@ def send(
 
 def stored_index(url: str) -> int | None:
     """The position in the candidates of the file behind ``url`` (its key's last segment is the
-    position and the extension: see :func:`send`), or None for a URL of another form."""
+    position and the extension: see :func:`store_attachments`), or None for a URL of another form."""
     from urllib.parse import unquote, urlsplit  # noqa: PLC0415 (messages with inline images only)
 
     match = re.match(r"(\d+)(?:\.|$)", unquote(urlsplit(url).path).rsplit("/", 1)[-1])

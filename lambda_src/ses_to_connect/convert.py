@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ses_to_connect import budget
 from ses_to_connect.addresses import is_valid_address
-from ses_to_connect.attachments import Candidate, Skipped, find_candidates, send, visible_name
+from ses_to_connect.attachments import Candidate, Skipped, find_candidates, store_attachments, visible_name
 from ses_to_connect.delivery import DeliveryRecord, Drop
 from ses_to_connect.headers import clean_text, message_ids
 from ses_to_connect.limits import (
@@ -311,7 +311,7 @@ def convert_offline(
     planned = plan(raw, record, settings)
     if planned.quarantine_reason is not None:
         return planned.quarantine()
-    sent, skipped = send(
+    sent, skipped = store_attachments(
         planned.candidates,
         sink or UnsignedUrlSink(settings.mail_bucket),
         planned.attachment_prefix,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aws_lambda_powertools import Logger
 
-from ses_to_connect.attachments import send
+from ses_to_connect.attachments import store_attachments
 from ses_to_connect.convert import (
     DestinationRequest,
     FinalRequests,
@@ -258,7 +258,7 @@ class Pipeline:
         dropped: Mapping[str, tuple[Drop, ...]],
         thread_match: str | None,
     ) -> DeliveryRecord:
-        sent, skipped = send(
+        sent, skipped = store_attachments(
             planned.candidates,
             self.io.attachments,
             planned.attachment_prefix,

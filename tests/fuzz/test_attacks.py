@@ -19,7 +19,7 @@ from urllib.parse import quote
 import pytest
 from botocore.validate import ParamValidator
 
-from ses_to_connect.attachments import Candidate, send
+from ses_to_connect.attachments import Candidate, store_attachments
 from ses_to_connect.convert import UnsignedUrlSink, convert_offline, plan
 from ses_to_connect.event_builder import build_ses_event
 from ses_to_connect.model import Conversion, Outcome
@@ -338,7 +338,7 @@ def test_5000_parts_finish_quickly_with_at_most_10_attachments_sent() -> None:
     assert [item["FileName"] for item in request["Attachments"]] == [f"file{i}.pdf" for i in range(1, 20, 2)]
     assert request["Attributes"]["sesAttachmentsSent"] == "10"
     planned = plan(raw, ses_record, settings())
-    sent, skipped = send(planned.candidates, RecordingSink(), planned.attachment_prefix)
+    sent, skipped = store_attachments(planned.candidates, RecordingSink(), planned.attachment_prefix)
     reasons = Counter(item.reason for item in [*planned.skipped, *skipped])
     assert (len(sent), reasons) == (10, Counter({"type_not_allowed": 2500, "too_many": 2490}))
 

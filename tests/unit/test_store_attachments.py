@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from ses_to_connect.adapters.s3 import AttachmentStore
-from ses_to_connect.attachments import Candidate, Skipped, send
+from ses_to_connect.attachments import Candidate, Skipped, store_attachments
 from ses_to_connect.errors import StorageError
 from ses_to_connect.limits import MAX_ATTACHMENT_BYTES, MAX_S3_URL
 
@@ -66,8 +66,8 @@ class RecordingClient:
 
 
 def stored(files: list[Candidate], client: RecordingClient, key_prefix: str, *, uploads: int = 1) -> Sent:
-    """``send`` through the Lambda's own S3 store, on ``client``."""
-    return send(files, AttachmentStore(client, "bucket", 3600, uploads=uploads), key_prefix)
+    """``store_attachments`` through the Lambda's own S3 store, on ``client``."""
+    return store_attachments(files, AttachmentStore(client, "bucket", 3600, uploads=uploads), key_prefix)
 
 
 def mixed_candidates() -> list[Candidate]:
