@@ -18,7 +18,7 @@ UV := $(BIN)/uv pip install --quiet --link-mode=copy
 # 2026-10-30; README, "Node versions").
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: test lint typecheck unit synth demo bench test-long docs clean
+.PHONY: test lint typecheck pytest synth demo bench test-long docs clean
 
 # Everything, at the exact pins of requirements/*.txt, and the project itself as an editable install
 # (its packages stay the checkout's folders; the `ses-to-connect` command lands in .venv/bin).
@@ -56,7 +56,7 @@ node_modules/.installed: package.json package-lock.json
 # The environments are made side by side (fetching is mostly waiting), then the checks run.
 test:
 	$(MAKE) --no-print-directory -j 3 $(STAMP) node_modules/.installed $(CHECKOV_STAMP)
-	$(MAKE) --no-print-directory lint typecheck unit
+	$(MAKE) --no-print-directory lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -67,7 +67,7 @@ typecheck: $(STAMP)
 
 # Line coverage of the three packages, printed after the tests (pyproject's [tool.coverage]); Python
 # 3.12+'s sys.monitoring core keeps its overhead low.
-unit: $(STAMP) node_modules/.installed $(CHECKOV_STAMP)
+pytest: $(STAMP) node_modules/.installed $(CHECKOV_STAMP)
 	COVERAGE_CORE=sysmon $(BIN)/pytest -n 2 --dist loadfile -q -m "not slow" --cov --cov-report=term:skip-covered
 
 ## test-long: the long runs: 10,000+ fuzz cases, the 500-message burst at 5 requests/second, hostile mail up to 40 MB
