@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from ses_to_connect.metric_names import Metric
 from tests.docs import COMMAND_LANGUAGES, NOT_RUN, PAGES, REPO_ROOT, blocks, run_page
 
 
@@ -35,3 +37,10 @@ def test_the_blocks_are_found() -> None:
     """The extraction itself: the README's fenced blocks, in order, with their languages."""
     readme = [b.language for b in blocks(REPO_ROOT / "README.md")]
     assert readme.count("sh") >= 3 and "python" in readme
+
+
+def test_the_operations_page_lists_exactly_the_metrics_the_function_emits() -> None:
+    text = (REPO_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    listing = text.split("- **Metrics**", 1)[1].split("\n- **", 1)[0]
+    listed = set(re.findall(r"`([A-Z][a-z]+(?:[A-Z][a-z]+)*)`", listing))
+    assert listed == {metric.value for metric in Metric}
