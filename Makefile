@@ -53,10 +53,12 @@ node_modules/.installed: package.json package-lock.json
 	touch node_modules/.installed
 
 ## test: lint, type-check and run every test (what CI runs)
-# The environments are made side by side (fetching is mostly waiting), then the checks run.
+# The environments are made side by side (fetching is mostly waiting); after the lint, mypy runs
+# beside the tests, which leave a core idle while they wait on installs, synths and servers.
 test:
 	$(MAKE) --no-print-directory -j 3 $(STAMP) node_modules/.installed $(CHECKOV_STAMP)
-	$(MAKE) --no-print-directory lint typecheck pytest
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory -j 2 typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -67,8 +69,11 @@ typecheck: $(STAMP)
 
 # Line coverage of the three packages, printed after the tests (pyproject's [tool.coverage]); Python
 # 3.12+'s sys.monitoring core keeps its overhead low.
+# Each file runs on one worker (its module fixtures, such as a synth, are built once), in the order
+# of the folders: the docs' few long tests start first instead of being left for last, and the
+# many short unit tests fill the end.
 pytest: $(STAMP) node_modules/.installed $(CHECKOV_STAMP)
-	COVERAGE_CORE=sysmon $(BIN)/pytest -n 2 --dist loadfile -q -m "not slow" --cov --cov-report=term:skip-covered
+	COVERAGE_CORE=sysmon $(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder -q -m "not slow" --cov --cov-report=term:skip-covered
 
 ## test-long: the long runs: 10,000+ fuzz cases, the 500-message burst at 5 requests/second, hostile mail up to 40 MB
 test-long: $(STAMP)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
@@ -121,11 +122,9 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     except json.JSONDecodeError as exc:
         _fail(f"--policy is not valid JSON: {exc.msg}", prog)
     except SettingsError as exc:
-        message = "; ".join(exc.problems)
-        _fail(
-            message.replace("CONNECT_ADDRESSES", "--connect-address").replace("VERDICT_POLICY", "--policy"),
-            prog,
-        )
+        # In the command's own words: the problem quotes the value, so the entry's index is left out.
+        message = re.sub(r"CONNECT_ADDRESSES(\[\d+\])?", "--connect-address", "; ".join(exc.problems))
+        _fail(message.replace("VERDICT_POLICY", "--policy"), prog)
     event = build_ses_event(
         head,
         message_id=message_id,

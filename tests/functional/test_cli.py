@@ -371,7 +371,7 @@ def test_an_invalid_connect_address(plain: Path, tmp_path: Path) -> None:
         run_cli(plain, "--instance-id", "i-1", "--connect-address", "not-an-address", cwd=tmp_path)
     )
 
-    assert line == "ses_to_connect: error: --connect-address[0]: 'not-an-address' is not an email address"
+    assert line == "ses_to_connect: error: --connect-address: 'not-an-address' is not an email address"
 
 
 def test_an_empty_instance_id(plain: Path, tmp_path: Path) -> None:
