@@ -17,7 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ses_to_connect.limits import MAX_S3_URL
-from ses_to_connect.metric_names import Metric
+from ses_to_connect.metric_names import MetricName
 
 __all__ = ["URL_LENGTH_ALARM_THRESHOLD", "BridgeAlarms", "BridgeAlarmsProps", "bridge_metric"]
 
@@ -47,7 +47,7 @@ class BridgeAlarmsProps:
 
 
 def bridge_metric(
-    namespace: str, service: str, name: Metric, statistic: str, period: cdk.Duration
+    namespace: str, service: str, name: MetricName, statistic: str, period: cdk.Duration
 ) -> cw.Metric:
     """One of the function's own metrics: Powertools EMF, dimension ``service``."""
     return cw.Metric(
@@ -118,7 +118,7 @@ class BridgeAlarms(Construct):
             threshold=1,
             description="Lambda could not put failed events into the failure queue: those events are lost.",
         )
-        quarantined = self._bridge_metric(Metric.QUARANTINED, "Sum", cdk.Duration.hours(1))
+        quarantined = self._bridge_metric(MetricName.QUARANTINED, "Sum", cdk.Duration.hours(1))
         self.quarantine_rate = self._alarm(
             "QuarantineRate",
             quarantined,
@@ -149,7 +149,7 @@ class BridgeAlarms(Construct):
         )
         self.url_length = self._alarm(
             "AttachmentUrlLength",
-            self._bridge_metric(Metric.ATTACHMENT_URL_LENGTH, "Maximum", _FIVE_MINUTES),
+            self._bridge_metric(MetricName.ATTACHMENT_URL_LENGTH, "Maximum", _FIVE_MINUTES),
             threshold=URL_LENGTH_ALARM_THRESHOLD,
             description=(
                 f"A pre-signed attachment URL reached {URL_LENGTH_ALARM_THRESHOLD} characters; Connect "
@@ -159,7 +159,7 @@ class BridgeAlarms(Construct):
         )
         self.contacts_without_id = self._alarm(
             "ContactsWithoutId",
-            self._bridge_metric(Metric.CONTACTS_WITHOUT_ID, "Sum", _FIVE_MINUTES),
+            self._bridge_metric(MetricName.CONTACTS_WITHOUT_ID, "Sum", _FIVE_MINUTES),
             threshold=1,
             description=(
                 "A contact exists but its id is unknown: Connect's answer was lost and the retry came after "
@@ -172,13 +172,13 @@ class BridgeAlarms(Construct):
         )
         self.alarms = tuple(self._created)
 
-    def _bridge_metric(self, name: Metric, statistic: str, period: cdk.Duration) -> cw.Metric:
+    def _bridge_metric(self, name: MetricName, statistic: str, period: cdk.Duration) -> cw.Metric:
         return bridge_metric(self.props.metrics_namespace, self.props.service_name, name, statistic, period)
 
     def _no_contacts(self, hours: int) -> cw.Alarm:
         period = cdk.Duration.hours(hours)
         arrived = self.props.function.metric("AsyncEventsReceived", period=period, statistic="Sum")
-        created = self._bridge_metric(Metric.CONTACTS_CREATED, "Sum", period)
+        created = self._bridge_metric(MetricName.CONTACTS_CREATED, "Sum", period)
         return self._alarm(
             "NoContacts",
             cw.MathExpression(

@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ses_to_connect.limits import MAX_S3_URL
-from ses_to_connect.metric_names import Metric
+from ses_to_connect.metric_names import MetricName
 from ses_to_connect_cdk.alarms import URL_LENGTH_ALARM_THRESHOLD, bridge_metric
 
 __all__ = ["BridgeDashboard", "BridgeDashboardProps", "dashboard_url"]
@@ -61,22 +61,22 @@ class BridgeDashboard(Construct):
             self._graph(
                 "Contacts created",
                 [
-                    self._bridge(Metric.CONTACTS_CREATED),
-                    self._bridge(Metric.DUPLICATE_INVOCATIONS),
-                    self._bridge(Metric.CONTACTS_WITHOUT_ID),
+                    self._bridge(MetricName.CONTACTS_CREATED),
+                    self._bridge(MetricName.DUPLICATE_INVOCATIONS),
+                    self._bridge(MetricName.CONTACTS_WITHOUT_ID),
                 ],
             ),
             self._graph("Quarantined by reason", [self._quarantine_by_reason()]),
             self._graph(
                 "Attachments sent and skipped",
-                [self._bridge(Metric.ATTACHMENTS_SENT), self._bridge(Metric.ATTACHMENTS_SKIPPED)],
+                [self._bridge(MetricName.ATTACHMENTS_SENT), self._bridge(MetricName.ATTACHMENTS_SKIPPED)],
             ),
         )
         self.dashboard.add_widgets(
             self._graph(
                 "Permanent failures and failed destinations",
                 [
-                    self._bridge(Metric.PERMANENT_FAILURES),
+                    self._bridge(MetricName.PERMANENT_FAILURES),
                     fn.metric("DestinationDeliveryFailures", period=_PERIOD, statistic="Sum"),
                 ],
             ),
@@ -113,7 +113,7 @@ class BridgeDashboard(Construct):
             ),
             self._graph(
                 "Pre-signed URL length (characters)",
-                [self._bridge(Metric.ATTACHMENT_URL_LENGTH, statistic="Maximum")],
+                [self._bridge(MetricName.ATTACHMENT_URL_LENGTH, statistic="Maximum")],
                 annotations=[
                     cw.HorizontalAnnotation(value=MAX_S3_URL, label="Connect's S3Url limit"),
                     cw.HorizontalAnnotation(value=URL_LENGTH_ALARM_THRESHOLD, label="alarm"),
@@ -134,12 +134,12 @@ class BridgeDashboard(Construct):
             ),
         )
 
-    def _bridge(self, name: Metric, *, statistic: str = "Sum") -> cw.Metric:
+    def _bridge(self, name: MetricName, *, statistic: str = "Sum") -> cw.Metric:
         return bridge_metric(self.props.metrics_namespace, self.props.service_name, name, statistic, _PERIOD)
 
     def _quarantine_by_reason(self) -> cw.MathExpression:
         # The reasons are open-ended (verdict rules, guards, ...): one line per reason that occurred.
-        namespace, metric = self.props.metrics_namespace, Metric.QUARANTINED_BY_REASON.value
+        namespace, metric = self.props.metrics_namespace, MetricName.QUARANTINED_BY_REASON.value
         return cw.MathExpression(
             expression=(
                 f'SEARCH(\'{{"{namespace}",reason,service}} MetricName="{metric}" '

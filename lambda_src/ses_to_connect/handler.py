@@ -20,7 +20,7 @@ from ses_to_connect import __version__
 from ses_to_connect.adapters.failures import failure_record
 from ses_to_connect.composition import Clients, build_pipeline
 from ses_to_connect.errors import BridgeError, UnsupportedRuntimeError
-from ses_to_connect.metric_names import Metric
+from ses_to_connect.metric_names import MetricName
 from ses_to_connect.model import DefectKind
 from ses_to_connect.pipeline import Pipeline, RecordResult
 from ses_to_connect.ses_event import REDRIVE_KEY, records
@@ -134,7 +134,7 @@ def _permanent_failure(
     Without a configured queue, or while an operator's redrive runs the event (it keeps the
     original entry until the event succeeds), the error is raised instead.
     """
-    _count(Metric.PERMANENT_FAILURES, 1)
+    _count(MetricName.PERMANENT_FAILURES, 1)
     code = error.code
     if bridge.io.failures is None or event.get(REDRIVE_KEY):
         logger.error("permanent failure; raised for the failure destination", extra={"code": code})
@@ -155,34 +155,34 @@ def _permanent_failure(
 def _record_url_lengths(bridge: Pipeline) -> None:
     """Each pre-signed URL's length: it carries the session token, and Connect takes 2,000 characters."""
     for length in bridge.io.attachments.take_url_lengths():
-        _count(Metric.ATTACHMENT_URL_LENGTH, length)
+        _count(MetricName.ATTACHMENT_URL_LENGTH, length)
 
 
-def _count(metric: Metric, value: float) -> None:
-    """Add to one of the function's metrics: only a :class:`Metric`, the set the stack's alarms read."""
+def _count(metric: MetricName, value: float) -> None:
+    """Add to one of the function's metrics: only a :class:`MetricName`, the set the stack's alarms read."""
     metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=value)
 
 
 def _record_metrics(result: RecordResult) -> None:
     if result.outcome == "contact" and not result.duplicate:
         if result.contact_ids:
-            _count(Metric.CONTACTS_CREATED, len(result.contact_ids))
+            _count(MetricName.CONTACTS_CREATED, len(result.contact_ids))
     elif result.outcome == "quarantine":
-        _count(Metric.QUARANTINED, 1)
+        _count(MetricName.QUARANTINED, 1)
         if not is_metrics_disabled():  # single_metric ignores POWERTOOLS_METRICS_DISABLED by itself
             with single_metric(
-                name=Metric.QUARANTINED_BY_REASON.value, unit=MetricUnit.Count, value=1
+                name=MetricName.QUARANTINED_BY_REASON.value, unit=MetricUnit.Count, value=1
             ) as by_reason:
                 by_reason.add_dimension(name="reason", value=result.reason or "unknown")
     if result.duplicate:
-        _count(Metric.DUPLICATE_INVOCATIONS, 1)
+        _count(MetricName.DUPLICATE_INVOCATIONS, 1)
     elif result.contacts_without_id:  # the contact exists but its id is lost: alarmed on
-        _count(Metric.CONTACTS_WITHOUT_ID, result.contacts_without_id)
+        _count(MetricName.CONTACTS_WITHOUT_ID, result.contacts_without_id)
     if result.attachments_sent:
-        _count(Metric.ATTACHMENTS_SENT, result.attachments_sent)
+        _count(MetricName.ATTACHMENTS_SENT, result.attachments_sent)
     if result.attachments_skipped:
-        _count(Metric.ATTACHMENTS_SKIPPED, sum(result.attachments_skipped.values()))
+        _count(MetricName.ATTACHMENTS_SKIPPED, sum(result.attachments_skipped.values()))
     if result.defects:
-        _count(Metric.MESSAGES_WITH_DEFECTS, 1)
+        _count(MetricName.MESSAGES_WITH_DEFECTS, 1)
     if any(defect.startswith(DefectKind.THREAD_INDEX_NOT_WRITTEN) for defect in result.defects):
-        _count(Metric.THREAD_INDEX_WRITE_FAILURES, 1)
+        _count(MetricName.THREAD_INDEX_WRITE_FAILURES, 1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class Metric(StrEnum):
+class MetricName(StrEnum):
     """A metric the function emits (Powertools EMF, dimension ``service``)."""
 
     CONTACTS_CREATED = "ContactsCreated"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ses_to_connect.metric_names import Metric
+from ses_to_connect.metric_names import MetricName
 from tests.docs import COMMAND_LANGUAGES, NOT_RUN, PAGES, REPO_ROOT, blocks, run_page
 
 
@@ -43,4 +43,4 @@ def test_the_operations_page_lists_exactly_the_metrics_the_function_emits() -> N
     text = (REPO_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     listing = text.split("- **Metrics**", 1)[1].split("\n- **", 1)[0]
     listed = set(re.findall(r"`([A-Z][a-z]+(?:[A-Z][a-z]+)*)`", listing))
-    assert listed == {metric.value for metric in Metric}
+    assert listed == {metric.value for metric in MetricName}
