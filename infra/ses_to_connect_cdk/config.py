@@ -15,11 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any
 
 from ses_to_connect.errors import SettingsError
-from ses_to_connect.setting_rules import ConnectAddress, render
-from ses_to_connect.settings import MAX_ATTACHMENT_URL_EXPIRY_SECONDS, BodyPreference, Settings
+from ses_to_connect.setting_rules import render
+from ses_to_connect.settings import (
+    FUNCTION_SETTINGS,
+    MAX_ATTACHMENT_URL_EXPIRY_SECONDS,
+    Settings,
+    policy_with_overrides,
+)
 from ses_to_connect.timing import connect_call_seconds
 from ses_to_connect_cdk.checks import (
     cross_checks,
@@ -63,8 +69,8 @@ __all__ = [
     "timeout_budget_seconds",
 ]
 
-# BridgeConfig's field where it differs from the setting's name.
-_FIELD = {"policy": "verdict_policy"}
+# The Powertools variables: keys of the stack that the function reads through Powertools, not Settings.
+POWERTOOLS_KEYS = tuple(spec for spec in FUNCTION_KEYS if spec not in FUNCTION_SETTINGS)
 
 
 class ConfigError(ValueError):
@@ -97,14 +103,17 @@ PLACEHOLDER_RESOURCES = RuntimeResources(
 @dataclass(frozen=True)
 class BridgeConfig:
     """Everything the stack needs, validated. Build with :meth:`from_context`; each field with a
-    default is declared in :data:`CONTEXT_KEYS`."""
+    default is declared in :data:`CONTEXT_KEYS`, and the function's settings in ``Settings``."""
 
     account: str
     region: str
     partition: str
     connect_instance_id: str
     connect_region: str
-    connect_addresses: tuple[ConnectAddress, ...]
+    # The function's settings, read from their keys by their own declarations (``Settings``' fields). The
+    # stack's resources are named only at deploy time: here they are the placeholders, and
+    # :meth:`lambda_environment` gives the function the real ones.
+    function: Settings
     ses_recipients: tuple[str, ...]
     rule_set_mode: RuleSetMode
     rule_set_name: str
@@ -112,14 +121,6 @@ class BridgeConfig:
     rule_name: str = DEFAULTS["rule_name"]
     rule_after: str | None = DEFAULTS["rule_after"]
     tls_policy: TlsPolicy = DEFAULTS["tls_policy"]
-    verdict_policy: Mapping[str, str] = DEFAULTS["policy"]  # VERDICT_POLICY's: no overrides
-    body_preference: BodyPreference = DEFAULTS["body_preference"]
-    prefer_reply_to: bool = DEFAULTS["prefer_reply_to"]
-    static_attributes: Mapping[str, str] = DEFAULTS["static_attributes"]
-    contact_expiry_minutes: int | None = DEFAULTS["contact_expiry_minutes"]
-    inbound_prefix: str = DEFAULTS["inbound_prefix"]
-    attachments_prefix: str = DEFAULTS["attachments_prefix"]
-    quarantine_prefix: str = DEFAULTS["quarantine_prefix"]
     inbound_retention_days: int = DEFAULTS["inbound_retention_days"]
     attachments_retention_days: int = DEFAULTS["attachments_retention_days"]
     quarantine_retention_days: int = DEFAULTS["quarantine_retention_days"]
@@ -134,17 +135,6 @@ class BridgeConfig:
     lambda_reserved_concurrency: int | None = DEFAULTS["lambda_reserved_concurrency"]
     async_retry_attempts: int = DEFAULTS["async_retry_attempts"]
     async_max_event_age_seconds: int = DEFAULTS["async_max_event_age_seconds"]
-    connect_retry_mode: str = DEFAULTS["connect_retry_mode"]
-    connect_max_attempts: int = DEFAULTS["connect_max_attempts"]
-    connect_timeout_seconds: int = DEFAULTS["connect_timeout_seconds"]
-    aws_timeout_seconds: int = DEFAULTS["aws_timeout_seconds"]
-    attachment_url_expiry_seconds: int = DEFAULTS["attachment_url_expiry_seconds"]
-    attachment_uploads: int = DEFAULTS["attachment_uploads"]
-    attachment_extensions: tuple[str, ...] = DEFAULTS["attachment_extensions"]
-    attachment_max_bytes: int = DEFAULTS["attachment_max_bytes"]
-    inline_image_min_bytes: int = DEFAULTS["inline_image_min_bytes"]
-    idempotency_ttl_seconds: int = DEFAULTS["idempotency_ttl_seconds"]
-    thread_ttl_days: int = DEFAULTS["thread_ttl_days"]
     mail_encryption: MailEncryption = DEFAULTS["mail_encryption"]
     removal_policy: RemovalMode = DEFAULTS["removal_policy"]
     service_name: str = DEFAULTS["service_name"]
@@ -152,7 +142,6 @@ class BridgeConfig:
     log_level: str = DEFAULTS["log_level"]
     powertools_layer_arn: str | None = DEFAULTS["powertools_layer_arn"]
     extra_receiving_regions: tuple[str, ...] = DEFAULTS["extra_receiving_regions"]
-    tracing: bool = DEFAULTS["tracing"]
     no_contacts_alarm_hours: int | None = DEFAULTS["no_contacts_alarm_hours"]
     # What the reader took from a value it accepted in another form (a flow ARN for its id): printed at synth.
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -175,10 +164,10 @@ class BridgeConfig:
     def timeout_budget_seconds(self) -> int:
         """The longest one invocation can legitimately take (see :func:`timeout_budget_seconds`)."""
         return timeout_budget_seconds(
-            destinations=len(self.connect_addresses),
-            connect_attempts=self.connect_max_attempts,
-            connect_timeout_seconds=self.connect_timeout_seconds,
-            aws_timeout_seconds=self.aws_timeout_seconds,
+            destinations=len(self.function.connect_addresses),
+            connect_attempts=self.function.connect_max_attempts,
+            connect_timeout_seconds=self.function.connect_timeout_seconds,
+            aws_timeout_seconds=self.function.aws_timeout_seconds,
         )
 
     @property
@@ -193,13 +182,11 @@ class BridgeConfig:
     def lambda_environment(self, resources: RuntimeResources) -> dict[str, str]:
         """The function's environment, exactly per ``ses_to_connect.settings`` (the names are the contract).
 
-        Every key with a variable is rendered from its field; one left unset (``CONTACT_EXPIRY_MINUTES``,
-        which the settings read as "Connect's default") is left out, and ``TRACING`` only appears when
-        tracing is on.
+        The function's settings as their variables (:meth:`Settings.variables`), the stack's resources, and
+        the Powertools variables; ``TRACING`` only appears when tracing is on.
         """
         env = {
-            "CONNECT_INSTANCE_ID": self.connect_instance_id,
-            "CONNECT_REGION": self.connect_region,
+            **self.function.variables(),
             "MAIL_BUCKET": resources.mail_bucket,
             "IDEMPOTENCY_TABLE": resources.idempotency_table,
             "THREADS_TABLE": resources.threads_table,
@@ -208,11 +195,9 @@ class BridgeConfig:
             # resident memory for a 10 MB message rises from 1.5x to 2.1x its size (docs/performance.md).
             "MALLOC_ARENA_MAX": "1",
         }
-        for spec in FUNCTION_KEYS:
-            value = getattr(self, _FIELD.get(spec.name, spec.name))
-            if value is not None:
-                env[spec.env] = render(value)
-        if not self.tracing:
+        for spec in POWERTOOLS_KEYS:
+            env[spec.env] = render(getattr(self, spec.name))
+        if not self.function.tracing:
             del env["TRACING"]
         return env
 
@@ -231,8 +216,8 @@ class BridgeConfig:
         partition, account, region, connect_region, instance_id = connect_instance(reader, problems)
         addresses = reader.connect_addresses(instance_id, account=account, region=connect_region)
         mode = reader.declared(SPECS["ruleSetMode"])
-        # The fields that need more than their key's own rule: other keys, or no key of their own.
-        kwargs: dict[str, Any] = {
+        # The values that need more than their key's own rule: other keys, or no key of their own.
+        values: dict[str, Any] = {
             "account": account,
             "region": region,
             "partition": partition,
@@ -243,23 +228,36 @@ class BridgeConfig:
             "rule_set_mode": mode,
             "rule_set_name": reader.rule_set_name(mode),
         }
-        names = {f.name for f in fields(cls)}
+        names = {f.name for f in fields(cls)} | {s.name for s in FUNCTION_SETTINGS}
         for spec in CONTEXT_KEYS:
-            name = _FIELD.get(spec.name, spec.name)
-            if name in names and name not in kwargs:
-                kwargs[name] = reader.declared(spec)
-        kwargs["notes"] = tuple(reader.notes)
-        cross_checks(kwargs, problems)
-        smoke_mailbox(kwargs, explicit_recipients=reader.given("sesRecipients"), problems=problems)
-        if not problems:
-            # The function's own reader is the contract: the rendered environment must pass it too.
-            candidate = cls(**kwargs)
-            try:
-                Settings.from_env(candidate.lambda_environment(PLACEHOLDER_RESOURCES))
-            except SettingsError as exc:
-                problems.extend(
-                    f"Lambda settings rejected the rendered environment: {p}" for p in exc.problems
-                )
-        if problems:
+            if spec.name in names and spec.name not in values:
+                values[spec.name] = reader.declared(spec)
+        values["notes"] = tuple(reader.notes)
+        cross_checks(values, problems)
+        smoke_mailbox(values, explicit_recipients=reader.given("sesRecipients"), problems=problems)
+        function = _function_settings(values, problems)
+        if problems or function is None:
             raise ConfigError(problems)
-        return cls(**kwargs)
+        return cls(function=function, **values)
+
+
+def _function_settings(values: dict[str, Any], problems: list[str]) -> Settings | None:
+    """The function's settings, taken out of ``values``, checked by the function's own rules too (the
+    stack's resources as placeholders); None when an earlier problem leaves nothing to check."""
+    read = {s.name: values.pop(s.name) for s in FUNCTION_SETTINGS if s.key}
+    if problems:
+        return None
+    read["policy"] = MappingProxyType(policy_with_overrides(dict(read["policy"]), problems))
+    try:
+        return Settings(
+            instance_id=values["connect_instance_id"],
+            connect_region=values["connect_region"],
+            mail_bucket=PLACEHOLDER_RESOURCES.mail_bucket,
+            idempotency_table=PLACEHOLDER_RESOURCES.idempotency_table,
+            threads_table=PLACEHOLDER_RESOURCES.threads_table,
+            failure_queue_url=PLACEHOLDER_RESOURCES.failure_queue_url,
+            **read,
+        )
+    except SettingsError as exc:
+        problems.extend(f"the function's settings refused the configuration: {p}" for p in exc.problems)
+        return None

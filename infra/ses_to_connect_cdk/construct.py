@@ -128,7 +128,9 @@ class SesToConnect(Construct):
                 connect_instance_arn=config.connect_instance_arn,
                 mail_bucket=self.mail_bucket,
                 prefixes=MailPrefixes(
-                    config.inbound_prefix, config.attachments_prefix, config.quarantine_prefix
+                    config.function.inbound_prefix,
+                    config.function.attachments_prefix,
+                    config.function.quarantine_prefix,
                 ),
                 failure_queue=self.failure_queue,
                 powertools_version=powertools_version(),
@@ -142,7 +144,7 @@ class SesToConnect(Construct):
                 log_retention_days=config.log_retention_days,
                 removal_policy=removal,
                 extra_statements=self.tables.statements(),
-                tracing=config.tracing,
+                tracing=config.function.tracing,
             ),
         )
 
@@ -157,7 +159,7 @@ class SesToConnect(Construct):
                 receipt_rule_arn=config.receipt_rule_arn,
                 account=config.account,
                 mail_bucket=self.mail_bucket,
-                inbound_prefix=config.inbound_prefix,
+                inbound_prefix=config.function.inbound_prefix,
                 function=self.bridge.function,
                 tls_policy=config.tls_policy,
                 rule_after=config.rule_after,
@@ -199,9 +201,9 @@ class SesToConnect(Construct):
     def _mail_bucket_props(self, removal: cdk.RemovalPolicy) -> MailBucketProps:
         config = self.config
         return MailBucketProps(
-            inbound_prefix=config.inbound_prefix,
-            attachments_prefix=config.attachments_prefix,
-            quarantine_prefix=config.quarantine_prefix,
+            inbound_prefix=config.function.inbound_prefix,
+            attachments_prefix=config.function.attachments_prefix,
+            quarantine_prefix=config.function.quarantine_prefix,
             inbound_retention_days=config.inbound_retention_days,
             attachments_retention_days=config.attachments_retention_days,
             quarantine_retention_days=config.quarantine_retention_days,

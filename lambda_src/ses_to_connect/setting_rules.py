@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import field, fields
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -28,6 +29,7 @@ _EXTENSION_PATTERN = re.compile(r"^\.?[A-Za-z0-9_-]{1,10}$")
 _WHOLE_NUMBER = re.compile(r"\s*-?\d+\s*")
 ADDRESS_FIELDS = ("address", "contactFlowId")
 _ITEM = re.compile(r"\[\d+\]")  # a reason about one item of a list: "[0]: ..."
+_DECLARATION = "setting"  # the key of a field's metadata that holds its declaration
 
 
 class ConnectAddress(NamedTuple):
@@ -62,7 +64,7 @@ class Setting(NamedTuple):
     """One setting, declared once: the function's variable, the stack's cdk.json key, its type,
     default, range, rule and description. The readers and the docs generator interpret it."""
 
-    name: str  # the attribute of Settings (or of the stack's BridgeConfig)
+    name: str  # the field of Settings (or of the stack's BridgeConfig)
     type: str  # JSON type of the value: "string", "integer", "boolean", "list" or "object"
     default: Any  # taken when the value is unset; None: unset means "not configured"
     doc: str
@@ -92,6 +94,29 @@ class Setting(NamedTuple):
         if self.type == "integer":
             return integer(self, value)
         return text(self, value)
+
+
+def setting[T](
+    type: str, default: T, /, *, field_default: Callable[[], T] | None = None, **declaration: Any
+) -> T:
+    """A dataclass field that is its setting's declaration (:class:`Setting`'s fields but the name, which is
+    the field's). ``default`` is what a reader takes when the value is unset, and the field's default
+    unless ``field_default`` makes it."""
+    metadata = {_DECLARATION: Setting("", type, default, **declaration)}
+    if field_default is not None:
+        return field(default_factory=field_default, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def required_setting(type: str, default: Any = None, /, **declaration: Any) -> Any:
+    """A dataclass field without a default that is its setting's declaration: the readers refuse the
+    value unset (and then hold ``default``)."""
+    return field(metadata={_DECLARATION: Setting("", type, default, required=True, **declaration)})
+
+
+def declared_settings(cls: type) -> tuple[Setting, ...]:
+    """The declarations of a dataclass's fields (:func:`setting`), in order, each named by its field."""
+    return tuple(f.metadata[_DECLARATION]._replace(name=f.name) for f in fields(cls))
 
 
 def named(name: str, reason: str) -> str:

@@ -5,11 +5,12 @@ The Lambda reads it from its environment (:meth:`Settings.from_env`); the offlin
 reported together in one :class:`SettingsError`, so a deploy with three mistakes needs one
 fix-and-retry, not three.
 
-Each setting is declared once, in :data:`FUNCTION_SETTINGS`: its environment variable (the names
-are the contract), the stack's cdk.json key, type, default, range, rule
-(:mod:`ses_to_connect.setting_rules`) and description. This reader, the dataclass defaults, the
-stack's cdk.json reader (``ses_to_connect_cdk.context``) and the tables in ``docs/infrastructure.md``
-(``make docs``) all take them from there, so both readers accept the same values.
+Each setting is declared once, as its field of :class:`Settings`: its environment variable (the
+names are the contract), the stack's cdk.json key, type, default, range, rule
+(:mod:`ses_to_connect.setting_rules`) and description. :data:`FUNCTION_SETTINGS` lists these
+declarations; this reader, the stack's cdk.json reader (``ses_to_connect_cdk.context``), the stack's
+configuration (which holds a ``Settings``) and the tables in ``docs/infrastructure.md`` (``make docs``)
+all take them from there, so both readers accept the same values.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ __all__ = [
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -43,6 +44,7 @@ from ses_to_connect.setting_rules import (
     ConnectAddress,
     Setting,
     address_entries,
+    declared_settings,
     file_extensions,
     flows_of_instance,
     key_prefix,
@@ -52,6 +54,8 @@ from ses_to_connect.setting_rules import (
     overlapping_prefixes,
     overrides_of,
     render,
+    required_setting,
+    setting,
     static_attributes,
 )
 from ses_to_connect.timing import (
@@ -115,151 +119,146 @@ MAX_INSTANCE_ATTACHMENT_BYTES = 104_857_600
 MAX_ATTACHMENT_URL_EXPIRY_SECONDS = 3600
 
 
-# The function's settings, in the order they are read (and their problems reported). One setting
-# per paragraph, laid out by hand (fmt: off) so that the table reads as one.
-# fmt: off
-FUNCTION_SETTINGS: tuple[Setting, ...] = (
-    Setting("instance_id", "string", None, env="CONNECT_INSTANCE_ID", required=True,
-            rule=matching(_INSTANCE_PATTERN, "a Connect instance id or ARN of 1-100 characters"),
-            doc="the Connect instance's id (or ARN)"),
-    Setting("connect_addresses", "list", (), env="CONNECT_ADDRESSES", key="connectAddresses", required=True,
-            rule=address_entries,
-            example='[{"address": "support@example.com"}]',
-            doc='The instance\'s email addresses this bridge delivers to, `[{"address": ..., '
-                '"contactFlowId": ...}]`; `contactFlowId` (optional) overrides the address\'s own flow: a '
-                "flow id, or a pasted flow ARN of this instance (its id is taken, with a note); a flow's "
-                "name or another instance's flow is refused. No duplicates (case-insensitive)."),
-    Setting("mail_bucket", "string", None, env="MAIL_BUCKET", required=True,
-            rule=matching(_BUCKET_PATTERN, "a valid S3 bucket name"),
-            doc="the bucket the SES S3 action writes to"),
-    Setting("connect_region", "string", None, env="CONNECT_REGION",
-            rule=matching(_REGION_PATTERN, "an AWS region name"),
-            default_text="unset: the function's own region",
-            doc="the region of the Connect instance (from `connectInstanceArn`)"),
-    Setting("inbound_prefix", "string", "inbound/", env="INBOUND_PREFIX", key="inboundPrefix",
-            rule=key_prefix, example="mail/in/",
-            doc="Key prefix of the raw mail; also the S3 action's `ObjectKeyPrefix`."),
-    Setting("quarantine_prefix", "string", "quarantine/", env="QUARANTINE_PREFIX", key="quarantinePrefix",
-            rule=key_prefix, example="mail/quarantine/", doc="Where quarantined raw mail is copied."),
-    Setting("attachments_prefix", "string", "attachments/", env="ATTACHMENTS_PREFIX", key="attachmentsPrefix",
-            rule=key_prefix, example="mail/attachments/",
-            doc="Where attachments are stored. The three prefixes end in `/`, are relative, and must not "
-                "overlap (each IAM grant covers one kind of object)."),
-    Setting("body_preference", "string", BodyPreference.HTML, env="BODY_PREFERENCE", key="bodyPreference",
-            choices=tuple(BodyPreference), example="text",
-            doc="The body Connect gets when a message has both."),
-    Setting("prefer_reply_to", "boolean", False, env="PREFER_REPLY_TO", key="preferReplyTo",
-            example="true", doc="Take the customer's address from Reply-To instead of From."),
-    Setting("contact_expiry_minutes", "integer", None, env="CONTACT_EXPIRY_MINUTES",
-            key="contactExpiryMinutes", low=1, high=20160,  # 14 days: Connect's ceiling for email contacts
-            default_text="unset: Connect's default", example="1440",
-            doc="How long the contact waits; left out of the environment when unset."),
-    Setting("static_attributes", "object", MappingProxyType({}), env="STATIC_ATTRIBUTES",
-            key="staticAttributes", rule=static_attributes, example='{"channel": "email"}',
-            doc="Extra contact attributes: keys of letters, digits, `-` and `_`, string values, "
-                f"at most {MAX_STATIC_ATTRIBUTES_BYTES} UTF-8 bytes in all."),
-    Setting("policy", "object", MappingProxyType({}), env="VERDICT_POLICY", key="verdictPolicy",
-            rule=overrides_of(DEFAULT_POLICY, (a.value for a in Action)),
-            example='{"spf:FAIL": "quarantine"}',
-            doc="Overrides of the verdict policy (`DEFAULT_POLICY` in `ses_to_connect/settings.py`): "
-                "rule -> `deliver` or `quarantine`."),
-    Setting("connect_retry_mode", "string", "standard", env="CONNECT_RETRY_MODE", key="connectRetryMode",
-            choices=("standard", "adaptive"), example="adaptive",
-            doc="botocore's retry mode for Connect calls."),
-    Setting("connect_max_attempts", "integer", 5, env="CONNECT_MAX_ATTEMPTS", key="connectMaxAttempts",
-            low=1, high=10, example="3", doc="botocore's total attempts per Connect call."),
-    Setting("connect_timeout_seconds", "integer", 10, env="CONNECT_TIMEOUT_SECONDS",
-            key="connectTimeoutSeconds", low=1, high=60, example="5",
-            doc="Connect and read timeout of each attempt; part of the "
-                "[timeout budget](#timeout-and-retry-budget)."),
-    Setting("aws_timeout_seconds", "integer", 10, env="AWS_TIMEOUT_SECONDS", key="awsTimeoutSeconds",
-            low=1, high=60, example="5", doc="Connect and read timeout of each S3 and DynamoDB call."),
-    Setting("attachment_url_expiry_seconds", "integer", 3600, env="ATTACHMENT_URL_EXPIRY_SECONDS",
-            key="attachmentUrlExpirySeconds", low=MIN_ATTACHMENT_URL_EXPIRY_SECONDS,
-            high=MAX_ATTACHMENT_URL_EXPIRY_SECONDS, example="900",
-            low_reason=f"the {URL_SAFETY_MARGIN_SECONDS} s replay margin + Lambda's retry waits "
-                       f"({' + '.join(map(str, LAMBDA_RETRY_DELAYS_SECONDS))} s), or a retry signs the URLs "
-                       "again and a lost answer's contact id is lost",
-            doc="Lifetime of the pre-signed attachment URLs given to Connect. At most an hour (see below)."),
-    Setting("attachment_uploads", "integer", 4, env="ATTACHMENT_UPLOADS", key="attachmentUploads",
-            low=1, high=MAX_ATTACHMENTS, example="1",
-            doc="Attachments stored to S3 at once. Files in flight stay within 20 MB together whatever "
-                "the number, so memory holds at most one maximum-size file beyond the parsed message."),
-    Setting("attachment_extensions", "list", tuple(sorted(ALLOWED_ATTACHMENT_EXTENSIONS)),
-            env="ATTACHMENT_EXTENSIONS", key="attachmentExtensions", rule=file_extensions,
-            default_text="Connect's default 18",
-            example='[".pdf", ".png", ".zip"]',
-            doc="The file extensions the Connect instance takes in email (its `EMAIL` attached-files "
-                "configuration); files of other types are skipped (`type_not_allowed`). Must equal the "
-                "instance's: `ses-to-connect preflight` compares them."),
-    Setting("attachment_max_bytes", "integer", MAX_ATTACHMENT_BYTES, env="ATTACHMENT_MAX_BYTES",
-            key="attachmentMaxBytes", low=1, high=MAX_INSTANCE_ATTACHMENT_BYTES, example="104857600",
-            doc="The largest file the instance takes in email (its `MaximumSizeLimitInBytes`); larger files "
-                "are skipped (`too_large`). The default is Connect's \"20 MB\", read as 10^6 bytes "
-                "each. Compared by the preflight too."),
-    Setting("inline_image_min_bytes", "integer", 2048, env="INLINE_IMAGE_MIN_BYTES",
-            key="inlineImageMinBytes", low=0, high=MAX_ATTACHMENT_BYTES, example="0",
-            doc="Images the HTML body shows by `cid:` that are smaller than this are signature decoration "
-                "(spacers, social icons, small logos): not sent as attachments (skipped, "
-                "`small_inline_image`), shown by their alt text. 0 sends them all."),
-    Setting("idempotency_table", "string", None, env="IDEMPOTENCY_TABLE",
-            default_text="unset: Connect's ClientToken is the only guard",
-            doc="the DynamoDB table of completed contacts (Powertools idempotency)"),
-    Setting("idempotency_ttl_seconds", "integer", 604_800, env="IDEMPOTENCY_TTL_SECONDS",
-            key="idempotencyTtlSeconds", low=3600, high=31_536_000, example="1209600",
-            doc="How long a created contact is remembered by its ClientToken (covers Lambda's 6-hour "
-                "event age and later redrives and replays)."),
-    Setting("threads_table", "string", None, env="THREADS_TABLE", default_text="unset: no reply threading",
-            doc="the DynamoDB table Message-ID -> ContactId"),
-    Setting("thread_ttl_days", "integer", 365, env="THREAD_TTL_DAYS", key="threadTtlDays",
-            low=1, high=3650, example="90",
-            doc="How long a message can be replied to and still join its thread."),
-    Setting("failure_queue_url", "string", None, env="FAILURE_QUEUE_URL",
-            default_text="unset: raise and let Lambda retry",
-            doc="the on-failure destination queue: permanent failures go there at once instead of "
-                "being retried"),
-    Setting("tracing", "boolean", False, env="TRACING", key="tracing", example="true",
-            doc="X-Ray active tracing, and Powertools Tracer around the handler and every AWS call "
-                "(`TRACING` is set only when on). Off by default: it adds 6-11 % to the cold start "
-                "([performance.md](performance.md)) and X-Ray charges per trace."),
-)
-# fmt: on
-
-
-_DEFAULT = {setting.name: setting.default for setting in FUNCTION_SETTINGS}
-
-
 @dataclass(frozen=True)
 class Settings:
-    """Everything the bridge is configured with; each field is declared in :data:`FUNCTION_SETTINGS`."""
+    """Everything the bridge is configured with. Each field is its setting's one declaration
+    (:func:`~ses_to_connect.setting_rules.setting`: variable, cdk.json key, type, default, range, rule and
+    description), in the order the settings are read and their problems reported."""
 
-    instance_id: str
-    connect_addresses: tuple[ConnectAddress, ...]
-    mail_bucket: str
-    connect_region: str | None = _DEFAULT["connect_region"]
-    inbound_prefix: str = _DEFAULT["inbound_prefix"]
-    quarantine_prefix: str = _DEFAULT["quarantine_prefix"]
-    attachments_prefix: str = _DEFAULT["attachments_prefix"]
-    body_preference: BodyPreference = _DEFAULT["body_preference"]
-    prefer_reply_to: bool = _DEFAULT["prefer_reply_to"]
-    contact_expiry_minutes: int | None = _DEFAULT["contact_expiry_minutes"]
-    static_attributes: Mapping[str, str] = _DEFAULT["static_attributes"]
-    policy: Mapping[str, Action] = field(default_factory=lambda: dict(DEFAULT_POLICY))  # no overrides
-    connect_retry_mode: str = _DEFAULT["connect_retry_mode"]
-    connect_max_attempts: int = _DEFAULT["connect_max_attempts"]
-    connect_timeout_seconds: int = _DEFAULT["connect_timeout_seconds"]
-    aws_timeout_seconds: int = _DEFAULT["aws_timeout_seconds"]
-    attachment_url_expiry_seconds: int = _DEFAULT["attachment_url_expiry_seconds"]
-    attachment_uploads: int = _DEFAULT["attachment_uploads"]
-    attachment_extensions: tuple[str, ...] = _DEFAULT["attachment_extensions"]
-    attachment_max_bytes: int = _DEFAULT["attachment_max_bytes"]
-    inline_image_min_bytes: int = _DEFAULT["inline_image_min_bytes"]
-    idempotency_table: str | None = _DEFAULT["idempotency_table"]
-    idempotency_ttl_seconds: int = _DEFAULT["idempotency_ttl_seconds"]
-    threads_table: str | None = _DEFAULT["threads_table"]
-    thread_ttl_days: int = _DEFAULT["thread_ttl_days"]
-    failure_queue_url: str | None = _DEFAULT["failure_queue_url"]
-    tracing: bool = _DEFAULT["tracing"]
+    # One setting per paragraph, laid out by hand (fmt: off) so that the declarations read as one table.
+    # fmt: off
+    instance_id: str = required_setting(
+        "string", env="CONNECT_INSTANCE_ID",
+        rule=matching(_INSTANCE_PATTERN, "a Connect instance id or ARN of 1-100 characters"),
+        doc="the Connect instance's id (or ARN)")
+    connect_addresses: tuple[ConnectAddress, ...] = required_setting(
+        "list", (), env="CONNECT_ADDRESSES", key="connectAddresses",
+        rule=address_entries,
+        example='[{"address": "support@example.com"}]',
+        doc='The instance\'s email addresses this bridge delivers to, `[{"address": ..., '
+            '"contactFlowId": ...}]`; `contactFlowId` (optional) overrides the address\'s own flow: a '
+            "flow id, or a pasted flow ARN of this instance (its id is taken, with a note); a flow's "
+            "name or another instance's flow is refused. No duplicates (case-insensitive).")
+    mail_bucket: str = required_setting(
+        "string", env="MAIL_BUCKET",
+        rule=matching(_BUCKET_PATTERN, "a valid S3 bucket name"),
+        doc="the bucket the SES S3 action writes to")
+    connect_region: str | None = setting(
+        "string", None, env="CONNECT_REGION",
+        rule=matching(_REGION_PATTERN, "an AWS region name"),
+        default_text="unset: the function's own region",
+        doc="the region of the Connect instance (from `connectInstanceArn`)")
+    inbound_prefix: str = setting(
+        "string", "inbound/", env="INBOUND_PREFIX", key="inboundPrefix",
+        rule=key_prefix, example="mail/in/",
+        doc="Key prefix of the raw mail; also the S3 action's `ObjectKeyPrefix`.")
+    quarantine_prefix: str = setting(
+        "string", "quarantine/", env="QUARANTINE_PREFIX", key="quarantinePrefix",
+        rule=key_prefix, example="mail/quarantine/", doc="Where quarantined raw mail is copied.")
+    attachments_prefix: str = setting(
+        "string", "attachments/", env="ATTACHMENTS_PREFIX", key="attachmentsPrefix",
+        rule=key_prefix, example="mail/attachments/",
+        doc="Where attachments are stored. The three prefixes end in `/`, are relative, and must not "
+            "overlap (each IAM grant covers one kind of object).")
+    body_preference: BodyPreference = setting(
+        "string", BodyPreference.HTML, env="BODY_PREFERENCE", key="bodyPreference",
+        choices=tuple(BodyPreference), example="text",
+        doc="The body Connect gets when a message has both.")
+    prefer_reply_to: bool = setting(
+        "boolean", False, env="PREFER_REPLY_TO", key="preferReplyTo",
+        example="true", doc="Take the customer's address from Reply-To instead of From.")
+    contact_expiry_minutes: int | None = setting(
+        "integer", None, env="CONTACT_EXPIRY_MINUTES",
+        key="contactExpiryMinutes", low=1, high=20160,  # 14 days: Connect's ceiling for email contacts
+        default_text="unset: Connect's default", example="1440",
+        doc="How long the contact waits; left out of the environment when unset.")
+    static_attributes: Mapping[str, str] = setting(
+        "object", MappingProxyType({}), env="STATIC_ATTRIBUTES",
+        key="staticAttributes", rule=static_attributes, example='{"channel": "email"}',
+        doc="Extra contact attributes: keys of letters, digits, `-` and `_`, string values, "
+            f"at most {MAX_STATIC_ATTRIBUTES_BYTES} UTF-8 bytes in all.")
+    policy: Mapping[str, Action] = setting(
+        "object", MappingProxyType({}), env="VERDICT_POLICY", key="verdictPolicy",
+        rule=overrides_of(DEFAULT_POLICY, (a.value for a in Action)),
+        field_default=lambda: dict(DEFAULT_POLICY),  # the variable gives overrides; the field every rule
+        example='{"spf:FAIL": "quarantine"}',
+        doc="Overrides of the verdict policy (`DEFAULT_POLICY` in `ses_to_connect/settings.py`): "
+            "rule -> `deliver` or `quarantine`.")
+    connect_retry_mode: str = setting(
+        "string", "standard", env="CONNECT_RETRY_MODE", key="connectRetryMode",
+        choices=("standard", "adaptive"), example="adaptive",
+        doc="botocore's retry mode for Connect calls.")
+    connect_max_attempts: int = setting(
+        "integer", 5, env="CONNECT_MAX_ATTEMPTS", key="connectMaxAttempts",
+        low=1, high=10, example="3", doc="botocore's total attempts per Connect call.")
+    connect_timeout_seconds: int = setting(
+        "integer", 10, env="CONNECT_TIMEOUT_SECONDS",
+        key="connectTimeoutSeconds", low=1, high=60, example="5",
+        doc="Connect and read timeout of each attempt; part of the "
+            "[timeout budget](#timeout-and-retry-budget).")
+    aws_timeout_seconds: int = setting(
+        "integer", 10, env="AWS_TIMEOUT_SECONDS", key="awsTimeoutSeconds",
+        low=1, high=60, example="5", doc="Connect and read timeout of each S3 and DynamoDB call.")
+    attachment_url_expiry_seconds: int = setting(
+        "integer", 3600, env="ATTACHMENT_URL_EXPIRY_SECONDS",
+        key="attachmentUrlExpirySeconds", low=MIN_ATTACHMENT_URL_EXPIRY_SECONDS,
+        high=MAX_ATTACHMENT_URL_EXPIRY_SECONDS, example="900",
+        low_reason=f"the {URL_SAFETY_MARGIN_SECONDS} s replay margin + Lambda's retry waits "
+                   f"({' + '.join(map(str, LAMBDA_RETRY_DELAYS_SECONDS))} s), or a retry signs the URLs "
+                   "again and a lost answer's contact id is lost",
+        doc="Lifetime of the pre-signed attachment URLs given to Connect. At most an hour (see below).")
+    attachment_uploads: int = setting(
+        "integer", 4, env="ATTACHMENT_UPLOADS", key="attachmentUploads",
+        low=1, high=MAX_ATTACHMENTS, example="1",
+        doc="Attachments stored to S3 at once. Files in flight stay within 20 MB together whatever "
+            "the number, so memory holds at most one maximum-size file beyond the parsed message.")
+    attachment_extensions: tuple[str, ...] = setting(
+        "list", tuple(sorted(ALLOWED_ATTACHMENT_EXTENSIONS)),
+        env="ATTACHMENT_EXTENSIONS", key="attachmentExtensions", rule=file_extensions,
+        default_text="Connect's default 18",
+        example='[".pdf", ".png", ".zip"]',
+        doc="The file extensions the Connect instance takes in email (its `EMAIL` attached-files "
+            "configuration); files of other types are skipped (`type_not_allowed`). Must equal the "
+            "instance's: `ses-to-connect preflight` compares them.")
+    attachment_max_bytes: int = setting(
+        "integer", MAX_ATTACHMENT_BYTES, env="ATTACHMENT_MAX_BYTES",
+        key="attachmentMaxBytes", low=1, high=MAX_INSTANCE_ATTACHMENT_BYTES, example="104857600",
+        doc="The largest file the instance takes in email (its `MaximumSizeLimitInBytes`); larger files "
+            "are skipped (`too_large`). The default is Connect's \"20 MB\", read as 10^6 bytes "
+            "each. Compared by the preflight too.")
+    inline_image_min_bytes: int = setting(
+        "integer", 2048, env="INLINE_IMAGE_MIN_BYTES",
+        key="inlineImageMinBytes", low=0, high=MAX_ATTACHMENT_BYTES, example="0",
+        doc="Images the HTML body shows by `cid:` that are smaller than this are signature decoration "
+            "(spacers, social icons, small logos): not sent as attachments (skipped, "
+            "`small_inline_image`), shown by their alt text. 0 sends them all.")
+    idempotency_table: str | None = setting(
+        "string", None, env="IDEMPOTENCY_TABLE",
+        default_text="unset: Connect's ClientToken is the only guard",
+        doc="the DynamoDB table of completed contacts (Powertools idempotency)")
+    idempotency_ttl_seconds: int = setting(
+        "integer", 604_800, env="IDEMPOTENCY_TTL_SECONDS",
+        key="idempotencyTtlSeconds", low=3600, high=31_536_000, example="1209600",
+        doc="How long a created contact is remembered by its ClientToken (covers Lambda's 6-hour "
+            "event age and later redrives and replays).")
+    threads_table: str | None = setting(
+        "string", None, env="THREADS_TABLE", default_text="unset: no reply threading",
+        doc="the DynamoDB table Message-ID -> ContactId")
+    thread_ttl_days: int = setting(
+        "integer", 365, env="THREAD_TTL_DAYS", key="threadTtlDays",
+        low=1, high=3650, example="90",
+        doc="How long a message can be replied to and still join its thread.")
+    failure_queue_url: str | None = setting(
+        "string", None, env="FAILURE_QUEUE_URL",
+        default_text="unset: raise and let Lambda retry",
+        doc="the on-failure destination queue: permanent failures go there at once instead of "
+            "being retried")
+    tracing: bool = setting(
+        "boolean", False, env="TRACING", key="tracing", example="true",
+        doc="X-Ray active tracing, and Powertools Tracer around the handler and every AWS call "
+            "(`TRACING` is set only when on). Off by default: it adds 6-11 % to the cold start "
+            "([performance.md](performance.md)) and X-Ray charges per trace.")
+    # fmt: on
 
     def __post_init__(self) -> None:
         problems = _validate(self)
@@ -274,11 +273,22 @@ class Settings:
     def action(self, rule: str) -> Action:
         return self.policy[rule]
 
+    def variables(self) -> dict[str, str]:
+        """These settings as the function's environment variables, which :meth:`from_env` reads back to
+        them: an unset value is left out, and the policy gives only the rules it overrides."""
+        overrides = {rule: a for rule, a in self.policy.items() if a != DEFAULT_POLICY[rule]}
+        variables: dict[str, str] = {}
+        for spec in FUNCTION_SETTINGS:
+            value = overrides if spec is _POLICY else getattr(self, spec.name)
+            if value is not None:
+                variables[spec.env] = render(value)
+        return variables
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from environment variables, collecting every problem at once."""
         problems: list[str] = []
-        values = {setting.name: _read_variable(setting, env, problems) for setting in FUNCTION_SETTINGS}
+        values = {spec.name: _read_variable(spec, env, problems) for spec in FUNCTION_SETTINGS}
         values["policy"] = {**DEFAULT_POLICY, **{rule: Action(a) for rule, a in values["policy"].items()}}
         if problems:
             raise SettingsError(problems)
@@ -289,6 +299,8 @@ class Settings:
         return cls(**values)
 
 
+# The declarations of Settings' fields, in order: what both readers and the docs tables take.
+FUNCTION_SETTINGS: tuple[Setting, ...] = declared_settings(Settings)
 _ADDRESSES = next(s for s in FUNCTION_SETTINGS if s.name == "connect_addresses")
 _POLICY = next(s for s in FUNCTION_SETTINGS if s.name == "policy")
 _PREFIXES = tuple(s for s in FUNCTION_SETTINGS if s.rule is key_prefix)
@@ -301,18 +313,18 @@ def policy_with_overrides(overrides: Mapping[str, Any], problems: list[str]) -> 
     return {**DEFAULT_POLICY, **{rule: Action(action) for rule, action in reading.value.items()}}
 
 
-def _read_variable(setting: Setting, env: Mapping[str, str], problems: list[str]) -> Any:
+def _read_variable(spec: Setting, env: Mapping[str, str], problems: list[str]) -> Any:
     """One variable by its setting's rule. Unset or blank takes the default, except for a plain string
     setting (a key prefix, the retry mode): "" or " x/ " is refused, never replaced by the default (SES
     would write where the function does not read)."""
-    raw = env.get(setting.env)
-    given_as_is = isinstance(setting.default, str) and not isinstance(setting.default, StrEnum)
+    raw = env.get(spec.env)
+    given_as_is = isinstance(spec.default, str) and not isinstance(spec.default, StrEnum)
     if raw is None or (not raw.strip() and not given_as_is):
-        if setting.required:
-            problems.append(f"{setting.env} is required")
-        return setting.default
-    reading = setting.read(raw)
-    problems.extend(named(setting.env, p) for p in reading.problems)
+        if spec.required:
+            problems.append(f"{spec.env} is required")
+        return spec.default
+    reading = spec.read(raw)
+    problems.extend(named(spec.env, p) for p in reading.problems)
     return reading.value
 
 
@@ -320,10 +332,10 @@ def _validate(settings: Settings) -> list[str]:
     """The same rules on a built object (the offline command and tests build it directly): each field in
     the form its variable spells it, read back."""
     problems: list[str] = []
-    for setting in FUNCTION_SETTINGS:
-        value = getattr(settings, setting.name)
+    for spec in FUNCTION_SETTINGS:
+        value = getattr(settings, spec.name)
         if value is not None:
-            problems.extend(named(setting.env, p) for p in setting.read(render(value)).problems)
+            problems.extend(named(spec.env, p) for p in spec.read(render(value)).problems)
     if set(settings.policy) != set(DEFAULT_POLICY):
         problems.append(f"{_POLICY.env}: must give an action for every rule")
     problems.extend(overlapping_prefixes({s.env: getattr(settings, s.name) for s in _PREFIXES}))

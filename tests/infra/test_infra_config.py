@@ -12,6 +12,7 @@ from ses_to_connect.limits import ALLOWED_ATTACHMENT_EXTENSIONS
 from ses_to_connect.settings import (
     DEFAULT_POLICY,
     FUNCTION_SETTINGS,
+    Action,
     BodyPreference,
     ConnectAddress,
     Settings,
@@ -60,18 +61,22 @@ def test_minimal_context_gets_the_documented_defaults() -> None:
     assert config.extra_receiving_regions == ()
     assert config.connect_instance_id == "00000000-0000-0000-0000-000000000000"
     assert config.connect_instance_arn == ARN
-    assert config.connect_addresses == (ConnectAddress("support@example.com"),)
+    assert config.function.connect_addresses == (ConnectAddress("support@example.com"),)
     assert config.ses_recipients == ("support@example.com",)  # default: the Connect addresses
     assert config.rule_set_mode is RuleSetMode.EXISTING
     assert config.rule_name == "ses-to-connect"
     assert config.rule_after is None
     assert config.tls_policy is TlsPolicy.REQUIRE
-    assert dict(config.verdict_policy) == {}
-    assert config.body_preference is BodyPreference.HTML
-    assert config.prefer_reply_to is False
-    assert dict(config.static_attributes) == {}
-    assert config.contact_expiry_minutes is None
-    assert (config.inbound_prefix, config.attachments_prefix, config.quarantine_prefix) == (
+    assert config.function.policy == DEFAULT_POLICY  # no overrides
+    assert config.function.body_preference is BodyPreference.HTML
+    assert config.function.prefer_reply_to is False
+    assert dict(config.function.static_attributes) == {}
+    assert config.function.contact_expiry_minutes is None
+    assert (
+        config.function.inbound_prefix,
+        config.function.attachments_prefix,
+        config.function.quarantine_prefix,
+    ) == (
         "inbound/",
         "attachments/",
         "quarantine/",
@@ -96,7 +101,11 @@ def test_minimal_context_gets_the_documented_defaults() -> None:
         2,
     )
     assert (config.async_retry_attempts, config.async_max_event_age_seconds) == (2, 21600)
-    assert (config.connect_retry_mode, config.connect_max_attempts, config.connect_timeout_seconds) == (
+    assert (
+        config.function.connect_retry_mode,
+        config.function.connect_max_attempts,
+        config.function.connect_timeout_seconds,
+    ) == (
         "standard",
         5,
         10,
@@ -108,7 +117,7 @@ def test_minimal_context_gets_the_documented_defaults() -> None:
         "SesToConnect",
         "INFO",
     )
-    assert config.attachment_url_expiry_seconds == 3600
+    assert config.function.attachment_url_expiry_seconds == 3600
     assert config.powertools_layer_arn is None
     assert config.stack_name == "SesToConnect"
     assert config.mx_host == "inbound-smtp.us-east-1.amazonaws.com"
@@ -119,7 +128,7 @@ def test_defaults_in_code_match_the_key_table() -> None:
     table = {spec.key: spec.default for spec in CONTEXT_KEYS}
     assert table["lambdaMemoryMb"] == config.lambda_memory_mb
     assert table["lambdaTimeoutSeconds"] is None  # derived from the budget
-    assert table["attachmentUrlExpirySeconds"] == config.attachment_url_expiry_seconds
+    assert table["attachmentUrlExpirySeconds"] == config.function.attachment_url_expiry_seconds
     assert table["lambdaReservedConcurrency"] == config.lambda_reserved_concurrency
     assert table["inboundRetentionDays"] == config.inbound_retention_days
     assert table["quarantineAlarmThreshold"] == config.quarantine_alarm_threshold
@@ -132,7 +141,7 @@ def test_the_config_is_frozen() -> None:
     with pytest.raises(AttributeError):
         config.rule_name = "other"  # type: ignore[misc]
     with pytest.raises(TypeError):
-        config.verdict_policy["spam:FAIL"] = "deliver"  # type: ignore[index]
+        config.function.policy["spam:FAIL"] = Action.DELIVER  # type: ignore[index]
 
 
 def test_receipt_rule_arn_is_built_from_the_names() -> None:
@@ -173,14 +182,14 @@ def test_values_given_with_dash_c_arrive_as_strings_and_are_parsed() -> None:
         logLevel="debug",
         ruleSetMode="CREATE-INACTIVE",
     )
-    assert config.connect_addresses == (ConnectAddress("a@example.com", FLOW),)
+    assert config.function.connect_addresses == (ConnectAddress("a@example.com", FLOW),)
     assert config.ses_recipients == ("example.com",)
-    assert dict(config.verdict_policy) == {"spam:FAIL": "deliver"}
-    assert dict(config.static_attributes) == {"team": "billing"}
-    assert config.prefer_reply_to is True
+    assert config.function.policy == {**DEFAULT_POLICY, "spam:FAIL": Action.DELIVER}
+    assert dict(config.function.static_attributes) == {"team": "billing"}
+    assert config.function.prefer_reply_to is True
     assert config.lambda_memory_mb == 1024
     assert config.lambda_reserved_concurrency is None
-    assert config.contact_expiry_minutes is None
+    assert config.function.contact_expiry_minutes is None
     assert config.tls_policy is TlsPolicy.OPTIONAL
     assert config.log_level == "DEBUG"
     assert config.rule_set_mode is RuleSetMode.CREATE_INACTIVE
@@ -238,7 +247,7 @@ def test_lambda_environment_is_exactly_the_settings_contract() -> None:
     settings = Settings.from_env(env)  # the function accepts what the stack renders
     assert settings.instance_id == config.connect_instance_id
     assert settings.connect_region == "us-east-1"
-    assert settings.connect_addresses == config.connect_addresses
+    assert settings.connect_addresses == config.function.connect_addresses
     assert settings.contact_expiry_minutes == 120
     assert settings.attachment_uploads == 2
     assert settings.policy["spf:FAIL"].value == "quarantine"
@@ -254,7 +263,10 @@ def test_the_committed_cdk_json_example_is_valid() -> None:
     config = BridgeConfig.from_context(cdk_json_context())
     assert config.rule_set_mode is RuleSetMode.EXISTING
     assert config.rule_set_name == "default-rule-set"
-    assert [a.address for a in config.connect_addresses] == ["support@example.com", "billing@example.com"]
+    assert [a.address for a in config.function.connect_addresses] == [
+        "support@example.com",
+        "billing@example.com",
+    ]
 
 
 def test_cdk_json_turns_off_notices_and_telemetry() -> None:
@@ -336,7 +348,7 @@ def test_the_budget_covers_every_destination_and_the_other_calls() -> None:
 
 def test_the_default_timeout_covers_the_budget_of_the_example_configuration() -> None:
     config = BridgeConfig.from_context(cdk_json_context())
-    assert len(config.connect_addresses) == 2
+    assert len(config.function.connect_addresses) == 2
     assert config.timeout_budget_seconds == 270
     assert config.lambda_timeout_seconds >= config.timeout_budget_seconds
 
@@ -369,7 +381,7 @@ def test_three_addresses_synthesize_with_the_shipped_defaults() -> None:
     context = cdk_json_context()
     context["connectAddresses"] = json.dumps([*context["connectAddresses"], {"address": "sales@example.com"}])
     config = BridgeConfig.from_context(context)
-    assert (len(config.connect_addresses), config.lambda_timeout_seconds) == (3, 420)
+    assert (len(config.function.connect_addresses), config.lambda_timeout_seconds) == (3, 420)
 
 
 def test_a_budget_beyond_lambdas_900_seconds_says_what_to_change() -> None:
@@ -395,7 +407,7 @@ def test_a_flow_arn_of_this_instance_gives_its_id_with_a_note() -> None:
     config = build(
         connectAddresses=[{"address": "a@example.com", "contactFlowId": f"{ARN}/contact-flow/{FLOW}"}]
     )
-    assert config.connect_addresses == (ConnectAddress("a@example.com", FLOW),)
+    assert config.function.connect_addresses == (ConnectAddress("a@example.com", FLOW),)
     assert config.notes == (
         f"connectAddresses[0].contactFlowId '{ARN}/contact-flow/{FLOW}' is a flow ARN; its id {FLOW} is used",
     )
@@ -692,11 +704,14 @@ def test_the_function_gets_the_declared_default_of_every_key_left_unset() -> Non
 
 def test_attachment_extensions_are_read_as_connect_lists_them_with_or_without_the_dot() -> None:
     config = build(attachmentExtensions='["PDF", ".zip", "pdf"]', attachmentMaxBytes="104857600")
-    assert (config.attachment_extensions, config.attachment_max_bytes) == ((".pdf", ".zip"), 104_857_600)
+    assert (config.function.attachment_extensions, config.function.attachment_max_bytes) == (
+        (".pdf", ".zip"),
+        104_857_600,
+    )
     env = config.lambda_environment(PLACEHOLDER_RESOURCES)
     assert (env["ATTACHMENT_EXTENSIONS"], env["ATTACHMENT_MAX_BYTES"]) == ('[".pdf",".zip"]', "104857600")
     assert Settings.from_env(env).attachment_extensions == (".pdf", ".zip")
-    assert build().attachment_extensions == tuple(sorted(ALLOWED_ATTACHMENT_EXTENSIONS))
+    assert build().function.attachment_extensions == tuple(sorted(ALLOWED_ATTACHMENT_EXTENSIONS))
     assert problems_of(attachmentExtensions=["tar.gz"]) == [
         "attachmentExtensions: [\"tar.gz\"] are not file extensions (1-10 letters, digits, '-' or '_')"
     ]

@@ -163,8 +163,8 @@ def test_event_age_alarm_stays_below_a_short_maximum_age(synth_factory: SynthFac
 
 
 def test_tracing_and_no_contacts_keys_are_validated() -> None:
-    assert build(tracing="true").tracing is True
-    assert build().tracing is False
+    assert build(tracing="true").function.tracing is True
+    assert build().function.tracing is False
     assert build().no_contacts_alarm_hours is None
     assert build(noContactsAlarmHours="12").no_contacts_alarm_hours == 12
     with pytest.raises(ConfigError) as raised:

@@ -25,7 +25,7 @@ from ses_to_connect.setting_rules import (
     key_prefix,
     static_attributes,
 )
-from ses_to_connect.settings import DEFAULT_POLICY, FUNCTION_SETTINGS, Action, Settings
+from ses_to_connect.settings import FUNCTION_SETTINGS, Settings
 from ses_to_connect_cdk.config import PLACEHOLDER_RESOURCES, BridgeConfig, ConfigError
 from tests.support.environment import ACCOUNT, REGION, function_environment
 
@@ -149,10 +149,8 @@ def reasons(problems: list[str], name: str) -> list[str]:
 
 
 def typed(config: BridgeConfig, setting: Setting) -> Any:
-    """The stack's value as the function holds it (the policy with its overrides applied)."""
-    if setting.name == "policy":
-        return {**DEFAULT_POLICY, **{rule: Action(a) for rule, a in config.verdict_policy.items()}}
-    return getattr(config, setting.name)
+    """The stack's value: the function's settings it holds."""
+    return getattr(config.function, setting.name)
 
 
 @pytest.mark.parametrize("setting", SHARED, ids=lambda s: str(s.key))

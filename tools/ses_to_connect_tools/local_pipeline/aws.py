@@ -138,7 +138,7 @@ def local_aws(
     """
     config = config or local_config(addresses)
     instance_id = config.connect_instance_id
-    addresses = tuple(a.address for a in config.connect_addresses)
+    addresses = tuple(a.address for a in config.function.connect_addresses)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()

@@ -152,7 +152,7 @@ def _instance_addresses(config: BridgeConfig, clients: Clients) -> dict[str, dic
 
 def _addresses(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
     known = _instance_addresses(config, clients)
-    for address in config.connect_addresses:
+    for address in config.function.connect_addresses:
         found = address.address.lower() in known
         yield Check(
             f"Connect address {address.address}",
@@ -165,7 +165,7 @@ def _addresses(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
 def _flows(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
     """Each address's flow: its contactFlowId, or else the flow Connect has associated with the address."""
     known: dict[str, dict[str, Any]] | None = None
-    for address in config.connect_addresses:
+    for address in config.function.connect_addresses:
         name = f"Connect flow for {address.address}"
         if address.contact_flow_id:
             yield _flow_check(name, config, clients, address.contact_flow_id, "contactFlowId")
@@ -252,7 +252,7 @@ def _attachment_rules(config: BridgeConfig, clients: Clients) -> Iterator[Check]
     )["AttachedFilesConfiguration"]
     listed = answer.get("ExtensionConfiguration", {}).get("AllowedExtensions")
     instance_extensions = None if listed is None else normalized_extensions(e["Extension"] for e in listed)
-    ours = set(config.attachment_extensions)
+    ours = set(config.function.attachment_extensions)
     if instance_extensions is None:
         yield Check(
             "attachment extensions match the instance", False, "the instance states no extensions", ""
@@ -277,7 +277,7 @@ def _attachment_rules(config: BridgeConfig, clients: Clients) -> Iterator[Check]
             f"-c 'attachmentExtensions={listing}' (or the same list in cdk.json)" if problems else "",
         )
     limit = answer.get("MaximumSizeLimitInBytes")
-    ours_limit = config.attachment_max_bytes
+    ours_limit = config.function.attachment_max_bytes
     if limit is None:
         yield Check("attachment size matches the instance", False, "the instance states no maximum size", "")
         return
@@ -389,7 +389,7 @@ def _competing_rules(config: BridgeConfig, rules: list[dict[str, Any]], names: l
         recipients = rule.get("Recipients") or []  # none: the rule takes every recipient
         covered = [
             a.address
-            for a in config.connect_addresses
+            for a in config.function.connect_addresses
             if not recipients or any(recipient_covers(r, a.address) for r in recipients)
         ]
         kinds = {kind for action in rule.get("Actions", []) for kind in action}
@@ -412,7 +412,7 @@ def _competing_rules(config: BridgeConfig, rules: list[dict[str, Any]], names: l
 
 
 def _domains(config: BridgeConfig, clients: Clients) -> Iterator[Check]:
-    domains = sorted({a.address.rpartition("@")[2].lower() for a in config.connect_addresses})
+    domains = sorted({a.address.rpartition("@")[2].lower() for a in config.function.connect_addresses})
     attributes = clients.ses.get_identity_verification_attributes(Identities=domains).get(
         "VerificationAttributes", {}
     )

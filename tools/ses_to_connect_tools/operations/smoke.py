@@ -126,7 +126,7 @@ def smoke(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SmokeResult:
-    addresses = [a.address for a in config.connect_addresses]
+    addresses = [a.address for a in config.function.connect_addresses]
     recipient = recipient or addresses[0]
     if recipient.lower() not in {a.lower() for a in addresses}:
         raise SmokeFailed(
@@ -155,13 +155,13 @@ def smoke(
     deadline = clock() + timeout_seconds
     waiter = _Waiter(clock, sleep, deadline, poll_seconds)
     checked: set[str] = set()  # objects already read: each poll reads only the new ones
-    bucket = outputs["MailBucketName"]
+    bucket, inbound = outputs["MailBucketName"], config.function.inbound_prefix
     found = waiter.until(
-        lambda: _stored(clients.s3, bucket, config.inbound_prefix, _marked(token), sent_at, checked=checked)
+        lambda: _stored(clients.s3, bucket, inbound, _marked(token), sent_at, checked=checked)
     )
     if found is None:
         raise SmokeFailed(
-            f"SES did not store the test email under {config.inbound_prefix} in {outputs['MailBucketName']} "
+            f"SES did not store the test email under {inbound} in {bucket} "
             f"within {timeout_seconds:.0f} s: check the MX record, that the rule set is active and that the "
             f"rule's recipients include {recipient} (ses-to-connect preflight --deployed)"
         )
@@ -169,7 +169,7 @@ def smoke(
     contact_id = waiter.until(lambda: _contact(clients, outputs, config, message_id, own_id))
     if contact_id is None:
         raise SmokeFailed(
-            f"stored as {config.inbound_prefix}{message_id} but no contact within {timeout_seconds:.0f} s: "
+            f"stored as {inbound}{message_id} but no contact within {timeout_seconds:.0f} s: "
             "see the function's log (correlation id: that message id) and the failure queue (FailureQueueUrl)"
         )
     clients.connect.describe_contact(InstanceId=config.connect_instance_id, ContactId=contact_id)
@@ -254,7 +254,7 @@ def _thread(
             "must be a user of the instance; the operator needs connect:CreateContact and "
             "connect:StartOutboundEmailContact)"
         ) from exc
-    bucket, prefix = outputs["MailBucketName"], config.inbound_prefix
+    bucket, prefix = outputs["MailBucketName"], config.function.inbound_prefix
     found = waiter.until(
         lambda: _stored(clients.s3, bucket, prefix, _reply_to(token, mailbox), sent_at, checked=checked)
     )
@@ -372,7 +372,7 @@ def _contact(
     """The contact the function created for the message; a quarantine ends the wait with its reason."""
     try:
         record = clients.s3.get_object(
-            Bucket=outputs["MailBucketName"], Key=f"{config.quarantine_prefix}{message_id}.json"
+            Bucket=outputs["MailBucketName"], Key=f"{config.function.quarantine_prefix}{message_id}.json"
         )
     except ClientError as exc:
         if error_code(exc) not in ("NoSuchKey", "404", "AccessDenied", "403"):
