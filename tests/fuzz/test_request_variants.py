@@ -33,7 +33,7 @@ from ses_to_connect.settings import MAX_STATIC_ATTRIBUTES_BYTES, BodyPreference,
 from ses_to_connect.thread_match import ThreadMatch
 from ses_to_connect_tools.local_pipeline.connect_emulator import check_start_email_contact
 from tests.support.constants import SALES, SUPPORT
-from tests.unit.pipeline_fakes import RefusingFiles, StoredMail
+from tests.support.fakes import FakeMailStorage, FilesRefusingConnect
 
 from . import EXAMPLES, fuzz_settings, start_email_contact_shape
 from .strategies import BUCKET, make_settings
@@ -194,15 +194,22 @@ def test_the_pipeline_creates_every_contact_whatever_files_connect_refuses(
     case: Case, refusal: str | None
 ) -> None:
     EXAMPLES["test_the_pipeline_creates_every_contact_whatever_files_connect_refuses"] += 1
-    connect = RefusingFiles(refusal)
-    mail = StoredMail(case.raw)
+    connect = FilesRefusingConnect(refusal)
+    mail = stored_mail(case.raw)
     pipeline = Pipeline(case.config, Adapters(mail, UnsignedUrlSink(BUCKET), connect))
 
     result = pipeline.process(case.record)
 
-    assert (result.outcome, len(result.contact_ids), mail.quarantined) == (Outcome.CONTACT, 2, [])
+    assert (result.outcome, len(result.contact_ids), mail.quarantine_reasons) == (Outcome.CONTACT, 2, [])
     for request in connect.created:
         assert_accepted(request)
         assert request["Attributes"]["sesReplayReason"]
     cut = sorted(defect for defect in result.defects if defect.startswith("attribute_cut"))
     event(f"files refused: {refusal is not None}; cut: {', '.join(cut) or 'nothing'}")
+
+
+def stored_mail(raw: bytes) -> FakeMailStorage:
+    """The bucket holding ``raw`` where the replayed record names it."""
+    mail = FakeMailStorage()
+    mail.objects[f"inbound/{MESSAGE_ID}"] = raw
+    return mail

@@ -41,7 +41,8 @@ from botocore.exceptions import ClientError
 from ses_to_connect.adapters.connect import ContactStarter
 from ses_to_connect.attachments import Candidate
 from ses_to_connect.delivery import DeliveryRecord
-from ses_to_connect.errors import DeliveryError, StorageError
+from ses_to_connect.errors import AttachmentsRejected, DeliveryError, StorageError
+from ses_to_connect.limits import check_request
 from ses_to_connect.pipeline import Adapters, Pipeline
 from ses_to_connect.thread_match import AgentReply, ThreadEntry, ThreadMatch
 from ses_to_connect_tools.local_pipeline.connect_emulator import (
@@ -296,6 +297,10 @@ class FakeMailStorage:
         self.faults.raise_next("put_json")
         self.objects[key] = json.dumps(document, sort_keys=True).encode()
 
+    @property
+    def quarantine_reasons(self) -> list[str]:
+        return [metadata["quarantine-reason"] for metadata in self.metadata.values()]
+
 
 class FakeAttachmentSink:
     """Attachment objects and their pre-signed URLs (:class:`~ses_to_connect.ports.AttachmentSink`).
@@ -467,6 +472,26 @@ class FakeFailureQueue:
 
 
 # --- All of them -------------------------------------------------------------------------------------------
+
+
+class FilesRefusingConnect:
+    """The Connect port (where ``ContactStarter`` stands) refusing every request that carries files,
+    for ``reason``, as Connect refuses a file type or size; the others create contacts once checked
+    against Connect's limits. For property tests that need every destination's fallback, not a
+    script of calls."""
+
+    def __init__(self, reason: str | None = "INVALID_FILE_TYPE") -> None:
+        self.reason = reason  # None: files are taken
+        self.created: list[StartEmailContactRequestTypeDef] = []
+
+    def start(self, request: StartEmailContactRequestTypeDef) -> str:
+        if self.reason and request.get("Attachments"):
+            raise AttachmentsRejected("refused", code="InvalidRequestException", reason=self.reason)
+        problems = check_request(request)
+        if problems:
+            raise AssertionError(f"Connect would refuse it: {problems}")
+        self.created.append(request)
+        return f"contact-{len(self.created)}"
 
 
 @dataclass

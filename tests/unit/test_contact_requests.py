@@ -27,9 +27,9 @@ from ses_to_connect.pipeline import Adapters, Pipeline
 from ses_to_connect.ses_event import REPLAY_KEY, SesRecord, records
 from ses_to_connect.settings import Settings
 from tests.support.constants import MESSAGE_ID, SUPPORT
+from tests.support.fakes import FakeMailStorage, FilesRefusingConnect
 from tests.support.mail import handwritten
 from tests.unit.builders import run, settings
-from tests.unit.pipeline_fakes import RefusingFiles, StoredMail
 
 # (message id, destination, steps the ledger recorded, the ClientToken deployed functions sent).
 # A change to any of them makes a redeployed function send a retried or replayed message under a
@@ -131,14 +131,15 @@ def test_refused_files_whose_listing_breaks_the_attribute_budget_still_give_a_va
     raw = long_non_ascii_message(names)
     config = settings(static_attributes={f"k{i}": "v" * 150 for i in range(100)}, inbound_prefix="mail/")
     record = replayed(raw, reason=WIDE * 2000, source=f"{WIDE * 1000}@example.org")
-    connect = RefusingFiles()
-    mail = StoredMail(raw)
+    connect = FilesRefusingConnect()
+    mail = stored_mail(raw)
     pipeline = Pipeline(config, Adapters(mail, UnsignedUrlSink("mail-bucket"), connect))
 
     result = pipeline.process(record)
 
     [request] = connect.created
-    assert (result.outcome, result.contact_ids, mail.quarantined) == (Outcome.CONTACT, ("contact-1",), [])
+    assert (result.outcome, result.contact_ids) == (Outcome.CONTACT, ("contact-1",))
+    assert mail.quarantine_reasons == []
     assert "Attachments" not in request
     assert attributes_size(request["Attributes"]) <= MAX_ATTRIBUTES_BYTES
     assert request["Attributes"]["sesAttachmentsSent"] == "0"
@@ -220,8 +221,8 @@ def test_a_fallback_that_cannot_fit_is_not_sent_and_fails_for_good() -> None:
     [request] = [final.request for final in first.destinations if final.request]
     pad = MAX_ATTRIBUTES_BYTES - attributes_size(request["Attributes"]) - len("pad")
     config = with_static_attributes(config, {**config.static_attributes, "pad": "x" * pad})
-    connect = RefusingFiles()
-    pipeline = Pipeline(config, Adapters(StoredMail(raw), UnsignedUrlSink("mail-bucket"), connect))
+    connect = FilesRefusingConnect()
+    pipeline = Pipeline(config, Adapters(stored_mail(raw), UnsignedUrlSink("mail-bucket"), connect))
 
     with pytest.raises(DeliveryError) as raised:
         pipeline.process(record)
@@ -233,3 +234,10 @@ def test_a_fallback_that_cannot_fit_is_not_sent_and_fails_for_good() -> None:
     )
     assert "Connect refused the request (InvalidRequestException INVALID_FILE_TYPE)" in str(raised.value)
     assert "without attachments breaks Connect's limits: Attributes: " in str(raised.value)
+
+
+def stored_mail(raw: bytes) -> FakeMailStorage:
+    """The bucket holding ``raw`` where the replayed record names it."""
+    mail = FakeMailStorage()
+    mail.objects[f"mail/{MESSAGE_ID}"] = raw
+    return mail
