@@ -103,6 +103,7 @@ def download(url: str, where: str, max_bytes: int) -> tuple[int, str]:
         raise violation(where, f"have a valid port ({error})") from error
     digest = hashlib.sha256()
     size = 0
+    response: http.client.HTTPResponse | None = None
     try:
         connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
         response = connection.getresponse()
@@ -118,6 +119,9 @@ def download(url: str, where: str, max_bytes: int) -> tuple[int, str]:
     except (OSError, http.client.HTTPException) as error:
         raise violation(where, f"be downloadable ({error!r})") from error
     finally:
+        # A response left half-read keeps the socket's file open past connection.close().
+        if response is not None:
+            response.close()
         connection.close()
     return size, digest.hexdigest()
 
