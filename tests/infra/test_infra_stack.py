@@ -14,6 +14,7 @@ import pytest
 from ses_to_connect_cdk.config import BridgeConfig
 from ses_to_connect_cdk.paths import LAMBDA_REQUIREMENTS, powertools_version
 from tests.infra.infra_support import Synth, SynthFactory, cdk_json_context
+from tests.support.constants import CODE_ASSET_FOLDERS
 
 INSTANCE_ARN = "arn:aws:connect:us-east-1:111122223333:instance/00000000-0000-0000-0000-000000000000"
 # docs/threading.md: reads of agents' replies, on every resource type IAM may check them against.
@@ -890,19 +891,7 @@ def test_function_code_vendors_the_pinned_pure_python_packages(default: Synth) -
     assert stage is not None
     staged = Path(stage.outdir) / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     assert (staged / "tnefparse" / "__init__.py").is_file()
-    assert sorted(p.name for p in staged.iterdir()) == [
-        "RTFDE",
-        "asn1crypto",
-        "charset_normalizer",
-        "compressed_rtf",
-        "icalendar",
-        "justhtml",
-        "lark",
-        "oletools",
-        "ses_to_connect",
-        "tnefparse",
-        "tzdata",
-    ]
+    assert sorted(p.name for p in staged.iterdir()) == CODE_ASSET_FOLDERS
     # No native modules: the synth machine's compiled ones would not load on the function's arm64.
     assert (staged / "charset_normalizer" / "md.py").is_file()
     assert [p.name for p in staged.rglob("*") if p.suffix in {".so", ".pyd"}] == []

@@ -15,3 +15,19 @@ CUSTOMER = "customer@example.org"
 FROM = f"Customer <{CUSTOMER}>"
 SUBJECT = "Help"
 MESSAGE_ID = "o3vrnil0e2ic28trm7dfhrc2v0clambda4nbp0g1"  # an SES message id: 40 lowercase base32
+
+# The top-level folders of the function's code asset, written out rather than derived from the
+# bundling code, so that a package added to or lost from the asset fails a test.
+CODE_ASSET_FOLDERS = [
+    "RTFDE",
+    "asn1crypto",
+    "charset_normalizer",
+    "compressed_rtf",
+    "icalendar",
+    "justhtml",
+    "lark",
+    "oletools",
+    "ses_to_connect",
+    "tnefparse",
+    "tzdata",
+]
